@@ -1,0 +1,1 @@
+../../../dist/src/hello/main.js

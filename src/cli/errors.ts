@@ -1,0 +1,31 @@
+// The CLI's one top-level error printer: `error[CODE]: message`, a hint when there is one, and
+// the stack only with --verbose.
+
+export class CliError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+  constructor(
+    code: string,
+    message: string,
+    options: { hint?: string; exitCode?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? 1;
+  }
+}
+
+export function reportError(err: unknown, verbose: boolean): number {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`error[${typeof code === 'string' ? code : 'INTERNAL'}]: ${message}\n`);
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
+  if (cause) process.stderr.write(`  caused by: ${cause.message}\n`);
+  const hint = (err as { hint?: unknown }).hint;
+  if (typeof hint === 'string') process.stderr.write(`  hint: ${hint}\n`);
+  if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  const exitCode = (err as { exitCode?: unknown }).exitCode;
+  return typeof exitCode === 'number' ? exitCode : 1;
+}

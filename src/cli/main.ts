@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// The `pier` command: parses arguments, hands validated options to the parts, prints errors.
+import { Command } from 'commander';
+import { registerCgi } from './cgi-command.js';
+import { reportError } from './errors.js';
+
+const program = new Command('pier')
+  .description('serve a TypeScript web app like uWSGI, and ship it to a fleet')
+  .option('--verbose', 'print stacks with errors')
+  .showHelpAfterError();
+registerCgi(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = reportError(err, program.opts<{ verbose?: boolean }>().verbose === true);
+}

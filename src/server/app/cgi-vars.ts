@@ -1,0 +1,95 @@
+// CGI-style meta-variables (RFC 3875; also what uwsgi and FastCGI carry) → a RequestHead.
+// Validation happens here, once: a malformed variable is a BadRequestError with its status.
+import { BadRequestError } from '../errors.js';
+import type { RequestHead } from './request-head.js';
+
+export type CgiVars = ReadonlyMap<string, string> | Readonly<Record<string, string | undefined>>;
+
+const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const badPercent = /%(?![0-9A-Fa-f]{2})/;
+
+function reader(vars: CgiVars): (name: string) => string | undefined {
+  if (vars instanceof Map) return (name) => vars.get(name);
+  const record = vars as Readonly<Record<string, string | undefined>>;
+  return (name) => record[name];
+}
+
+export function parseContentLength(raw: string | undefined): number | null {
+  if (raw === undefined || raw === '') return null;
+  if (!/^\d{1,15}$/.test(raw)) {
+    throw new BadRequestError(
+      'BAD_CONTENT_LENGTH',
+      `CONTENT_LENGTH must be a non-negative integer, got "${raw}"`,
+    );
+  }
+  return Number(raw);
+}
+
+function requestTarget(get: (name: string) => string | undefined): string {
+  const uri = get('REQUEST_URI');
+  if (uri) return uri;
+  const path = `${get('SCRIPT_NAME') ?? ''}${get('PATH_INFO') ?? ''}` || '/';
+  const query = get('QUERY_STRING');
+  return query ? `${encodeURI(path)}?${query}` : encodeURI(path);
+}
+
+export function headFromCgiVars(vars: CgiVars): RequestHead {
+  const get = reader(vars);
+  const method = get('REQUEST_METHOD');
+  if (!method) {
+    throw new BadRequestError(
+      'NO_REQUEST_METHOD',
+      'REQUEST_METHOD is not set: run this under a web server (CGI, uwsgi or FastCGI gateway)',
+      500,
+    );
+  }
+  if (!token.test(method)) {
+    throw new BadRequestError('BAD_METHOD', `REQUEST_METHOD "${method}" is not a valid HTTP method`);
+  }
+  const target = requestTarget(get);
+  if (!target.startsWith('/') && target !== '*') {
+    throw new BadRequestError('BAD_TARGET', `request target "${target}" does not start with "/"`);
+  }
+  const queryAt = target.indexOf('?');
+  if (queryAt >= 0 && badPercent.test(target.slice(queryAt + 1))) {
+    throw new BadRequestError(
+      'BAD_QUERY',
+      `query string has invalid percent-encoding: "${target.slice(queryAt + 1)}"`,
+    );
+  }
+
+  const headers: Array<[string, string]> = [];
+  const names = vars instanceof Map ? vars.keys() : Object.keys(vars);
+  for (const name of names) {
+    const value = get(name);
+    if (value === undefined) continue;
+    if (name.startsWith('HTTP_')) {
+      // CONTENT_* also arrive as HTTP_CONTENT_* from some gateways; the CGI variable wins.
+      if (name === 'HTTP_CONTENT_LENGTH' || name === 'HTTP_CONTENT_TYPE') continue;
+      headers.push([name.slice(5).toLowerCase().replaceAll('_', '-'), value]);
+    }
+  }
+  const contentType = get('CONTENT_TYPE');
+  if (contentType) headers.push(['content-type', contentType]);
+  const contentLength = parseContentLength(get('CONTENT_LENGTH'));
+  if (contentLength !== null) headers.push(['content-length', String(contentLength)]);
+
+  const https = get('HTTPS');
+  const scheme = get('REQUEST_SCHEME') === 'https' || (https && https !== 'off') ? 'https' : 'http';
+  const serverName = get('SERVER_NAME') || 'localhost';
+  const serverPort = get('SERVER_PORT');
+  const defaultPort = scheme === 'https' ? '443' : '80';
+  const authority = serverPort && serverPort !== defaultPort ? `${serverName}:${serverPort}` : serverName;
+
+  return {
+    method,
+    target,
+    headers,
+    httpVersion: get('SERVER_PROTOCOL') === 'HTTP/1.0' ? '1.0' : '1.1',
+    scheme,
+    authority,
+    remoteAddress: get('REMOTE_ADDR') ?? '',
+    remotePort: Number(get('REMOTE_PORT') ?? 0) || 0,
+    contentLength,
+  };
+}

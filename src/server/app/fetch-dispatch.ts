@@ -1,0 +1,55 @@
+// Runs a fetch-style app: RequestHead + body → Web Request → Response → sink.
+import type { Readable } from 'node:stream';
+import type { FetchHandler } from './handler.js';
+import type { RequestHead } from './request-head.js';
+import { forwardableHeaders, type ResponseSink } from './response-sink.js';
+
+const bodyless = new Set(['GET', 'HEAD']);
+
+export function toWebRequest(head: RequestHead, body: Readable | null, signal?: AbortSignal): Request {
+  const host = head.headers.find(([name]) => name === 'host')?.[1] ?? head.authority;
+  const url = `${head.scheme}://${host}${head.target}`;
+  const init: RequestInit & { duplex?: 'half' } = { method: head.method, headers: head.headers };
+  if (signal) init.signal = signal;
+  if (body && !bodyless.has(head.method)) {
+    init.body = body as unknown as ReadableStream;
+    init.duplex = 'half';
+  }
+  return new Request(url, init);
+}
+
+export async function writeWebResponse(
+  response: Response,
+  method: string,
+  sink: ResponseSink,
+): Promise<void> {
+  const headers = forwardableHeaders(response.headers);
+  // Headers joins repeated Set-Cookie values; getSetCookie() keeps them apart.
+  const cookies = response.headers.getSetCookie();
+  const pairs = headers.filter(([name]) => name !== 'set-cookie');
+  for (const cookie of cookies) pairs.push(['set-cookie', cookie]);
+  sink.head({ status: response.status, statusText: response.statusText, headers: pairs });
+  if (!response.body || method === 'HEAD' || response.status === 204 || response.status === 304) {
+    await response.body?.cancel();
+    sink.end();
+    return;
+  }
+  for await (const chunk of response.body) {
+    const pending = sink.write(chunk);
+    if (pending) await pending;
+  }
+  sink.end();
+}
+
+export async function dispatchFetch(
+  fetch: FetchHandler,
+  head: RequestHead,
+  body: Readable | null,
+  sink: ResponseSink,
+): Promise<void> {
+  const response = await fetch(toWebRequest(head, body));
+  if (!(response instanceof Response)) {
+    throw new TypeError(`the app's fetch handler returned ${typeof response}, not a Response`);
+  }
+  await writeWebResponse(response, head.method, sink);
+}

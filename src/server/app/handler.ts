@@ -1,0 +1,29 @@
+// The handler contract: what an app module may export, and how pier tells the forms apart.
+//   - an object with `fetch(request)` (Hono, itty, the Web standard)
+//   - a bare function `(request) => Response`
+//   - a Node `(req, res)` listener (Express, Koa's `app.callback()`, connect)
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AppLoadError } from '../errors.js';
+
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export type App = { kind: 'fetch'; fetch: FetchHandler } | { kind: 'node'; listener: NodeListener };
+
+/** Classify a module's default export. Node listeners take (req, res) or (req, res, next). */
+export function toApp(exported: unknown, where: string): App {
+  if (typeof exported === 'function') {
+    if (exported.length >= 2) return { kind: 'node', listener: exported as NodeListener };
+    return { kind: 'fetch', fetch: exported as FetchHandler };
+  }
+  if (exported !== null && typeof exported === 'object') {
+    const fetch = (exported as { fetch?: unknown }).fetch;
+    if (typeof fetch === 'function') {
+      return { kind: 'fetch', fetch: (request) => fetch.call(exported, request) };
+    }
+  }
+  throw new AppLoadError(
+    `${where}: the default export is not a handler; export an object with fetch(request), ` +
+      'a function (request) => Response, or a Node (req, res) listener',
+  );
+}

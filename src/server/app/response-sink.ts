@@ -1,0 +1,33 @@
+// Where a dispatched response goes. Each front-end that speaks CGI-style variables (CGI, uwsgi,
+// FastCGI) implements one: it serializes the head its own way and frames the body bytes.
+
+export interface ResponseHead {
+  status: number;
+  statusText: string;
+  /** Header pairs in order; repeated names (Set-Cookie) stay separate. */
+  headers: Array<[string, string]>;
+}
+
+export interface ResponseSink {
+  head(head: ResponseHead): void;
+  /** Resolves when the sink can take more (backpressure). */
+  write(chunk: Uint8Array): Promise<void> | undefined;
+  end(): void;
+  /** The response cannot be completed (the app failed after the head went out). */
+  abort(reason: Error): void;
+}
+
+const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+
+/** Header pairs safe to forward: no hop-by-hop fields, no CR/LF/NUL smuggled into a value. */
+export function forwardableHeaders(headers: Iterable<[string, string]>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of headers) {
+    if (hopByHop.has(name.toLowerCase())) continue;
+    if (/[\r\n\0]/.test(value) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new Error(`the app returned an invalid header ${JSON.stringify(name)}: CR, LF or NUL in it`);
+    }
+    out.push([name, value]);
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+// Reads exactly CONTENT_LENGTH bytes of a CGI request body from stdin, refusing bodies over the
+// limit before reading them and bodies that end early or stall.
+import type { Readable } from 'node:stream';
+import { BadRequestError } from '../errors.js';
+
+export interface BodyLimits {
+  limitPost: number;
+  timeoutMs: number;
+}
+
+export function readExactly(input: Readable, length: number, limits: BodyLimits): Promise<Buffer> {
+  if (length > limits.limitPost) {
+    return Promise.reject(
+      new BadRequestError(
+        'BODY_TOO_LARGE',
+        `request body of ${length} bytes is over the limit of ${limits.limitPost} bytes (limit-post)`,
+        413,
+      ),
+    );
+  }
+  if (length === 0) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    const body = Buffer.allocUnsafe(length);
+    let filled = 0;
+    const finish = (err?: Error): void => {
+      clearTimeout(timer);
+      input.off('data', onData).off('end', onEnd).off('error', finish);
+      input.pause();
+      if (err) reject(err);
+      else resolve(body);
+    };
+    const onData = (chunk: Buffer): void => {
+      const take = Math.min(chunk.length, length - filled);
+      chunk.copy(body, filled, 0, take);
+      filled += take;
+      if (filled === length) finish();
+    };
+    const onEnd = (): void =>
+      finish(
+        new BadRequestError(
+          'BODY_TRUNCATED',
+          `request body ended after ${filled} of ${length} bytes (CONTENT_LENGTH)`,
+        ),
+      );
+    const timer = setTimeout(
+      () =>
+        finish(
+          new BadRequestError(
+            'BODY_TIMEOUT',
+            `request body stalled after ${filled} of ${length} bytes for ${limits.timeoutMs} ms`,
+            408,
+          ),
+        ),
+      limits.timeoutMs,
+    );
+    input.on('data', onData).on('end', onEnd).on('error', finish);
+  });
+}

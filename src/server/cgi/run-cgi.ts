@@ -1,0 +1,45 @@
+// `pier cgi`: one request per process, as Apache's mod_cgi/mod_cgid runs scripts. The request
+// comes from the environment and stdin, the response goes to stdout; problems go to stderr as
+// one line each and to the client as a status, never as a stack trace.
+import { Readable, type Writable } from 'node:stream';
+import { headFromCgiVars } from '../app/cgi-vars.js';
+import { dispatch, sendError } from '../app/dispatch.js';
+import type { App } from '../app/handler.js';
+import { describeError, statusOf } from '../errors.js';
+import { cgiSink } from './cgi-sink.js';
+import { type BodyLimits, readExactly } from './read-body.js';
+
+export interface CgiOptions extends BodyLimits {
+  env: Readonly<Record<string, string | undefined>>;
+  stdin: Readable;
+  stdout: Writable;
+  log: (line: string) => void;
+}
+
+export const defaultCgiLimits: BodyLimits = { limitPost: 16 * 1024 * 1024, timeoutMs: 60_000 };
+
+/** Serves one CGI request; resolves with the response status. */
+export async function runCgi(app: App | (() => Promise<App>), options: CgiOptions): Promise<number> {
+  const sink = cgiSink(options.stdout);
+  let head: ReturnType<typeof headFromCgiVars>;
+  let body: Buffer;
+  try {
+    head = headFromCgiVars(options.env);
+    body = await readExactly(options.stdin, head.contentLength ?? 0, options);
+  } catch (err) {
+    const status = statusOf(err);
+    options.log(`pier cgi: ${describeError(err)}`);
+    sendError(sink, status, describeError(err));
+    return status;
+  }
+  let loaded: App;
+  try {
+    loaded = typeof app === 'function' ? await app() : app;
+  } catch (err) {
+    options.log(`pier cgi: ${describeError(err)}`);
+    sendError(sink, 500);
+    return 500;
+  }
+  const stream = head.contentLength === null ? null : Readable.from([body]);
+  return dispatch(loaded, head, stream, sink, (line) => options.log(`pier cgi: ${line}`));
+}

@@ -1,0 +1,45 @@
+// Errors of the app server. Each carries a stable `code` and, when it is the client's or the
+// gateway's fault, the HTTP `status` it maps to; front-ends map by `status`, never by class.
+
+export class ServerError extends Error {
+  readonly code: string;
+  readonly status: number;
+  constructor(code: string, message: string, status = 500, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ServerError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** The request as delivered (CGI variables, wire bytes) is malformed or too big. */
+export class BadRequestError extends ServerError {
+  constructor(code: string, message: string, status = 400) {
+    super(code, message, status);
+    this.name = 'BadRequestError';
+  }
+}
+
+/** The app module cannot be loaded or does not export a handler. */
+export class AppLoadError extends ServerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('APP_LOAD', message, 500, options);
+    this.name = 'AppLoadError';
+  }
+}
+
+export function statusOf(err: unknown): number {
+  return err instanceof ServerError ? err.status : 500;
+}
+
+/** One line for the log: the message and its cause's, with control characters escaped. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return oneLine(String(err));
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return oneLine(`${err.message}${cause}`);
+}
+
+// A message may quote hostile input (a header value with CR/LF): keep log records one line.
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\0]/g, (c) => (c === '\r' ? '\\r' : c === '\n' ? '\\n' : '\\0'));
+}

@@ -1,0 +1,112 @@
+// `pier cgi` as a real child process fed hostile CGI environments: every case ends with a
+// clear status, exactly one stderr line, no stack trace, and no hang.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { echoApp, pierBin, repoRoot } from './helpers/paths.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function pierCgi(app: string, env: Record<string, string>, stdin: Buffer | string = ''): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [pierBin, 'cgi', app], {
+      env: { PATH: process.env.PATH ?? '', GATEWAY_INTERFACE: 'CGI/1.1', ...env },
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+    // The child may answer (413) without reading stdin; a broken pipe here is expected.
+    child.stdin.on('error', () => {});
+    child.stdin.end(stdin);
+  });
+}
+
+function assertClearFailure(run: Run, status: number, message: RegExp): void {
+  assert.notEqual(run.code, null, 'the process was killed: it hung');
+  assert.match(run.stdout, new RegExp(`^Status: ${status} `), run.stdout);
+  const lines = run.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one stderr line, got: ${run.stderr}`);
+  assert.match(lines[0] ?? '', message);
+  assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('missing REQUEST_METHOD → 500 naming the variable', async () => {
+  assertClearFailure(await pierCgi(echoApp, { REQUEST_URI: '/' }), 500, /REQUEST_METHOD is not set/);
+});
+
+for (const length of ['-1', 'abc']) {
+  test(`CONTENT_LENGTH=${length} → 400`, async () => {
+    const run = await pierCgi(echoApp, { REQUEST_METHOD: 'POST', CONTENT_LENGTH: length }, 'x');
+    assertClearFailure(run, 400, /CONTENT_LENGTH must be a non-negative integer/);
+  });
+}
+
+test('CONTENT_LENGTH larger than the body sent → 400, no hang', async () => {
+  const run = await pierCgi(echoApp, { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '1000' }, 'short');
+  assertClearFailure(run, 400, /ended after 5 of 1000 bytes/);
+});
+
+test('a 20 MiB body → 413 without reading it', async () => {
+  const size = 20 * 1024 * 1024;
+  const run = await pierCgi(
+    echoApp,
+    { REQUEST_METHOD: 'POST', CONTENT_LENGTH: String(size) },
+    Buffer.alloc(size),
+  );
+  assertClearFailure(run, 413, /over the limit/);
+});
+
+test('invalid percent-encoding in the query → 400', async () => {
+  const run = await pierCgi(echoApp, {
+    REQUEST_METHOD: 'GET',
+    REQUEST_URI: '/?q=%E2%8',
+    QUERY_STRING: 'q=%E2%8',
+  });
+  assertClearFailure(run, 400, /percent-encoding/);
+});
+
+for (const form of ['node', 'fetch']) {
+  test(`a header value with CR/LF from a ${form} app → 500, nothing injected`, async () => {
+    const app = path.join(repoRoot, `dist/test/fixtures/bad-header-${form}.js`);
+    const run = await pierCgi(app, { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });
+    assertClearFailure(run, 500, /header/i);
+    assert.doesNotMatch(run.stdout, /Injected/);
+  });
+}
+
+test('an app path that does not exist → 500 and a line naming the path', async () => {
+  const run = await pierCgi('/nonexistent/app.js', { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });
+  assertClearFailure(run, 500, /\/nonexistent\/app\.js does not exist/);
+});
+
+test('a TypeScript app module runs from source', async () => {
+  const app = path.join(repoRoot, 'test/fixtures/typescript-app.ts');
+  const run = await pierCgi(app, { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });
+  assert.equal(run.stderr, '');
+  assert.match(run.stdout, /^Status: 200 OK\r\n[\s\S]*\r\n\r\ntyped hello$/);
+});
+
+test('an Express-style (req, res, next) listener answers through pier cgi', async () => {
+  const app = path.join(repoRoot, 'dist/test/fixtures/node-listener.js');
+  const run = await pierCgi(
+    app,
+    { REQUEST_METHOD: 'POST', REQUEST_URI: '/missing', CONTENT_LENGTH: '4' },
+    'body',
+  );
+  assert.equal(run.stderr, '');
+  assert.match(run.stdout, /^Status: 404 Not Found\r\n/);
+  assert.match(run.stdout, /set-cookie: a=1\r\nset-cookie: b=2\r\n/i);
+  assert.match(run.stdout, /"length":4/);
+});
