@@ -1,28 +1,19 @@
 // Runs an app for one request and guarantees a response: a failure before the head went out
 // becomes a plain-text error response with the failure's status; after it, the sink is aborted.
+// With a deadline (harakiri), a request still unanswered when it passes gets 504 and whatever
+// the app writes later is dropped; the worker itself is only replaced if its event loop stalls.
+import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
-import { describeError, statusOf } from '../errors.js';
+import { describeError, ServerError, statusOf } from '../errors.js';
 import { dispatchFetch } from './fetch-dispatch.js';
 import type { App } from './handler.js';
 import { dispatchNode } from './node-dispatch.js';
 import type { RequestHead } from './request-head.js';
 import type { ResponseHead, ResponseSink } from './response-sink.js';
 
-export const statusTexts: Record<number, string> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 /** Sends a short plain-text error response through a sink whose head has not gone out. */
 export function sendError(sink: ResponseSink, status: number, message?: string): void {
-  const statusText = statusTexts[status] ?? 'Error';
+  const statusText = STATUS_CODES[status] ?? 'Error';
   const body = Buffer.from(`${status} ${statusText}${message ? `: ${message}` : ''}\n`);
   sink.head({
     status,
@@ -36,40 +27,85 @@ export function sendError(sink: ResponseSink, status: number, message?: string):
   sink.end();
 }
 
-export type ErrorLog = (line: string) => void;
+export interface DispatchOptions {
+  /** Error and warning lines (one per problem). */
+  log: (line: string) => void;
+  /** Milliseconds the app has to produce a complete response; 0 = no limit. */
+  deadlineMs?: number;
+}
+
+export interface DispatchResult {
+  status: number;
+  /** Body bytes written (after the head). */
+  bytes: number;
+}
+
+class DeadlineError extends ServerError {
+  constructor(ms: number) {
+    super('HARAKIRI', `no response within ${ms} ms (harakiri)`, 504);
+  }
+}
 
 export async function dispatch(
   app: App,
   head: RequestHead,
   body: Readable | null,
   sink: ResponseSink,
-  log: ErrorLog,
-): Promise<number> {
+  options: DispatchOptions,
+): Promise<DispatchResult> {
   let sent: ResponseHead | undefined;
+  let bytes = 0;
+  let settled = false;
+  // Once the outcome is decided (deadline or error), late writes from the app are dropped.
   const tracked: ResponseSink = {
     head(h) {
+      if (settled) return;
       sent = h;
       sink.head(h);
     },
-    write: (chunk) => sink.write(chunk),
-    end: () => sink.end(),
-    abort: (reason) => sink.abort(reason),
+    write(chunk) {
+      if (settled) return undefined;
+      bytes += chunk.length;
+      return sink.write(chunk);
+    },
+    end() {
+      if (!settled) sink.end();
+    },
+    abort(reason) {
+      if (!settled) sink.abort(reason);
+    },
   };
+  let timer: NodeJS.Timeout | undefined;
   try {
-    if (app.kind === 'fetch') await dispatchFetch(app.fetch, head, body, tracked);
-    else await dispatchNode(app.listener, head, body, tracked);
-    return sent?.status ?? 200;
+    const run =
+      app.kind === 'fetch'
+        ? dispatchFetch(app.fetch, head, body, tracked)
+        : dispatchNode(app.listener, head, body, tracked);
+    if (options.deadlineMs) {
+      const deadline = options.deadlineMs;
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DeadlineError(deadline)), deadline);
+      });
+      run.catch(() => {});
+      await Promise.race([run, expired]);
+    } else {
+      await run;
+    }
+    return { status: sent?.status ?? 200, bytes };
   } catch (err) {
+    settled = true;
     const status = statusOf(err);
-    log(
+    options.log(
       `${head.method} ${head.target}: ${status < 500 ? 'bad request' : 'app error'}: ${describeError(err)}`,
     );
     if (sent) {
       sink.abort(err instanceof Error ? err : new Error(String(err)));
-      return sent.status;
+      return { status: sent.status, bytes };
     }
     // Client errors explain themselves; server errors do not leak internals to the client.
     sendError(sink, status, status < 500 ? describeError(err) : undefined);
-    return status;
+    return { status, bytes: 0 };
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -41,5 +41,8 @@ export async function runCgi(app: App | (() => Promise<App>), options: CgiOption
     return 500;
   }
   const stream = head.contentLength === null ? null : Readable.from([body]);
-  return dispatch(loaded, head, stream, sink, (line) => options.log(`pier cgi: ${line}`));
+  const result = await dispatch(loaded, head, stream, sink, {
+    log: (line) => options.log(`pier cgi: ${line}`),
+  });
+  return result.status;
 }
