@@ -6,6 +6,8 @@
 //     `uwsgi_param X-Real-IP $remote_addr;`), becomes that request header. It wins over a header
 //     of the same name from the client: the web server's config is trusted, the client is not.
 //     uWSGI passes such variables to WSGI apps as-is, where frameworks never see them as headers.
+//     An empty one is dropped, as nginx's proxy_set_header drops empty values (the seed's
+//     `uwsgi_param X-Forwarded-Proto $http_x_forwarded_proto;` is empty for most clients).
 //   - Values arrive as latin1 strings (one char per byte). Header values stay so (as in Node's
 //     HTTP parser, and as the Fetch Headers class requires); REQUEST_URI and QUERY_STRING get their
 //     non-ASCII bytes percent-encoded (the target stays byte-exact); other variables (PATH_INFO,
@@ -37,7 +39,7 @@ export function cgiVarMap(pairs: Iterable<[string, string]>): Map<string, string
       );
     } else if (cgiName.test(name)) {
       vars.set(name, metaValue(name, value));
-    } else if (headerName.test(name)) {
+    } else if (headerName.test(name) && value !== '') {
       const asCgi = `HTTP_${name.toUpperCase().replaceAll('-', '_')}`;
       vars.set(asCgi, value);
       fromConfig.add(asCgi);
