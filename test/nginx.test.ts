@@ -183,3 +183,38 @@ test('fastcgi_keep_conn on reuses connections; off opens one per request', async
 test('nginx logged no upstream errors', () => {
   assert.doesNotMatch(nginx.errorLog(), /\[(error|crit|alert|emerg)\]/);
 });
+
+describe('nginx → pier, limits', () => {
+  let limitedNginx: Nginx;
+  const backends: GatewayServer[] = [];
+  const limits = { limitPost: 1024 * 1024, bufferSize: 8192 };
+
+  before(async () => {
+    backends.push(await startGateway('uwsgi', { limits }), await startGateway('fastcgi', { limits }));
+    limitedNginx = await startNginx([
+      location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass 127.0.0.1:${backends[0]?.port};`),
+      location(
+        `      include /etc/nginx/fastcgi_params;\n      fastcgi_pass 127.0.0.1:${backends[1]?.port};`,
+      ),
+    ]);
+  });
+  after(async () => {
+    await limitedNginx?.stop();
+    for (const backend of backends) await backend.close();
+  });
+
+  for (const [i, name] of ['uwsgi', 'FastCGI'].entries()) {
+    test(`${name}: a body over limit-post → 413, vars over buffer-size → 431, through nginx`, async () => {
+      const url = `http://127.0.0.1:${limitedNginx.ports[i]}`;
+      const big = await http(`${url}/big`, { method: 'POST', body: body5m.subarray(0, 2 * 1024 * 1024) });
+      assert.equal(big.status, 413);
+      assert.match(big.body.toString(), /limit-post/);
+      const headers: Record<string, string> = {};
+      for (let h = 0; h < 12; h++) headers[`x-big-${h}`] = 'v'.repeat(1000);
+      const wide = await http(`${url}/wide`, { headers });
+      assert.equal(wide.status, 431);
+      assert.equal((await http(`${url}/ok`)).status, 200, 'the backend keeps serving');
+      assert.equal(backends[i]?.logs.length, 2, backends[i]?.logs.join('\n'));
+    });
+  }
+});

@@ -8,6 +8,7 @@ import { dispatch, sendError } from '../app/dispatch.js';
 import type { RequestHead } from '../app/request-head.js';
 import { BadRequestError, describeError, statusOf } from '../errors.js';
 import { checkDeclaredBody, gatewayHead } from '../gateway/gateway-head.js';
+import { peerLabel } from '../gateway/peer-label.js';
 import { RequestBody } from '../gateway/request-body.js';
 import { requestRecord } from '../gateway/request-record.js';
 import { lingeringClose } from '../gateway/socket-write.js';
@@ -17,7 +18,7 @@ import { uwsgiSink } from './uwsgi-sink.js';
 
 export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnection {
   const startedAt = performance.now();
-  const peer = `${socket.remoteAddress ?? 'unix'}${socket.remotePort ? `:${socket.remotePort}` : ''}`;
+  const peer = peerLabel('uwsgi', socket);
   let answering = false;
   let body: RequestBody | null = null;
   // A peer that half-closes after its packet still gets the response.
@@ -33,7 +34,7 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
   const refuse = (err: unknown, head: RequestHead | null): void => {
     answering = true;
     const status = statusOf(err);
-    ctx.log(`uwsgi ${peer}: ${describeError(err)}`);
+    ctx.log(`${peer}: ${describeError(err)}`);
     if (socket.destroyed || !socket.writable) {
       socket.destroy();
       return;
@@ -67,12 +68,12 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
     }
     const sink = uwsgiSink(socket, head.method, close);
     dispatch(ctx.app, head, body, sink, {
-      log: (line) => ctx.log(`uwsgi ${peer}: ${line}`),
+      log: (line) => ctx.log(`${peer}: ${line}`),
       deadlineMs: ctx.limits.harakiriMs,
     }).then(
       (result) => ctx.onRequest(requestRecord('uwsgi', head, peer, result, startedAt)),
       (err: unknown) => {
-        ctx.log(`uwsgi ${peer}: ${describeError(err)}`);
+        ctx.log(`${peer}: ${describeError(err)}`);
         socket.destroy();
       },
     );
@@ -116,7 +117,7 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
     try {
       parser.push(chunk);
     } catch (err) {
-      ctx.log(`uwsgi ${peer}: internal error: ${describeError(err)}`);
+      ctx.log(`${peer}: internal error: ${describeError(err)}`);
       socket.destroy();
     }
   });
