@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { EchoReport } from '../examples/echo/app.js';
 import { loadApp } from '../src/server/app/load-app.js';
+import { failsMidBody, neverAnswers } from './fixtures/failing-apps.js';
 import { begin, pairs, params, record, stdin, T } from './fixtures/fastcgi/records.js';
 import { ReplyReader } from './helpers/fastcgi-client.js';
 import { type GatewayServer, startGateway } from './helpers/gateway-server.js';
@@ -243,6 +244,30 @@ test('a Node (req, res) listener answers over FastCGI, with its repeated headers
       length: 3,
       host: 'example.test',
     });
+  } finally {
+    await server.close();
+  }
+});
+
+test('harakiri: a request still unanswered at its deadline gets 504', async () => {
+  const server = await startGateway('fastcgi', { app: neverAnswers, limits: { harakiriMs: 200 } });
+  try {
+    const { socket, reader } = await connectTo(server.port);
+    socket.write(requestRecords(1, 'GET', '/stuck'));
+    assert.equal(parseHead((await reader.response(1)).stdout).status, 504);
+  } finally {
+    await server.close();
+  }
+});
+
+test('an app failing after its head: no END_REQUEST, the connection is reset', async () => {
+  const server = await startGateway('fastcgi', { app: failsMidBody });
+  try {
+    const { socket, reader } = await connectTo(server.port);
+    socket.write(requestRecords(1, 'GET', '/cut', { keepConn: true }));
+    const response = await reader.response(1);
+    assert.equal(response.end, null);
+    assert.equal(reader.closed, true);
   } finally {
     await server.close();
   }

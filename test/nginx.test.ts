@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EchoReport } from '../examples/echo/app.js';
+import { failsMidBody } from './fixtures/failing-apps.js';
 import { type GatewayServer, startGateway } from './helpers/gateway-server.js';
 import { http } from './helpers/net.js';
 import { type Nginx, startNginx } from './helpers/nginx.js';
@@ -215,6 +216,38 @@ describe('nginx → pier, limits', () => {
       assert.equal(wide.status, 431);
       assert.equal((await http(`${url}/ok`)).status, 200, 'the backend keeps serving');
       assert.equal(backends[i]?.logs.length, 2, backends[i]?.logs.join('\n'));
+    });
+  }
+});
+
+describe('nginx → pier, an app that fails mid-response', () => {
+  let cutNginx: Nginx;
+  const backends: GatewayServer[] = [];
+
+  before(async () => {
+    backends.push(
+      await startGateway('uwsgi', { app: failsMidBody }),
+      await startGateway('fastcgi', { app: failsMidBody }),
+    );
+    cutNginx = await startNginx([
+      location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass 127.0.0.1:${backends[0]?.port};`),
+      location(
+        `      include /etc/nginx/fastcgi_params;\n      fastcgi_pass 127.0.0.1:${backends[1]?.port};`,
+      ),
+    ]);
+  });
+  after(async () => {
+    await cutNginx?.stop();
+    for (const backend of backends) await backend.close();
+  });
+
+  for (const [i, name] of ['uwsgi', 'FastCGI'].entries()) {
+    test(`${name}: the client sees a cut response, never a complete-looking one`, async () => {
+      const outcome = await http(`http://127.0.0.1:${cutNginx.ports[i]}/cut`).then(
+        (res) => `complete ${res.status}: ${res.body.toString()}`,
+        (err: Error) => `failed: ${err.message}`,
+      );
+      assert.match(outcome, /^failed|^complete 502/, outcome);
     });
   }
 });

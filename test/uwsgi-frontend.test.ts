@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { EchoReport } from '../examples/echo/app.js';
+import { failsMidBody, neverAnswers } from './fixtures/failing-apps.js';
 import { uwsgiPacket, type Var } from './fixtures/uwsgi/packet.js';
 import { type GatewayServer, startGateway } from './helpers/gateway-server.js';
 import { exchange, openSocket, parseHead, readUntilClose } from './helpers/raw-client.js';
@@ -145,4 +146,26 @@ test('a port probe (connect, close) is not logged', async () => {
   socket.end();
   await readUntilClose(socket);
   assert.equal(gateway.logs.length, before);
+});
+
+test('harakiri: a request still unanswered at its deadline gets 504', async () => {
+  const server = await startGateway('uwsgi', { app: neverAnswers, limits: { harakiriMs: 200 } });
+  try {
+    const reply = await exchange(server.port, request('GET', '/stuck'));
+    assert.equal(parseHead(reply.bytes).status, 504);
+    assert.match(server.logs.join('\n'), /harakiri/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('an app failing after its head: the connection is reset, so nginx cannot take it as complete', async () => {
+  const server = await startGateway('uwsgi', { app: failsMidBody });
+  try {
+    const reply = await exchange(server.port, request('GET', '/cut'));
+    assert.equal(reply.ended, 'reset');
+    assert.match(server.logs.join('\n'), /database went away/);
+  } finally {
+    await server.close();
+  }
 });

@@ -69,7 +69,8 @@ class FastcgiConnection implements ServedConnection, RequestHost {
 
   finished(request: FastcgiRequest, outcome: 'end' | 'abort'): void {
     if (outcome === 'abort') {
-      // No END_REQUEST: nginx sees a reset and does not pass a cut response on as whole.
+      // A reset, not a close: nginx 1.22 takes a plain close after the head as the end of the
+      // response (END_REQUEST or not) and would pass the cut response on as complete.
       this.over = true;
       if (!this.socket.destroyed) this.socket.resetAndDestroy();
       return;
