@@ -27,6 +27,8 @@ class FastcgiConnection implements ServedConnection, RequestHost {
   private closing = false;
   /** The connection is closing: what the peer still sends or does no longer matters. */
   private over = false;
+  /** Requests answered on this connection. */
+  private served = 0;
 
   constructor(
     readonly socket: Socket,
@@ -81,6 +83,7 @@ class FastcgiConnection implements ServedConnection, RequestHost {
     ]);
     this.parser.release(request.id);
     this.current = null;
+    this.served++;
     // A request answered before its STDIN ended leaves records in flight: do not reuse.
     const keep = request.keepConn && request.stdinEnded && !request.refused && !this.closing;
     if (keep && !this.socket.readableEnded) this.socket.resume();
@@ -105,7 +108,13 @@ class FastcgiConnection implements ServedConnection, RequestHost {
   private onHeadTimeout(): void {
     this.headTimer = undefined;
     const current = this.current;
-    if (current?.headComplete || (!current && this.parser.buffered === 0)) return; // idle again
+    if (current?.headComplete) return;
+    if (!current && this.parser.buffered === 0) {
+      // Nothing pending: a kept connection between requests stays (nginx holds it in its pool),
+      // unless it is being drained or never carried a request at all.
+      if (this.closing || this.served === 0) this.close();
+      return;
+    }
     const message = `no complete FastCGI request head within ${this.ctx.limits.headersTimeoutMs} ms`;
     if (current) {
       current.refuse(new BadRequestError('HEADERS_TIMEOUT', message, 408));
