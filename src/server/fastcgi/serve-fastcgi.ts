@@ -38,6 +38,8 @@ class FastcgiConnection implements ServedConnection, RequestHost {
     this.parser = new FastcgiParser(ctx.limits.bufferSize, (event) => this.onEvent(event));
     // A peer that half-closes after its request still gets the response.
     socket.allowHalfOpen = true;
+    // Responses leave in a few writes; Nagle would hold the last one back for the peer's delayed ACK.
+    socket.setNoDelay(true);
     this.armHeadTimer();
     socket.on('data', (chunk: Buffer) => {
       if (this.idle) this.armHeadTimer();

@@ -23,6 +23,8 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
   let body: RequestBody | null = null;
   // A peer that half-closes after its packet still gets the response.
   socket.allowHalfOpen = true;
+  // Responses leave in a few writes; Nagle would hold the last one back for the peer's delayed ACK.
+  socket.setNoDelay(true);
 
   const close = (): void => {
     body?.discard();
