@@ -135,6 +135,8 @@ function checkComplete(config: ServeConfig, origins: Map<string, string>, cwd: s
   }
   const seen = new Set<string>();
   for (const socket of config.sockets) {
+    // Port 0 asks the kernel for any free port: several such sockets do not collide.
+    if (socket.address.kind === 'tcp' && socket.address.port === 0) continue;
     const key = JSON.stringify(socket.address);
     if (seen.has(key))
       throw new ConfigError(`the same address is configured twice: ${JSON.stringify(socket.address)}`);
