@@ -16,7 +16,12 @@ export function formatValue(value: string, format: FileFormat): string {
       return plain.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
     case 'systemd':
       // Specifiers (%n) and, in Exec lines, variables ($X) expand unless doubled.
-      return quoteIfSpaced(value.replaceAll('%', '%%').replaceAll('$', () => '$$').replaceAll('\\', '\\\\'));
+      return quoteIfSpaced(
+        value
+          .replaceAll('%', '%%')
+          .replaceAll('$', () => '$$')
+          .replaceAll('\\', '\\\\'),
+      );
     case 'nginx':
       // nginx has no escape for `$` in a string: it always starts a variable.
       if (value.includes('$')) refuse(value, format, '"$"');
