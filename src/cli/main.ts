@@ -4,12 +4,14 @@ import { Command } from 'commander';
 import { registerCgi } from './cgi-command.js';
 import { reportError } from './errors.js';
 import { registerInit } from './init-command.js';
+import { registerServe } from './serve-command.js';
 
 const program = new Command('pier')
   .description('serve a TypeScript web app like uWSGI, and ship it to a fleet')
   .option('--verbose', 'print stacks with errors')
   .showHelpAfterError();
 registerCgi(program);
+registerServe(program);
 registerInit(program);
 
 try {

@@ -1,0 +1,26 @@
+// One protocol front-end per listening socket a worker receives: an http.Server for HTTP, a
+// net.Server handing each connection to the uwsgi or FastCGI front-end.
+import type { Server } from 'node:net';
+import type { SocketProtocol } from '../config/serve-config.js';
+import { createHttpFront } from '../http/http-front.js';
+import type { ConnectionContext } from '../protocol.js';
+
+export interface Front {
+  server: Server;
+  /** Close connections that are between requests; busy ones close after their response. */
+  closeIdle(): void;
+}
+
+export interface FrontOptions {
+  keepAliveMs: number;
+  /** Whether a uwsgi peer may talk to us (its vars are trusted). */
+  uwsgiAllowed: (remoteAddress: string | undefined) => boolean;
+}
+
+export function createFront(protocol: SocketProtocol, ctx: ConnectionContext, options: FrontOptions): Front {
+  if (protocol === 'http') {
+    const server = createHttpFront(ctx, { keepAliveMs: options.keepAliveMs });
+    return { server, closeIdle: () => server.closeIdleConnections() };
+  }
+  throw new Error(`the ${protocol} protocol is not available in this build`);
+}
