@@ -23,7 +23,7 @@ export async function adoptActivatedSockets(
           server.once('error', reject);
           server.listen({ fd: socket.fd, backlog }, () => {
             server.off('error', reject);
-            const address = describeAddress(server) ?? unixPathOf(socket.fd);
+            const address = describeAddress(server) ?? unixSocketPath(socket.fd);
             resolve({ ...socket, server, ...(address === undefined ? {} : { address }) });
           });
         }),
@@ -40,8 +40,9 @@ function describeAddress(server: Server): string | undefined {
     : `${address.address}:${address.port}`;
 }
 
-// /proc/net/unix rows: Num RefCount Protocol Flags Type St Inode Path
-function unixPathOf(fd: number): string | undefined {
+/** The path a unix socket descriptor is bound to, from the kernel's table (/proc/net/unix
+ * rows: Num RefCount Protocol Flags Type St Inode Path), looked up by the socket's inode. */
+export function unixSocketPath(fd: number): string | undefined {
   try {
     const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
     if (!inode) return undefined;
