@@ -327,8 +327,9 @@ export class Master {
     const now = Date.now();
     for (const worker of this.workers) {
       if (worker.state === 'booting' || !worker.child.connected) continue;
-      if (this.config.harakiri > 0 && now - worker.lastPong > this.config.harakiri * 1000 + 1000) {
-        // The event loop has not answered for harakiri seconds: a request is stuck in it.
+      if (this.config.harakiri > 0 && now - worker.lastPong > this.config.harakiri * 1000 + 3000) {
+        // The event loop has not answered for harakiri seconds: a request is stuck in it. The
+        // worker's own watchdog thread normally acts first (and answers 504); this is the backstop.
         this.deps.log.warn('worker.harakiri', {
           slot: worker.slot,
           pid: worker.pid,

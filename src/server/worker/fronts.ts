@@ -4,23 +4,24 @@ import type { Server } from 'node:net';
 import type { SocketProtocol } from '../config/serve-config.js';
 import { createHttpFront } from '../http/http-front.js';
 import type { ConnectionContext } from '../protocol.js';
+import type { StallWatchdog } from './stall-watchdog.js';
 
 export interface Front {
   server: Server;
-  /** Close connections that are between requests; busy ones close after their response. */
-  closeIdle(): void;
+  /** Stop accepting; close connections as their requests complete. `server` emits 'close' when the last is gone. */
+  drain(): void;
 }
 
 export interface FrontOptions {
   keepAliveMs: number;
+  watchdog: StallWatchdog | undefined;
   /** Whether a uwsgi peer may talk to us (its vars are trusted). */
   uwsgiAllowed: (remoteAddress: string | undefined) => boolean;
 }
 
 export function createFront(protocol: SocketProtocol, ctx: ConnectionContext, options: FrontOptions): Front {
   if (protocol === 'http') {
-    const server = createHttpFront(ctx, { keepAliveMs: options.keepAliveMs });
-    return { server, closeIdle: () => server.closeIdleConnections() };
+    return createHttpFront(ctx, { keepAliveMs: options.keepAliveMs, watchdog: options.watchdog });
   }
   throw new Error(`the ${protocol} protocol is not available in this build`);
 }

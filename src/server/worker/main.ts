@@ -2,6 +2,7 @@
 // app, serves until told to stop. It never binds sockets and never decides about its own life
 // except to ask for recycling (max-requests) or to exit when its master is gone.
 import process from 'node:process';
+import { installLightResponse } from '../app/light-response.js';
 import { loadApp } from '../app/load-app.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { describeError } from '../errors.js';
@@ -11,6 +12,7 @@ import { createLogger } from '../log/logger.js';
 import type { ConnectionContext, ProtocolLimits, RequestRecord } from '../protocol.js';
 import { createAllowList } from './allow-from.js';
 import { createFront, type Front } from './fronts.js';
+import { type StallWatchdog, startStallWatchdog } from './stall-watchdog.js';
 
 const send = (message: WorkerMessage, then?: () => void): void => {
   if (process.connected) process.send?.(message, undefined, {}, () => then?.());
@@ -26,15 +28,19 @@ const fronts: Front[] = [];
 const counters: WorkerCounters = { requests: 0, rss: 0, statuses: [0, 0, 0, 0] };
 let stopping = false;
 let flushAccessLog = (): void => {};
+let watchdog: StallWatchdog | undefined;
+let workerId = 0;
 
 async function start(message: Extract<MasterMessage, { type: 'start' }>): Promise<void> {
   config = message.config;
+  workerId = message.id;
   expectedListeners = message.listeners;
   maxRequests = message.maxRequests;
   const log = createLogger(`worker ${message.id}`, config.logformat === 'json', (line) =>
     process.stderr.write(line),
   );
   if (config.chdir) process.chdir(config.chdir);
+  installLightResponse();
   let app: Awaited<ReturnType<typeof loadApp>>;
   try {
     app = await loadApp(config.app);
@@ -80,8 +86,10 @@ function attach(message: Extract<MasterMessage, { type: 'listener' }>, handle: o
     pendingHandles.push({ message, handle });
     return;
   }
+  if (config.harakiri > 0) watchdog ??= startStallWatchdog(config.harakiri * 1000, `worker ${workerId}`);
   const front = createFront(message.protocol, context, {
     keepAliveMs: config.httpKeepalive * 1000,
+    watchdog,
     uwsgiAllowed: createAllowList(config.uwsgiAllowFrom),
   });
   // listen() on the shared handle the master bound: this worker now accepts alongside the others.
@@ -108,16 +116,11 @@ function stop(graceful: boolean, exitCode: number = WorkerExit.ok): void {
   };
   if (open === 0) done();
   for (const front of fronts) {
-    front.server.close(() => {
+    front.server.once('close', () => {
       if (--open === 0) done();
     });
+    front.drain();
   }
-  // Keep-alive connections that go idle after their last response are closed as they do.
-  const sweep = setInterval(() => {
-    for (const front of fronts) front.closeIdle();
-  }, 100);
-  sweep.unref();
-  for (const front of fronts) front.closeIdle();
 }
 
 process.on('message', (message: MasterMessage, handle?: unknown) => {
