@@ -119,16 +119,24 @@ describe('configured sockets → passed descriptors', () => {
   });
 });
 
-/** A server the test starts through systemd-socket-activate: it adopts what it was passed,
- * assigns it to PIER_TEST_SOCKETS, and answers each connection with what it serves on. */
+/** A server the test starts through systemd-socket-activate: it adopts what it was passed
+ * (net.Server.listen({ fd })), learns each address, assigns them to PIER_TEST_SOCKETS, and
+ * answers each connection with what it serves on. */
 const activatedServer = `
+import net from 'node:net';
 const { activatedSockets } = await import(${JSON.stringify(path.join(here, 'socket-activation.js'))});
-const { adoptActivatedSockets } = await import(${JSON.stringify(path.join(here, 'activated-servers.js'))});
+const { unixSocketPath } = await import(${JSON.stringify(path.join(here, 'socket-path.js'))});
 const { assignActivatedSockets } = await import(${JSON.stringify(path.join(here, 'socket-assignment.js'))});
 try {
   const activation = activatedSockets(process.env, process.pid);
   if (activation.notice) console.error(activation.notice);
-  const listening = await adoptActivatedSockets(activation.sockets);
+  const listening = await Promise.all(activation.sockets.map((socket) => new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen({ fd: socket.fd }, () => {
+      const a = server.address();
+      resolve({ ...socket, server, address: a ? a.address + ':' + a.port : unixSocketPath(socket.fd) });
+    });
+  })));
   const assignments = assignActivatedSockets(JSON.parse(process.env.PIER_TEST_SOCKETS), listening);
   for (const socket of listening) {
     const taker = assignments.find((a) => a.fd === socket.fd);

@@ -3,9 +3,9 @@
 // never takes a connection and the kernel queue survives any one worker.
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import net, { connect, isIPv6 } from 'node:net';
-import { unixSocketPath } from '../../infra/activated-servers.js';
 import type { ActivatedSocket } from '../../infra/socket-activation.js';
 import { assignActivatedSockets, type ProbedSocket } from '../../infra/socket-assignment.js';
+import { unixSocketPath } from '../../infra/socket-path.js';
 import type { ServeConfig, SocketSpec } from '../config/serve-config.js';
 import { formatAddress } from '../config/values.js';
 import { ServerError } from '../errors.js';
