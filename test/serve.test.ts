@@ -399,3 +399,74 @@ describe('sockets and stats', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('operations', () => {
+  test('uid/gid: workers run unprivileged after the master binds; SIGUSR1 logs stats', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--uid',
+      'nobody',
+      '--gid',
+      'nogroup',
+    ]);
+    try {
+      const workerPid = Number((await http(`${served.url}/pid`)).body.toString());
+      const status = readFileSync(`/proc/${workerPid}/status`, 'utf8');
+      assert.match(status, /^Uid:\s+65534\s/m);
+      assert.match(status, /^Gid:\s+65534\s/m);
+      served.signal('SIGUSR1');
+      await served.waitForLog(/master\.stats stats="\{/);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('a client that never finishes its headers gets 408 after socket-timeout', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--socket-timeout',
+      '1',
+    ]);
+    try {
+      const started = Date.now();
+      const reply = await new Promise<string>((resolve) => {
+        const [host, port] = served.addresses[0]?.address.split(':') ?? [];
+        const socket = connect(Number(port), host);
+        let text = '';
+        socket.on('data', (d) => {
+          text += d.toString();
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', () => resolve(text));
+        socket.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+      });
+      assert.match(reply, /^HTTP\/1\.1 408 /);
+      assert.ok(Date.now() - started < 4000);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('reload-on-rss recycles a worker that grew past the limit', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--reload-on-rss',
+      '1',
+    ]);
+    try {
+      await served.waitForLog(/worker\.recycle[^\n]*reload-on-rss: \d+ MB > 1 MB/);
+      assert.equal((await http(`${served.url}/`)).status, 200);
+    } finally {
+      await served.stop();
+    }
+  });
+});
