@@ -19,7 +19,7 @@
 // - Names must start with `pis` (bridges, machines): other test files use other prefixes.
 // - Needs root, systemd-nspawn (systemd-container), debootstrap, iproute2.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './paths.js';
@@ -89,6 +89,8 @@ export function ensureSystemdRoot(): string {
 
 export async function createBridge(name: string, cidr: string): Promise<Bridge> {
   assertTestName(name);
+  // Names are unique per test file, so one that exists was left by a run that was killed.
+  await sh('ip', ['link', 'del', name]).catch(() => '');
   await sh('ip', ['link', 'add', name, 'type', 'bridge']);
   try {
     await sh('ip', ['addr', 'add', cidr, 'dev', name]);
@@ -109,6 +111,7 @@ export async function createBridge(name: string, cidr: string): Promise<Bridge> 
 export async function startSystemdHost(options: SystemdHostOptions): Promise<SystemdHost> {
   assertTestName(options.name);
   const cache = ensureSystemdRoot();
+  await removeStaleHosts(options.name);
   const work = mkdtempSync(path.join(tmpdir(), `pier-${options.name}-`));
   const root = await mountRoot(cache, work);
   let child: ChildProcess | undefined;
@@ -130,6 +133,7 @@ export async function startSystemdHost(options: SystemdHostOptions): Promise<Sys
       ),
     ];
     child = spawn('systemd-nspawn', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    writeFileSync(path.join(work, 'nspawn.pid'), `${child.pid}\n`);
     const host = await boot(child, root, work, options);
     return host;
   } catch (err) {
@@ -169,6 +173,8 @@ async function boot(
   const exec = (argv: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> =>
     new Promise((resolve) => {
       const proc = spawn('nsenter', ['-t', String(initPid), '-a', ...argv], {
+        // Its own process group: a `kill 0` (or -STOP 0) run inside must never reach the test.
+        detached: true,
         env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
         stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
         timeout: o.timeoutMs ?? 60_000,
@@ -318,6 +324,27 @@ async function mountRoot(cache: string, work: string): Promise<string> {
     await sh('cp', ['-a', '--reflink=auto', `${cache}/.`, root]);
   }
   return root;
+}
+
+/** What a killed run left of a host of this name: its nspawn (by the pid it recorded, if that
+ * process still runs on that tree), its overlay mount and tree, and its veth. */
+async function removeStaleHosts(name: string): Promise<void> {
+  for (const entry of readdirSync(tmpdir())) {
+    if (!entry.startsWith(`pier-${name}-`)) continue;
+    const work = path.join(tmpdir(), entry);
+    const root = path.join(work, 'root');
+    try {
+      const pid = Number(readFileSync(path.join(work, 'nspawn.pid'), 'utf8'));
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(root)) {
+        process.kill(pid, 'SIGKILL');
+        await sleep(200);
+      }
+    } catch {
+      // no pid recorded, or that process is gone
+    }
+    await releaseRoot(root, work);
+  }
+  await sh('ip', ['link', 'del', `vb-${name}`.slice(0, 15)]).catch(() => '');
 }
 
 async function releaseRoot(root: string, work: string): Promise<void> {
