@@ -18,13 +18,22 @@
 //   them from `host.root`/etc/ssh).
 // - Names must start with `pis` (bridges, machines): other test files use other prefixes.
 // - Needs root, systemd-nspawn (systemd-container), debootstrap, iproute2.
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { repoRoot } from './paths.js';
+import {
+  ensureSystemdRoot,
+  mountRoot,
+  prepareRoot,
+  type RootOptions,
+  releaseRoot,
+  removeStaleHosts,
+  sh,
+  sleep,
+} from './host-root.js';
 
-export const systemdRootCache = '/var/cache/pier-test/bookworm';
+export { ensureSystemdRoot, systemdRootCache } from './host-root.js';
 
 export interface Bridge {
   name: string;
@@ -33,7 +42,7 @@ export interface Bridge {
   remove(): Promise<void>;
 }
 
-export interface SystemdHostOptions {
+export interface SystemdHostOptions extends RootOptions {
   /** Machine name and hostname; starts with `pis`. */
   name: string;
   /** An existing bridge (see createBridge). */
@@ -72,19 +81,6 @@ export interface SystemdHost {
   console(): string;
   /** Shut it down (SIGTERM to nspawn, SIGKILL after 10 s) and remove its tree. */
   stop(): Promise<void>;
-}
-
-/** Builds the cached root if it is missing or stale; waits for a build another test started. */
-export function ensureSystemdRoot(): string {
-  try {
-    execFileSync('sh', [path.join(repoRoot, 'scripts/systemd-test-root.sh'), systemdRootCache], {
-      stdio: ['ignore', 'inherit', 'pipe'],
-    });
-  } catch (err) {
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? '';
-    throw new Error(`could not build the systemd test root ${systemdRootCache}:\n${stderr}`);
-  }
-  return systemdRootCache;
 }
 
 export async function createBridge(name: string, cidr: string): Promise<Bridge> {
@@ -261,111 +257,8 @@ function findInit(nspawnPid: number): number | undefined {
   return undefined;
 }
 
-function prepareRoot(root: string, options: SystemdHostOptions): void {
-  const files: Record<string, { content: string; mode?: number }> = {
-    '/etc/hostname': { content: `${options.name}\n` },
-    // 10-* sorts before the image's own DHCP file for host0, so the static address wins.
-    '/etc/systemd/network/10-host0.network': {
-      content: `[Match]\nName=host0\n\n[Network]\nAddress=${options.address}\nLinkLocalAddressing=no\n`,
-    },
-    ...options.files,
-  };
-  if (options.authorizedKeys) {
-    files['/root/.ssh/authorized_keys'] = { content: `${options.authorizedKeys.join('\n')}\n`, mode: 0o600 };
-    for (const key of ['rsa', 'ecdsa', 'ed25519']) {
-      rmSync(path.join(root, `etc/ssh/ssh_host_${key}_key`), { force: true });
-      rmSync(path.join(root, `etc/ssh/ssh_host_${key}_key.pub`), { force: true });
-    }
-    execFileSync('ssh-keygen', ['-A', '-f', root], { stdio: 'ignore' });
-    mkdirSync(path.join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
-    execFileSync('ln', [
-      '-sfn',
-      '/lib/systemd/system/ssh.service',
-      path.join(root, 'etc/systemd/system/multi-user.target.wants/ssh.service'),
-    ]);
-  }
-  for (const [file, { content, mode }] of Object.entries(files)) {
-    const target = path.join(root, file);
-    mkdirSync(path.dirname(target), { recursive: true });
-    writeFileSync(target, content, { mode: mode ?? 0o644 });
-  }
-  for (const bind of options.binds ?? []) {
-    // nspawn wants the mount point to exist in the tree.
-    const target = path.join(root, bind.target ?? bind.source);
-    const isDir = (() => {
-      try {
-        return execFileSync('stat', ['-c', '%F', bind.source]).toString().includes('directory');
-      } catch {
-        return true;
-      }
-    })();
-    if (isDir) mkdirSync(target, { recursive: true });
-    else {
-      mkdirSync(path.dirname(target), { recursive: true });
-      writeFileSync(target, '', { flag: 'a' });
-    }
-  }
-}
-
-// Overlayfs makes a host's tree in no time; a copy is the fallback where it cannot be mounted.
-async function mountRoot(cache: string, work: string): Promise<string> {
-  const root = path.join(work, 'root');
-  for (const dir of ['root', 'upper', 'work']) mkdirSync(path.join(work, dir));
-  try {
-    await sh('mount', [
-      '-t',
-      'overlay',
-      'overlay',
-      '-o',
-      `lowerdir=${cache},upperdir=${path.join(work, 'upper')},workdir=${path.join(work, 'work')}`,
-      root,
-    ]);
-  } catch {
-    await sh('cp', ['-a', '--reflink=auto', `${cache}/.`, root]);
-  }
-  return root;
-}
-
-/** What a killed run left of a host of this name: its nspawn (by the pid it recorded, if that
- * process still runs on that tree), its overlay mount and tree, and its veth. */
-async function removeStaleHosts(name: string): Promise<void> {
-  for (const entry of readdirSync(tmpdir())) {
-    if (!entry.startsWith(`pier-${name}-`)) continue;
-    const work = path.join(tmpdir(), entry);
-    const root = path.join(work, 'root');
-    try {
-      const pid = Number(readFileSync(path.join(work, 'nspawn.pid'), 'utf8'));
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(root)) {
-        process.kill(pid, 'SIGKILL');
-        await sleep(200);
-      }
-    } catch {
-      // no pid recorded, or that process is gone
-    }
-    await releaseRoot(root, work);
-  }
-  await sh('ip', ['link', 'del', `vb-${name}`.slice(0, 15)]).catch(() => '');
-}
-
-async function releaseRoot(root: string, work: string): Promise<void> {
-  await sh('umount', [root]).catch(() => {});
-  rmSync(work, { recursive: true, force: true });
-}
-
 function assertTestName(name: string): void {
   if (!/^pis[a-z0-9-]{0,12}$/.test(name)) {
     throw new Error(`test host/bridge name ${JSON.stringify(name)} must match pis[a-z0-9-]{0,12}`);
   }
-}
-
-function sh(program: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(program, args, (err, stdout, stderr) =>
-      err ? reject(new Error(`${program} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
-    );
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
