@@ -23,7 +23,7 @@ server {
         include /etc/nginx/uwsgi_params;
         uwsgi_pass ${v(prodSocket)};
         # Request headers travel as HTTP_* variables; one set here replaces the client's own.
-        uwsgi_param HTTP_HOST $host;
+        # (Host needs none: uwsgi_params sends HTTP_HOST as $host, and twice would be two.)
         uwsgi_param HTTP_X_REAL_IP $remote_addr;
         uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for;
         # This nginx is where TLS ends, so it knows the scheme; a client's header would be a claim.
