@@ -218,6 +218,15 @@ describe('the generated files pass their own tools', () => {
     assert.equal(`${result.stdout}${result.stderr}`, 'Syntax OK\n');
   });
 
+  test('install.sh parses (sh -n) and refuses an unknown option without touching the host', () => {
+    const script = path.join(repoRoot, 'deploy/scripts/install.sh');
+    const syntax = spawnSync('sh', ['-n', script], { encoding: 'utf8' });
+    assert.equal(syntax.status, 0, syntax.stderr);
+    const unknown = spawnSync('sh', [script, '--bogus'], { encoding: 'utf8' });
+    assert.equal(unknown.status, 2);
+    assert.equal(unknown.stderr, 'install.sh: unknown option --bogus (known: --socket, --no-nginx)\n');
+  });
+
   test('systemd-analyze verify prints nothing for the service and the socket', () => {
     const units = path.join(work, 'units');
     mkdirSync(units, { recursive: true });
