@@ -2,6 +2,7 @@
 // net.Server handing each connection to the uwsgi or FastCGI front-end.
 import type { Server } from 'node:net';
 import type { SocketProtocol } from '../config/serve-config.js';
+import { createGatewayFront } from '../gateway/gateway-front.js';
 import { createHttpFront } from '../http/http-front.js';
 import type { ConnectionContext } from '../protocol.js';
 import type { StallWatchdog } from './stall-watchdog.js';
@@ -23,5 +24,5 @@ export function createFront(protocol: SocketProtocol, ctx: ConnectionContext, op
   if (protocol === 'http') {
     return createHttpFront(ctx, { keepAliveMs: options.keepAliveMs, watchdog: options.watchdog });
   }
-  throw new Error(`the ${protocol} protocol is not available in this build`);
+  return createGatewayFront(protocol, ctx, options);
 }
