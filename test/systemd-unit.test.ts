@@ -91,7 +91,9 @@ describe('the Hello release as a systemd service (deploy/systemd/hello.service)'
 
   test('systemctl reload under load: chain reload, RELOADING then READY, no failed request', async () => {
     const before = await mainPid();
-    const load = wrk(`http://${hostAddress}/`, 5, ['-H', `Host: ${site.host}`]);
+    const loadSeconds = 10;
+    const loadEnds = Date.now() + loadSeconds * 1000;
+    const load = wrk(`http://${hostAddress}/`, loadSeconds, ['-H', `Host: ${site.host}`]);
     await new Promise((resolve) => setTimeout(resolve, 500));
     for (let i = 0; i < 3; i++) {
       // pier's RELOADING=1 puts the unit in "reloading" until its READY=1 at the end of the
@@ -115,8 +117,9 @@ describe('the Hello release as a systemd service (deploy/systemd/hello.service)'
       );
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
+    assert.ok(Date.now() < loadEnds, 'the reloads outlasted the load: make the load longer');
     const result = await load;
-    assert.ok(result.requests > 500, result.raw);
+    assert.ok(result.requests > 100, result.raw);
     assert.equal(result.non2xx, 0, result.raw);
     assert.equal(result.socketErrors, 0, result.raw);
     assert.equal(await mainPid(), before, 'a reload must not restart the master');
