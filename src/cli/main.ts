@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerCgi } from './cgi-command.js';
 import { reportError } from './errors.js';
+import { registerInit } from './init-command.js';
 import { registerServe } from './serve-command.js';
 
 const program = new Command('pier')
@@ -11,6 +12,7 @@ const program = new Command('pier')
   .showHelpAfterError();
 registerCgi(program);
 registerServe(program);
+registerInit(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 // `pier serve [FILE.ini[:section]] [--option value ...]`: the application server. Every option
 // comes from the registry in src/server/config/options.ts.
 import { type Command, Option } from 'commander';
+import { connectServiceManager } from '../infra/service-manager.js';
 import { ConfigError, loadServeConfig } from '../server/config/load-config.js';
 import { envName, options } from '../server/config/options.js';
 import { createLogger } from '../server/log/logger.js';
@@ -34,8 +35,22 @@ export function registerServe(program: Command): void {
     const flags = collected.filter(([name]) => command.getOptionValueSource(camel(name)) === 'cli');
     const config = loadServeConfig({ file, flags, env: process.env, cwd: process.cwd() });
     const log = createLogger('master', config.logformat === 'json', (line) => process.stderr.write(line));
-    const master = new Master(config, { log, env: process.env });
-    process.exitCode = await master.run();
+    const systemd = connectServiceManager({
+      env: process.env,
+      pid: process.pid,
+      log: (line) => log.warn('systemd', { message: line }),
+    });
+    const master = new Master(config, {
+      log,
+      env: systemd.workerEnv,
+      hooks: systemd.hooks,
+      activated: systemd.activated,
+    });
+    try {
+      process.exitCode = await master.run();
+    } finally {
+      systemd.close();
+    }
   });
 }
 

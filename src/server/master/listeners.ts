@@ -3,6 +3,9 @@
 // never takes a connection and the kernel queue survives any one worker.
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import net, { connect, isIPv6 } from 'node:net';
+import type { ActivatedSocket } from '../../infra/socket-activation.js';
+import { assignActivatedSockets, type ProbedSocket } from '../../infra/socket-assignment.js';
+import { unixSocketPath } from '../../infra/socket-path.js';
 import type { ServeConfig, SocketSpec } from '../config/serve-config.js';
 import { formatAddress } from '../config/values.js';
 import { ServerError } from '../errors.js';
@@ -76,10 +79,50 @@ function bind(spec: SocketSpec): { handle: RawHandle; bound: string } {
   return { handle: result, bound: host.includes(':') ? `[${host}]:${out.port}` : `${host}:${out.port}` };
 }
 
-export async function bindListeners(config: ServeConfig): Promise<Listener[]> {
+/** A descriptor systemd passed (already bound and listening), wrapped like a bound one. */
+function adopt(socket: ActivatedSocket): ProbedSocket & { handle: RawHandle } {
+  const handle = createServerHandle(null, 0, 0, socket.fd);
+  if (typeof handle === 'number') {
+    throw new ServerError(
+      'LISTEN',
+      `fd ${socket.fd} ("${socket.name}") from systemd is not a socket (${handle})`,
+    );
+  }
+  const out: { address?: string; port?: number } = {};
+  const tcp = handle.getsockname?.(out) === 0 && out.port !== undefined;
+  const host = out.address ?? '';
+  const address = tcp
+    ? host.includes(':')
+      ? `[${host}]:${out.port}`
+      : `${host}:${out.port}`
+    : unixSocketPath(socket.fd);
+  return { ...socket, handle, ...(address === undefined ? {} : { address }) };
+}
+
+const optionOf = { http: 'http-socket', uwsgi: 'socket', fastcgi: 'fastcgi-socket' } as const;
+
+export async function bindListeners(
+  config: ServeConfig,
+  activated: ActivatedSocket[] = [],
+): Promise<Listener[]> {
   const listeners: Listener[] = [];
+  const adopted = activated.map(adopt);
   try {
-    for (const spec of config.sockets) {
+    const assignments = assignActivatedSockets(
+      config.sockets.map((spec) => ({ option: optionOf[spec.protocol], value: formatAddress(spec.address) })),
+      adopted,
+    );
+    for (const [index, spec] of config.sockets.entries()) {
+      const passed = adopted.find((socket) => socket.fd === assignments[index]?.fd);
+      if (passed) {
+        listeners.push({
+          spec,
+          handle: passed.handle,
+          path: undefined,
+          bound: passed.address ?? `fd:${passed.fd}`,
+        });
+        continue;
+      }
       const path =
         spec.address.kind === 'unix' && !spec.address.path.startsWith('@') ? spec.address.path : undefined;
       if (path) await clearStaleSocket(path);
@@ -89,6 +132,8 @@ export async function bindListeners(config: ServeConfig): Promise<Listener[]> {
     }
   } catch (err) {
     closeListeners(listeners, true);
+    for (const socket of adopted)
+      if (!listeners.some((l) => l.handle === socket.handle)) socket.handle.close();
     throw err;
   }
   return listeners;

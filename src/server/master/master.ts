@@ -8,6 +8,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { ActivatedSocket } from '../../infra/socket-activation.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { ServerError } from '../errors.js';
 import { type MasterMessage, WorkerExit, type WorkerMessage } from '../ipc.js';
@@ -32,6 +33,8 @@ export interface MasterDeps {
   log: Logger;
   env: NodeJS.ProcessEnv;
   hooks?: MasterHooks;
+  /** Listening descriptors passed by systemd (socket activation), matched to config.sockets. */
+  activated?: ActivatedSocket[];
 }
 
 type Signal = 'SIGHUP' | 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGUSR1';
@@ -64,7 +67,7 @@ export class Master {
     const done = new Promise<number>((resolve) => {
       this.finished = resolve;
     });
-    this.listeners = await bindListeners(this.config);
+    this.listeners = await bindListeners(this.config, this.deps.activated);
     for (const listener of this.listeners) {
       this.deps.log.event('socket.bound', { protocol: listener.spec.protocol, address: listener.bound });
     }
