@@ -75,6 +75,15 @@ export async function dispatch(
       if (!settled) sink.abort(reason);
     },
   };
+  if (sink.complete) {
+    const complete = sink.complete.bind(sink);
+    tracked.complete = (h, body) => {
+      if (settled) return;
+      sent = h;
+      bytes += body?.length ?? 0;
+      complete(h, body);
+    };
+  }
   let timer: NodeJS.Timeout | undefined;
   try {
     const run =

@@ -1,22 +1,20 @@
 // Runs a fetch-style app: RequestHead + body → Web Request → Response → sink.
 import type { Readable } from 'node:stream';
 import type { FetchHandler } from './handler.js';
+import { lazyRequest } from './lazy-request.js';
 import { lightParts } from './light-response.js';
 import type { RequestHead } from './request-head.js';
 import { forwardableHeaders, type ResponseSink } from './response-sink.js';
 
-const bodyless = new Set(['GET', 'HEAD']);
-
-export function toWebRequest(head: RequestHead, body: Readable | null, signal?: AbortSignal): Request {
+/** The lazy Web Request of a request that arrived as CGI-style variables (CGI, uwsgi, FastCGI). */
+export function toWebRequest(head: RequestHead, body: Readable | null): Request {
   const host = head.headers.find(([name]) => name === 'host')?.[1] ?? head.authority;
-  const url = `${head.scheme}://${host}${head.target}`;
-  const init: RequestInit & { duplex?: 'half' } = { method: head.method, headers: head.headers };
-  if (signal) init.signal = signal;
-  if (body && !bodyless.has(head.method)) {
-    init.body = body as unknown as ReadableStream;
-    init.duplex = 'half';
-  }
-  return new Request(url, init);
+  return lazyRequest({
+    method: head.method,
+    url: `${head.scheme}://${host}${head.target}`,
+    headerPairs: () => head.headers,
+    body: () => body,
+  });
 }
 
 export async function writeWebResponse(
@@ -37,7 +35,12 @@ export async function writeWebResponse(
           : parts.body;
     if (!headers.some(([name]) => name === 'content-length'))
       headers.push(['content-length', String(body?.length ?? 0)]);
-    sink.head({ status: parts.status, statusText: parts.statusText, headers });
+    const head = { status: parts.status, statusText: parts.statusText, headers };
+    if (sink.complete) {
+      sink.complete(head, body);
+      return;
+    }
+    sink.head(head);
     if (body && body.length > 0) await sink.write(body);
     sink.end();
     return;

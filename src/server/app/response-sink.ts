@@ -15,6 +15,11 @@ export interface ResponseSink {
   end(): void;
   /** The response cannot be completed (the app failed after the head went out). */
   abort(reason: Error): void;
+  /**
+   * Optional: head, whole body and end at once, for responses whose body is already in memory.
+   * Lets a front-end send them in one write instead of three.
+   */
+  complete?(head: ResponseHead, body: Uint8Array | undefined): void;
 }
 
 const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);

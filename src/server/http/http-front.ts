@@ -3,12 +3,12 @@
 // here, one RequestRecord per finished request.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
+import { requestFromIncoming } from '../app/lazy-request.js';
 import { lightParts } from '../app/light-response.js';
 import { forwardableHeaders } from '../app/response-sink.js';
 import { describeError } from '../errors.js';
 import type { ConnectionContext, RequestRecord } from '../protocol.js';
 import type { StallWatchdog } from '../worker/stall-watchdog.js';
-import { lazyRequest } from './lazy-request.js';
 
 export interface HttpFrontOptions {
   keepAliveMs: number;
@@ -200,7 +200,7 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     }
     const origin = `http://${req.headers.host ?? 'localhost'}`;
     Promise.resolve()
-      .then(() => app.fetch(lazyRequest(req, origin)))
+      .then(() => app.fetch(requestFromIncoming(req, origin)))
       .then((response) => {
         if (res.headersSent) return; // harakiri answered already
         if (!(response instanceof Response))

@@ -27,5 +27,13 @@ export function uwsgiSink(socket: Socket, method: string, onEnd: () => void): Re
     abort() {
       if (!socket.destroyed) socket.resetAndDestroy();
     },
+    complete(head, body) {
+      withBody = bodyAllowed(method, head.status);
+      if (!socket.destroyed) {
+        const bytes = httpHead(head);
+        socket.write(withBody && body && body.length > 0 ? Buffer.concat([bytes, body]) : bytes);
+      }
+      onEnd();
+    },
   };
 }

@@ -15,11 +15,21 @@ export function createAllowList(entries: string[]): (remoteAddress: string | und
     if (prefix === undefined) list.addAddress(address, type);
     else list.addSubnet(address, Number(prefix), type);
   }
-  return (remoteAddress) => {
-    // Unix-socket peers have no address.
-    if (remoteAddress === undefined || remoteAddress === '') return unix;
+  const check = (remoteAddress: string): boolean => {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(remoteAddress)?.[1];
     if (mapped) return list.check(mapped, 'ipv4');
     return list.check(remoteAddress, isIPv4(remoteAddress) ? 'ipv4' : 'ipv6');
+  };
+  // A front server connects from one address over and over: remember the last answer.
+  let lastAddress = '';
+  let lastAnswer = false;
+  return (remoteAddress) => {
+    // Unix-socket peers have no address.
+    if (remoteAddress === undefined || remoteAddress === '') return unix;
+    if (remoteAddress !== lastAddress) {
+      lastAnswer = check(remoteAddress);
+      lastAddress = remoteAddress;
+    }
+    return lastAnswer;
   };
 }

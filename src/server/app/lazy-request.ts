@@ -1,0 +1,112 @@
+// A Web `Request` for fetch apps, built only as far as the app looks at it. `method`, `url` and
+// `headers` come straight from the front-end's own request; touching anything else (the body,
+// signal, clone...) builds the real undici Request once and delegates to it. Apps that never
+// read the request (Hello) pay for none of it; `instanceof Request` still holds.
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+
+/** What a front-end knows about a request, handed over without building anything. */
+export interface RequestSource {
+  method: string;
+  /** Absolute URL. */
+  url: string;
+  /** Header pairs; names in any case. */
+  headerPairs(): Iterable<[string, string]>;
+  /** The body for methods that have one. */
+  body(): ReadableStream | AsyncIterable<Uint8Array> | null;
+}
+
+const source = Symbol('pier.source');
+const real = Symbol('pier.request');
+const headerCache = Symbol('pier.headers');
+
+interface LazyState {
+  [source]: RequestSource;
+  [real]?: Request;
+  [headerCache]?: Headers;
+}
+
+function materialize(self: LazyState): Request {
+  if (self[real]) return self[real];
+  const from = self[source];
+  const init: RequestInit & { duplex?: 'half' } = {
+    method: from.method,
+    headers: (self as unknown as Request).headers,
+  };
+  const body = from.method === 'GET' || from.method === 'HEAD' ? null : from.body();
+  if (body) {
+    init.body = body as ReadableStream;
+    init.duplex = 'half';
+  }
+  self[real] = new Request(from.url, init);
+  return self[real];
+}
+
+const fastKeys = new Set<PropertyKey>(['constructor', Symbol.toStringTag, 'method', 'url', 'headers']);
+const prototype: object = Object.create(Request.prototype);
+for (const key of Reflect.ownKeys(Request.prototype)) {
+  if (fastKeys.has(key)) continue;
+  const descriptor = Object.getOwnPropertyDescriptor(Request.prototype, key);
+  if (typeof descriptor?.value === 'function') {
+    Object.defineProperty(prototype, key, {
+      value(this: LazyState, ...args: unknown[]) {
+        const request = materialize(this) as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>;
+        return request[key as string]?.apply(request, args);
+      },
+    });
+  } else if (descriptor?.get) {
+    Object.defineProperty(prototype, key, {
+      get(this: LazyState) {
+        return (materialize(this) as unknown as Record<PropertyKey, unknown>)[key as string];
+      },
+    });
+  }
+}
+Object.defineProperties(prototype, {
+  method: {
+    get(this: LazyState) {
+      return this[real]?.method ?? this[source].method;
+    },
+  },
+  url: {
+    get(this: LazyState) {
+      return this[real]?.url ?? this[source].url;
+    },
+  },
+  headers: {
+    get(this: LazyState) {
+      if (this[real]) return this[real].headers;
+      if (!this[headerCache]) {
+        const headers = new Headers();
+        for (const [name, value] of this[source].headerPairs()) headers.append(name, value);
+        this[headerCache] = headers;
+      }
+      return this[headerCache];
+    },
+  },
+  [Symbol.toStringTag]: { value: 'Request' },
+});
+
+export function lazyRequest(from: RequestSource): Request {
+  const state = Object.create(prototype) as LazyState;
+  state[source] = from;
+  return state as unknown as Request;
+}
+
+function* rawPairs(raw: string[]): Iterable<[string, string]> {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    // HTTP/2-style pseudo-headers are not headers.
+    if (name.charCodeAt(0) !== 58) yield [name, raw[i + 1] ?? ''];
+  }
+}
+
+/** The lazy Request of a node:http request; `origin` is `http://host[:port]`. */
+export function requestFromIncoming(req: IncomingMessage, origin: string): Request {
+  return lazyRequest({
+    method: req.method ?? 'GET',
+    url: `${origin}${req.url ?? '/'}`,
+    headerPairs: () => rawPairs(req.rawHeaders),
+    body: () => Readable.toWeb(req) as ReadableStream,
+  });
+}
