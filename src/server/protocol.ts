@@ -2,6 +2,7 @@
 // listening socket, and what it reports back per request. Front-ends own their sockets;
 // parsers beneath them do no I/O.
 import type { App } from './app/handler.js';
+import type { StallWatchdog } from './worker/stall-watchdog.js';
 
 export type ProtocolName = 'http' | 'uwsgi' | 'fastcgi';
 
@@ -36,6 +37,8 @@ export interface ConnectionContext {
   /** Error and warning lines, one per problem, never a stack. */
   log: (line: string) => void;
   onRequest: (record: RequestRecord) => void;
+  /** Present when harakiri is on: front-ends register each request so a stuck loop still answers. */
+  watchdog?: StallWatchdog | undefined;
 }
 
 /** A served connection as the worker tracks it for graceful stops. */

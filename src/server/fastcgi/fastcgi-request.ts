@@ -11,6 +11,7 @@ import { checkDeclaredBody, gatewayHead } from '../gateway/gateway-head.js';
 import { RequestBody } from '../gateway/request-body.js';
 import { requestRecord } from '../gateway/request-record.js';
 import type { ConnectionContext } from '../protocol.js';
+import { socketFd } from '../worker/stall-watchdog.js';
 import { FastcgiResponse } from './fastcgi-response.js';
 
 export interface RequestHost {
@@ -35,6 +36,8 @@ export class FastcgiRequest {
   private aborted = false;
   private done = false;
   private readonly startedAt = performance.now();
+  /** This request's slot in the stall watchdog (harakiri), or -1. */
+  private watchdogSlot = -1;
 
   constructor(
     readonly id: number,
@@ -64,6 +67,7 @@ export class FastcgiRequest {
       onDemand: () => socket.resume(),
     });
     this.response = this.newResponse(head.method);
+    this.watchdogSlot = ctx.watchdog ? ctx.watchdog.begin(socketFd(socket), this.id) : -1;
     dispatch(ctx.app, head, head.contentLength === 0 ? null : this.body, this.response, {
       log: (line) => ctx.log(`${this.host.peer}: ${line}`),
       deadlineMs: ctx.limits.harakiriMs,
@@ -123,12 +127,20 @@ export class FastcgiRequest {
   }
 
   private newResponse(method: string): FastcgiResponse {
-    return new FastcgiResponse(this.host.socket, this.id, method, (outcome) => this.finish(outcome));
+    return new FastcgiResponse(
+      this.host.socket,
+      this.id,
+      method,
+      (outcome) => this.finish(outcome),
+      () => this.host.ctx.watchdog?.headSent(this.watchdogSlot),
+    );
   }
 
   private finish(outcome: 'end' | 'abort'): void {
     if (this.done) return;
     this.done = true;
+    this.host.ctx.watchdog?.end(this.watchdogSlot);
+    this.watchdogSlot = -1;
     this.body?.discard();
     this.host.finished(this, outcome);
   }

@@ -18,11 +18,13 @@ export class FastcgiResponse implements ResponseSink {
     private readonly requestId: number,
     private readonly method: string,
     private readonly done: (outcome: 'end' | 'abort') => void,
+    private readonly onHead?: () => void,
   ) {}
 
   head(head: Parameters<ResponseSink['head']>[0]): void {
     if (this.cancelled) return;
     this.headSent = true;
+    this.onHead?.();
     this.withBody = bodyAllowed(this.method, head.status);
     // Corked until the next tick so the head and the first body bytes leave in one packet.
     this.socket.cork();

@@ -8,12 +8,10 @@ import { lightParts } from '../app/light-response.js';
 import { forwardableHeaders } from '../app/response-sink.js';
 import { describeError } from '../errors.js';
 import type { ConnectionContext, RequestRecord } from '../protocol.js';
-import type { StallWatchdog } from '../worker/stall-watchdog.js';
+import { socketFd } from '../worker/stall-watchdog.js';
 
 export interface HttpFrontOptions {
   keepAliveMs: number;
-  /** Present when harakiri is on: tracks requests so a stuck event loop still answers 504. */
-  watchdog: StallWatchdog | undefined;
 }
 
 function plainError(res: ServerResponse, status: number, text: string): void {
@@ -150,14 +148,13 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     socket.once('close', () => sockets.delete(socket));
   });
 
-  const { watchdog } = options;
+  const { watchdog } = ctx;
   const trackDeadline = (req: IncomingMessage, res: ServerResponse): void => {
     const timer = setTimeout(() => {
       ctx.log(`${req.method} ${req.url}: no response within ${limits.harakiriMs} ms (harakiri)`);
       plainError(res, 504, 'Gateway Timeout');
     }, limits.harakiriMs);
-    const fd = (req.socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-    const slot = watchdog ? watchdog.begin(fd) : -1;
+    const slot = watchdog ? watchdog.begin(socketFd(req.socket)) : -1;
     if (slot >= 0) {
       const writeHead = res.writeHead;
       res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {

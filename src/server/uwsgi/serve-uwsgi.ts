@@ -13,6 +13,7 @@ import { RequestBody } from '../gateway/request-body.js';
 import { requestRecord } from '../gateway/request-record.js';
 import { lingeringClose } from '../gateway/socket-write.js';
 import type { ConnectionContext, ServedConnection } from '../protocol.js';
+import { socketFd } from '../worker/stall-watchdog.js';
 import { type UwsgiEvent, UwsgiParser } from './uwsgi-parser.js';
 import { uwsgiSink } from './uwsgi-sink.js';
 
@@ -68,7 +69,24 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
         onDemand: () => socket.resume(),
       });
     }
-    const sink = uwsgiSink(socket, head.method, close);
+    const slot = ctx.watchdog ? ctx.watchdog.begin(socketFd(socket)) : -1;
+    let slotEnded = false;
+    // Ends once: after end() the slot may already belong to another request.
+    const ended = (): void => {
+      if (slotEnded) return;
+      slotEnded = true;
+      ctx.watchdog?.end(slot);
+    };
+    if (slot >= 0) socket.once('close', ended);
+    const sink = uwsgiSink(
+      socket,
+      head.method,
+      () => {
+        ended();
+        close();
+      },
+      () => ctx.watchdog?.headSent(slot),
+    );
     dispatch(ctx.app, head, body, sink, {
       log: (line) => ctx.log(`${peer}: ${line}`),
       deadlineMs: ctx.limits.harakiriMs,

@@ -7,10 +7,16 @@ import { bodyAllowed } from '../gateway/body-allowed.js';
 import { writeAll } from '../gateway/socket-write.js';
 import { httpHead } from './http-head.js';
 
-export function uwsgiSink(socket: Socket, method: string, onEnd: () => void): ResponseSink {
+export function uwsgiSink(
+  socket: Socket,
+  method: string,
+  onEnd: () => void,
+  onHead?: () => void,
+): ResponseSink {
   let withBody = true;
   return {
     head(head) {
+      onHead?.();
       withBody = bodyAllowed(method, head.status);
       if (socket.destroyed) return;
       // Corked until the next tick so the head and the first body bytes leave in one packet.
@@ -28,6 +34,7 @@ export function uwsgiSink(socket: Socket, method: string, onEnd: () => void): Re
       if (!socket.destroyed) socket.resetAndDestroy();
     },
     complete(head, body) {
+      onHead?.();
       withBody = bodyAllowed(method, head.status);
       if (!socket.destroyed) {
         const bytes = httpHead(head);

@@ -5,7 +5,6 @@ import type { SocketProtocol } from '../config/serve-config.js';
 import { createGatewayFront } from '../gateway/gateway-front.js';
 import { createHttpFront } from '../http/http-front.js';
 import type { ConnectionContext } from '../protocol.js';
-import type { StallWatchdog } from './stall-watchdog.js';
 
 export interface Front {
   server: Server;
@@ -15,14 +14,13 @@ export interface Front {
 
 export interface FrontOptions {
   keepAliveMs: number;
-  watchdog: StallWatchdog | undefined;
   /** Whether a uwsgi peer may talk to us (its vars are trusted). */
   uwsgiAllowed: (remoteAddress: string | undefined) => boolean;
 }
 
 export function createFront(protocol: SocketProtocol, ctx: ConnectionContext, options: FrontOptions): Front {
   if (protocol === 'http') {
-    return createHttpFront(ctx, { keepAliveMs: options.keepAliveMs, watchdog: options.watchdog });
+    return createHttpFront(ctx, { keepAliveMs: options.keepAliveMs });
   }
   return createGatewayFront(protocol, ctx, options);
 }

@@ -12,7 +12,7 @@ import { createLogger } from '../log/logger.js';
 import type { ConnectionContext, ProtocolLimits, RequestRecord } from '../protocol.js';
 import { createAllowList } from './allow-from.js';
 import { createFront, type Front } from './fronts.js';
-import { type StallWatchdog, startStallWatchdog } from './stall-watchdog.js';
+import { startStallWatchdog } from './stall-watchdog.js';
 
 const send = (message: WorkerMessage, then?: () => void): void => {
   if (process.connected) process.send?.(message, undefined, {}, () => then?.());
@@ -28,12 +28,9 @@ const fronts: Front[] = [];
 const counters: WorkerCounters = { requests: 0, rss: 0, statuses: [0, 0, 0, 0] };
 let stopping = false;
 let flushAccessLog = (): void => {};
-let watchdog: StallWatchdog | undefined;
-let workerId = 0;
 
 async function start(message: Extract<MasterMessage, { type: 'start' }>): Promise<void> {
   config = message.config;
-  workerId = message.id;
   expectedListeners = message.listeners;
   maxRequests = message.maxRequests;
   const log = createLogger(`worker ${message.id}`, config.logformat === 'json', (line) =>
@@ -64,6 +61,8 @@ async function start(message: Extract<MasterMessage, { type: 'start' }>): Promis
   context = {
     app,
     limits,
+    watchdog:
+      config.harakiri > 0 ? startStallWatchdog(config.harakiri * 1000, `worker ${message.id}`) : undefined,
     log: (line) => log.warn(line),
     onRequest(record: RequestRecord) {
       counters.requests++;
@@ -86,10 +85,8 @@ function attach(message: Extract<MasterMessage, { type: 'listener' }>, handle: o
     pendingHandles.push({ message, handle });
     return;
   }
-  if (config.harakiri > 0) watchdog ??= startStallWatchdog(config.harakiri * 1000, `worker ${workerId}`);
   const front = createFront(message.protocol, context, {
     keepAliveMs: config.httpKeepalive * 1000,
-    watchdog,
     uwsgiAllowed: createAllowList(config.uwsgiAllowFrom),
   });
   // listen() on the shared handle the master bound: this worker now accepts alongside the others.

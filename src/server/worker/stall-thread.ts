@@ -9,14 +9,37 @@ const { buffer, harakiriMs, label } = workerData as {
   label: string;
 };
 const shared = new Float64Array(buffer);
-const fields = 3;
+const fields = 4;
 const waiting = 1;
 
-function answer(fd: number, status: string): void {
+/** A FastCGI record: version 1, type, request id, content length, no padding. */
+function record(type: number, requestId: number, content: Buffer): Buffer {
+  const header = Buffer.from([
+    1,
+    type,
+    requestId >> 8,
+    requestId & 0xff,
+    content.length >> 8,
+    content.length & 0xff,
+    0,
+    0,
+  ]);
+  return Buffer.concat([header, content]);
+}
+
+function answer(fd: number, status: string, fastcgiId: number): void {
   const body = `${status}\n`;
-  const text = `HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;
+  const head = `content-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n`;
+  const bytes =
+    fastcgiId < 0
+      ? Buffer.from(`HTTP/1.1 ${status}\r\n${head}connection: close\r\n\r\n${body}`)
+      : Buffer.concat([
+          record(6, fastcgiId, Buffer.from(`Status: ${status}\r\n${head}\r\n${body}`)),
+          record(6, fastcgiId, Buffer.alloc(0)),
+          record(3, fastcgiId, Buffer.alloc(8)), // END_REQUEST: app status 0, REQUEST_COMPLETE
+        ]);
   try {
-    writeSync(fd, text);
+    writeSync(fd, bytes);
   } catch {
     // the client is gone already
   }
@@ -35,7 +58,8 @@ setInterval(() => {
   if (stuck < 0) return;
   for (let slot = 0; slot < shared.length / fields; slot++) {
     if (shared[slot * fields + 2] !== waiting) continue;
-    answer(shared[slot * fields] ?? -1, slot === stuck ? '504 Gateway Timeout' : '503 Service Unavailable');
+    const status = slot === stuck ? '504 Gateway Timeout' : '503 Service Unavailable';
+    answer(shared[slot * fields] ?? -1, status, shared[slot * fields + 3] ?? -1);
   }
   const seconds = ((now - (shared[stuck * fields + 1] ?? now)) / 1000).toFixed(1);
   writeSync(
