@@ -57,14 +57,55 @@ export class ConnectionPool {
 
   /** The host's connection, opened if needed. Fails with a HostError naming the cause. */
   connection(host: Host): Promise<Connection> {
-    return this.get({
+    return this.get(this.targetOf(host));
+  }
+
+  /** The key the host presents, without authenticating (for `pier trust`). */
+  async scanHostKey(host: Host): Promise<Buffer> {
+    const target = this.targetOf(host);
+    const sock = target.jump ? await this.tunnel(target) : undefined;
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      let key: Buffer | undefined;
+      const finish = () =>
+        key ? resolve(key) : reject(new HostError('FLEET_SSH_CONNECT', 'no host key received'));
+      client.on('error', (err: Error & { code?: string }) => {
+        if (key) finish();
+        else
+          reject(
+            new HostError('FLEET_SSH_CONNECT', `cannot connect: ${connectProblem(err)}`, { cause: err }),
+          );
+        client.end();
+      });
+      client.once('close', finish);
+      client.connect({
+        host: target.address,
+        port: target.port,
+        username: target.user,
+        readyTimeout: this.options.connectTimeoutMs,
+        ...(sock ? { sock } : {}),
+        hostVerifier: (presented: Buffer) => {
+          key = presented;
+          return false;
+        },
+      });
+    });
+  }
+
+  /** The names a host's key is recorded under in known_hosts. */
+  namesOf(host: Host): string[] {
+    return this.targetOf(host).names;
+  }
+
+  private targetOf(host: Host): Target {
+    return {
       key: `${host.user}@${host.address}:${host.port}`,
       names: [...new Set([lookupName(host.name, host.port), lookupName(host.address, host.port)])],
       address: host.address,
       port: host.port,
       user: host.user,
       jump: host.proxyJump,
-    });
+    };
   }
 
   /** The host is between phases: its connection may be closed if too many are open. */
@@ -186,7 +227,10 @@ export class ConnectionPool {
               hint: 'check ssh.user and ssh.identity, or load the key into ssh-agent',
             }),
           );
-        } else reject(new HostError('FLEET_SSH_CONNECT', `cannot connect: ${err.message}`, { cause: err }));
+        } else
+          reject(
+            new HostError('FLEET_SSH_CONNECT', `cannot connect: ${connectProblem(err)}`, { cause: err }),
+          );
       });
       client.once('close', () => {
         if (settled) return;
@@ -196,6 +240,22 @@ export class ConnectionPool {
       client.connect(config);
     });
   }
+}
+
+/** Socket errors without the address in them, so the same problem on many hosts groups as one. */
+function connectProblem(err: Error & { code?: string }): string {
+  const known: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ETIMEDOUT: 'timed out',
+    EHOSTUNREACH: 'no route to host',
+    ENETUNREACH: 'network unreachable',
+    ENOTFOUND: 'host name not found',
+    EAI_AGAIN: 'host name lookup failed',
+    ECONNRESET: 'connection reset',
+  };
+  if (err.code && known[err.code]) return `${known[err.code]} (${err.code})`;
+  if (/timed out/i.test(err.message)) return 'timed out during the handshake';
+  return err.message;
 }
 
 function hostKeyError(
