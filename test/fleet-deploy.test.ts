@@ -41,7 +41,7 @@ async function release(version: string, healthy = true): Promise<void> {
   assert.equal(result.code, 0, result.stderr);
 }
 
-test('deploy v1 then v2: every host answers with the new version', async () => {
+test('deploy v1 then v2: every host answers with the new version', { timeout: 90_000 }, async () => {
   await release('v1');
   const first = await pier(app.dir, ['deploy', 'v1']);
   assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
@@ -71,7 +71,7 @@ test('deploy v1 then v2: every host answers with the new version', async () => {
   assert.equal(report.directUploads, 3);
 });
 
-test('status shows the version per host and no drift', async () => {
+test('status shows the version per host and no drift', { timeout: 90_000 }, async () => {
   const result = await pier(app.dir, ['status']);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /^sfo-2 +sfo +v2 +deploy v2 healthy/m);
@@ -79,7 +79,9 @@ test('status shows the version per host and no drift', async () => {
   assert.match(result.stdout, /no drift: every reachable host runs v2/);
 });
 
-test('rollback returns every host to v1, and deploy v2 again needs no upload', async () => {
+test('rollback returns every host to v1, and deploy v2 again needs no upload', {
+  timeout: 90_000,
+}, async () => {
   const back = await pier(app.dir, ['rollback']);
   assert.equal(back.code, 0, `${back.stdout}\n${back.stderr}`);
   assert.deepEqual(await answers(), Array(6).fill('Hello! from v1'));
@@ -97,7 +99,9 @@ test('rollback returns every host to v1, and deploy v2 again needs no upload', a
   assert.equal((await pier(app.dir, ['deploy', 'v2', '--dc', 'sfo'])).code, 0);
 });
 
-test('v3 fails its health check: the activated hosts return to v2, the rest never move', async () => {
+test('v3 fails its health check: the activated hosts return to v2, the rest never move', {
+  timeout: 90_000,
+}, async () => {
   await release('v3', false);
   const result = await pier(app.dir, [
     'deploy',
@@ -126,7 +130,9 @@ test('v3 fails its health check: the activated hosts return to v2, the rest neve
   assert.ok(fra.includes('v3'), 'distribution ran ahead: v3 was staged in fra, never activated');
 });
 
-test('retention keeps keep_releases plus current and the previous good release', async () => {
+test('retention keeps keep_releases plus current and the previous good release', {
+  timeout: 90_000,
+}, async () => {
   await release('v4');
   const result = await pier(app.dir, ['deploy', 'v4']);
   assert.equal(result.code, 0, result.stderr);
@@ -136,7 +142,7 @@ test('retention keeps keep_releases plus current and the previous good release',
   }
 });
 
-test('--dry-run prints waves and the exact commands, and touches nothing', async () => {
+test('--dry-run prints waves and the exact commands, and touches nothing', { timeout: 90_000 }, async () => {
   const result = await pier(app.dir, ['deploy', 'v4', '--dry-run', '--dc', 'ams,fra']);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /^plan: deploy v4 \([0-9a-f]{12}\) to 4 hosts in 2 data centers$/m);

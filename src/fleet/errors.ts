@@ -18,11 +18,16 @@ export class FleetError extends Error {
   }
 }
 
-/** One line for a report or a log: the message and its cause's, control characters escaped. */
+/**
+ * One line for a report or a log, control characters escaped. A FleetError's message is already
+ * complete (and free of per-host details, so failures group); other errors get their cause's.
+ */
 export function describeError(err: unknown): string {
   const text =
-    err instanceof Error
-      ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}`
-      : String(err);
+    err instanceof FleetError || !(err instanceof Error)
+      ? err instanceof Error
+        ? err.message
+        : String(err)
+      : `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}`;
   return text.replace(/[\r\n\0]+/g, ' ').trim();
 }

@@ -4,11 +4,12 @@
 // deploy, saying who holds it.
 
 import { layoutOf } from './commands/layout.js';
-import { breakLock, readLock, releaseLock, replaceLock, takeLock } from './commands/lock.js';
+import { breakLock, readLock, releaseLock, replaceLock, takeLock, writeLockInfo } from './commands/lock.js';
 import { describeError, FleetError } from './errors.js';
 import type { Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
 import type { ConnectionPool } from './ssh/connection-pool.js';
+import { RemoteCommandError } from './ssh/errors.js';
 
 export interface LockInfo {
   owner: string;
@@ -64,12 +65,20 @@ export async function lockFleet(
         const layout = layoutOf(host.deployTo);
         try {
           const connection = await pool.connection(host);
-          const taken = await connection.exec(takeLock(layout, line));
+          const taken = await connection.exec(takeLock(layout));
           if (taken.code === 0) {
+            try {
+              await connection.check('writing the lock', writeLockInfo(layout, line));
+            } catch (err) {
+              await connection.exec(breakLock(layout)).catch(() => {});
+              throw err;
+            }
             locked.push(host);
             return;
           }
-          const holder = parseLockInfo(taken.stdout);
+          if (!/exists/i.test(taken.stderr))
+            throw new RemoteCommandError('taking the lock', taken.code, taken.stderr);
+          const holder = parseLockInfo(await connection.check('reading the lock', readLock(layout)));
           const stale =
             holder && (holder.deploy === info.deploy || Date.parse(holder.expires) < now().getTime());
           if (!stale) {

@@ -51,6 +51,18 @@ export default {
 };
 `;
 
+function pseudoRandom(length: number): Buffer {
+  const out = Buffer.alloc(length);
+  let state = 0x2545f491;
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = state & 0xff;
+  }
+  return out;
+}
+
 export function createAppRepo(): AppRepo {
   const dir = mkdtempSync(path.join(tmpdir(), 'pif-app-'));
   const git = (...args: string[]) =>
@@ -78,6 +90,9 @@ export function createAppRepo(): AppRepo {
   writeFileSync(path.join(dir, 'server.mjs'), server);
   writeFileSync(path.join(dir, 'build.mjs'), build);
   writeFileSync(path.join(dir, 'src', 'app.mjs'), app);
+  // An incompressible asset, so the artifact (about 100 KiB) is bigger than a "full" test disk.
+  mkdirSync(path.join(dir, 'public'));
+  writeFileSync(path.join(dir, 'public', 'noise.bin'), pseudoRandom(96 * 1024));
   return {
     dir,
     git,

@@ -17,7 +17,10 @@ export interface TestHost {
   /** This host's /opt, seen from the controller (undefined for a tmpfs /opt). */
   opt: string | undefined;
   dir: string;
+  /** `unshare`, the parent of the host's init. */
   sshd: ChildProcess | undefined;
+  /** The host's PID 1 (sshd), as seen from the controller. */
+  initPid: number | undefined;
   fullDisk: boolean;
 }
 
@@ -85,6 +88,7 @@ export async function createTestFleet(
       const host = fleet.host(name);
       const child = host.sshd;
       host.sshd = undefined;
+      host.initPid = undefined;
       if (child && child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGKILL');
@@ -105,8 +109,8 @@ export async function createTestFleet(
     },
     exec(name, argv) {
       const host = fleet.host(name);
-      if (!host.sshd?.pid) throw new Error(`${name} has no sshd to enter`);
-      return sh(['nsenter', '-t', String(host.sshd.pid), '-m', '-n', ...argv]);
+      if (!host.initPid) throw new Error(`${name} is down`);
+      return sh(['nsenter', '-t', String(host.initPid), '-a', ...argv]);
     },
     fleetYaml(extra = {}) {
       const json = (value: unknown) => JSON.stringify(value);
@@ -177,6 +181,7 @@ export async function createTestFleet(
           opt: undefined,
           dir: path.join(dir, 'hosts', name),
           sshd: undefined,
+          initPid: undefined,
           fullDisk: options.fullDisk?.includes(name) ?? false,
         };
         hosts.push(host);
@@ -270,6 +275,8 @@ async function startSshd(host: TestHost): Promise<void> {
   );
   exited.catch(() => {});
   await Promise.race([waitForPort(22, 5000, host.address), exited]);
+  const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
+  host.initPid = Number(children.split(' ')[0]);
 }
 
 /** The names the tests use for their hosts' bridge and namespaces, for a leak check. */

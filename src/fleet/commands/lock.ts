@@ -1,18 +1,16 @@
 // The fleet lock on a host: a directory made with mkdir (atomic: exactly one creator wins) that
 // holds one JSON line saying who, since when and until when.
 import type { Layout } from './layout.js';
-import { all, each, either, optional, quiet, type Script, writeTo } from './shell.js';
+import { all, optional, type Script, writeTo } from './shell.js';
 
-/** Succeeds and takes the lock, or fails and prints the holder's info line. */
-export function takeLock(layout: Layout, info: string): Script {
-  return either(
-    all(
-      ['mkdir', '-p', layout.root],
-      quiet(['mkdir', layout.lock]),
-      writeTo(['printf', '%s\\n', info], layout.lockInfo),
-    ),
-    each(optional(['cat', layout.lockInfo]), ['false']),
-  );
+/** Takes the lock directory; fails with "File exists" when someone holds it. */
+export function takeLock(layout: Layout): Script {
+  return all(['mkdir', '-p', layout.root], ['mkdir', layout.lock]);
+}
+
+/** Says who holds the lock just taken (its own step: a full disk fails here, visibly). */
+export function writeLockInfo(layout: Layout, info: string): Script {
+  return writeTo(['printf', '%s\\n', info], layout.lockInfo);
 }
 
 /** Replaces a lock that expired or that the same deploy left behind (--resume). */

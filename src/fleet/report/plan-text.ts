@@ -4,7 +4,7 @@ import { readCurrent, switchCurrent } from '../commands/activate.js';
 import { appendAudit } from '../commands/audit.js';
 import { probeHealth } from '../commands/health.js';
 import { layoutOf } from '../commands/layout.js';
-import { takeLock } from '../commands/lock.js';
+import { takeLock, writeLockInfo } from '../commands/lock.js';
 import { relayUrl } from '../commands/relay.js';
 import { applyRelease } from '../commands/service.js';
 import { render } from '../commands/shell.js';
@@ -44,7 +44,8 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
     lines.push(
       '',
       `commands on each host (as on ${host.name}):`,
-      `  lock:      ${render(takeLock(layout, lock))}`,
+      `  lock:      ${render(takeLock(layout))}`,
+      `             ${render(writeLockInfo(layout, lock))}`,
       `  check:     ${render(stagedSha(layout, version))}`,
       `  stage:     ${render(prepareDirs(layout))}`,
       `             ${render(receiveArtifact(layout, sha256))}   (artifact on stdin; once per data center with the relay)`,

@@ -75,7 +75,7 @@ export class Progress {
     const parts = shown
       .filter((state) => (counts.get(state) ?? 0) > 0)
       .map((state) => `${counts.get(state)} ${state}`);
-    return `${dc.padEnd(8)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}  ${parts.join(', ')}`;
+    return `${dc.padEnd(8)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}  ${parts.join(', ')}`.trimEnd();
   }
 
   private printChanged(force: boolean): void {
