@@ -15,6 +15,9 @@ const needed = {
   '/usr/sbin/ip': 'iproute2',
   '/usr/bin/curl': 'curl',
   '/usr/bin/git': 'git',
+  '/usr/bin/systemd-analyze': 'systemd',
+  '/usr/bin/systemd-notify': 'systemd',
+  '/usr/bin/python3': 'python3',
 };
 
 const missing = [

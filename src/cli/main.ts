@@ -9,6 +9,8 @@ import { registerRollback } from './rollback-command.js';
 import { registerStatus } from './status-command.js';
 import { registerTrust } from './trust-command.js';
 import { registerUnlock } from './unlock-command.js';
+import { registerInit } from './init-command.js';
+import { registerServe } from './serve-command.js';
 
 const program = new Command('pier')
   .description('serve a TypeScript web app like uWSGI, and ship it to a fleet')
@@ -21,6 +23,8 @@ registerRollback(program);
 registerStatus(program);
 registerTrust(program);
 registerUnlock(program);
+registerServe(program);
+registerInit(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 // Runs a fetch-style app: RequestHead + body → Web Request → Response → sink.
 import type { Readable } from 'node:stream';
 import type { FetchHandler } from './handler.js';
+import { lightParts } from './light-response.js';
 import type { RequestHead } from './request-head.js';
 import { forwardableHeaders, type ResponseSink } from './response-sink.js';
 
@@ -23,6 +24,24 @@ export async function writeWebResponse(
   method: string,
   sink: ResponseSink,
 ): Promise<void> {
+  const parts = lightParts(response);
+  if (parts) {
+    // A plain string/bytes Response: write it whole, no Headers object or stream built.
+    const headers = forwardableHeaders(parts.headers);
+    const noBody = parts.body === null || method === 'HEAD' || parts.status === 204 || parts.status === 304;
+    const body =
+      noBody || parts.body === null
+        ? undefined
+        : typeof parts.body === 'string'
+          ? Buffer.from(parts.body)
+          : parts.body;
+    if (!headers.some(([name]) => name === 'content-length'))
+      headers.push(['content-length', String(body?.length ?? 0)]);
+    sink.head({ status: parts.status, statusText: parts.statusText, headers });
+    if (body && body.length > 0) await sink.write(body);
+    sink.end();
+    return;
+  }
   const headers = forwardableHeaders(response.headers);
   // Headers joins repeated Set-Cookie values; getSetCookie() keeps them apart.
   const cookies = response.headers.getSetCookie();

@@ -1,0 +1,306 @@
+// bench/serve: Hello under wrk (-t2 -c64 -d10s, loopback) on pier and its peers, in one run, so
+// the ratios compare like with like on a noisy machine. Prints a table and writes
+// bench/results/serve-<time>.json. Run with `npm run bench:serve` (not part of npm test).
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseWrk } from '../../test/helpers/load.js';
+import { freePort, waitForPort } from '../../test/helpers/net.js';
+import { rssOf, treeRss } from './process-tree.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const here = path.join(root, 'bench/serve');
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const pier = path.join(root, 'dist/src/cli/main.js');
+const helloModule = path.join(root, 'dist/src/hello/hello.js');
+const nodeHello = path.join(root, 'dist/bench/serve/node-hello.js');
+
+interface Row {
+  name: string;
+  rps: number;
+  p50: string;
+  p99: string;
+  peakRssMb: number;
+  masterRssMb?: number;
+  non2xx: number;
+  errors: number;
+}
+
+interface Target {
+  name: string;
+  /** Starts the server(s) on `port`; returns the processes to stop and the pid to measure. */
+  start(
+    port: number,
+    work: string,
+  ): Promise<{ procs: ChildProcess[]; measure: number; master?: number; url?: string; stop?: () => void }>;
+}
+
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess =>
+  spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'ignore'] });
+
+function nginxConf(work: string, port: number, upstream: string): string {
+  const conf = path.join(work, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+pid ${work}/nginx.pid;
+error_log ${work}/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${work}/client_body;
+  proxy_temp_path ${work}/proxy;
+  fastcgi_temp_path ${work}/fastcgi;
+  uwsgi_temp_path ${work}/uwsgi;
+  scgi_temp_path ${work}/scgi;
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      include /etc/nginx/uwsgi_params;
+      uwsgi_pass ${upstream};
+    }
+  }
+}
+`,
+  );
+  return conf;
+}
+
+const targets: Target[] = [
+  {
+    name: 'node:http, 1 process',
+    async start(port) {
+      const p = run(process.execPath, [nodeHello], { PORT: String(port) });
+      return { procs: [p], measure: p.pid ?? 0 };
+    },
+  },
+  {
+    name: 'node:cluster, 2 workers',
+    async start(port) {
+      const p = run(process.execPath, [nodeHello], { PORT: String(port), CLUSTER: '2' });
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  },
+  {
+    name: 'pier serve HTTP, 2 workers',
+    async start(port) {
+      const p = run(process.execPath, [
+        pier,
+        'serve',
+        '--http-socket',
+        `127.0.0.1:${port}`,
+        '--app',
+        helloModule,
+        '--processes',
+        '2',
+        '--disable-logging',
+        'true',
+      ]);
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  },
+  {
+    name: 'PM2 cluster, 2 workers',
+    async start(port, work) {
+      const env = { PM2_HOME: path.join(work, 'pm2'), PORT: String(port) };
+      const pm2 = path.join(root, 'node_modules/.bin/pm2');
+      spawnSync(pm2, ['start', nodeHello, '-i', '2', '--name', 'bench'], {
+        env: { ...process.env, ...env },
+        stdio: 'ignore',
+      });
+      const pid = Number(
+        spawnSync(pm2, ['pid'], { env: { ...process.env, ...env } })
+          .stdout.toString()
+          .trim()
+          .split('\n')[0],
+      );
+      const god = Number(
+        spawnSync('cat', [path.join(work, 'pm2/pm2.pid')])
+          .stdout.toString()
+          .trim(),
+      );
+      return {
+        procs: [],
+        measure: god || pid,
+        stop: () => spawnSync(pm2, ['kill'], { env: { ...process.env, ...env }, stdio: 'ignore' }),
+      };
+    },
+  },
+  {
+    name: 'uWSGI --http-socket, Python, 2 processes',
+    async start(port) {
+      const p = run('uwsgi', [
+        '--plugin',
+        'python3',
+        '--http-socket',
+        `127.0.0.1:${port}`,
+        '--chdir',
+        here,
+        '--wsgi-file',
+        'hello.py',
+        '--processes',
+        '2',
+        '--master',
+        '--disable-logging',
+        '--die-on-term',
+      ]);
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  },
+  {
+    name: 'gunicorn, 2 sync workers',
+    async start(port) {
+      const p = run('gunicorn', ['-w', '2', '-b', `127.0.0.1:${port}`, '--chdir', here, 'hello:application']);
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  },
+  {
+    name: 'nginx → pier (uwsgi), 2 workers',
+    async start(port, work) {
+      const upstream = await freePort();
+      const app = run(process.execPath, [
+        pier,
+        'serve',
+        '--socket',
+        `127.0.0.1:${upstream}`,
+        '--app',
+        helloModule,
+        '--processes',
+        '2',
+        '--disable-logging',
+        'true',
+      ]);
+      await waitForPort(upstream);
+      const nginx = run('nginx', [
+        '-c',
+        nginxConf(work, port, `127.0.0.1:${upstream}`),
+        '-p',
+        work,
+        '-e',
+        `${work}/nginx-error.log`,
+        '-g',
+        'daemon off;',
+      ]);
+      return { procs: [nginx, app], measure: app.pid ?? 0, master: app.pid ?? 0 };
+    },
+  },
+  {
+    name: 'nginx → uWSGI (uwsgi), Python, 2 processes',
+    async start(port, work) {
+      const upstream = await freePort();
+      const app = run('uwsgi', [
+        '--plugin',
+        'python3',
+        '--socket',
+        `127.0.0.1:${upstream}`,
+        '--chdir',
+        here,
+        '--wsgi-file',
+        'hello.py',
+        '--processes',
+        '2',
+        '--master',
+        '--disable-logging',
+        '--die-on-term',
+      ]);
+      await waitForPort(upstream);
+      const nginx = run('nginx', [
+        '-c',
+        nginxConf(work, port, `127.0.0.1:${upstream}`),
+        '-p',
+        work,
+        '-e',
+        `${work}/nginx-error.log`,
+        '-g',
+        'daemon off;',
+      ]);
+      return { procs: [nginx, app], measure: app.pid ?? 0, master: app.pid ?? 0 };
+    },
+  },
+];
+
+function wrk(url: string, duration: number): string {
+  return spawnSync('wrk', ['-t2', '-c64', `-d${duration}s`, '--latency', url], { encoding: 'utf8' }).stdout;
+}
+
+async function measure(target: Target): Promise<Row> {
+  const work = mkdtempSync(path.join(tmpdir(), 'pier-bench-'));
+  const port = await freePort();
+  const started = await target.start(port, work).catch((err: unknown) => {
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  });
+  try {
+    await waitForPort(port, 20_000);
+    const url = started.url ?? `http://127.0.0.1:${port}/`;
+    wrk(url, 2); // warm-up: JIT, worker pools, connection setup
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, treeRss(started.measure));
+    }, 250);
+    const out = await new Promise<string>((resolve) => {
+      const child = spawn('wrk', ['-t2', '-c64', `-d${seconds}s`, '--latency', url]);
+      let text = '';
+      child.stdout.on('data', (d) => {
+        text += d;
+      });
+      child.on('exit', () => resolve(text));
+    });
+    clearInterval(sampler);
+    const result = parseWrk(out);
+    const percentile = (p: string): string => out.match(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm'))?.[1] ?? '?';
+    return {
+      name: target.name,
+      rps: Math.round(result.requestsPerSecond),
+      p50: percentile('50'),
+      p99: percentile('99'),
+      peakRssMb: Math.round(peak / 1048576),
+      ...(started.master ? { masterRssMb: Math.round(rssOf(started.master) / 1048576) } : {}),
+      non2xx: result.non2xx,
+      errors: result.socketErrors,
+    };
+  } finally {
+    started.stop?.();
+    for (const proc of started.procs) proc.kill(proc.spawnfile === 'uwsgi' ? 'SIGINT' : 'SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const proc of started.procs) if (proc.exitCode === null) proc.kill('SIGKILL');
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const only = process.argv.slice(2);
+const rows: Row[] = [];
+for (const target of targets) {
+  if (only.length > 0 && !only.some((part) => target.name.includes(part))) continue;
+  process.stderr.write(`measuring ${target.name}...\n`);
+  try {
+    rows.push(await measure(target));
+  } catch (err) {
+    process.stderr.write(`  ${target.name} could not be measured: ${(err as Error).message}\n`);
+  }
+}
+const byName = (part: string): Row | undefined => rows.find((row) => row.name.startsWith(part));
+const ratio = (a?: Row, b?: Row): string => (a && b && b.rps > 0 ? (a.rps / b.rps).toFixed(2) : 'n/a');
+console.log('| server | req/s | p50 | p99 | peak RSS MB | master RSS MB | non-2xx | socket errors |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of rows)
+  console.log(
+    `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.peakRssMb} | ${r.masterRssMb ?? '-'} | ${r.non2xx} | ${r.errors} |`,
+  );
+const ratios = {
+  'pier HTTP / node:http': ratio(byName('pier serve HTTP'), byName('node:http')),
+  'pier HTTP / node:cluster': ratio(byName('pier serve HTTP'), byName('node:cluster')),
+  'pier HTTP / uWSGI http': ratio(byName('pier serve HTTP'), byName('uWSGI --http')),
+  'pier HTTP / gunicorn': ratio(byName('pier serve HTTP'), byName('gunicorn')),
+  'pier HTTP / PM2': ratio(byName('pier serve HTTP'), byName('PM2')),
+  'nginx→pier / nginx→uWSGI': ratio(byName('nginx → pier'), byName('nginx → uWSGI')),
+};
+console.log('');
+for (const [name, value] of Object.entries(ratios)) console.log(`${name}: ${value}x`);
+console.log(`pier master RSS: ${byName('pier serve HTTP')?.masterRssMb ?? '?'} MB (target <= 60)`);
+mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+const file = path.join(root, 'bench/results', `serve-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify({ seconds, rows, ratios }, null, 2)}\n`);
+console.log(`written: ${path.relative(root, file)}`);

@@ -1,0 +1,25 @@
+// `pier init`: writes an app's infrastructure code (nginx, Apache, pier ini, systemd, install
+// script) under --dir, relative to the current directory (the project root).
+import type { Command } from 'commander';
+import { deployFiles } from '../infra/init/deploy-files.js';
+import { initDefaults, type RawInitOptions, validateInitOptions } from '../infra/init/init-options.js';
+import { writeDeployFiles } from '../infra/init/write-deploy.js';
+
+export function registerInit(program: Command): void {
+  program
+    .command('init')
+    .description(
+      'write the infrastructure code for an app: nginx, Apache, pier ini, systemd units, install script',
+    )
+    .option('--name <name>', 'app name: unit, site and /opt/<name>', initDefaults.name)
+    .option('--app <path>', 'app module, relative to the project root', initDefaults.app)
+    .option('--user <name>', 'system user the service runs as (default: the name)')
+    .option('--domain <name>', 'server name for nginx and Apache (default: <name>.localhost)')
+    .option('--dir <path>', 'where to write, relative to the project root', initDefaults.dir)
+    .option('--force', 'overwrite files that exist with other content')
+    .action((raw: RawInitOptions & { force?: boolean }) => {
+      const options = validateInitOptions(raw);
+      const written = writeDeployFiles(options.dir, deployFiles(options), raw.force === true);
+      for (const file of written) process.stdout.write(`${file.state.padEnd(9)} ${file.path}\n`);
+    });
+}

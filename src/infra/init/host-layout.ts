@@ -1,0 +1,19 @@
+// Where things live on a host, one place for every template: the release under
+// /opt/<name>/current (a symlink the fleet switches), pier's CLI inside it, and the ports of
+// the seed (dev: HTTP on :9090; prod: uwsgi on 127.0.0.1:9000 behind nginx on :80).
+import type { InitOptions } from './init-options.js';
+
+/** The installed release: the project tree (dist/, node_modules/, deploy/) as built. */
+export const releaseRoot = (o: InitOptions): string => `/opt/${o.name}/current`;
+
+/** pier ships inside the release, so the server's version moves with the app's. */
+export const pierCli = 'dist/src/cli/main.js';
+
+/** Debian's (and NodeSource's) node; systemd wants an absolute ExecStart. */
+export const nodeBin = '/usr/bin/node';
+
+export const devHttpSocket = ':9090';
+export const prodSocket = '127.0.0.1:9000';
+
+/** Name of the descriptor the .socket unit passes (FileDescriptorName=). */
+export const activatedSocketName = 'uwsgi';

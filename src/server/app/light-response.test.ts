@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LightResponse, lightParts } from './light-response.js';
+
+const Light = LightResponse as unknown as typeof Response;
+
+test('a string body is taken as is, with the default content type the real Response would add', () => {
+  const response = new Light('hi', { status: 201, headers: { 'X-One': '1' } });
+  assert.deepEqual(lightParts(response), {
+    status: 201,
+    statusText: '',
+    headers: [
+      ['x-one', '1'],
+      ['content-type', 'text/plain;charset=UTF-8'],
+    ],
+    body: 'hi',
+  });
+  assert.equal(response.status, 201);
+});
+
+test('touching headers or the body builds the real Response; pier then reads it the standard way', async () => {
+  const response = new Light('hello', { headers: [['content-type', 'text/html']] });
+  response.headers.set('x-added', 'yes');
+  assert.equal(lightParts(response), undefined);
+  assert.equal(response.headers.get('x-added'), 'yes');
+  assert.equal(await response.text(), 'hello');
+});
+
+test('streams and other body kinds are not taken apart', () => {
+  assert.equal(lightParts(new Light(new ReadableStream())), undefined);
+  assert.equal(lightParts(new Light(new URLSearchParams('a=1'))), undefined);
+  assert.equal(lightParts(new Response('real')), undefined);
+});
+
+test('instanceof Response holds for light and real responses alike', () => {
+  assert.ok(new Light('x') instanceof Light);
+  assert.ok(new Response('x') instanceof Light);
+  assert.ok(new Light('x') instanceof Response);
+  assert.equal(Object.prototype.toString.call(new Light('x')), '[object Response]');
+});
+
+test('Response.json builds a light JSON response', () => {
+  const parts = lightParts(LightResponse.json({ a: 1 }, { status: 202 }));
+  assert.equal(parts?.status, 202);
+  assert.equal(parts?.body, '{"a":1}');
+  assert.deepEqual(parts?.headers, [['content-type', 'application/json']]);
+});

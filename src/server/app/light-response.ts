@@ -1,0 +1,128 @@
+// A `Response` that stays a plain record of its constructor arguments until someone needs the
+// real thing. Building an undici Response creates a Headers object and a ReadableStream per
+// request; for the common `new Response(string, { status, headers })` pier writes the string
+// straight to the socket instead. Workers install it as the global `Response` before loading
+// the app (fast Node adapters for fetch apps do the same); anything beyond status/statusText
+// builds the real Response once and delegates, and `instanceof Response` keeps working for
+// real responses too (from fetch(), Response.error()...).
+
+const RealResponse = globalThis.Response;
+const args = Symbol('pier.responseArgs');
+const real = Symbol('pier.realResponse');
+
+type Init = ResponseInit | undefined;
+type Body = ConstructorParameters<typeof Response>[0];
+
+interface LightState {
+  [args]: { body: Body; init: Init };
+  [real]?: Response;
+}
+
+function materialize(self: LightState): Response {
+  self[real] ??= new RealResponse(self[args].body, self[args].init);
+  return self[real];
+}
+
+export class LightResponse {
+  constructor(body?: Body, init?: ResponseInit) {
+    (this as unknown as LightState)[args] = { body, init };
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(RealResponse, value);
+  }
+
+  static json(data: unknown, init?: ResponseInit): Response {
+    const headers = new Headers(init?.headers);
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+    return new LightResponse(JSON.stringify(data), { ...init, headers }) as unknown as Response;
+  }
+
+  static error(): Response {
+    return RealResponse.error();
+  }
+
+  static redirect(url: string | URL, status?: 301 | 302 | 303 | 307 | 308): Response {
+    return RealResponse.redirect(url, status ?? 302);
+  }
+}
+Object.setPrototypeOf(LightResponse.prototype, RealResponse.prototype);
+
+const fastKeys = new Set<PropertyKey>(['constructor', Symbol.toStringTag, 'status', 'statusText']);
+for (const key of Reflect.ownKeys(RealResponse.prototype)) {
+  if (fastKeys.has(key)) continue;
+  const descriptor = Object.getOwnPropertyDescriptor(RealResponse.prototype, key);
+  if (typeof descriptor?.value === 'function') {
+    Object.defineProperty(LightResponse.prototype, key, {
+      value(this: LightState, ...rest: unknown[]) {
+        const response = materialize(this) as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>;
+        return response[key as string]?.apply(response, rest);
+      },
+    });
+  } else if (descriptor?.get) {
+    Object.defineProperty(LightResponse.prototype, key, {
+      get(this: LightState) {
+        return (materialize(this) as unknown as Record<PropertyKey, unknown>)[key as string];
+      },
+    });
+  }
+}
+// status and statusText are read on every request: answer them without materializing.
+Object.defineProperties(LightResponse.prototype, {
+  status: {
+    get(this: LightState) {
+      return this[real]?.status ?? this[args].init?.status ?? 200;
+    },
+  },
+  statusText: {
+    get(this: LightState) {
+      return this[real]?.statusText ?? this[args].init?.statusText ?? '';
+    },
+  },
+  [Symbol.toStringTag]: { value: 'Response' },
+});
+
+export interface ResponseParts {
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+  body: string | Uint8Array | null;
+}
+
+function headerPairs(headers: ResponseInit['headers']): Array<[string, string]> | undefined {
+  if (headers === undefined) return [];
+  if (headers instanceof Headers) return [...headers];
+  if (Array.isArray(headers))
+    return headers.map(([name, value]) => [String(name).toLowerCase(), String(value)]);
+  if (typeof headers === 'object') {
+    return Object.entries(headers as Record<string, string>).map(([name, value]) => [
+      name.toLowerCase(),
+      String(value),
+    ]);
+  }
+  return undefined;
+}
+
+/**
+ * The status, headers and whole body of a LightResponse nobody has materialized, when the body
+ * is a string or bytes; undefined otherwise (then read the Response the standard way).
+ */
+export function lightParts(response: Response): ResponseParts | undefined {
+  const state = response as unknown as LightState;
+  const recorded = state[args];
+  if (!recorded || state[real]) return undefined;
+  const { body, init } = recorded;
+  const isText = typeof body === 'string';
+  if (!(body === null || body === undefined || isText || body instanceof Uint8Array)) return undefined;
+  const headers = headerPairs(init?.headers);
+  if (!headers) return undefined;
+  // What the real constructor does for a string body without a content type.
+  if (isText && !headers.some(([name]) => name === 'content-type'))
+    headers.push(['content-type', 'text/plain;charset=UTF-8']);
+  return { status: init?.status ?? 200, statusText: init?.statusText ?? '', headers, body: body ?? null };
+}
+
+/** Makes `new Response(...)` in app code build LightResponses (workers only). */
+export function installLightResponse(): void {
+  globalThis.Response = LightResponse as unknown as typeof Response;
+}

@@ -1,0 +1,35 @@
+// Renders docs/config.md from the option registry, so the reference cannot drift from the code.
+import { envName, options } from './options.js';
+
+export function renderConfigDocs(): string {
+  const rows = options.map((option) => {
+    const names = [option.name, ...(option.aliases ?? [])].map((n) => `\`${n}\``).join(', ');
+    const repeat = option.repeatable ? ' (repeatable)' : '';
+    const fallback = option.shownDefault ? `\`${option.shownDefault}\`` : '';
+    return `| ${names} | \`--${option.name} ${option.value}\` | \`${envName(option)}\` | ${fallback} | ${option.doc}${repeat} |`;
+  });
+  return [
+    '# `pier serve` configuration',
+    '',
+    '<!-- Generated from src/server/config/options.ts by `npm run docs`; do not edit by hand. -->',
+    '',
+    'Options come from, in rising precedence: defaults, the ini file, `PIER_*` environment variables,',
+    'command-line flags. The ini file is read from its `[pier]` section, or `[uwsgi]` when there is no',
+    '`[pier]` (so uWSGI files work once `wsgi-file` points at a JS/TS module); `pier serve FILE.ini:NAME`',
+    'reads section `[NAME]`. Values may use `$(NAME)` for environment variables. Repeatable options',
+    'add one value per line; in an environment variable, separate values with commas. A source that',
+    'sets a repeatable option replaces what earlier sources set.',
+    '',
+    'Addresses: `host:port`, `:port` (all interfaces), `[::1]:port`, a unix socket path (`/run/app.sock`,',
+    '`./app.sock`, or `@name` for the abstract namespace), or `fd:NAME` for a socket passed by systemd.',
+    'Sizes: bytes or `k`/`m`/`g`. Durations: seconds, fractions allowed.',
+    '',
+    '| ini key | flag | environment | default | meaning |',
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+    'Errors name where and what: `prod.ini:4: processes: expected an integer from 1 to 1024, got "two"`,',
+    'with a "did you mean" for misspelt keys; `pier serve` exits with status 2 before binding anything.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,157 @@
+// Builds a ServeConfig from its sources, in rising precedence: defaults, the ini file's section,
+// PIER_* environment variables, command-line flags. Every problem is a ConfigError that says
+// where (file:line, PIER_X or --flag), which option, and what is wrong.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { IniError, parseIni } from './ini-file.js';
+import { defaultConfig, envName, type OptionSpec, options } from './options.js';
+import type { ServeConfig } from './serve-config.js';
+import { closest } from './suggest.js';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG';
+  readonly exitCode = 2;
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ConfigSources {
+  /** `FILE.ini` or `FILE.ini:section`. */
+  file?: string | undefined;
+  /** `--name value` pairs from the command line, in order. */
+  flags: Array<[string, string]>;
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+}
+
+const byName = new Map<string, OptionSpec>();
+for (const option of options) {
+  byName.set(option.name, option);
+  for (const alias of option.aliases ?? []) byName.set(alias, option);
+}
+
+interface Setting {
+  name: string;
+  raw: string;
+  where: string;
+}
+
+/** Applies one source's settings; repeatable options given here replace earlier sources' values. */
+function applySource(config: ServeConfig, settings: Setting[], origins: Map<string, string>): void {
+  const reset = new Set<OptionSpec>();
+  for (const { name, raw, where } of settings) {
+    const option = byName.get(name);
+    if (!option) {
+      const guess = closest(name, byName.keys());
+      throw new ConfigError(
+        `${where}: unknown option "${name}"${guess ? `; did you mean "${guess}"?` : ''}`,
+        'pier serve --help lists every option',
+      );
+    }
+    if (option.repeatable && !reset.has(option)) {
+      option.repeatable.reset(config);
+      reset.add(option);
+    }
+    try {
+      option.apply(config, raw);
+    } catch (err) {
+      throw new ConfigError(`${where}: ${name}: ${(err as Error).message}`);
+    }
+    origins.set(option.name, where);
+  }
+}
+
+function splitFileSection(spec: string, cwd: string): { file: string; section: string | undefined } {
+  const colon = spec.lastIndexOf(':');
+  if (colon > 0 && !existsSync(path.resolve(cwd, spec)) && !spec.slice(colon + 1).includes('/')) {
+    return { file: spec.slice(0, colon), section: spec.slice(colon + 1) };
+  }
+  return { file: spec, section: undefined };
+}
+
+function iniSettings(spec: string, sources: ConfigSources): Setting[] {
+  const { file, section } = splitFileSection(spec, sources.cwd);
+  const full = path.resolve(sources.cwd, file);
+  let text: string;
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      'check the path; it is relative to the current directory',
+    );
+  }
+  let sections: ReturnType<typeof parseIni>;
+  try {
+    sections = parseIni(text, file, sources.env);
+  } catch (err) {
+    if (err instanceof IniError) throw new ConfigError(err.message);
+    throw err;
+  }
+  const name = section ?? (sections.has('pier') ? 'pier' : 'uwsgi');
+  const entries = sections.get(name);
+  if (!entries) {
+    const found = [...sections.keys()].map((s) => `[${s}]`).join(', ') || 'none';
+    throw new ConfigError(`${file}: no [${name}] section (sections found: ${found})`);
+  }
+  return entries.map((entry) => ({ name: entry.key, raw: entry.value, where: `${file}:${entry.line}` }));
+}
+
+function envSettings(env: ConfigSources['env']): Setting[] {
+  const settings: Setting[] = [];
+  for (const option of options) {
+    const raw = env[envName(option)];
+    if (raw === undefined) continue;
+    // Repeatable options take several values from one variable, separated by newlines or commas.
+    const values = option.repeatable ? raw.split(/[\n,]/).filter((v) => v.trim()) : [raw];
+    for (const value of values) settings.push({ name: option.name, raw: value, where: envName(option) });
+  }
+  return settings;
+}
+
+function checkComplete(config: ServeConfig, origins: Map<string, string>, cwd: string): void {
+  if (config.sockets.length === 0) {
+    throw new ConfigError(
+      'no socket to serve on',
+      'set http-socket, socket (uwsgi) or fastcgi-socket, e.g. --http-socket :9090',
+    );
+  }
+  if (!config.app)
+    throw new ConfigError('no app module', 'set app = PATH in the [pier] section or pass --app PATH');
+  const base = path.resolve(cwd, config.chdir ?? '.');
+  if (config.chdir && !(existsSync(base) && statSync(base).isDirectory())) {
+    throw new ConfigError(`${origins.get('chdir')}: chdir: ${base} is not a directory`);
+  }
+  const app = path.resolve(base, config.app);
+  if (!existsSync(app)) {
+    throw new ConfigError(
+      `${origins.get('app')}: app: ${app} does not exist`,
+      'the app path is relative to chdir, or to the current directory',
+    );
+  }
+  const seen = new Set<string>();
+  for (const socket of config.sockets) {
+    const key = JSON.stringify(socket.address);
+    if (seen.has(key))
+      throw new ConfigError(`the same address is configured twice: ${JSON.stringify(socket.address)}`);
+    seen.add(key);
+  }
+}
+
+export function loadServeConfig(sources: ConfigSources): ServeConfig {
+  const config = defaultConfig();
+  const origins = new Map<string, string>();
+  if (sources.file) applySource(config, iniSettings(sources.file, sources), origins);
+  applySource(config, envSettings(sources.env), origins);
+  applySource(
+    config,
+    sources.flags.map(([name, raw]) => ({ name, raw, where: `--${name}` })),
+    origins,
+  );
+  checkComplete(config, origins, sources.cwd);
+  return config;
+}

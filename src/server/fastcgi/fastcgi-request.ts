@@ -1,0 +1,139 @@
+// One FastCGI request on its connection: from BEGIN_REQUEST to the app's response. It builds the
+// head from PARAMS, feeds STDIN into the app's body stream, runs the app, and answers requests
+// that never reach the app (bad params, limits, timeouts) with their status. The connection
+// writes END_REQUEST and decides keep or close when `host.finished` is called.
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { dispatch, sendError } from '../app/dispatch.js';
+import type { RequestHead } from '../app/request-head.js';
+import { BadRequestError, describeError, statusOf } from '../errors.js';
+import { checkDeclaredBody, gatewayHead } from '../gateway/gateway-head.js';
+import { RequestBody } from '../gateway/request-body.js';
+import { requestRecord } from '../gateway/request-record.js';
+import type { ConnectionContext } from '../protocol.js';
+import { FastcgiResponse } from './fastcgi-response.js';
+
+export interface RequestHost {
+  readonly socket: Socket;
+  readonly ctx: ConnectionContext;
+  /** `fastcgi ADDRESS:PORT`, the prefix of every log line. */
+  readonly peer: string;
+  finished(request: FastcgiRequest, outcome: 'end' | 'abort'): void;
+}
+
+/** nginx records a request whose client went away as 499; so do we. */
+const clientClosed = 499;
+
+export class FastcgiRequest {
+  keepConn = false;
+  stdinEnded = false;
+  /** Answered without the app: the connection is not reused after it. */
+  refused = false;
+  private head: RequestHead | null = null;
+  private body: RequestBody | null = null;
+  private response: FastcgiResponse | null = null;
+  private aborted = false;
+  private done = false;
+  private readonly startedAt = performance.now();
+
+  constructor(
+    readonly id: number,
+    private readonly host: RequestHost,
+  ) {}
+
+  /** The head is complete (PARAMS ended) or the request already answered. */
+  get headComplete(): boolean {
+    return this.response !== null;
+  }
+
+  start(params: Array<[string, string]>, keepConn: boolean): void {
+    this.keepConn = keepConn;
+    const { ctx, socket } = this.host;
+    let head: RequestHead;
+    try {
+      head = gatewayHead(params, 'fastcgi');
+      this.head = head;
+      checkDeclaredBody(head, ctx.limits);
+    } catch (err) {
+      this.refuse(err);
+      return;
+    }
+    this.body = new RequestBody({
+      declared: head.contentLength,
+      limitPost: ctx.limits.limitPost,
+      onDemand: () => socket.resume(),
+    });
+    this.response = this.newResponse(head.method);
+    dispatch(ctx.app, head, head.contentLength === 0 ? null : this.body, this.response, {
+      log: (line) => ctx.log(`${this.host.peer}: ${line}`),
+      deadlineMs: ctx.limits.harakiriMs,
+    }).then(
+      (result) => this.record(this.aborted ? { status: clientClosed, bytes: result.bytes } : result),
+      (err: unknown) => {
+        ctx.log(`${this.host.peer}: ${describeError(err)}`);
+        socket.destroy();
+      },
+    );
+  }
+
+  /** STDIN bytes; false when the app is behind and the socket should pause. */
+  stdin(data: Buffer): boolean {
+    return this.body ? this.body.feed(data) : true;
+  }
+
+  stdinEnd(): void {
+    this.stdinEnded = true;
+    this.body?.finish();
+  }
+
+  /** Answers with the error's status without running the app. */
+  refuse(err: unknown): void {
+    if (this.response) return;
+    this.refused = true;
+    const status = statusOf(err);
+    this.host.ctx.log(`${this.host.peer}: ${describeError(err)}`);
+    this.response = this.newResponse(this.head?.method ?? 'GET');
+    sendError(this.response, status, describeError(err));
+    this.record({ status, bytes: 0 });
+  }
+
+  /** A protocol error on the connection: the app learns through its body, else we answer. */
+  fail(error: BadRequestError): void {
+    if (this.body && this.head?.contentLength !== 0) this.body.fail(error);
+    else if (this.response) this.host.ctx.log(`${this.host.peer}: ${describeError(error)}`);
+    else this.refuse(error);
+  }
+
+  /** ABORT_REQUEST: stop the app's body and response, end the request now. */
+  abort(): void {
+    this.aborted = true;
+    this.body?.fail(
+      new BadRequestError('REQUEST_ABORTED', 'the web server aborted the request', clientClosed),
+    );
+    this.response?.cancel();
+    this.response ??= this.newResponse('GET');
+    this.finish('end');
+  }
+
+  /** The connection closed under the request. */
+  closed(): void {
+    this.body?.fail(
+      new BadRequestError('CONNECTION_CLOSED', 'the connection closed before the request body was read'),
+    );
+  }
+
+  private newResponse(method: string): FastcgiResponse {
+    return new FastcgiResponse(this.host.socket, this.id, method, (outcome) => this.finish(outcome));
+  }
+
+  private finish(outcome: 'end' | 'abort'): void {
+    if (this.done) return;
+    this.done = true;
+    this.body?.discard();
+    this.host.finished(this, outcome);
+  }
+
+  private record(result: { status: number; bytes: number }): void {
+    this.host.ctx.onRequest(requestRecord('fastcgi', this.head, this.host.peer, result, this.startedAt));
+  }
+}

@@ -1,0 +1,49 @@
+// The ResponseSink of one FastCGI request: a CGI-style head and the body, both inside STDOUT
+// records of that request id. Ending or aborting is the connection's business (END_REQUEST,
+// keep or close), reported through `done`; after `cancel` (ABORT_REQUEST) writes are dropped.
+import type { Socket } from 'node:net';
+import type { ResponseSink } from '../app/response-sink.js';
+import { bodyAllowed } from '../gateway/body-allowed.js';
+import { writeAll } from '../gateway/socket-write.js';
+import { cgiHead } from './cgi-head.js';
+import { stdoutRecords } from './record-writer.js';
+
+export class FastcgiResponse implements ResponseSink {
+  private withBody = true;
+  private cancelled = false;
+  headSent = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly requestId: number,
+    private readonly method: string,
+    private readonly done: (outcome: 'end' | 'abort') => void,
+  ) {}
+
+  head(head: Parameters<ResponseSink['head']>[0]): void {
+    if (this.cancelled) return;
+    this.headSent = true;
+    this.withBody = bodyAllowed(this.method, head.status);
+    // Corked until the next tick so the head and the first body bytes leave in one packet.
+    this.socket.cork();
+    writeAll(this.socket, stdoutRecords(this.requestId, cgiHead(head)));
+    process.nextTick(() => this.socket.uncork());
+  }
+
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.cancelled || !this.withBody || chunk.length === 0) return undefined;
+    return writeAll(this.socket, stdoutRecords(this.requestId, chunk));
+  }
+
+  end(): void {
+    if (!this.cancelled) this.done('end');
+  }
+
+  abort(): void {
+    if (!this.cancelled) this.done('abort');
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+  }
+}

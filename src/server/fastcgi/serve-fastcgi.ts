@@ -1,0 +1,184 @@
+// The FastCGI front-end: owns one accepted connection and answers its requests one at a time
+// as a responder. Without KEEP_CONN the connection closes after END_REQUEST; with it
+// (nginx `fastcgi_keep_conn on`) it waits for the next BEGIN_REQUEST. Problems are logged as
+// one line, answered with their status when the request id is known, and never escape this
+// connection.
+import type { Socket } from 'node:net';
+import { BadRequestError, describeError } from '../errors.js';
+import { peerLabel } from '../gateway/peer-label.js';
+import { lingeringClose, writeAll } from '../gateway/socket-write.js';
+import type { ConnectionContext, ServedConnection } from '../protocol.js';
+import { type FastcgiEvent, FastcgiParser } from './fastcgi-parser.js';
+import { ProtocolStatus } from './fastcgi-record.js';
+import { FastcgiRequest, type RequestHost } from './fastcgi-request.js';
+import {
+  endRequestRecord,
+  getValuesResultRecord,
+  stdoutRecords,
+  unknownTypeRecord,
+} from './record-writer.js';
+
+class FastcgiConnection implements ServedConnection, RequestHost {
+  readonly peer: string;
+  private readonly parser: FastcgiParser;
+  private current: FastcgiRequest | null = null;
+  private headTimer: NodeJS.Timeout | undefined;
+  /** closeWhenIdle was called: close after the current request. */
+  private closing = false;
+  /** The connection is closing: what the peer still sends or does no longer matters. */
+  private over = false;
+  /** Requests answered on this connection. */
+  private served = 0;
+
+  constructor(
+    readonly socket: Socket,
+    readonly ctx: ConnectionContext,
+  ) {
+    this.peer = peerLabel('fastcgi', socket);
+    this.parser = new FastcgiParser(ctx.limits.bufferSize, (event) => this.onEvent(event));
+    // A peer that half-closes after its request still gets the response.
+    socket.allowHalfOpen = true;
+    // Responses leave in a few writes; Nagle would hold the last one back for the peer's delayed ACK.
+    socket.setNoDelay(true);
+    this.armHeadTimer();
+    socket.on('data', (chunk: Buffer) => {
+      if (this.idle) this.armHeadTimer();
+      try {
+        this.parser.push(chunk);
+      } catch (err) {
+        ctx.log(`${this.peer}: internal error: ${describeError(err)}`);
+        socket.destroy();
+      }
+    });
+    socket.on('end', () => {
+      if (this.over) return;
+      this.parser.end();
+      if (!this.current) socket.end();
+    });
+    socket.on('error', () => {}); // resets and EPIPEs end the connection; 'close' cleans up
+    socket.on('close', () => {
+      clearTimeout(this.headTimer);
+      this.current?.closed();
+    });
+  }
+
+  get idle(): boolean {
+    return this.current === null && this.headTimer === undefined;
+  }
+
+  closeWhenIdle(): void {
+    this.closing = true;
+    if (this.idle) this.close();
+  }
+
+  finished(request: FastcgiRequest, outcome: 'end' | 'abort'): void {
+    if (outcome === 'abort') {
+      // A reset, not a close: nginx 1.22 takes a plain close after the head as the end of the
+      // response (END_REQUEST or not) and would pass the cut response on as complete.
+      this.over = true;
+      if (!this.socket.destroyed) this.socket.resetAndDestroy();
+      return;
+    }
+    writeAll(this.socket, [
+      ...stdoutRecords(request.id, new Uint8Array(0)),
+      endRequestRecord(request.id, 0, ProtocolStatus.RequestComplete),
+    ]);
+    this.parser.release(request.id);
+    this.current = null;
+    this.served++;
+    // A request answered before its STDIN ended leaves records in flight: do not reuse.
+    const keep = request.keepConn && request.stdinEnded && !request.refused && !this.closing;
+    if (keep && !this.socket.readableEnded) this.socket.resume();
+    else this.close();
+  }
+
+  private close(): void {
+    this.over = true;
+    lingeringClose(this.socket);
+  }
+
+  private armHeadTimer(): void {
+    clearTimeout(this.headTimer);
+    this.headTimer = setTimeout(() => this.onHeadTimeout(), this.ctx.limits.headersTimeoutMs);
+  }
+
+  private disarmHeadTimer(): void {
+    clearTimeout(this.headTimer);
+    this.headTimer = undefined;
+  }
+
+  private onHeadTimeout(): void {
+    this.headTimer = undefined;
+    const current = this.current;
+    if (current?.headComplete) return;
+    if (!current && this.parser.buffered === 0) {
+      // Nothing pending: a kept connection between requests stays (nginx holds it in its pool),
+      // unless it is being drained or never carried a request at all.
+      if (this.closing || this.served === 0) this.close();
+      return;
+    }
+    const message = `no complete FastCGI request head within ${this.ctx.limits.headersTimeoutMs} ms`;
+    if (current) {
+      current.refuse(new BadRequestError('HEADERS_TIMEOUT', message, 408));
+      return;
+    }
+    this.ctx.log(`${this.peer}: ${message}`);
+    this.over = true;
+    this.socket.destroy();
+  }
+
+  private onEvent(event: FastcgiEvent): void {
+    const current = this.current;
+    switch (event.kind) {
+      case 'begin':
+        this.current = new FastcgiRequest(event.requestId, this);
+        return;
+      case 'request':
+        this.disarmHeadTimer();
+        current?.start(event.params, event.keepConn);
+        return;
+      case 'stdin':
+        if (current && !current.stdin(event.data)) this.socket.pause();
+        return;
+      case 'stdin-end':
+        current?.stdinEnd();
+        return;
+      case 'abort':
+        this.disarmHeadTimer();
+        current?.abort();
+        return;
+      case 'refuse':
+        writeAll(this.socket, [endRequestRecord(event.requestId, 0, event.protocolStatus)]);
+        return;
+      case 'get-values': {
+        // Only what pier knows for sure: one request at a time per connection.
+        const known = event.names.filter((name) => name === 'FCGI_MPXS_CONNS');
+        writeAll(this.socket, [getValuesResultRecord(known.map((name) => [name, '0']))]);
+        return;
+      }
+      case 'unknown-type':
+        writeAll(this.socket, [unknownTypeRecord(event.type)]);
+        return;
+      case 'error':
+        this.onError(event.error, event.requestId);
+        return;
+    }
+  }
+
+  private onError(error: BadRequestError, requestId: number | undefined): void {
+    const current = this.current;
+    if (current && current.id === requestId) {
+      this.disarmHeadTimer();
+      current.refused = true; // the stream is broken: never reuse the connection
+      current.fail(error);
+      return;
+    }
+    this.ctx.log(`${this.peer}: ${describeError(error)}`);
+    this.over = true;
+    this.socket.destroy();
+  }
+}
+
+export function serveFastcgi(socket: Socket, ctx: ConnectionContext): ServedConnection {
+  return new FastcgiConnection(socket, ctx);
+}

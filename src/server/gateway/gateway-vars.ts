@@ -1,0 +1,49 @@
+// Turns the variables a gateway sent (uwsgi vars, FastCGI params) into the CGI variable map the
+// app layer reads. Three decisions live here:
+//   - Repeated HTTP_* variables (a header the client sent twice) are joined as one header line
+//     would be: with ", ", or "; " for Cookie.
+//   - A variable named like a header, not like a CGI variable (`X-Real-IP`, `Host`, as in
+//     `uwsgi_param X-Real-IP $remote_addr;`), becomes that request header. It wins over a header
+//     of the same name from the client: the web server's config is trusted, the client is not.
+//     uWSGI passes such variables to WSGI apps as-is, where frameworks never see them as headers.
+//     An empty one is dropped, as nginx's proxy_set_header drops empty values (the seed's
+//     `uwsgi_param X-Forwarded-Proto $http_x_forwarded_proto;` is empty for most clients).
+//   - Values arrive as latin1 strings (one char per byte). Header values stay so (as in Node's
+//     HTTP parser, and as the Fetch Headers class requires); REQUEST_URI and QUERY_STRING get their
+//     non-ASCII bytes percent-encoded (the target stays byte-exact); other variables (PATH_INFO,
+//     SERVER_NAME...) are decoded as UTF-8.
+
+const cgiName = /^[A-Z0-9_]+$/;
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const highBytes = /[\x80-\xff]/;
+const highByte = /[\x80-\xff]/g;
+
+function metaValue(name: string, value: string): string {
+  if (!highBytes.test(value)) return value;
+  if (name === 'REQUEST_URI' || name === 'QUERY_STRING') {
+    return value.replace(highByte, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  }
+  return Buffer.from(value, 'latin1').toString('utf8');
+}
+
+export function cgiVarMap(pairs: Iterable<[string, string]>): Map<string, string> {
+  const vars = new Map<string, string>();
+  const fromConfig = new Set<string>();
+  for (const [name, value] of pairs) {
+    if (name.startsWith('HTTP_')) {
+      if (fromConfig.has(name)) continue;
+      const earlier = vars.get(name);
+      vars.set(
+        name,
+        earlier === undefined ? value : `${earlier}${name === 'HTTP_COOKIE' ? '; ' : ', '}${value}`,
+      );
+    } else if (cgiName.test(name)) {
+      vars.set(name, metaValue(name, value));
+    } else if (headerName.test(name) && value !== '') {
+      const asCgi = `HTTP_${name.toUpperCase().replaceAll('-', '_')}`;
+      vars.set(asCgi, value);
+      fromConfig.add(asCgi);
+    }
+  }
+  return vars;
+}

@@ -1,0 +1,33 @@
+// Structured event lines for the master and workers: `event key=value ...` as text, or one JSON
+// object per line; the same field names either way.
+
+export type Fields = Record<string, string | number | boolean | undefined>;
+
+export interface Logger {
+  event(name: string, fields?: Fields): void;
+  /** A problem worth a human's attention; `message` is one line. */
+  warn(message: string, fields?: Fields): void;
+}
+
+function textValue(value: string | number | boolean): string {
+  const text = String(value);
+  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
+}
+
+export function createLogger(source: string, json: boolean, write: (line: string) => void): Logger {
+  const emit = (level: string, event: string, fields: Fields): void => {
+    const time = new Date().toISOString();
+    if (json) {
+      write(`${JSON.stringify({ time, level, source, event, ...fields })}\n`);
+      return;
+    }
+    let line = `${time} pier[${source}] ${level === 'warn' ? 'WARN ' : ''}${event}`;
+    for (const [key, value] of Object.entries(fields))
+      if (value !== undefined) line += ` ${key}=${textValue(value)}`;
+    write(`${line}\n`);
+  };
+  return {
+    event: (name, fields = {}) => emit('info', name, fields),
+    warn: (message, fields = {}) => emit('warn', message, fields),
+  };
+}

@@ -1,0 +1,147 @@
+// Binds the configured sockets in the master, before privileges are dropped. The master only
+// binds them; each worker calls listen() on the shared handle and accepts on it, so the master
+// never takes a connection and the kernel queue survives any one worker.
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import net, { connect, isIPv6 } from 'node:net';
+import type { ActivatedSocket } from '../../infra/socket-activation.js';
+import { assignActivatedSockets, type ProbedSocket } from '../../infra/socket-assignment.js';
+import { unixSocketPath } from '../../infra/socket-path.js';
+import type { ServeConfig, SocketSpec } from '../config/serve-config.js';
+import { formatAddress } from '../config/values.js';
+import { ServerError } from '../errors.js';
+
+/** libuv's TCP/Pipe handle as Node's net module creates it (the same call node:cluster uses). */
+export interface RawHandle {
+  close(callback?: () => void): void;
+  getsockname?(out: { address?: string; port?: number }): number;
+}
+
+type CreateServerHandle = (
+  address: string | null,
+  port: number,
+  addressType: number,
+  fd?: number,
+) => RawHandle | number;
+const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })
+  ._createServerHandle;
+
+export interface Listener {
+  spec: SocketSpec;
+  handle: RawHandle;
+  /** A unix socket path we created, to remove on exit with vacuum. */
+  path: string | undefined;
+  /** The bound address, with the real port when port 0 was asked for. */
+  bound: string;
+}
+
+/** A unix socket file left by a dead server can be replaced; a live one cannot. */
+async function clearStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive)
+    throw new ServerError('ADDRESS_IN_USE', `${path}: another server is listening on this unix socket`);
+  unlinkSync(path);
+}
+
+const errnoText: Record<string, string> = {
+  '-98': 'address already in use',
+  '-13': 'permission denied',
+  '-99': 'address not available on this host',
+};
+
+function bind(spec: SocketSpec): { handle: RawHandle; bound: string } {
+  const address = spec.address;
+  const where = `${formatAddress(address)} (${spec.protocol})`;
+  if (address.kind === 'fd') {
+    throw new ServerError('LISTEN', `fd:${address.name}: no socket-activated descriptor by that name`);
+  }
+  const result =
+    address.kind === 'tcp'
+      ? createServerHandle(address.host, address.port, isIPv6(address.host) ? 6 : 4)
+      : createServerHandle(address.path.replace(/^@/, '\0'), -1, -1);
+  if (typeof result === 'number') {
+    throw new ServerError(
+      'LISTEN',
+      `cannot bind ${where}: ${errnoText[String(result)] ?? `error ${result}`}`,
+    );
+  }
+  if (address.kind !== 'tcp') return { handle: result, bound: address.path };
+  const out: { address?: string; port?: number } = {};
+  result.getsockname?.(out);
+  const host = out.address ?? address.host;
+  return { handle: result, bound: host.includes(':') ? `[${host}]:${out.port}` : `${host}:${out.port}` };
+}
+
+/** A descriptor systemd passed (already bound and listening), wrapped like a bound one. */
+function adopt(socket: ActivatedSocket): ProbedSocket & { handle: RawHandle } {
+  const handle = createServerHandle(null, 0, 0, socket.fd);
+  if (typeof handle === 'number') {
+    throw new ServerError(
+      'LISTEN',
+      `fd ${socket.fd} ("${socket.name}") from systemd is not a socket (${handle})`,
+    );
+  }
+  const out: { address?: string; port?: number } = {};
+  const tcp = handle.getsockname?.(out) === 0 && out.port !== undefined;
+  const host = out.address ?? '';
+  const address = tcp
+    ? host.includes(':')
+      ? `[${host}]:${out.port}`
+      : `${host}:${out.port}`
+    : unixSocketPath(socket.fd);
+  return { ...socket, handle, ...(address === undefined ? {} : { address }) };
+}
+
+const optionOf = { http: 'http-socket', uwsgi: 'socket', fastcgi: 'fastcgi-socket' } as const;
+
+export async function bindListeners(
+  config: ServeConfig,
+  activated: ActivatedSocket[] = [],
+): Promise<Listener[]> {
+  const listeners: Listener[] = [];
+  const adopted = activated.map(adopt);
+  try {
+    const assignments = assignActivatedSockets(
+      config.sockets.map((spec) => ({ option: optionOf[spec.protocol], value: formatAddress(spec.address) })),
+      adopted,
+    );
+    for (const [index, spec] of config.sockets.entries()) {
+      const passed = adopted.find((socket) => socket.fd === assignments[index]?.fd);
+      if (passed) {
+        listeners.push({
+          spec,
+          handle: passed.handle,
+          path: undefined,
+          bound: passed.address ?? `fd:${passed.fd}`,
+        });
+        continue;
+      }
+      const path =
+        spec.address.kind === 'unix' && !spec.address.path.startsWith('@') ? spec.address.path : undefined;
+      if (path) await clearStaleSocket(path);
+      const { handle, bound } = bind(spec);
+      listeners.push({ spec, handle, path, bound });
+      if (path && config.chmodSocket !== undefined) chmodSync(path, config.chmodSocket);
+    }
+  } catch (err) {
+    closeListeners(listeners, true);
+    for (const socket of adopted)
+      if (!listeners.some((l) => l.handle === socket.handle)) socket.handle.close();
+    throw err;
+  }
+  return listeners;
+}
+
+export function closeListeners(listeners: Listener[], vacuum: boolean): void {
+  for (const listener of listeners) {
+    listener.handle.close();
+    if (vacuum && listener.path && existsSync(listener.path)) unlinkSync(listener.path);
+  }
+}

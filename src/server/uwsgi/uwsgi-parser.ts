@@ -1,0 +1,169 @@
+// The uwsgi request parser: bytes in (`push`), one request out through a callback. No I/O.
+//
+// Wire format (uWSGI's "uwsgi" protocol, modifier1 0 as nginx's uwsgi_pass sends it):
+//   header  modifier1:u8  datasize:u16le  modifier2:u8      datasize counts the vars block only
+//   vars    repeated  key_len:u16le key  val_len:u16le val  until datasize bytes are used;
+//           an empty key is invalid, an empty value is valid
+//   body    CONTENT_LENGTH bytes (from the vars), unframed, right after the vars
+// One packet per connection: nginx never reuses a uwsgi connection, so bytes after the body
+// are discarded. Names and values are decoded latin1 (one char per byte, as Node's HTTP parser
+// decodes header values); the front-end decides what is UTF-8.
+import { parseContentLength } from '../app/cgi-vars.js';
+import { BadRequestError } from '../errors.js';
+
+export type UwsgiEvent =
+  | { kind: 'request'; vars: Array<[string, string]>; contentLength: number }
+  | { kind: 'body'; data: Buffer }
+  | { kind: 'end' }
+  | { kind: 'error'; error: BadRequestError };
+
+type State = 'header' | 'vars' | 'body' | 'done' | 'failed';
+
+export class UwsgiParser {
+  private state: State = 'header';
+  // Head bytes so far, kept as a list and joined once enough have come (no quadratic copying
+  // when a slow peer sends them a few bytes at a time).
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private datasize = 0;
+  private bodyLeft = 0;
+
+  constructor(
+    private readonly bufferSize: number,
+    private readonly emit: (event: UwsgiEvent) => void,
+  ) {}
+
+  /** True once the vars block is parsed (the request head is complete). */
+  get headComplete(): boolean {
+    return this.state === 'body' || this.state === 'done';
+  }
+
+  push(chunk: Buffer): void {
+    if (this.state === 'done' || this.state === 'failed') return;
+    if (this.state === 'body') {
+      this.feedBody(chunk);
+      return;
+    }
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered < (this.state === 'header' ? 4 : 4 + this.datasize)) return;
+    const pending = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [pending];
+    if (this.state === 'header' && !this.readHeader(pending)) return;
+    if (pending.length < 4 + this.datasize) return;
+    const vars = pending.subarray(4, 4 + this.datasize);
+    const rest = pending.subarray(4 + this.datasize);
+    this.chunks = [];
+    this.buffered = 0;
+    // readVars moves the state on; `headComplete` reads it afresh (TS narrowed `state` above).
+    this.readVars(vars);
+    if (this.headComplete && rest.length > 0) this.feedBody(rest);
+  }
+
+  /** The peer closed its side: anything but a finished packet is truncated. */
+  end(): void {
+    const state = this.state;
+    if (state === 'body') {
+      this.fail(
+        'BODY_TRUNCATED',
+        `request body truncated: the connection closed with ${this.bodyLeft} bytes of CONTENT_LENGTH missing`,
+      );
+    } else if (state === 'header' && this.buffered === 0) {
+      this.fail('UWSGI_EMPTY', 'the connection closed before a uwsgi packet arrived');
+    } else if (state === 'header' || state === 'vars') {
+      const want = state === 'header' ? 4 : 4 + this.datasize;
+      this.fail(
+        'UWSGI_TRUNCATED',
+        `uwsgi packet truncated: the connection closed after ${this.buffered} of ${want} head bytes`,
+      );
+    }
+  }
+
+  private readHeader(pending: Buffer): boolean {
+    const modifier1 = pending[0] ?? 0;
+    this.datasize = pending.readUInt16LE(1);
+    if (modifier1 !== 0) {
+      this.fail(
+        'UWSGI_MODIFIER',
+        `uwsgi modifier1 ${modifier1} is not supported: only 0 (a request with vars) is; drop uwsgi_modifier1 from the nginx config`,
+      );
+      return false;
+    }
+    if (this.datasize > this.bufferSize) {
+      this.fail(
+        'VARS_TOO_LARGE',
+        `uwsgi vars block of ${this.datasize} bytes is over buffer-size (${this.bufferSize} bytes)`,
+        431,
+      );
+      return false;
+    }
+    this.state = 'vars';
+    return true;
+  }
+
+  private readVars(block: Buffer): void {
+    const vars: Array<[string, string]> = [];
+    let contentLength: number | null = null;
+    let at = 0;
+    while (at < block.length) {
+      if (at + 2 > block.length) {
+        this.badVars(at, 'a key length cut short by the block end');
+        return;
+      }
+      const keyLength = block.readUInt16LE(at);
+      at += 2;
+      if (keyLength === 0) {
+        this.badVars(at - 2, 'an empty key');
+        return;
+      }
+      if (at + keyLength + 2 > block.length) {
+        this.badVars(at, `a key of ${keyLength} bytes (plus its value length) past the block end`);
+        return;
+      }
+      const key = block.toString('latin1', at, at + keyLength);
+      at += keyLength;
+      const valueLength = block.readUInt16LE(at);
+      at += 2;
+      if (at + valueLength > block.length) {
+        this.badVars(at, `a value of ${valueLength} bytes past the block end`);
+        return;
+      }
+      const value = block.toString('latin1', at, at + valueLength);
+      at += valueLength;
+      if (key === 'CONTENT_LENGTH') {
+        try {
+          contentLength = parseContentLength(value);
+        } catch (err) {
+          this.fail('BAD_CONTENT_LENGTH', (err as Error).message);
+          return;
+        }
+      }
+      vars.push([key, value]);
+    }
+    this.bodyLeft = contentLength ?? 0;
+    this.state = this.bodyLeft > 0 ? 'body' : 'done';
+    this.emit({ kind: 'request', vars, contentLength: this.bodyLeft });
+    if (this.state === 'done') this.emit({ kind: 'end' });
+  }
+
+  private feedBody(chunk: Buffer): void {
+    if (this.state !== 'body') return;
+    const data = chunk.length > this.bodyLeft ? chunk.subarray(0, this.bodyLeft) : chunk;
+    this.bodyLeft -= data.length;
+    if (data.length > 0) this.emit({ kind: 'body', data });
+    if (this.bodyLeft === 0) {
+      this.state = 'done';
+      this.emit({ kind: 'end' });
+    }
+  }
+
+  private badVars(offset: number, problem: string): void {
+    this.fail('UWSGI_BAD_VARS', `malformed uwsgi vars at offset ${offset}: ${problem}`);
+  }
+
+  private fail(code: string, message: string, status = 400): void {
+    this.state = 'failed';
+    this.chunks = [];
+    this.emit({ kind: 'error', error: new BadRequestError(code, message, status) });
+  }
+}

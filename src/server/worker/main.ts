@@ -1,0 +1,147 @@
+// A worker process: receives the config and the listening sockets from the master, loads the
+// app, serves until told to stop. It never binds sockets and never decides about its own life
+// except to ask for recycling (max-requests) or to exit when its master is gone.
+import process from 'node:process';
+import { installLightResponse } from '../app/light-response.js';
+import { loadApp } from '../app/load-app.js';
+import type { ServeConfig } from '../config/serve-config.js';
+import { describeError } from '../errors.js';
+import { type MasterMessage, type WorkerCounters, WorkerExit, type WorkerMessage } from '../ipc.js';
+import { createAccessLog } from '../log/access-log.js';
+import { createLogger } from '../log/logger.js';
+import type { ConnectionContext, ProtocolLimits, RequestRecord } from '../protocol.js';
+import { createAllowList } from './allow-from.js';
+import { createFront, type Front } from './fronts.js';
+import { type StallWatchdog, startStallWatchdog } from './stall-watchdog.js';
+
+const send = (message: WorkerMessage, then?: () => void): void => {
+  if (process.connected) process.send?.(message, undefined, {}, () => then?.());
+  else then?.();
+};
+
+let config: ServeConfig | undefined;
+let context: ConnectionContext | undefined;
+let expectedListeners = 0;
+let maxRequests = 0;
+let recycleAsked = false;
+const fronts: Front[] = [];
+const counters: WorkerCounters = { requests: 0, rss: 0, statuses: [0, 0, 0, 0] };
+let stopping = false;
+let flushAccessLog = (): void => {};
+let watchdog: StallWatchdog | undefined;
+let workerId = 0;
+
+async function start(message: Extract<MasterMessage, { type: 'start' }>): Promise<void> {
+  config = message.config;
+  workerId = message.id;
+  expectedListeners = message.listeners;
+  maxRequests = message.maxRequests;
+  const log = createLogger(`worker ${message.id}`, config.logformat === 'json', (line) =>
+    process.stderr.write(line),
+  );
+  if (config.chdir) process.chdir(config.chdir);
+  installLightResponse();
+  let app: Awaited<ReturnType<typeof loadApp>>;
+  try {
+    app = await loadApp(config.app);
+  } catch (err) {
+    const text = describeError(err);
+    log.warn('app.load-failed', { error: text });
+    stopping = true;
+    send({ type: 'boot-error', message: text }, () => process.exit(WorkerExit.appLoad));
+    return;
+  }
+  const accessLog = config.disableLogging
+    ? undefined
+    : createAccessLog(config.logformat, (text) => process.stdout.write(text));
+  flushAccessLog = () => accessLog?.flush();
+  const limits: ProtocolLimits = {
+    bufferSize: config.bufferSize,
+    limitPost: config.limitPost,
+    headersTimeoutMs: config.socketTimeout * 1000,
+    harakiriMs: config.harakiri * 1000,
+  };
+  context = {
+    app,
+    limits,
+    log: (line) => log.warn(line),
+    onRequest(record: RequestRecord) {
+      counters.requests++;
+      const bucket = Math.min(3, Math.max(0, Math.floor(record.status / 100) - 2));
+      counters.statuses[bucket as 0 | 1 | 2 | 3]++;
+      accessLog?.record(record);
+      if (maxRequests > 0 && counters.requests >= maxRequests && !recycleAsked) {
+        recycleAsked = true;
+        send({ type: 'recycle', reason: `max-requests (${maxRequests}) reached` });
+      }
+    },
+  };
+  maybeReady();
+}
+
+const pendingHandles: Array<{ message: Extract<MasterMessage, { type: 'listener' }>; handle: object }> = [];
+
+function attach(message: Extract<MasterMessage, { type: 'listener' }>, handle: object): void {
+  if (!context || !config) {
+    pendingHandles.push({ message, handle });
+    return;
+  }
+  if (config.harakiri > 0) watchdog ??= startStallWatchdog(config.harakiri * 1000, `worker ${workerId}`);
+  const front = createFront(message.protocol, context, {
+    keepAliveMs: config.httpKeepalive * 1000,
+    watchdog,
+    uwsgiAllowed: createAllowList(config.uwsgiAllowFrom),
+  });
+  // listen() on the shared handle the master bound: this worker now accepts alongside the others.
+  front.server.listen(handle, config.listen);
+  fronts.push(front);
+  maybeReady();
+}
+
+function maybeReady(): void {
+  if (!context) return;
+  for (const pending of pendingHandles.splice(0)) attach(pending.message, pending.handle);
+  if (fronts.length === expectedListeners) send({ type: 'ready' });
+}
+
+function stop(graceful: boolean, exitCode: number = WorkerExit.ok): void {
+  if (stopping) return;
+  stopping = true;
+  flushAccessLog();
+  if (!graceful) process.exit(exitCode);
+  let open = fronts.length;
+  const done = (): void => {
+    flushAccessLog();
+    process.exit(exitCode);
+  };
+  if (open === 0) done();
+  for (const front of fronts) {
+    front.server.once('close', () => {
+      if (--open === 0) done();
+    });
+    front.drain();
+  }
+}
+
+process.on('message', (message: MasterMessage, handle?: unknown) => {
+  switch (message.type) {
+    case 'start':
+      void start(message);
+      break;
+    case 'listener':
+      attach(message, handle as object);
+      break;
+    case 'ping':
+      counters.rss = process.memoryUsage.rss();
+      send({ type: 'pong', counters });
+      break;
+    case 'stop':
+      stop(message.graceful);
+      break;
+  }
+});
+
+// The master owns reloads and stops; a worker dies with it rather than serve unsupervised.
+process.on('disconnect', () => stop(true, WorkerExit.orphaned));
+process.on('SIGHUP', () => {});
+process.on('SIGTERM', () => stop(true));

@@ -1,0 +1,64 @@
+// The uwsgi and FastCGI front-ends inside a real `pier serve`: uwsgi-allow-from, and a graceful
+// stop that closes idle kept FastCGI connections at once instead of waiting for reload-mercy.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { begin, pairs, params, stdin } from './fixtures/fastcgi/records.js';
+import { uwsgiPacket } from './fixtures/uwsgi/packet.js';
+import { ReplyReader } from './helpers/fastcgi-client.js';
+import { freePort } from './helpers/net.js';
+import { echoApp } from './helpers/paths.js';
+import { exchange, openSocket, parseHead } from './helpers/raw-client.js';
+import { startServe } from './helpers/serve.js';
+
+const get = (): Array<[string, string]> => [
+  ['REQUEST_METHOD', 'GET'],
+  ['REQUEST_URI', '/'],
+];
+
+test('a uwsgi peer outside uwsgi-allow-from is refused and logged', async () => {
+  const served = await startServe([
+    '--socket',
+    '127.0.0.1:0',
+    '--app',
+    echoApp,
+    '--uwsgi-allow-from',
+    '10.0.0.0/8',
+  ]);
+  try {
+    const port = Number(served.addresses[0]?.address.split(':')[1]);
+    const reply = await exchange(port, uwsgiPacket(get()));
+    assert.equal(reply.bytes.length, 0, 'no response at all');
+    await served.waitForLog(/refused a connection from 127\.0\.0\.1: not in uwsgi-allow-from/);
+  } finally {
+    await served.stop();
+  }
+});
+
+test('SIGTERM: an idle kept FastCGI connection is closed at once and the worker exits promptly', async () => {
+  const served = await startServe([
+    '--socket',
+    '127.0.0.1:0',
+    '--fastcgi-socket',
+    `127.0.0.1:${await freePort()}`,
+    '--app',
+    echoApp,
+    '--reload-mercy',
+    '30',
+  ]);
+  const uwsgiPort = Number(served.addresses[0]?.address.split(':')[1]);
+  const fastcgiPort = Number(served.addresses[1]?.address.split(':')[1]);
+  try {
+    assert.equal(parseHead((await exchange(uwsgiPort, uwsgiPacket(get()))).bytes).status, 200);
+    const socket = await openSocket(fastcgiPort);
+    const reader = new ReplyReader(socket);
+    socket.write(Buffer.concat([begin(1, { keepConn: true }), params(1, pairs(get())), stdin(1, '')]));
+    assert.deepEqual((await reader.response(1)).end, { appStatus: 0, protocolStatus: 0 });
+    const started = Date.now();
+    const code = await served.stop();
+    assert.equal(code, 0);
+    assert.ok(Date.now() - started < 5000, `stopped in ${Date.now() - started} ms, not after reload-mercy`);
+    assert.equal(reader.closed, true);
+  } finally {
+    await served.stop();
+  }
+});

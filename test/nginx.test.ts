@@ -1,0 +1,305 @@
+// Real nginx in front of a real `pier serve` (2 workers), with the stock uwsgi_params and
+// fastcgi_params and the seed's X-Real-IP / X-Forwarded-* lines: uwsgi_pass over TCP and a unix
+// socket, fastcgi_pass with keep-conn on and off, against the echo app. Counting the backend's
+// connections (keep-conn reuse) needs the front-end's own view, so that one case runs nginx
+// against the front-end in-process.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { EchoReport } from '../examples/echo/app.js';
+import { startGateway } from './helpers/gateway-server.js';
+import { freePort, http } from './helpers/net.js';
+import { type Nginx, startNginx } from './helpers/nginx.js';
+import { echoApp, repoRoot } from './helpers/paths.js';
+import { type Served, startServe } from './helpers/serve.js';
+
+const seedParams = [
+  '      uwsgi_param Host $host;',
+  '      uwsgi_param X-Real-IP $remote_addr;',
+  '      uwsgi_param X-Forwarded-For $proxy_add_x_forwarded_for;',
+  '      uwsgi_param X-Forwarded-Proto $http_x_forwarded_proto;',
+].join('\n');
+
+const location = (lines: string): string => `    location / {\n${lines}\n    }`;
+
+interface Mode {
+  name: string;
+  url: string;
+}
+
+const socketDir = mkdtempSync(path.join(tmpdir(), 'pier-nginx-sock-'));
+const uwsgiSocket = path.join(socketDir, 'uwsgi.sock');
+const fixtures = path.join(repoRoot, 'dist/test/fixtures');
+let nginx: Nginx;
+let pier: Served;
+const modes: Mode[] = [];
+
+/** `host:port` → `127.0.0.1:port` for nginx; unix paths stay. */
+const upstream = (address: string): string => (address.startsWith('/') ? `unix:${address}` : address);
+
+before(async () => {
+  chmodSync(socketDir, 0o755);
+  pier = await startServe([
+    '--socket',
+    '127.0.0.1:0',
+    '--socket',
+    uwsgiSocket,
+    '--chmod-socket',
+    '666',
+    '--fastcgi-socket',
+    `127.0.0.1:${await freePort()}`,
+    '--app',
+    echoApp,
+    '--processes',
+    '2',
+    '--limit-post',
+    '16m',
+  ]);
+  const [tcp, unix, fastcgi] = pier.addresses.map((a) => upstream(a.address));
+  nginx = await startNginx(
+    [
+      location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass ${tcp};\n${seedParams}`),
+      location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass ${unix};`),
+      location(
+        '      include /etc/nginx/fastcgi_params;\n      fastcgi_pass pier_keep;\n      fastcgi_keep_conn on;',
+      ),
+      location(`      include /etc/nginx/fastcgi_params;\n      fastcgi_pass ${fastcgi};`),
+    ],
+    `  upstream pier_keep { server ${fastcgi}; keepalive 4; }`,
+  );
+  const names = [
+    'uwsgi over TCP',
+    'uwsgi over a unix socket',
+    'FastCGI, keep-conn on',
+    'FastCGI, keep-conn off',
+  ];
+  names.forEach((name, i) => {
+    modes.push({ name, url: `http://127.0.0.1:${nginx.ports[i]}` });
+  });
+});
+
+after(async () => {
+  await nginx?.stop();
+  await pier?.stop();
+  rmSync(socketDir, { recursive: true, force: true });
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const echoOf = (body: Buffer): EchoReport => JSON.parse(body.toString()) as EchoReport;
+const body5m = randomBytes(5 * 1024 * 1024);
+const sha5m = createHash('sha256').update(body5m).digest('hex');
+
+// Mode order is fixed at load time; `modes` fills in before the tests run.
+for (const [index, name] of [
+  'uwsgi over TCP',
+  'uwsgi over a unix socket',
+  'FastCGI, keep-conn on',
+  'FastCGI, keep-conn off',
+].entries()) {
+  describe(`nginx → pier, ${name}`, () => {
+    const mode = (): Mode => modes[index] as Mode;
+
+    test('methods, query strings, and the access record', async () => {
+      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+        const res = await http(`${mode().url}/m?a=1&b=x%20y&b=2`, {
+          method,
+          body: method === 'GET' ? undefined : 'hi',
+        });
+        assert.equal(res.status, 200, `${method}: ${res.body.toString()}`);
+        const echo = echoOf(res.body);
+        assert.equal(echo.method, method);
+        assert.equal(echo.rawQuery, 'a=1&b=x%20y&b=2');
+        assert.deepEqual(echo.query.b, ['x y', '2']);
+      }
+      await waitFor(() =>
+        /^127\.0\.0\.1 .*"OPTIONS \/m\?a=1&b=x%20y&b=2 HTTP\/1\.1" 200 /m.test(pier.output()),
+      );
+    });
+
+    test('HEAD: headers only', async () => {
+      const res = await http(`${mode().url}/`, { method: 'HEAD' });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['content-type'], 'application/json');
+      assert.equal(res.body.length, 0);
+    });
+
+    test('UTF-8 and percent-encoded paths arrive as sent', async () => {
+      const res = await http(`${mode().url}/caf%C3%A9/%E6%97%A5%20x?q=%C3%BC`);
+      const echo = echoOf(res.body);
+      assert.equal(echo.path, '/caf%C3%A9/%E6%97%A5%20x');
+      assert.deepEqual(echo.query.q, ['ü']);
+    });
+
+    test('8 KiB of request headers', async () => {
+      const headers: Record<string, string> = {};
+      for (let i = 0; i < 8; i++) headers[`x-big-${i}`] = String(i).repeat(1000);
+      const res = await http(`${mode().url}/h`, { headers });
+      assert.equal(res.status, 200);
+      const echo = echoOf(res.body);
+      for (let i = 0; i < 8; i++) assert.equal(echo.headers[`x-big-${i}`], String(i).repeat(1000));
+    });
+
+    test('a 5 MiB body with Content-Length and chunked', async () => {
+      for (const chunked of [false, true]) {
+        const res = await http(`${mode().url}/upload`, { method: 'POST', body: body5m, chunked });
+        assert.equal(res.status, 200, res.body.toString().slice(0, 300));
+        const echo = echoOf(res.body);
+        assert.equal(echo.bodyLength, body5m.length, `chunked: ${chunked}`);
+        assert.equal(echo.bodySha256, sha5m);
+      }
+    });
+
+    test('204 and 304 have no body', async () => {
+      for (const status of [204, 304]) {
+        const res = await http(`${mode().url}/?status=${status}`);
+        assert.equal(res.status, status);
+        assert.equal(res.body.length, 0);
+      }
+    });
+
+    test('a streamed response arrives whole, unframed by pier (nginx chunks it)', async () => {
+      const res = await http(`${mode().url}/s?chunks=5`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['transfer-encoding'], 'chunked');
+      assert.match(res.body.toString(), /\nline 1\nline 2\nline 3\nline 4\nline 5\n$/);
+    });
+
+    test('repeated Set-Cookie headers stay separate', async () => {
+      const res = await http(`${mode().url}/?cookie=a%3D1&cookie=b%3D2`);
+      assert.deepEqual(res.headers['set-cookie'], ['a=1', 'b=2']);
+    });
+  });
+}
+
+test('the seed’s X-Real-IP / X-Forwarded-For params arrive as headers and beat a spoofed one', async () => {
+  const res = await http(`${modes[0]?.url}/ip`, {
+    headers: { 'x-real-ip': '6.6.6.6', 'x-forwarded-for': '10.9.9.9' },
+  });
+  const echo = echoOf(res.body);
+  assert.equal(echo.headers['x-real-ip'], '127.0.0.1');
+  assert.equal(echo.headers['x-forwarded-for'], '10.9.9.9, 127.0.0.1');
+  assert.equal(echo.headers['x-forwarded-proto'], undefined, 'an empty param is no header');
+});
+
+test('fastcgi_keep_conn on reuses connections; off opens one per request', async () => {
+  const keep = await startGateway('fastcgi');
+  const close = await startGateway('fastcgi');
+  const counting = await startNginx(
+    [
+      location(
+        '      include /etc/nginx/fastcgi_params;\n      fastcgi_pass counted_keep;\n      fastcgi_keep_conn on;',
+      ),
+      location(`      include /etc/nginx/fastcgi_params;\n      fastcgi_pass 127.0.0.1:${close.port};`),
+    ],
+    `  upstream counted_keep { server 127.0.0.1:${keep.port}; keepalive 4; }`,
+  );
+  try {
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await http(`http://127.0.0.1:${counting.ports[0]}/k`)).status, 200);
+      assert.equal((await http(`http://127.0.0.1:${counting.ports[1]}/k`)).status, 200);
+    }
+    assert.equal(keep.connections.length, 1, 'keep-conn: one connection for five requests');
+    assert.equal(close.connections.length, 5);
+  } finally {
+    await counting.stop();
+    await keep.close();
+    await close.close();
+  }
+});
+
+test('nginx logged no upstream errors', () => {
+  assert.doesNotMatch(nginx.errorLog(), /\[(error|crit|alert|emerg)\]/);
+});
+
+describe('nginx → pier, limits', () => {
+  let limitedNginx: Nginx;
+  let limited: Served;
+
+  before(async () => {
+    limited = await startServe([
+      '--socket',
+      '127.0.0.1:0',
+      '--fastcgi-socket',
+      `127.0.0.1:${await freePort()}`,
+      '--app',
+      echoApp,
+      '--limit-post',
+      '1m',
+      '--buffer-size',
+      '8k',
+    ]);
+    const [uwsgi, fastcgi] = limited.addresses.map((a) => a.address);
+    limitedNginx = await startNginx([
+      location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass ${uwsgi};`),
+      location(`      include /etc/nginx/fastcgi_params;\n      fastcgi_pass ${fastcgi};`),
+    ]);
+  });
+  after(async () => {
+    await limitedNginx?.stop();
+    await limited?.stop();
+  });
+
+  for (const [i, name] of ['uwsgi', 'FastCGI'].entries()) {
+    test(`${name}: a body over limit-post → 413, vars over buffer-size → 431, through nginx`, async () => {
+      const url = `http://127.0.0.1:${limitedNginx.ports[i]}`;
+      const big = await http(`${url}/big`, { method: 'POST', body: body5m.subarray(0, 2 * 1024 * 1024) });
+      assert.equal(big.status, 413);
+      assert.match(big.body.toString(), /limit-post/);
+      const headers: Record<string, string> = {};
+      for (let h = 0; h < 12; h++) headers[`x-big-${h}`] = 'v'.repeat(1000);
+      const wide = await http(`${url}/wide`, { headers });
+      assert.equal(wide.status, 431);
+      assert.equal((await http(`${url}/ok`)).status, 200, 'the backend keeps serving');
+      const protocol = i === 0 ? 'uwsgi' : 'fastcgi';
+      await limited.waitForLog(
+        new RegExp(`${protocol} 127\\.0\\.0\\.1:\\d+: request body of 2097152 bytes is over limit-post`),
+      );
+      await limited.waitForLog(new RegExp(`${protocol} 127\\.0\\.0\\.1:\\d+: .*buffer-size`));
+    });
+  }
+});
+
+describe('nginx → pier, an app that fails mid-response', () => {
+  let cutNginx: Nginx;
+  let cut: Served;
+
+  before(async () => {
+    cut = await startServe([
+      '--socket',
+      '127.0.0.1:0',
+      '--fastcgi-socket',
+      `127.0.0.1:${await freePort()}`,
+      '--app',
+      path.join(fixtures, 'cut-app.js'),
+    ]);
+    const [uwsgi, fastcgi] = cut.addresses.map((a) => a.address);
+    cutNginx = await startNginx([
+      location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass ${uwsgi};`),
+      location(`      include /etc/nginx/fastcgi_params;\n      fastcgi_pass ${fastcgi};`),
+    ]);
+  });
+  after(async () => {
+    await cutNginx?.stop();
+    await cut?.stop();
+  });
+
+  for (const [i, name] of ['uwsgi', 'FastCGI'].entries()) {
+    test(`${name}: the client sees a cut response, never a complete-looking one`, async () => {
+      const outcome = await http(`http://127.0.0.1:${cutNginx.ports[i]}/cut`).then(
+        (res) => `complete ${res.status}: ${res.body.toString()}`,
+        (err: Error) => `failed: ${err.message}`,
+      );
+      assert.match(outcome, /^failed|^complete 502/, outcome);
+    });
+  }
+});

@@ -1,0 +1,472 @@
+// `pier serve` as users run it: a real master and workers, real signals, real load (wrk).
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { EchoReport } from '../examples/echo/app.js';
+import { wrk } from './helpers/load.js';
+import { http } from './helpers/net.js';
+import { echoApp, helloBin, repoRoot } from './helpers/paths.js';
+import { serveFails, startServe } from './helpers/serve.js';
+
+const fixture = (name: string): string => path.join(repoRoot, 'dist/test/fixtures', name);
+const slowApp = fixture('slow-app.js');
+const pidsOf = (log: string): number[] =>
+  [...log.matchAll(/worker\.ready slot=\d+ pid=(\d+)/g)].map((m) => Number(m[1]));
+/** Writes raw bytes, returns whatever the server answers before closing. */
+function rawExchange(address: string, request: string): Promise<string> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), host);
+    let reply = '';
+    socket.on('data', (data) => {
+      reply += data.toString('latin1');
+      if (/\r\n\r\n/.test(reply)) socket.destroy();
+    });
+    socket.on('error', () => resolve(reply));
+    socket.on('close', () => resolve(reply));
+    socket.write(request);
+  });
+}
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('HTTP', () => {
+  test('serves Hello and the echo app; HEAD, big chunked bodies, limits', async () => {
+    const hello = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      path.join(repoRoot, 'dist/src/hello/hello.js'),
+    ]);
+    try {
+      const res = await http(`${hello.url}/`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['content-type'], 'text/html; charset=utf-8');
+      assert.match(res.body.toString(), /^Hello! \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
+    } finally {
+      await hello.stop();
+    }
+    assert.ok(existsSync(helloBin));
+
+    const echo = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      echoApp,
+      '--limit-post',
+      '6m',
+      '--buffer-size',
+      '8k',
+    ]);
+    try {
+      const body = randomBytes(5 * 1024 * 1024);
+      const posted = await http(`${echo.url}/up?x=%20y`, { method: 'POST', body, chunked: true });
+      assert.equal(posted.status, 200);
+      const report = JSON.parse(posted.body.toString()) as EchoReport;
+      assert.equal(report.bodyLength, body.length);
+      assert.equal(report.bodySha256, createHash('sha256').update(body).digest('hex'));
+      assert.deepEqual(report.query, { x: [' y'] });
+
+      const head = await http(`${echo.url}/`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.body.length, 0);
+
+      // Over limit-post: answered 413 as soon as the head says so, before the body is read.
+      const tooBig = await rawExchange(
+        echo.addresses[0]?.address ?? '',
+        `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${7 * 1024 * 1024}\r\n\r\n`,
+      );
+      assert.match(tooBig, /^HTTP\/1\.1 413 /);
+      const chunk = `${(1024 * 1024).toString(16)}\r\n${'a'.repeat(1024 * 1024)}\r\n`;
+      const tooBigChunked = await rawExchange(
+        echo.addresses[0]?.address ?? '',
+        `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.repeat(7)}`,
+      );
+      assert.match(tooBigChunked, /^HTTP\/1\.1 413 /);
+
+      const huge = await http(`${echo.url}/`, { headers: { 'x-big': 'a'.repeat(10_000) } });
+      assert.equal(huge.status, 431);
+      const cookies = await http(`${echo.url}/?cookie=a%3D1&cookie=b%3D2`);
+      assert.deepEqual(cookies.headers['set-cookie'], ['a=1', 'b=2']);
+      // The server survived all of it.
+      assert.equal((await http(`${echo.url}/`)).status, 200);
+      assert.match(echo.log(), /over limit-post/);
+    } finally {
+      await echo.stop();
+    }
+  });
+
+  test('writes a combined access log line per request, or JSON', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--logformat',
+      'json',
+    ]);
+    try {
+      await http(`${served.url}/pid`, { headers: { 'user-agent': 'pier-test' } });
+      await sleep(100);
+      const line = JSON.parse(served.output().trim().split('\n').at(-1) ?? '{}');
+      assert.equal(line.event, 'request');
+      assert.equal(line.method, 'GET');
+      assert.equal(line.target, '/pid');
+      assert.equal(line.status, 200);
+      assert.equal(line.userAgent, 'pier-test');
+    } finally {
+      await served.stop();
+    }
+  });
+});
+
+describe('process model', () => {
+  test('10 SIGHUPs under load: zero failed requests, every worker replaced', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--processes',
+      '2',
+      '--disable-logging',
+      'true',
+    ]);
+    try {
+      const before = pidsOf(served.log());
+      const load = wrk(`${served.url}/`, 8, 32);
+      await sleep(500);
+      for (let i = 0; i < 10; i++) {
+        served.signal('SIGHUP');
+        await served.waitForLog(new RegExp(`(reload\\.done[^\\n]*\\n[\\s\\S]*){${i + 1}}`), 10_000);
+      }
+      const result = await load;
+      assert.ok(result.requests > 1000, `only ${result.requests} requests under load`);
+      assert.equal(result.non2xx, 0, result.raw);
+      assert.equal(result.socketErrors, 0, result.raw);
+      const after = pidsOf(served.log()).slice(before.length);
+      assert.equal(after.length, 20, 'two new workers per reload');
+      assert.ok(!after.some((pid) => before.includes(pid)));
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('a SIGKILLed worker is replaced and the master keeps serving', async () => {
+    const served = await startServe(['--http-socket', '127.0.0.1:0', '--app', slowApp, '--processes', '2']);
+    try {
+      const [victim] = pidsOf(served.log());
+      process.kill(victim ?? 0, 'SIGKILL');
+      await served.waitForLog(new RegExp(`worker\\.exit slot=\\d pid=${victim} signal=SIGKILL`));
+      await served.waitForLog(/worker\.ready[^\n]*\n[\s\S]*worker\.ready[^\n]*\n[\s\S]*worker\.ready/);
+      for (let i = 0; i < 20; i++) assert.equal((await http(`${served.url}/pid`)).status, 200);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('harakiri: a slow request gets 504 and its worker lives; a spinning one gets 504 and its worker is replaced', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--processes',
+      '2',
+      '--harakiri',
+      '1',
+    ]);
+    try {
+      const slow = await http(`${served.url}/sleep?ms=3000`);
+      assert.equal(slow.status, 504);
+      assert.doesNotMatch(served.log(), /worker\.exit/);
+      const started = Date.now();
+      const spun = await http(`${served.url}/spin`);
+      assert.equal(spun.status, 504);
+      assert.ok(Date.now() - started < 4000, 'answered within harakiri plus the watchdog grace');
+      await served.waitForLog(/worker\.harakiri/);
+      await served.waitForLog(/worker\.exit slot=\d pid=\d+ signal=SIGKILL[\s\S]*worker\.ready/);
+      assert.equal((await http(`${served.url}/`)).status, 200);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('10,000 malformed requests: 400s, then the fds and the master memory come back', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--processes',
+      '2',
+      '--disable-logging',
+      'true',
+    ]);
+    try {
+      const [host, port] = served.addresses[0]?.address.split(':') ?? [];
+      const workerPids = pidsOf(served.log());
+      const fds = (): number =>
+        [served.pid, ...workerPids].reduce((n, pid) => n + readdirSync(`/proc/${pid}/fd`).length, 0);
+      const rss = (): number =>
+        Number(readFileSync(`/proc/${served.pid}/statm`, 'utf8').split(' ')[1]) * 4096;
+      const fdsBefore = fds();
+      const rssBefore = rss();
+      let answered400 = 0;
+      const one = (): Promise<void> =>
+        new Promise((resolve) => {
+          const socket = connect(Number(port), host);
+          let reply = '';
+          socket.on('data', (chunk) => {
+            reply += chunk.toString();
+          });
+          socket.on('error', () => resolve());
+          socket.on('close', () => {
+            if (reply.startsWith('HTTP/1.1 400')) answered400++;
+            resolve();
+          });
+          socket.end('GET /\x00bad HTTP/1.1\r\nHost: x\r\n\r\n');
+        });
+      for (let batch = 0; batch < 200; batch++) await Promise.all(Array.from({ length: 50 }, one));
+      assert.equal(answered400, 10_000);
+      await sleep(500);
+      assert.ok(fds() <= fdsBefore + 2, `fds ${fdsBefore} → ${fds()}`);
+      assert.ok(rss() < rssBefore + 8 * 1024 * 1024, `master rss ${rssBefore} → ${rss()}`);
+      assert.equal((await http(`${served.url}/`)).status, 200);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('max-requests recycles workers without failing a request', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--processes',
+      '2',
+      '--max-requests',
+      '100',
+      '--max-requests-delta',
+      '20',
+    ]);
+    try {
+      const before = pidsOf(served.log());
+      for (let i = 0; i < 300; i++) assert.equal((await http(`${served.url}/pid`)).status, 200);
+      await served.waitForLog(/worker\.recycle[^\n]*max-requests[\s\S]*worker\.ready[\s\S]*worker\.exit/);
+      assert.ok(pidsOf(served.log()).length > before.length);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('SIGTERM lets in-flight requests finish; SIGQUIT stops at once', async () => {
+    const served = await startServe(['--http-socket', '127.0.0.1:0', '--app', slowApp]);
+    const pending = http(`${served.url}/sleep?ms=800`);
+    await sleep(200);
+    served.signal('SIGTERM');
+    const res = await pending;
+    assert.equal(res.status, 200);
+    assert.equal(await served.stop(), 0);
+
+    const fast = await startServe(['--http-socket', '127.0.0.1:0', '--app', slowApp]);
+    const started = Date.now();
+    fast.signal('SIGQUIT');
+    assert.equal(await fast.stop(), 0);
+    assert.ok(Date.now() - started < 1000, 'down within a second');
+  });
+});
+
+describe('deploys and bad releases', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-release-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('switching a current symlink and sending SIGHUP serves the new release; a broken one is refused', async () => {
+    const link = (target: string): void => {
+      symlinkSync(target, path.join(dir, 'current.tmp'));
+      renameSync(path.join(dir, 'current.tmp'), path.join(dir, 'current.js'));
+    };
+    link(path.join(repoRoot, 'dist/src/hello/hello.js'));
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      path.join(dir, 'current.js'),
+      '--processes',
+      '2',
+    ]);
+    try {
+      assert.match((await http(`${served.url}/`)).body.toString(), /^Hello!/);
+      link(slowApp);
+      served.signal('SIGHUP');
+      await served.waitForLog(/reload\.done/);
+      assert.equal((await http(`${served.url}/`)).body.toString(), 'ok');
+
+      link(fixture('broken-app.js'));
+      served.signal('SIGHUP');
+      await served.waitForLog(/reload\.aborted[^\n]*this release is broken/);
+      assert.equal((await http(`${served.url}/`)).body.toString(), 'ok', 'the running workers keep serving');
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('an app that cannot boot halts the master after 3 tries with the error', async () => {
+    const result = await serveFails(['--http-socket', '127.0.0.1:0', '--app', fixture('broken-app.js')]);
+    assert.equal(result.code, 3);
+    assert.equal(result.stderr.match(/worker\.spawn/g)?.length, 3);
+    assert.match(result.stderr, /master\.halt[^\n]*this release is broken: missing configuration/);
+  });
+
+  test('config errors exit 2 with file:line and a hint, before anything starts', async () => {
+    const ini = path.join(dir, 'bad.ini');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(ini, '[pier]\nhttp-socket = :0\napp = x.js\nharakri = 3\n');
+    const result = await serveFails([ini], { cwd: dir });
+    assert.equal(result.code, 2);
+    assert.equal(
+      result.stderr.split('\n')[0],
+      `error[CONFIG]: ${ini}:4: unknown option "harakri"; did you mean "harakiri"?`,
+    );
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+  });
+});
+
+describe('sockets and stats', () => {
+  test('unix socket with chmod-socket and vacuum; stats served as JSON', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pier-sock-'));
+    const sock = path.join(dir, 'app.sock');
+    const stats = path.join(dir, 'stats.sock');
+    const pidfile = path.join(dir, 'pier.pid');
+    const served = await startServe([
+      '--http-socket',
+      sock,
+      '--app',
+      slowApp,
+      '--processes',
+      '2',
+      '--chmod-socket',
+      '660',
+      '--vacuum',
+      'true',
+      '--stats',
+      stats,
+      '--pidfile',
+      pidfile,
+    ]);
+    try {
+      assert.equal(statSync(sock).mode & 0o777, 0o660);
+      assert.equal(readFileSync(pidfile, 'utf8').trim(), String(served.pid));
+      const res = await http('http://localhost/pid', { socketPath: sock });
+      assert.equal(res.status, 200);
+      await sleep(1200); // one heartbeat brings the counters to the master
+      const json = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        connect(stats)
+          .on('data', (chunk) => {
+            text += chunk.toString();
+          })
+          .on('end', () => resolve(text))
+          .on('error', reject);
+      });
+      const report = JSON.parse(json) as {
+        pid: number;
+        workers: Array<{ state: string; requests: number }>;
+        requests: number;
+      };
+      assert.equal(report.pid, served.pid);
+      assert.equal(report.workers.length, 2);
+      assert.ok(report.workers.every((w) => w.state === 'ready'));
+      assert.equal(report.requests, 1);
+    } finally {
+      await served.stop();
+    }
+    assert.ok(!existsSync(sock), 'vacuum removed the socket');
+    assert.ok(!existsSync(pidfile), 'vacuum removed the pidfile');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('operations', () => {
+  test('uid/gid: workers run unprivileged after the master binds; SIGUSR1 logs stats', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--uid',
+      'nobody',
+      '--gid',
+      'nogroup',
+    ]);
+    try {
+      const workerPid = Number((await http(`${served.url}/pid`)).body.toString());
+      const status = readFileSync(`/proc/${workerPid}/status`, 'utf8');
+      assert.match(status, /^Uid:\s+65534\s/m);
+      assert.match(status, /^Gid:\s+65534\s/m);
+      served.signal('SIGUSR1');
+      await served.waitForLog(/master\.stats stats="\{/);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('a client that never finishes its headers gets 408 after socket-timeout', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--socket-timeout',
+      '1',
+    ]);
+    try {
+      const started = Date.now();
+      const reply = await new Promise<string>((resolve) => {
+        const [host, port] = served.addresses[0]?.address.split(':') ?? [];
+        const socket = connect(Number(port), host);
+        let text = '';
+        socket.on('data', (d) => {
+          text += d.toString();
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', () => resolve(text));
+        socket.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+      });
+      assert.match(reply, /^HTTP\/1\.1 408 /);
+      assert.ok(Date.now() - started < 4000);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('reload-on-rss recycles a worker that grew past the limit', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--reload-on-rss',
+      '1',
+    ]);
+    try {
+      await served.waitForLog(/worker\.recycle[^\n]*reload-on-rss: \d+ MB > 1 MB/);
+      assert.equal((await http(`${served.url}/`)).status, 200);
+    } finally {
+      await served.stop();
+    }
+  });
+});
