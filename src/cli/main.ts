@@ -4,13 +4,13 @@ import { Command } from 'commander';
 import { registerCgi } from './cgi-command.js';
 import { registerDeploy } from './deploy-command.js';
 import { reportError } from './errors.js';
+import { registerInit } from './init-command.js';
 import { registerRelease } from './release-command.js';
 import { registerRollback } from './rollback-command.js';
+import { registerServe } from './serve-command.js';
 import { registerStatus } from './status-command.js';
 import { registerTrust } from './trust-command.js';
 import { registerUnlock } from './unlock-command.js';
-import { registerInit } from './init-command.js';
-import { registerServe } from './serve-command.js';
 
 const program = new Command('pier')
   .description('serve a TypeScript web app like uWSGI, and ship it to a fleet')
