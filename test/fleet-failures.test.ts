@@ -143,9 +143,12 @@ test('a changed host key is refused with its fingerprint until trusted on purpos
 test('a second deploy is refused by the lock, naming who holds it; unlock clears a stale one', {
   timeout: 90_000,
 }, async () => {
+  // The first deploy bakes each host for 4 s, so it surely holds its locks while the second runs.
+  const slow = path.join(app.dir, 'deploy', 'fleet-slow.yml');
+  writeFileSync(slow, fleet.fleetYaml({ health: { timeout: '2s', bake: '4s' } }));
   const first = spawn(
     process.execPath,
-    [pierBin, 'deploy', 'v2', '--window', '1', '--hosts', 'ams-*,fra-1,sfo-*'],
+    [pierBin, 'deploy', 'v2', '--config', slow, '--hosts', 'ams-*', '--window', '2'],
     {
       cwd: app.dir,
       stdio: ['ignore', 'pipe', 'pipe'],

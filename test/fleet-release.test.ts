@@ -32,7 +32,10 @@ test('release refuses a dirty tree, then tags and builds from the tag', { timeou
   writeFileSync(path.join(app.dir, 'server.mjs'), '// uncommitted\n', { flag: 'a' });
   const dirty = await pier(app.dir, ['release', 'v1']);
   assert.equal(dirty.code, 1);
-  assert.match(dirty.stderr, /^error\[FLEET_DIRTY_TREE\]: the working tree has uncommitted changes: M server\.mjs/);
+  assert.match(
+    dirty.stderr,
+    /^error\[FLEET_DIRTY_TREE\]: the working tree has uncommitted changes: M server\.mjs/,
+  );
   assert.equal(app.git('tag', '--list'), '');
   app.git('checkout', '--', 'server.mjs');
 
@@ -42,7 +45,11 @@ test('release refuses a dirty tree, then tags and builds from the tag', { timeou
   const file = path.join(app.dir, '.pier', 'artifacts', `${sha}.tar.gz`);
   assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), sha, 'named by its SHA-256');
   assert.match(app.git('cat-file', '-t', 'v1'), /^tag/, 'an annotated tag');
-  assert.match(execFileSync('git', ['--git-dir', remote, 'tag', '--list'], { encoding: 'utf8' }), /^v1$/m, 'pushed');
+  assert.match(
+    execFileSync('git', ['--git-dir', remote, 'tag', '--list'], { encoding: 'utf8' }),
+    /^v1$/m,
+    'pushed',
+  );
   const listing = execFileSync('tar', ['-tzvf', file], { encoding: 'utf8' });
   assert.match(listing, /0\/0 .* \.\/dist\/app\.mjs/, 'built output, owned by 0/0');
   assert.match(listing, / \.\/REVISION\n/);
@@ -53,7 +60,9 @@ test('release refuses a dirty tree, then tags and builds from the tag', { timeou
   assert.match(again.stderr, /^error\[FLEET_TAG_EXISTS\]: tag v1 already exists/);
 });
 
-test('the same tag builds the same bytes, whatever the working tree holds now', { timeout: 60_000 }, async () => {
+test('the same tag builds the same bytes, whatever the working tree holds now', {
+  timeout: 60_000,
+}, async () => {
   const store = new ReleaseStore(app.dir);
   const first = await store.readManifest('v1');
   app.commit('v2');
@@ -61,13 +70,20 @@ test('the same tag builds the same bytes, whatever the working tree holds now', 
   try {
     const rebuilt = await buildArtifact({ repo: app.dir, version: 'v1', store: new ReleaseStore(other) });
     assert.equal(rebuilt.sha256, first?.sha256);
-    assert.deepEqual(readFileSync(path.join(other, '.pier', rebuilt.artifact)), readFileSync(path.join(app.dir, '.pier', first?.artifact as string)));
+    assert.deepEqual(
+      readFileSync(path.join(other, '.pier', rebuilt.artifact)),
+      readFileSync(path.join(app.dir, '.pier', first?.artifact as string)),
+    );
   } finally {
     rmSync(other, { recursive: true, force: true });
   }
-  const contents = execFileSync('tar', ['-xzOf', path.join(app.dir, '.pier', first?.artifact as string), './dist/version.mjs'], {
-    encoding: 'utf8',
-  });
+  const contents = execFileSync(
+    'tar',
+    ['-xzOf', path.join(app.dir, '.pier', first?.artifact as string), './dist/version.mjs'],
+    {
+      encoding: 'utf8',
+    },
+  );
   assert.match(contents, /version = "v1"/, 'from the tag, not the v2 working tree');
 });
 

@@ -86,7 +86,7 @@ export function createAppRepo(): AppRepo {
     path.join(dir, 'package-lock.json'),
     `${JSON.stringify({ name: 'hello-fleet', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'hello-fleet', version: '1.0.0' } } }, null, 2)}\n`,
   );
-  writeFileSync(path.join(dir, '.gitignore'), 'node_modules/\ndist/\n.pier/\ndeploy/fleet.yml\n');
+  writeFileSync(path.join(dir, '.gitignore'), 'node_modules/\ndist/\n.pier/\ndeploy/fleet*.yml\n');
   writeFileSync(path.join(dir, 'server.mjs'), server);
   writeFileSync(path.join(dir, 'build.mjs'), build);
   writeFileSync(path.join(dir, 'src', 'app.mjs'), app);
