@@ -1,0 +1,104 @@
+// `pier deploy VERSION`: roll a release out to the fleet (see src/fleet/deploy.ts);
+// `--resume` continues an interrupted deploy, `--dry-run` prints the plan and the commands.
+import type { Command } from 'commander';
+import { deploy, findResumable } from '../fleet/deploy.js';
+import { FleetError } from '../fleet/errors.js';
+import type { Amount } from '../fleet/inventory/schema.js';
+import { checkVersion } from '../fleet/release/version.js';
+import { planText } from '../fleet/report/plan-text.js';
+import { planRollout } from '../fleet/rollout/plan.js';
+import {
+  type FleetFlags,
+  findRepo,
+  loadFleetFor,
+  openSession,
+  parseAmount,
+  selection,
+  withFleetFlags,
+} from './fleet-options.js';
+
+interface DeployFlags extends FleetFlags {
+  resume?: string | boolean;
+  dryRun?: boolean;
+  canary?: Amount;
+  window?: Amount;
+  failureBudget?: Amount;
+}
+
+export function registerDeploy(program: Command): void {
+  withFleetFlags(
+    program
+      .command('deploy')
+      .description('roll VERSION out to the fleet: stage, then activate canary-first in a sliding window')
+      .argument('[version]', 'a release made with `pier release` (its tag)')
+      .option('--resume [id]', 'continue an interrupted deploy (the newest one, or ID)')
+      .option('--dry-run', 'print the plan (waves and commands) and change nothing')
+      .option('--canary <n>', 'canary hosts per data center (count or %)', parseAmount)
+      .option('--window <n>', 'hosts in flight per data center (count or %)', parseAmount)
+      .option('--failure-budget <n>', 'failed hosts tolerated fleet-wide (count or %)', parseAmount),
+  ).action(async (versionArg: string | undefined, flags: DeployFlags) => {
+    // Checked before anything else runs: the version ends up in paths and commands.
+    if (versionArg !== undefined) checkVersion(versionArg);
+    if (versionArg === undefined && flags.resume === undefined) {
+      throw new FleetError('FLEET_USAGE', 'which version? `pier deploy VERSION`, or `pier deploy --resume`', {
+        exitCode: 2,
+      });
+    }
+    if (flags.dryRun) {
+      const repo = await findRepo(flags, false);
+      const { fleet } = await loadFleetFor(flags, repo);
+      applyOverrides(fleet, flags);
+      const { ReleaseStore } = await import('../fleet/release/store.js');
+      const version = versionArg as string;
+      const manifest = await new ReleaseStore(repo).readManifest(version);
+      process.stdout.write(
+        planText(
+          fleet,
+          planRollout(selection(fleet, flags), fleet),
+          version,
+          manifest?.sha256 ?? 'SHA256-OF-THE-ARTIFACT',
+        ),
+      );
+      return;
+    }
+    const session = await openSession(flags, { repoRequired: true });
+    try {
+      applyOverrides(session.fleet, flags);
+      let resume: Awaited<ReturnType<typeof findResumable>> | undefined;
+      let chosen = selection(session.fleet, flags);
+      if (flags.resume !== undefined) {
+        resume = await findResumable(
+          session.store.deploysDir(),
+          typeof flags.resume === 'string' ? flags.resume : undefined,
+        );
+        const names = new Set(resume.replay.start.hosts);
+        chosen = session.fleet.datacenters
+          .map((dc) => ({ ...dc, hosts: dc.hosts.filter((host) => names.has(host.name)) }))
+          .filter((dc) => dc.hosts.length > 0);
+        if (versionArg !== undefined && versionArg !== resume.replay.start.version) {
+          throw new FleetError(
+            'FLEET_USAGE',
+            `deploy ${resume.id} was deploying ${resume.replay.start.version}, not ${versionArg}`,
+            { exitCode: 2 },
+          );
+        }
+      }
+      const version = resume?.replay.start.version ?? (versionArg as string);
+      const { result } = await deploy(session, { version, selection: chosen, resume });
+      process.exitCode = result.outcome === 'done' ? 0 : 1;
+    } finally {
+      await session.pool.closeAll();
+    }
+  });
+}
+
+function applyOverrides(
+  fleet: { rollout: { failure_budget: Amount }; datacenters: Array<{ canary: Amount; window: Amount }> },
+  flags: DeployFlags,
+): void {
+  if (flags.failureBudget) fleet.rollout.failure_budget = flags.failureBudget;
+  for (const dc of fleet.datacenters) {
+    if (flags.canary) dc.canary = flags.canary;
+    if (flags.window) dc.window = flags.window;
+  }
+}

@@ -1,0 +1,58 @@
+// `pier release VERSION [--push]` and `pier releases`: git tags as releases, each with one
+// reproducible artifact under .pier/.
+import type { Command } from 'commander';
+import { createRelease, listReleases } from '../fleet/release/release.js';
+import { ReleaseStore } from '../fleet/release/store.js';
+import { checkVersion } from '../fleet/release/version.js';
+import { table } from '../fleet/report/summary.js';
+import { type FleetFlags, findRepo } from './fleet-options.js';
+
+export function registerRelease(program: Command): void {
+  program
+    .command('release')
+    .description('tag VERSION (annotated) and build its artifact from the tag')
+    .argument('<version>', 'the new version, e.g. v2.0')
+    .option('--repo <dir>', 'the app repository (default: the one around the current directory)')
+    .option('--push', 'push the tag to the remote')
+    .option('--remote <name>', 'remote to push to', 'origin')
+    .action(async (version: string, options: FleetFlags & { push?: boolean; remote: string }) => {
+      checkVersion(version);
+      const repo = await findRepo(options, true);
+      const store = new ReleaseStore(repo);
+      const manifest = await createRelease({
+        repo,
+        version,
+        store,
+        push: options.push === true,
+        remote: options.remote,
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stdout.write(
+        `released ${manifest.version} (${manifest.commit.slice(0, 12)})\n` +
+          `artifact ${store.artifactPath(manifest.sha256)}\n` +
+          `sha256 ${manifest.sha256}\n${options.push ? `pushed tag ${version} to ${options.remote}\n` : ''}`,
+      );
+    });
+
+  program
+    .command('releases')
+    .description('list releases (tags) and their artifacts')
+    .option('--repo <dir>', 'the app repository')
+    .option('--json', 'machine-readable output')
+    .action(async (options: FleetFlags & { json?: boolean }) => {
+      const repo = await findRepo(options, true);
+      const releases = await listReleases(repo, new ReleaseStore(repo));
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(releases, null, 2)}\n`);
+        return;
+      }
+      const rows = releases.map((r) => [
+        r.version,
+        r.date,
+        r.commit,
+        r.sha256 ? r.sha256.slice(0, 16) : '(not built)',
+        r.size === undefined ? '-' : String(r.size),
+      ]);
+      process.stdout.write(`${table([['version', 'date', 'commit', 'sha256', 'bytes'], ...rows])}\n`);
+    });
+}

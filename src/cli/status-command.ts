@@ -1,0 +1,27 @@
+// `pier status`: the version per host, a per-DC summary and drift.
+import type { Command } from 'commander';
+import { fleetStatus, renderStatus } from '../fleet/status.js';
+import { type FleetFlags, openSession, selection, withFleetFlags } from './fleet-options.js';
+
+export function registerStatus(program: Command): void {
+  withFleetFlags(
+    program
+      .command('status')
+      .description('what every host runs, per data center, and which hosts drifted')
+      .option('--json', 'machine-readable output')
+      .option('--summary', 'only the per-DC summary (default when there are more than 50 hosts)'),
+  ).action(async (flags: FleetFlags & { json?: boolean; summary?: boolean }) => {
+    const session = await openSession(flags, { repoRequired: false });
+    try {
+      const chosen = selection(session.fleet, flags);
+      const status = await fleetStatus(session.pool, chosen);
+      if (flags.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      else {
+        const detail = flags.summary !== true && status.hosts.length <= 50;
+        process.stdout.write(renderStatus(status, detail));
+      }
+    } finally {
+      await session.pool.closeAll();
+    }
+  });
+}

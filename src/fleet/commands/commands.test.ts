@@ -1,0 +1,194 @@
+// Every command builder, asserted as the exact command line the host's shell receives.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { readCurrent, switchCurrent, versionOfLink } from './activate.js';
+import { appendAudit, auditLine } from './audit.js';
+import { parseProbe, probeHealth } from './health.js';
+import { layoutOf } from './layout.js';
+import { breakLock, readLock, releaseLock, replaceLock, takeLock, writeLockInfo } from './lock.js';
+import { dropRelayCopy, relayUrl, serveArtifact } from './relay.js';
+import { listReleases, removeReleases } from './retention.js';
+import { applyRelease, type ServiceSpec, startService, stopService } from './service.js';
+import { all, each, either, pipe, quote, render, writeTo } from './shell.js';
+import {
+  cleanStage,
+  prepareDirs,
+  pullArtifact,
+  receiveArtifact,
+  stagedSha,
+  unpackArtifact,
+  verifyArtifact,
+} from './stage.js';
+import { parseStatus, probeStatus } from './status.js';
+
+const layout = layoutOf('/opt/hello');
+const sha = 'ab'.repeat(32);
+
+test('quoting: safe words stay bare, everything else is single-quoted', () => {
+  assert.equal(quote('/opt/hello/releases/v1.2+b'), '/opt/hello/releases/v1.2+b');
+  assert.equal(quote('v1;touch /tmp/x'), `'v1;touch /tmp/x'`);
+  assert.equal(quote(`it's $(x)`), `'it'"'"'s $(x)'`);
+  assert.equal(quote(''), `''`);
+  assert.equal(render(['echo', 'a b', '*']), `echo 'a b' '*'`);
+});
+
+test('combinators group nested lists with braces', () => {
+  assert.equal(render(either(all(['a'], ['b']), ['c'])), '{ a && b; } || c');
+  assert.equal(render(each(pipe(['x'], ['y']), writeTo(['z'], '/f g'))), `x | y; z > '/f g'`);
+  assert.equal(render(all(either(['a'], ['b']), ['c'])), '{ a || b; } && c');
+  assert.equal(render(all(all(['a'], ['b']), ['c'])), 'a && b && c');
+  assert.equal(render(pipe(all(['a'], ['b']), ['c'])), '{ a && b; } | c');
+  assert.equal(render(all(['only'])), 'only');
+});
+
+test('stage commands', () => {
+  assert.equal(
+    render(stagedSha(layout, 'v2')),
+    'cat /opt/hello/releases/v2/.pier-artifact 2>/dev/null || true',
+  );
+  assert.equal(render(prepareDirs(layout)), 'mkdir -p /opt/hello/releases /opt/hello/shared/log');
+  assert.equal(render(receiveArtifact(layout, sha)), `cat > /opt/hello/releases/.incoming-${sha}.tar.gz`);
+  assert.equal(
+    render(pullArtifact(layout, sha, `http://10.0.0.1:4000/${sha}`, 60)),
+    `curl -fsS --max-time 60 -o /opt/hello/releases/.incoming-${sha}.tar.gz http://10.0.0.1:4000/${sha}`,
+  );
+  assert.equal(
+    render(verifyArtifact(layout, sha)),
+    `printf '%s  %s\\n' ${sha} /opt/hello/releases/.incoming-${sha}.tar.gz | sha256sum --check --status` +
+      ` || { rm -f /opt/hello/releases/.incoming-${sha}.tar.gz && false; }`,
+  );
+  assert.equal(
+    render(unpackArtifact(layout, 'v2', sha)),
+    'rm -rf /opt/hello/releases/.partial-v2 && mkdir /opt/hello/releases/.partial-v2' +
+      ` && tar -xzf /opt/hello/releases/.incoming-${sha}.tar.gz -C /opt/hello/releases/.partial-v2` +
+      ` && printf '%s\\n' ${sha} > /opt/hello/releases/.partial-v2/.pier-artifact` +
+      ' && mv -T /opt/hello/releases/.partial-v2 /opt/hello/releases/v2' +
+      ` && rm -f /opt/hello/releases/.incoming-${sha}.tar.gz`,
+  );
+  assert.doesNotMatch(render(unpackArtifact(layout, 'v2', sha, true)), /rm -f/);
+  assert.equal(
+    render(cleanStage(layout, 'v2', sha)),
+    `rm -rf /opt/hello/releases/.partial-v2 /opt/hello/releases/.incoming-${sha}.tar.gz`,
+  );
+});
+
+test('activate commands: the symlink switch is a rename', () => {
+  assert.equal(render(readCurrent(layout)), 'readlink /opt/hello/current 2>/dev/null || true');
+  assert.equal(
+    render(switchCurrent(layout, 'v2')),
+    'ln -sfn releases/v2 /opt/hello/current.tmp && mv -T /opt/hello/current.tmp /opt/hello/current',
+  );
+  assert.equal(versionOfLink('releases/v2\n'), 'v2');
+  assert.equal(versionOfLink('/opt/hello/releases/v1.0'), 'v1.0');
+  assert.equal(versionOfLink(''), undefined);
+});
+
+test('service commands for systemd and for start-stop-daemon', () => {
+  const systemd: ServiceSpec = {
+    manager: 'systemd',
+    name: 'hello',
+    action: 'reload',
+    env: {},
+    stop_timeout: 10_000,
+  };
+  assert.equal(render(applyRelease(layout, systemd)), 'systemctl reload-or-restart hello');
+  assert.equal(render(applyRelease(layout, { ...systemd, action: 'restart' })), 'systemctl restart hello');
+  assert.equal(render(stopService(layout, systemd)), 'systemctl stop hello');
+  const none: ServiceSpec = {
+    manager: 'none',
+    name: 'hello',
+    action: 'restart',
+    command: ['node', 'server.js'],
+    env: { PORT: '8080', GREETING: 'a b' },
+    stop_timeout: 3_000,
+  };
+  const stop =
+    'start-stop-daemon --stop --quiet --oknodo --pidfile /opt/hello/shared/hello.pid --remove-pidfile --retry TERM/3/KILL/5';
+  const start =
+    'start-stop-daemon --start --quiet --background --make-pidfile --pidfile /opt/hello/shared/hello.pid' +
+    ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log --startas /usr/bin/env --' +
+    ` PORT=8080 'GREETING=a b' node server.js`;
+  assert.equal(render(stopService(layout, none)), stop);
+  assert.equal(render(startService(layout, none)), start);
+  assert.equal(render(applyRelease(layout, none)), `${stop} && ${start}`);
+});
+
+test('health probe and its parser', () => {
+  assert.equal(
+    render(probeHealth('http://127.0.0.1:8080/health?x=1&y', 2_000)),
+    `curl -sS --max-time 2.0 -o - -w '\n--pier-status:%{http_code}' 'http://127.0.0.1:8080/health?x=1&y'`,
+  );
+  assert.deepEqual(parseProbe('ok v2\n--pier-status:200'), { status: 200, body: 'ok v2' });
+  assert.deepEqual(parseProbe('\n--pier-status:000'), { status: 0, body: '' });
+  assert.deepEqual(parseProbe('curl: (7) refused'), { status: 0, body: 'curl: (7) refused' });
+});
+
+test('lock commands', () => {
+  const info = '{"owner":"a@b","deploy":"d1"}';
+  assert.equal(render(takeLock(layout)), 'mkdir -p /opt/hello && mkdir /opt/hello/.pier-lock');
+  assert.equal(render(writeLockInfo(layout, info)), `printf '%s\\n' '${info}' > /opt/hello/.pier-lock/info`);
+  assert.equal(
+    render(replaceLock(layout, info)),
+    `rm -rf /opt/hello/.pier-lock && mkdir /opt/hello/.pier-lock && printf '%s\\n' '${info}' > /opt/hello/.pier-lock/info`,
+  );
+  assert.equal(
+    render(releaseLock(layout, 'd1')),
+    `{ grep -qF '"deploy":"d1"' /opt/hello/.pier-lock/info && rm -rf /opt/hello/.pier-lock; } 2>/dev/null || true`,
+  );
+  assert.equal(render(breakLock(layout)), 'rm -rf /opt/hello/.pier-lock');
+  assert.equal(render(readLock(layout)), 'cat /opt/hello/.pier-lock/info 2>/dev/null || true');
+});
+
+test('audit line and its command', () => {
+  const entry = {
+    at: new Date(Date.UTC(2024, 0, 5, 7, 8, 9, 500)),
+    deploy: 'd1',
+    action: 'deploy' as const,
+    version: 'v2',
+    previous: undefined,
+    result: 'healthy',
+    by: 'alice@laptop one',
+  };
+  const line =
+    '2024-01-05T07:08:09Z deploy=d1 action=deploy version=v2 previous=- result=healthy by=alice@laptop_one';
+  assert.equal(auditLine(entry), line);
+  assert.equal(render(appendAudit(layout, entry)), `printf '%s\\n' '${line}' >> /opt/hello/revisions.log`);
+});
+
+test('retention and relay commands', () => {
+  assert.equal(
+    render(listReleases(layout)),
+    `find /opt/hello/releases -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\\n' 2>/dev/null || true`,
+  );
+  assert.equal(
+    render(removeReleases(layout, ['v1', 'v2'])),
+    'rm -rf /opt/hello/releases/v1 /opt/hello/releases/v2',
+  );
+  assert.match(
+    render(serveArtifact(layout, sha, '10.0.0.1')),
+    new RegExp(`^node -e '.*' /opt/hello/releases/.incoming-${sha}.tar.gz ${sha} 10.0.0.1$`),
+  );
+  assert.equal(relayUrl('fd00::1', 4000, sha), `http://[fd00::1]:4000/${sha}`);
+  assert.equal(render(dropRelayCopy(layout, sha)), `rm -f /opt/hello/releases/.incoming-${sha}.tar.gz`);
+});
+
+test('status probe and its parser', () => {
+  assert.equal(
+    render(probeStatus(layout)),
+    'readlink /opt/hello/current 2>/dev/null || true; echo --pier-section--;' +
+      ' ls -1 /opt/hello/releases 2>/dev/null || true; echo --pier-section--;' +
+      ' tail -n 20 /opt/hello/revisions.log 2>/dev/null || true; echo --pier-section--;' +
+      ' cat /opt/hello/.pier-lock/info 2>/dev/null || true',
+  );
+  assert.deepEqual(
+    parseStatus(
+      'releases/v2\n--pier-section--\nv1\nv2\n.partial-v3\n--pier-section--\nl1\n--pier-section--\n',
+    ),
+    {
+      currentLink: 'releases/v2',
+      releases: ['v1', 'v2'],
+      revisions: ['l1'],
+      lockInfo: '',
+    },
+  );
+});

@@ -1,0 +1,38 @@
+// The fleet lock on a host: a directory made with mkdir (atomic: exactly one creator wins) that
+// holds one JSON line saying who, since when and until when.
+import type { Layout } from './layout.js';
+import { all, optional, type Script, writeTo } from './shell.js';
+
+/** Takes the lock directory; fails with "File exists" when someone holds it. */
+export function takeLock(layout: Layout): Script {
+  return all(['mkdir', '-p', layout.root], ['mkdir', layout.lock]);
+}
+
+/** Says who holds the lock just taken (its own step: a full disk fails here, visibly). */
+export function writeLockInfo(layout: Layout, info: string): Script {
+  return writeTo(['printf', '%s\\n', info], layout.lockInfo);
+}
+
+/** Replaces a lock that expired or that the same deploy left behind (--resume). */
+export function replaceLock(layout: Layout, info: string): Script {
+  return all(
+    ['rm', '-rf', layout.lock],
+    ['mkdir', layout.lock],
+    writeTo(['printf', '%s\\n', info], layout.lockInfo),
+  );
+}
+
+/** Removes the lock only when this deploy holds it, so a late release never frees someone else's. */
+export function releaseLock(layout: Layout, deployId: string): Script {
+  return optional(
+    all(['grep', '-qF', `"deploy":"${deployId}"`, layout.lockInfo], ['rm', '-rf', layout.lock]),
+  );
+}
+
+export function breakLock(layout: Layout): Script {
+  return all(['rm', '-rf', layout.lock]);
+}
+
+export function readLock(layout: Layout): Script {
+  return optional(['cat', layout.lockInfo]);
+}

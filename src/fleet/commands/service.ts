@@ -1,0 +1,49 @@
+// Making the service run the release `current` points at. `systemd`: the unit (installed by the
+// infrastructure part) is reloaded or restarted. `none`: start-stop-daemon keeps a pidfile and
+// starts the command from `current`, so no process of pier stays behind on the host.
+import path from 'node:path/posix';
+import type { Layout } from './layout.js';
+import { all, type Script } from './shell.js';
+
+export interface ServiceSpec {
+  manager: 'systemd' | 'none';
+  name: string;
+  action: 'restart' | 'reload';
+  command?: string[] | undefined;
+  env: Record<string, string>;
+  stop_timeout: number;
+}
+
+export function pidFile(layout: Layout, spec: ServiceSpec): string {
+  return path.join(layout.shared, `${spec.name}.pid`);
+}
+
+export function stopService(layout: Layout, spec: ServiceSpec): Script {
+  if (spec.manager === 'systemd') return all(['systemctl', 'stop', spec.name]);
+  const seconds = Math.max(1, Math.ceil(spec.stop_timeout / 1000));
+  return all([
+    ...['start-stop-daemon', '--stop', '--quiet', '--oknodo', '--pidfile', pidFile(layout, spec)],
+    ...['--remove-pidfile', '--retry', `TERM/${seconds}/KILL/5`],
+  ]);
+}
+
+export function startService(layout: Layout, spec: ServiceSpec): Script {
+  if (spec.manager === 'systemd') return all(['systemctl', 'start', spec.name]);
+  const env = Object.entries(spec.env).map(([key, value]) => `${key}=${value}`);
+  return all([
+    ...['start-stop-daemon', '--start', '--quiet', '--background', '--make-pidfile'],
+    ...['--pidfile', pidFile(layout, spec), '--chdir', layout.current],
+    ...['--output', path.join(layout.log, `${spec.name}.log`), '--startas', '/usr/bin/env', '--'],
+    ...env,
+    ...(spec.command ?? []),
+  ]);
+}
+
+/** After `current` moved: make the service serve it. */
+export function applyRelease(layout: Layout, spec: ServiceSpec): Script {
+  if (spec.manager === 'systemd') {
+    // reload-or-restart: a unit that is not running yet (first deploy) is started instead.
+    return all(['systemctl', spec.action === 'reload' ? 'reload-or-restart' : 'restart', spec.name]);
+  }
+  return all(stopService(layout, spec), startService(layout, spec));
+}

@@ -1,0 +1,86 @@
+// Remote commands as data. Builders return argv arrays or small trees of them; `render` is the
+// one place that turns them into a POSIX sh command line, quoting every argument.
+
+export type Argv = readonly string[];
+
+export type Script =
+  | { op: 'run'; argv: Argv }
+  | { op: 'and' | 'or' | 'seq' | 'pipe'; parts: readonly Script[] }
+  | { op: 'write'; script: Script; file: string; append: boolean }
+  | { op: 'quiet'; script: Script };
+
+type Part = Script | Argv;
+
+const toScript = (part: Part): Script =>
+  Array.isArray(part) ? { op: 'run', argv: part as Argv } : (part as Script);
+const list =
+  (op: 'and' | 'or' | 'seq' | 'pipe') =>
+  (...parts: Part[]): Script =>
+    parts.length === 1 ? toScript(parts[0] as Part) : { op, parts: parts.map(toScript) };
+
+/** `a && b && c` */
+export const all = list('and');
+/** `a || b` */
+export const either = list('or');
+/** `a; b` (each runs whatever the previous did) */
+export const each = list('seq');
+/** `a | b` */
+export const pipe = list('pipe');
+/** `a > file` */
+export const writeTo = (part: Part, file: string): Script => ({
+  op: 'write',
+  script: toScript(part),
+  file,
+  append: false,
+});
+/** `a >> file` */
+export const appendTo = (part: Part, file: string): Script => ({
+  op: 'write',
+  script: toScript(part),
+  file,
+  append: true,
+});
+/** `a 2>/dev/null` */
+export const quiet = (part: Part): Script => ({ op: 'quiet', script: toScript(part) });
+/** `a || true`: a probe whose failure only means "absent". */
+export const optional = (part: Part): Script => either(quiet(part), ['true']);
+
+const safe = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+export function quote(arg: string): string {
+  if (safe.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'"'"'`)}'`;
+}
+
+export function render(part: Part): string {
+  const script = toScript(part);
+  switch (script.op) {
+    case 'run':
+      return script.argv.map(quote).join(' ');
+    case 'and':
+    case 'or':
+    case 'seq':
+    case 'pipe': {
+      const joiner = { and: ' && ', or: ' || ', seq: '; ', pipe: ' | ' }[script.op];
+      return script.parts
+        .map((inner) => (needsBraces(script.op, inner) ? braced(inner) : render(inner)))
+        .join(joiner);
+    }
+    case 'write':
+      return `${script.script.op === 'run' ? render(script.script) : braced(script.script)} ${script.append ? '>>' : '>'} ${quote(script.file)}`;
+    case 'quiet':
+      return `${script.script.op === 'run' ? render(script.script) : braced(script.script)} 2>/dev/null`;
+  }
+}
+
+/** sh precedence: pipelines bind tighter than && and ||, which bind tighter than `;`. */
+function needsBraces(parent: 'and' | 'or' | 'seq' | 'pipe', child: Script): boolean {
+  if (child.op === 'run' || child.op === 'quiet' || child.op === 'write') return false;
+  if (child.op === 'pipe') return false;
+  if (parent === 'seq') return false;
+  return parent === 'pipe' || child.op !== parent;
+}
+
+function braced(script: Script): string {
+  return `{ ${render(script)}; }`;
+}

@@ -1,0 +1,169 @@
+// `pier deploy`: the composition of the fleet part. Find the artifact, lock the targeted hosts,
+// run the rollout with a journal and live progress, unlock, write the JSON report. `--resume`
+// replays the journal of a deploy whose controller died and carries on from there.
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FleetError } from './errors.js';
+import type { Datacenter } from './inventory/inventory.js';
+import { type LockInfo, lockFleet, unlockFleet } from './lock.js';
+import { artifactFor } from './release/release.js';
+import type { ReleaseManifest } from './release/store.js';
+import { checkVersion } from './release/version.js';
+import { buildReport, type DeployReport, writeReport } from './report/deploy-report.js';
+import { Progress } from './report/progress.js';
+import { groupedFailures, outcomeLine, summaryTable } from './report/summary.js';
+import { Journal, type Replay, replayJournal } from './rollout/journal.js';
+import { planRollout } from './rollout/plan.js';
+import { type RolloutResult, runRollout } from './rollout/runner.js';
+import { type FleetSession, newDeployId } from './session.js';
+
+export interface DeployRequest {
+  version: string;
+  selection: Datacenter[];
+  /** Set by --resume: the interrupted deploy's id and journal. */
+  resume?: { id: string; replay: Replay } | undefined;
+}
+
+export interface DeployOutcome {
+  report: DeployReport;
+  reportFile: string;
+  result: RolloutResult;
+}
+
+export async function deploy(session: FleetSession, request: DeployRequest): Promise<DeployOutcome> {
+  const version = checkVersion(request.version);
+  const { fleet, pool, store, out } = session;
+  const manifest: ReleaseManifest = await artifactFor(session.repo, version, store, (line) =>
+    out.write(`${line}\n`),
+  );
+  if (request.resume && request.resume.replay.start.sha256 !== manifest.sha256) {
+    throw new FleetError(
+      'FLEET_RESUME_MISMATCH',
+      `the artifact of ${version} changed since deploy ${request.resume.id} started`,
+    );
+  }
+  const id = request.resume?.id ?? newDeployId(version);
+  const hosts = request.selection.flatMap((dc) => dc.hosts);
+  const plan = planRollout(request.selection, fleet);
+  await mkdir(store.deploysDir(), { recursive: true });
+  const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
+  const startedAt = new Date();
+  if (!request.resume) {
+    journal.write({
+      type: 'start',
+      id,
+      action: 'deploy',
+      version,
+      sha256: manifest.sha256,
+      hosts: hosts.map((host) => host.name),
+      owner: session.owner,
+      at: startedAt.toISOString(),
+    });
+  }
+  const lock: LockInfo = {
+    owner: session.owner,
+    deploy: id,
+    since: startedAt.toISOString(),
+    expires: new Date(startedAt.getTime() + fleet.lockTtlMs).toISOString(),
+  };
+  out.write(
+    `${request.resume ? 'resuming' : 'deploying'} ${version} (${manifest.sha256.slice(0, 12)}) to ${hosts.length} hosts in ${plan.datacenters.length} data centers, deploy ${id}\n`,
+  );
+  let locked: Awaited<ReturnType<typeof lockFleet>>;
+  try {
+    locked = await lockFleet(pool, hosts, lock);
+  } catch (err) {
+    journal.write({ type: 'end', outcome: 'refused', at: new Date().toISOString() });
+    journal.close();
+    throw err;
+  }
+  const progress = new Progress(out, session.tty, request.selection);
+  let result: RolloutResult;
+  try {
+    result = await runRollout({
+      fleet,
+      plan,
+      pool,
+      journal,
+      deployId: id,
+      owner: session.owner,
+      action: 'deploy',
+      versionFor: () => version,
+      artifact: { path: store.artifactPath(manifest.sha256), sha256: manifest.sha256, version },
+      resumed: request.resume?.replay.hosts,
+      haltReason: request.resume?.replay.halt,
+      failedEarly: locked.unreachable,
+      onState: (host, state, error) => progress.update(host, state, error),
+    });
+  } finally {
+    progress.finish();
+    await unlockFleet(pool, locked.locked, id);
+  }
+  journal.write({ type: 'end', outcome: result.outcome, at: new Date().toISOString() });
+  journal.close();
+  const report = buildReport(
+    {
+      id,
+      action: 'deploy',
+      version,
+      sha256: manifest.sha256,
+      owner: session.owner,
+      startedAt: startedAt.toISOString(),
+    },
+    result,
+    new Date(),
+  );
+  const reportFile = await writeReport(store.deploysDir(), report);
+  printSummary(session, result, version, 'deploy', reportFile);
+  return { report, reportFile, result };
+}
+
+export function printSummary(
+  session: FleetSession,
+  result: RolloutResult,
+  version: string,
+  action: string,
+  reportFile: string,
+): void {
+  const { out } = session;
+  out.write(`\n${summaryTable(result.hosts)}\n`);
+  const failures = groupedFailures(result.hosts);
+  if (failures.length > 0) out.write(`\nfailures:\n${failures.map((line) => `  ${line}`).join('\n')}\n`);
+  out.write(`\n${outcomeLine(result, version, action)}\nreport: ${reportFile}\n`);
+}
+
+/** The journal `--resume` continues: the one named, or the newest deploy that never ended. */
+export async function findResumable(
+  deploysDir: string,
+  id: string | undefined,
+): Promise<{ id: string; replay: Replay }> {
+  const names = id
+    ? [`${id}.jsonl`]
+    : (await readdir(deploysDir).catch(() => [] as string[]))
+        .filter((n) => n.endsWith('.jsonl'))
+        .sort()
+        .reverse();
+  for (const name of names) {
+    const file = path.join(deploysDir, name);
+    if (!existsSync(file)) break;
+    const replay = replayJournal(await readFile(file, 'utf8'));
+    if (replay?.start.action !== 'deploy') continue;
+    if (replay.end !== undefined) {
+      if (id) {
+        throw new FleetError('FLEET_NOT_RESUMABLE', `deploy ${id} already ended (${replay.end})`, {
+          hint: 'start a new deploy instead',
+        });
+      }
+      continue;
+    }
+    return { id: replay.start.id, replay };
+  }
+  throw new FleetError(
+    'FLEET_NOT_RESUMABLE',
+    id ? `no journal for deploy ${id}` : 'no interrupted deploy to resume',
+    {
+      hint: `journals are in ${deploysDir}`,
+    },
+  );
+}

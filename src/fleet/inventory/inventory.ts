@@ -1,0 +1,151 @@
+// The validated fleet: the schema's output with host ranges expanded, per-DC and per-host vars
+// merged onto the ssh defaults, and data centers in rollout order. Pure; errors name their path.
+import { expandHostRange, HostRangeError, isRange } from './host-range.js';
+import type { Amount, FleetFile } from './schema.js';
+
+export interface Jump {
+  user: string;
+  host: string;
+  port: number;
+}
+
+export interface Host {
+  name: string;
+  dc: string;
+  /** Where the controller connects. */
+  address: string;
+  /** Where the other hosts of the data center reach this one (artifact relay). */
+  internalAddress: string;
+  port: number;
+  user: string;
+  deployTo: string;
+  proxyJump: Jump | undefined;
+}
+
+export interface Datacenter {
+  name: string;
+  canary: Amount;
+  window: Amount;
+  failureBudget: Amount;
+  hosts: Host[];
+}
+
+export interface Fleet {
+  app: string;
+  keepReleases: number;
+  lockTtlMs: number;
+  ssh: FleetFile['ssh'];
+  service: FleetFile['service'] & { name: string };
+  health: FleetFile['health'];
+  rollout: FleetFile['rollout'];
+  /** In rollout order (`rollout.dc_order`, then the file's order). */
+  datacenters: Datacenter[];
+  hosts: Host[];
+}
+
+export interface ConfigIssue {
+  path: PropertyKey[];
+  message: string;
+}
+
+export class InventoryIssues extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`).join('\n'));
+    this.issues = issues;
+  }
+}
+
+/** `['datacenters', 'ams', 'hosts', 3, 'port']` → `datacenters.ams.hosts[3].port` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, index) =>
+      typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`,
+    )
+    .join('');
+}
+
+export function parseJump(text: string, defaultUser: string): Jump {
+  const match = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(text);
+  return { user: match?.[1] ?? defaultUser, host: match?.[2] ?? text, port: Number(match?.[3] ?? 22) };
+}
+
+export function resolveFleet(file: FleetFile): Fleet {
+  const issues: ConfigIssue[] = [];
+  const deployTo = file.deploy_to ?? `/opt/${file.app}`;
+  const seen = new Map<string, string>();
+  const datacenters: Datacenter[] = [];
+  for (const [dcName, dc] of Object.entries(file.datacenters)) {
+    const hosts: Host[] = [];
+    dc.hosts.forEach((entry, index) => {
+      const spec = typeof entry === 'string' ? { name: entry } : entry;
+      const at = ['datacenters', dcName, 'hosts', index];
+      let names: string[];
+      try {
+        names = expandHostRange(spec.name);
+      } catch (err) {
+        if (!(err instanceof HostRangeError)) throw err;
+        issues.push({ path: typeof entry === 'string' ? at : [...at, 'name'], message: err.message });
+        return;
+      }
+      if (isRange(spec.name) && ('address' in spec || 'internal_address' in spec)) {
+        issues.push({ path: [...at, 'address'], message: 'a host range cannot share one address' });
+        return;
+      }
+      const user = spec.user ?? dc.vars?.user ?? file.ssh.user;
+      const jump = spec.proxy_jump ?? dc.vars?.proxy_jump ?? file.ssh.proxy_jump;
+      for (const name of names) {
+        const other = seen.get(name);
+        if (other !== undefined) {
+          issues.push({ path: at, message: `host "${name}" is listed twice (also at ${other})` });
+          continue;
+        }
+        seen.set(name, formatPath(at));
+        const address = ('address' in spec ? spec.address : undefined) ?? name;
+        hosts.push({
+          name,
+          dc: dcName,
+          address,
+          internalAddress: ('internal_address' in spec ? spec.internal_address : undefined) ?? address,
+          port: spec.port ?? dc.vars?.port ?? file.ssh.port,
+          user,
+          deployTo: spec.deploy_to ?? dc.vars?.deploy_to ?? deployTo,
+          proxyJump: jump === undefined ? undefined : parseJump(jump, user),
+        });
+      }
+    });
+    datacenters.push({
+      name: dcName,
+      canary: dc.rollout?.canary ?? file.rollout.canary,
+      window: dc.rollout?.window ?? file.rollout.window,
+      failureBudget: dc.rollout?.failure_budget ?? file.rollout.failure_budget,
+      hosts,
+    });
+  }
+  const order = file.rollout.dc_order ?? [];
+  order.forEach((name, index) => {
+    if (!(name in file.datacenters)) {
+      issues.push({
+        path: ['rollout', 'dc_order', index],
+        message: `unknown data center "${name}" (have: ${Object.keys(file.datacenters).join(', ')})`,
+      });
+    }
+  });
+  if (issues.length > 0) throw new InventoryIssues(issues);
+  const rank = (name: string): number => {
+    const at = order.indexOf(name);
+    return at === -1 ? order.length : at;
+  };
+  datacenters.sort((a, b) => rank(a.name) - rank(b.name));
+  return {
+    app: file.app,
+    keepReleases: file.keep_releases,
+    lockTtlMs: file.lock_ttl,
+    ssh: file.ssh,
+    service: { ...file.service, name: file.service.name ?? file.app },
+    health: file.health,
+    rollout: file.rollout,
+    datacenters,
+    hosts: datacenters.flatMap((dc) => dc.hosts),
+  };
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseFleet } from './load.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+const minimal = `app: hello
+service: { manager: none, command: [node, server.js] }
+health: { url: "http://127.0.0.1:8080/" }
+datacenters:
+  ams:
+    hosts: [a1, a2]
+`;
+
+function errorOf(text: string): string {
+  try {
+    parseFleet(text, 'fleet.yml');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  assert.fail('expected the file to be refused');
+}
+
+test('the example deploy/fleet.yml passes the schema', () => {
+  const file = path.join(repoRoot, 'deploy/fleet.yml');
+  const fleet = parseFleet(readFileSync(file, 'utf8'), file);
+  assert.deepEqual(
+    fleet.datacenters.map((dc) => [dc.name, dc.hosts.length]),
+    [
+      ['ams', 250],
+      ['fra', 120],
+      ['sfo', 81],
+    ],
+  );
+  const sfo = fleet.hosts.find((host) => host.name === 'canary.sfo.example.net');
+  assert.deepEqual(sfo?.proxyJump, { user: 'deploy', host: 'bastion.sfo.example.net', port: 22 });
+  assert.equal(sfo?.port, 2222);
+  assert.equal(fleet.health.bake, 10_000);
+  assert.deepEqual(fleet.rollout.window, { kind: 'percent', value: 10 });
+});
+
+test('defaults: deploy_to /opt/<app>, root over port 22, strict host keys', () => {
+  const fleet = parseFleet(minimal, 'fleet.yml');
+  assert.equal(fleet.hosts[0]?.deployTo, '/opt/hello');
+  assert.equal(fleet.hosts[0]?.user, 'root');
+  assert.equal(fleet.hosts[0]?.port, 22);
+  assert.equal(fleet.ssh.strict_host_keys, true);
+  assert.equal(fleet.service.name, 'hello');
+});
+
+test('a bad port is reported with its path and line', () => {
+  const text = `${minimal}  fra:
+    hosts:
+      - f1
+      - f2
+      - f3
+      - { name: f4, port: 70000 }
+`;
+  assert.match(errorOf(text), /fleet\.yml:12: datacenters\.fra\.hosts\[3\]\.port: expected 1-65535/);
+});
+
+test('an unknown key gets a suggestion', () => {
+  assert.match(
+    errorOf(`${minimal}deploy_too: /srv/x\n`),
+    /fleet\.yml:7: deploy_too: unknown key; did you mean "deploy_to"\?/,
+  );
+});
+
+test('several problems are reported together', () => {
+  const text = minimal
+    .replace('manager: none', 'manager: upstart')
+    .replace('http://127.0.0.1:8080/', 'ftp://x/');
+  const message = errorOf(text);
+  assert.match(message, /fleet\.yml:2: service\.manager: expected one of "systemd"\|"none"/);
+  assert.match(message, /fleet\.yml:3: health\.url: expected an http:\/\/ or https:\/\/ URL/);
+  const ranges = errorOf(minimal.replace('[a1, a2]', '["b[3:1]", "c[1-2]"]'));
+  assert.match(ranges, /datacenters\.ams\.hosts\[0\]: "b\[3:1\]": range start 3 is after its end 1/);
+  assert.match(ranges, /datacenters\.ams\.hosts\[1\]: "c\[1-2\]": expected \[start:end\]/);
+});
+
+test('duplicates, unknown dc_order entries and missing keys', () => {
+  assert.match(
+    errorOf(minimal.replace('[a1, a2]', '["a[1:2]", a2]')),
+    /hosts\[1\]: host "a2" is listed twice/,
+  );
+  assert.match(
+    errorOf(`${minimal}rollout: { dc_order: [ams, fra] }\n`),
+    /rollout\.dc_order\[1\]: unknown data center "fra"/,
+  );
+  assert.match(errorOf(minimal.replace(/health:.*\n/, '')), /health: required/);
+  assert.match(
+    errorOf(minimal.replace('command: [node, server.js]', 'name: x')),
+    /service\.command: manager "none" needs a command/,
+  );
+  assert.match(errorOf(`${minimal}deploy_to: /opt/../etc\n`), /deploy_to: must not contain "\.\."/);
+  assert.match(
+    errorOf(`${minimal}rollout: { window: ten }\n`),
+    /rollout\.window: expected a count like 2 or a percentage/,
+  );
+});
+
+test('YAML syntax errors carry the line', () => {
+  assert.match(errorOf('app: hello\n  bad: [\n'), /fleet\.yml:\d+: /);
+});

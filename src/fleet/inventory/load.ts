@@ -1,0 +1,128 @@
+// Reads deploy/fleet.yml: YAML → schema → resolved fleet. Every problem is reported at once, as
+// `FILE:LINE: path: message`, with "did you mean" for misspelt keys.
+import { readFile } from 'node:fs/promises';
+import { isMap, LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { FleetError } from '../errors.js';
+import { type ConfigIssue, type Fleet, formatPath, InventoryIssues, resolveFleet } from './inventory.js';
+import { fleetSchema } from './schema.js';
+
+const knownKeys = [
+  ...['app', 'deploy_to', 'keep_releases', 'lock_ttl', 'ssh', 'service', 'health', 'rollout', 'datacenters'],
+  ...['user', 'port', 'identity', 'agent', 'known_hosts', 'strict_host_keys', 'connect_timeout'],
+  ...[
+    'command_timeout',
+    'handshake_concurrency',
+    'proxy_jump',
+    'manager',
+    'name',
+    'action',
+    'command',
+    'env',
+  ],
+  ...['stop_timeout', 'url', 'status', 'body', 'timeout', 'interval', 'bake', 'canary', 'window'],
+  ...['failure_budget', 'dc_order', 'dc_parallel', 'stage_window', 'distribution', 'vars', 'hosts'],
+  ...['address', 'internal_address'],
+];
+
+/** Parses and validates fleet.yml text; `fileName` only labels the errors. No I/O. */
+export function parseFleet(text: string, fileName: string): Fleet {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const where = (offset: number | undefined): string =>
+    offset === undefined ? fileName : `${fileName}:${lines.linePos(offset).line}`;
+  if (doc.errors.length > 0) {
+    const messages = doc.errors.map((err) => `${where(err.pos[0])}: ${err.message.split('\n')[0]}`);
+    throw configError(fileName, messages);
+  }
+  const lineOf = (path: readonly PropertyKey[]): string => {
+    for (let length = path.length; length >= 0; length--) {
+      const node = doc.getIn(path.slice(0, length), true) as { range?: [number, number, number] } | undefined;
+      if (node && typeof node === 'object' && node.range) return where(node.range[0]);
+      if (length === 0 && isMap(doc.contents)) return where(doc.contents.range?.[0]);
+    }
+    return fileName;
+  };
+  const report = (issues: ConfigIssue[]): FleetError =>
+    configError(
+      fileName,
+      issues.map((issue) => `${lineOf(issue.path)}: ${formatPath(issue.path) || '(top)'}: ${issue.message}`),
+    );
+  const parsed = fleetSchema.safeParse(doc.toJS());
+  if (!parsed.success) throw report(parsed.error.issues.flatMap((issue) => explain(issue, [])));
+  try {
+    return resolveFleet(parsed.data);
+  } catch (err) {
+    if (err instanceof InventoryIssues) throw report(err.issues);
+    throw err;
+  }
+}
+
+export async function loadFleet(file: string): Promise<Fleet> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new FleetError('FLEET_CONFIG', `cannot read ${file}: ${(err as Error).message}`, {
+      hint: 'pass the inventory with --config FILE (default deploy/fleet.yml)',
+    });
+  }
+  return parseFleet(text, file);
+}
+
+function configError(fileName: string, messages: string[]): FleetError {
+  return new FleetError(
+    'FLEET_CONFIG',
+    `${fileName} is not a valid fleet file:\n  ${messages.join('\n  ')}`,
+    {
+      hint: 'see docs/fleet.md for every key',
+    },
+  );
+}
+
+/** Turns one zod issue into messages a user can act on (unions explained by their best branch). */
+function explain(issue: z.core.$ZodIssue, prefix: PropertyKey[]): ConfigIssue[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const guess = closest(key);
+      return { path: [...path, key], message: `unknown key${guess ? `; did you mean "${guess}"?` : ''}` };
+    });
+  }
+  if (issue.code === 'invalid_union' && issue.message === 'Invalid input') {
+    // An object where a string would also do: the object branch's complaints are the real ones.
+    const branch = issue.errors.find(
+      (issues) => !issues.every((i) => i.code === 'invalid_type' && i.path.length === 0),
+    );
+    if (branch) return branch.flatMap((inner) => explain(inner, path));
+    return [{ path, message: 'expected a host name or a host object with a name' }];
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) return [{ path, message: 'required' }];
+  return [{ path, message: issue.message.replace(/^Invalid (input|option): /, '') }];
+}
+
+function closest(key: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const known of knownKeys) {
+    const distance = editDistance(key, known);
+    if (distance < bestDistance) {
+      best = known;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      next.push(Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + cost));
+    }
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}

@@ -1,0 +1,175 @@
+// The schema of deploy/fleet.yml (see docs/fleet.md). Only shape and value checks live here; range
+// expansion and cross-references (unique host names, dc_order) are checked in inventory.ts.
+import { z } from 'zod';
+
+const durationPattern = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Seconds as a number, or a string like `500ms`, `5s`, `2m`; parsed to milliseconds. */
+const durationError = 'expected seconds or a duration like 500ms, 5s, 2m';
+const duration = z
+  .union(
+    [
+      z.number({ error: durationError }).nonnegative({ error: durationError }),
+      z.string().regex(durationPattern, { error: durationError }),
+    ],
+    { error: durationError },
+  )
+  .transform((value) => {
+    if (typeof value === 'number') return Math.round(value * 1000);
+    const [, amount = '0', unit = 's'] = durationPattern.exec(value) ?? [];
+    return Math.round(Number(amount) * (unitMs[unit] ?? 1000));
+  });
+
+export type Amount = { kind: 'count'; value: number } | { kind: 'percent'; value: number };
+
+/** A host count (`3`) or a share of the hosts (`"10%"`). */
+const amountError = 'expected a count like 2 or a percentage like "10%"';
+const amount = z
+  .union(
+    [
+      z.number().int({ error: amountError }).nonnegative({ error: amountError }),
+      z.string().regex(/^\d+(\.\d+)?%$/, { error: amountError }),
+    ],
+    { error: amountError },
+  )
+  .transform(
+    (value): Amount =>
+      typeof value === 'number'
+        ? { kind: 'count', value }
+        : { kind: 'percent', value: Number.parseFloat(value.slice(0, -1)) },
+  );
+
+const port = z
+  .number({ error: 'expected 1-65535' })
+  .int({ error: 'expected 1-65535' })
+  .min(1, {
+    error: 'expected 1-65535',
+  })
+  .max(65535, { error: 'expected 1-65535' });
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+  error: 'expected lowercase letters, digits, "-" or "_" (at most 63)',
+});
+const hostPattern = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:[\]-]*$/, {
+  error: 'expected a host name, address or range like web[001:250].example.net',
+});
+const address = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9.:-]*$/, { error: 'expected a host name or IP address' });
+const user = z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, { error: 'expected a user name like deploy' });
+export const remotePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]*$/, {
+    error: 'expected an absolute path of letters, digits, ".", "_", "-", "/"',
+  })
+  .refine((value) => !value.split('/').includes('..'), { error: 'must not contain ".."' });
+const jump = z.string().regex(/^([a-z_][a-z0-9_.-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:\d{1,5})?$/, {
+  error: 'expected [user@]host[:port]',
+});
+
+/** Connection settings a data center or a host may override. */
+const hostVars = {
+  port: port.optional(),
+  user: user.optional(),
+  deploy_to: remotePath.optional(),
+  proxy_jump: jump.optional(),
+};
+
+const hostEntry = z.union([
+  hostPattern,
+  z.strictObject({
+    name: hostPattern,
+    address: address.optional(),
+    /** Address the other hosts of its data center reach it on (for the artifact relay). */
+    internal_address: address.optional(),
+    ...hostVars,
+  }),
+]);
+
+const dcRollout = z.strictObject({
+  canary: amount.optional(),
+  window: amount.optional(),
+  failure_budget: amount.optional(),
+});
+
+const datacenter = z.strictObject({
+  vars: z.strictObject(hostVars).optional(),
+  rollout: dcRollout.optional(),
+  hosts: z.array(hostEntry).min(1, { error: 'expected at least one host' }),
+});
+
+const service = z
+  .strictObject({
+    manager: z.enum(['systemd', 'none']),
+    /** systemd unit name; defaults to the app name. */
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9@._-]+$/)
+      .optional(),
+    /** How activation makes the service pick up the new release (systemd). */
+    action: z.enum(['restart', 'reload']).default('restart'),
+    /** manager `none`: the program to run from `<deploy_to>/current`, as argv. */
+    command: z.array(z.string().min(1)).min(1).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    stop_timeout: duration.default(10_000),
+  })
+  .refine((value) => value.manager !== 'none' || value.command !== undefined, {
+    error: 'manager "none" needs a command, e.g. [node, server.js]',
+    path: ['command'],
+  });
+
+const health = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  status: z.number().int().min(100).max(599).default(200),
+  /** Text the body must contain; `{version}` stands for the version being activated. */
+  body: z.string().optional(),
+  timeout: duration.default(30_000),
+  interval: duration.default(250),
+  /** After the first good answer, wait this long and check again before calling the host healthy. */
+  bake: duration.default(0),
+});
+
+const rollout = z.strictObject({
+  canary: amount.default({ kind: 'count', value: 1 }),
+  window: amount.default({ kind: 'count', value: 5 }),
+  failure_budget: amount.default({ kind: 'count', value: 0 }),
+  dc_order: z.array(name).optional(),
+  /** How many data centers roll at the same time. */
+  dc_parallel: z.number().int().min(1).default(1),
+  /** Hosts staging at the same time, fleet-wide (distribution runs ahead of activation). */
+  stage_window: z.number().int().min(1).default(20),
+  /** `relay`: upload once per data center, the others pull from that host. */
+  distribution: z.enum(['relay', 'direct']).default('relay'),
+});
+
+const ssh = z.strictObject({
+  user: user.default('root'),
+  port: port.default(22),
+  identity: z.string().min(1).optional(),
+  /** Use the agent at $SSH_AUTH_SOCK when there is one. */
+  agent: z.boolean().default(true),
+  known_hosts: z.string().min(1).default('~/.ssh/known_hosts'),
+  /** `false` trusts any host key: only for throwaway networks. */
+  strict_host_keys: z.boolean().default(true),
+  connect_timeout: duration.default(10_000),
+  command_timeout: duration.default(300_000),
+  handshake_concurrency: z.number().int().min(1).default(32),
+  proxy_jump: jump.optional(),
+});
+
+export const fleetSchema = z.strictObject({
+  app: name,
+  deploy_to: remotePath.optional(),
+  keep_releases: z.number().int().min(2, { error: 'expected at least 2 (current and previous)' }).default(5),
+  lock_ttl: duration.default(30 * 60_000),
+  ssh: ssh.default(ssh.parse({})),
+  service,
+  health,
+  rollout: rollout.default(rollout.parse({})),
+  datacenters: z.record(name, datacenter).refine((dcs) => Object.keys(dcs).length > 0, {
+    error: 'expected at least one data center',
+  }),
+});
+
+export type FleetFile = z.output<typeof fleetSchema>;
+export type HostEntry = z.output<typeof hostEntry>;

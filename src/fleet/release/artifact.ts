@@ -1,0 +1,138 @@
+// The release artifact: the app built from the tag (never the working tree) with its production
+// dependencies, as one .tar.gz that is byte-for-byte the same every time the same tag is built:
+// entries sorted, mtimes set to the commit time, owners 0, modes normalised, `gzip -n`.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FleetError } from '../errors.js';
+import { tagCommit } from './git.js';
+import { run } from './run.js';
+import type { ReleaseManifest, ReleaseStore } from './store.js';
+
+export interface BuildOptions {
+  repo: string;
+  version: string;
+  store: ReleaseStore;
+  log?: (line: string) => void;
+}
+
+export async function buildArtifact(options: BuildOptions): Promise<ReleaseManifest> {
+  const { repo, version, store } = options;
+  const log = options.log ?? (() => {});
+  const { commit, time } = await tagCommit(repo, version);
+  const work = await mkdtemp(path.join(tmpdir(), 'pier-build-'));
+  const app = path.join(work, 'app');
+  try {
+    log(`building ${version} (${commit.slice(0, 12)}) from the tag in ${app}`);
+    await extractTag(repo, version, work);
+    const env = { ...process.env, SOURCE_DATE_EPOCH: String(time), NODE_ENV: 'development' };
+    await installAndBuild(app, env, log);
+    await writeFile(path.join(app, 'REVISION'), `${commit}\n`);
+    const partial = path.join(work, 'artifact.tar.gz');
+    const sha256 = await pack(app, time, partial);
+    const target = store.artifactPath(sha256);
+    await mkdir(path.dirname(target), { recursive: true });
+    await rename(partial, target).catch(async () => {
+      // /tmp may be another file system than the repo.
+      await pipeline((await import('node:fs')).createReadStream(partial), createWriteStream(`${target}.tmp`));
+      await rename(`${target}.tmp`, target);
+    });
+    const manifest: ReleaseManifest = {
+      version,
+      commit,
+      sha256,
+      size: (await stat(target)).size,
+      artifact: path.relative(store.root, target),
+      builtAt: new Date().toISOString(),
+    };
+    await store.writeManifest(manifest);
+    log(`artifact ${target} (${manifest.size} bytes)`);
+    return manifest;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function extractTag(repo: string, version: string, work: string): Promise<void> {
+  const archive = path.join(work, 'source.tar');
+  await run(['git', 'archive', '--format=tar', '--prefix=app/', '-o', archive, `refs/tags/${version}`], {
+    cwd: repo,
+  });
+  await run(['tar', '-xf', archive, '-C', work], { cwd: work });
+  await rm(archive);
+}
+
+async function installAndBuild(
+  app: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): Promise<void> {
+  const manifestFile = path.join(app, 'package.json');
+  if (!existsSync(manifestFile)) return;
+  const pkg = JSON.parse(await readFile(manifestFile, 'utf8')) as {
+    dependencies?: object;
+    devDependencies?: object;
+    scripts?: Record<string, string>;
+  };
+  const hasDeps =
+    Object.keys(pkg.dependencies ?? {}).length + Object.keys(pkg.devDependencies ?? {}).length > 0;
+  const hasLock =
+    existsSync(path.join(app, 'package-lock.json')) || existsSync(path.join(app, 'npm-shrinkwrap.json'));
+  if (hasDeps && !hasLock) {
+    throw new FleetError('FLEET_NO_LOCKFILE', 'the tagged tree has dependencies but no package-lock.json', {
+      hint: 'commit package-lock.json: without it the same tag could build different artifacts',
+    });
+  }
+  const quiet = ['--no-audit', '--no-fund', '--loglevel=error'];
+  if (hasLock) {
+    log('npm ci');
+    await run(['npm', 'ci', ...quiet], { cwd: app, env });
+  }
+  if (pkg.scripts?.build) {
+    log('npm run build');
+    await run(['npm', 'run', 'build'], { cwd: app, env });
+  }
+  if (hasLock) {
+    log('npm prune --omit=dev');
+    await run(['npm', 'prune', '--omit=dev', ...quiet], { cwd: app, env });
+  }
+  await rm(path.join(app, 'node_modules', '.cache'), { recursive: true, force: true });
+}
+
+/** tar | gzip -n into `out`, hashing on the way; returns the SHA-256. */
+async function pack(app: string, mtime: number, out: string): Promise<string> {
+  const tar = spawn(
+    'tar',
+    [
+      ...['--sort=name', `--mtime=@${mtime}`, '--owner=0', '--group=0', '--numeric-owner'],
+      ...['--mode=u+rwX,go+rX,go-w', '--format=gnu', '-C', app, '-cf', '-', '.'],
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const gzip = spawn('gzip', ['-n', '-9'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const hash = createHash('sha256');
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const exited = (child: ReturnType<typeof spawn>, name: string): Promise<void> =>
+    new Promise((resolve, reject) =>
+      child.on('close', (code) =>
+        code === 0 ? resolve() : reject(new FleetError('FLEET_PACK', `${name} failed with exit ${code}`)),
+      ),
+    );
+  await Promise.all([
+    pipeline(tar.stdout, gzip.stdin),
+    pipeline(gzip.stdout, hashing, createWriteStream(out)),
+    exited(tar, 'tar'),
+    exited(gzip, 'gzip'),
+  ]);
+  return hash.digest('hex');
+}

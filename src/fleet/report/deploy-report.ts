@@ -1,0 +1,62 @@
+// The JSON report of one deploy or rollback, written to .pier/deploys/<id>.json: what a CI job
+// or a later `pier status` reads instead of parsing the console output.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RolloutResult } from '../rollout/runner.js';
+
+export interface DeployReport {
+  id: string;
+  action: 'deploy' | 'rollback';
+  version: string;
+  sha256: string | undefined;
+  owner: string;
+  outcome: RolloutResult['outcome'] | 'refused';
+  haltReason: string | undefined;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  directUploads: number;
+  hosts: Array<{
+    name: string;
+    dc: string;
+    state: string;
+    version: string | undefined;
+    previous: string | undefined;
+    error: string | undefined;
+    code: string | undefined;
+  }>;
+}
+
+export function buildReport(
+  base: Omit<
+    DeployReport,
+    'hosts' | 'outcome' | 'haltReason' | 'finishedAt' | 'durationMs' | 'directUploads'
+  >,
+  result: RolloutResult,
+  finished: Date,
+): DeployReport {
+  return {
+    ...base,
+    outcome: result.outcome,
+    haltReason: result.haltReason,
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - Date.parse(base.startedAt),
+    directUploads: result.directUploads,
+    hosts: result.hosts.map((h) => ({
+      name: h.host.name,
+      dc: h.host.dc,
+      state: h.state,
+      version: h.version,
+      previous: h.previous,
+      error: h.error,
+      code: h.code,
+    })),
+  };
+}
+
+export async function writeReport(dir: string, report: DeployReport): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${report.id}.json`);
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}

@@ -1,0 +1,63 @@
+// `pier deploy --dry-run`: the plan (waves per data center, budgets) and the exact commands a
+// host would run, rendered by the same executor code path that runs them for real.
+import { readCurrent, switchCurrent } from '../commands/activate.js';
+import { appendAudit } from '../commands/audit.js';
+import { probeHealth } from '../commands/health.js';
+import { layoutOf } from '../commands/layout.js';
+import { takeLock, writeLockInfo } from '../commands/lock.js';
+import { relayUrl } from '../commands/relay.js';
+import { applyRelease } from '../commands/service.js';
+import { render } from '../commands/shell.js';
+import {
+  prepareDirs,
+  pullArtifact,
+  receiveArtifact,
+  stagedSha,
+  unpackArtifact,
+  verifyArtifact,
+} from '../commands/stage.js';
+import type { Fleet } from '../inventory/inventory.js';
+import { type Plan, waves } from '../rollout/plan.js';
+
+export function planText(fleet: Fleet, plan: Plan, version: string, sha256: string): string {
+  const lines = [
+    `plan: deploy ${version} (${sha256.slice(0, 12)}) to ${plan.hostCount} hosts in ${plan.datacenters.length} data centers`,
+    `failure budget: ${plan.failureBudget} host(s) fleet-wide; data centers ${plan.dcParallel === 1 ? 'one after another' : `${plan.dcParallel} at a time`}`,
+  ];
+  for (const dc of plan.datacenters) {
+    lines.push(
+      '',
+      `${dc.name}: ${dc.canaries.length + dc.rest.length} hosts, window ${dc.window}, failure budget ${dc.failureBudget}`,
+    );
+    waves(dc).forEach((wave, index) => {
+      const canary = index === 0 && dc.canaries.length > 0;
+      const names = wave.map((host) => host.name);
+      const shown =
+        names.length > 6 ? `${names.slice(0, 6).join(', ')}, … (${names.length})` : names.join(', ');
+      lines.push(`  ${canary ? 'canary' : `wave ${index + (dc.canaries.length > 0 ? 0 : 1)}`}: ${shown}`);
+    });
+  }
+  const host = plan.datacenters[0]?.canaries[0] ?? plan.datacenters[0]?.rest[0];
+  if (host) {
+    const layout = layoutOf(host.deployTo);
+    const lock = JSON.stringify({ owner: 'USER@HOST', deploy: 'ID', since: 'TIME', expires: 'TIME' });
+    lines.push(
+      '',
+      `commands on each host (as on ${host.name}):`,
+      `  lock:      ${render(takeLock(layout))}`,
+      `             ${render(writeLockInfo(layout, lock))}`,
+      `  check:     ${render(stagedSha(layout, version))}`,
+      `  stage:     ${render(prepareDirs(layout))}`,
+      `             ${render(receiveArtifact(layout, sha256))}   (artifact on stdin; once per data center with the relay)`,
+      `             ${render(pullArtifact(layout, sha256, relayUrl('RELAY', 0, sha256), 600))}   (the other hosts)`,
+      `             ${render(verifyArtifact(layout, sha256))}`,
+      `             ${render(unpackArtifact(layout, version, sha256))}`,
+      `  activate:  ${render(readCurrent(layout))}`,
+      `             ${render(switchCurrent(layout, version))}`,
+      `             ${render(applyRelease(layout, fleet.service))}`,
+      `  health:    ${render(probeHealth(fleet.health.url, fleet.health.timeout))}   (until ${fleet.health.status}${fleet.health.body ? ` with "${fleet.health.body}"` : ''}, then ${fleet.health.bake / 1000} s bake)`,
+      `  audit:     ${render(appendAudit(layout, { at: new Date(0), deploy: 'ID', action: 'deploy', version, previous: 'PREVIOUS', result: 'healthy', by: 'USER@HOST' }))}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Host } from '../inventory/inventory.js';
+import type { HostOutcome } from '../rollout/runner.js';
+import { Progress } from './progress.js';
+import { groupedFailures, summaryTable } from './summary.js';
+
+const host = (name: string, dc: string): Host => ({
+  name,
+  dc,
+  address: name,
+  internalAddress: name,
+  port: 22,
+  user: 'root',
+  deployTo: '/opt/app',
+  proxyJump: undefined,
+});
+const hosts = [host('a1', 'ams'), host('a2', 'ams'), host('f1', 'fra')];
+
+test('plain progress: one line per data center when its counts change, at most once a second', () => {
+  let out = '';
+  let now = 10_000;
+  const progress = new Progress(
+    { write: (text) => (out += text) },
+    false,
+    [
+      { name: 'ams', hosts: hosts.slice(0, 2) },
+      { name: 'fra', hosts: hosts.slice(2) },
+    ],
+    () => now,
+  );
+  progress.update(hosts[0] as Host, 'staging');
+  progress.update(hosts[1] as Host, 'staging');
+  now = 11_500;
+  progress.update(hosts[0] as Host, 'healthy');
+  progress.update(hosts[1] as Host, 'failed', 'boom');
+  progress.finish();
+  assert.equal(
+    out,
+    [
+      'ams      [--------------------] 0/2  1 staging',
+      'fra      [--------------------] 0/1',
+      'ams      [##########----------] 1/2  1 staging, 1 healthy',
+      '  a2 failed: boom',
+      'ams      [####################] 2/2  1 healthy, 1 failed',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('TTY progress redraws its lines in place', async () => {
+  let out = '';
+  const progress = new Progress({ write: (text) => (out += text) }, true, [
+    { name: 'ams', hosts: hosts.slice(0, 2) },
+  ]);
+  progress.update(hosts[0] as Host, 'healthy');
+  progress.finish();
+  progress.update(hosts[1] as Host, 'healthy');
+  progress.finish();
+  assert.equal(
+    out,
+    '\x1b[2Kams      [##########----------] 1/2  1 healthy\n\x1b[1A\x1b[2Kams      [####################] 2/2  2 healthy\n',
+  );
+});
+
+test('summary table and failures grouped by message', () => {
+  const outcome = (h: Host, state: HostOutcome['state'], error?: string): HostOutcome => ({
+    host: h,
+    state,
+    previous: undefined,
+    version: undefined,
+    error,
+    code: undefined,
+  });
+  const results = [
+    outcome(hosts[0] as Host, 'healthy'),
+    outcome(hosts[1] as Host, 'failed', 'cannot connect: connection refused (ECONNREFUSED)'),
+    outcome(hosts[2] as Host, 'failed', 'cannot connect: connection refused (ECONNREFUSED)'),
+  ];
+  assert.equal(
+    summaryTable(results),
+    [
+      'dc     hosts  healthy  failed  rolled-back  skipped  staged',
+      'ams        2        1       1            0        0       0',
+      'fra        1        0       1            0        0       0',
+      'total      3        1       2            0        0       0',
+    ].join('\n'),
+  );
+  assert.deepEqual(groupedFailures(results), [
+    '2 hosts: cannot connect: connection refused (ECONNREFUSED)\n    a2, f1',
+  ]);
+});

@@ -1,0 +1,65 @@
+// The end of a rollout, for people: a table per data center, failures grouped by message
+// (the same problem on 300 hosts is one line), and the outcome.
+import type { HostOutcome, RolloutResult } from '../rollout/runner.js';
+
+export function summaryTable(hosts: readonly HostOutcome[]): string {
+  const columns = ['healthy', 'failed', 'rolled-back', 'skipped', 'staged'] as const;
+  const rows = new Map<string, Map<string, number>>();
+  for (const outcome of hosts) {
+    const row = rows.get(outcome.host.dc) ?? new Map<string, number>();
+    row.set(outcome.state, (row.get(outcome.state) ?? 0) + 1);
+    row.set('hosts', (row.get('hosts') ?? 0) + 1);
+    rows.set(outcome.host.dc, row);
+  }
+  const header = ['dc', 'hosts', ...columns];
+  const body = [...rows].map(([dc, row]) => [
+    dc,
+    String(row.get('hosts') ?? 0),
+    ...columns.map((c) => String(row.get(c) ?? 0)),
+  ]);
+  const totals = [
+    'total',
+    String(hosts.length),
+    ...columns.map((c) => String(hosts.filter((h) => h.state === c).length)),
+  ];
+  return table([header, ...body, totals]);
+}
+
+export function groupedFailures(hosts: readonly HostOutcome[]): string[] {
+  const groups = new Map<string, string[]>();
+  for (const outcome of hosts) {
+    if (outcome.state !== 'failed') continue;
+    const message = outcome.error ?? 'unknown error';
+    groups.set(message, [...(groups.get(message) ?? []), outcome.host.name]);
+  }
+  return [...groups]
+    .sort((a, b) => b[1].length - a[1].length)
+    .map(([message, names]) => {
+      const shown = names.slice(0, 8).join(', ') + (names.length > 8 ? `, … (${names.length - 8} more)` : '');
+      return `${names.length} host${names.length === 1 ? '' : 's'}: ${message}\n    ${shown}`;
+    });
+}
+
+export function outcomeLine(result: RolloutResult, version: string, action: string): string {
+  const healthy = result.hosts.filter((h) => h.state === 'healthy').length;
+  if (result.outcome === 'done')
+    return `${action} ${version}: done, ${healthy}/${result.hosts.length} hosts healthy`;
+  if (result.outcome === 'rolled-back') {
+    return `${action} ${version}: stopped and rolled back (${result.haltReason ?? 'halted'})`;
+  }
+  return `${action} ${version}: stopped (${result.haltReason ?? 'halted'})`;
+}
+
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) =>
+          column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0),
+        )
+        .join('  '),
+    )
+    .join('\n');
+}

@@ -1,0 +1,118 @@
+// `pier rollback [--to VERSION]`: each host goes back to the newest release that was healthy
+// before its current one (from its revisions.log), or to VERSION, which must still be on disk.
+// Same lock, window, health gate and report as a deploy; no automatic roll-forward.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { printSummary } from './deploy.js';
+import type { Datacenter, Host } from './inventory/inventory.js';
+import { Limiter } from './limiter.js';
+import { type LockInfo, lockFleet, unlockFleet } from './lock.js';
+import { checkVersion } from './release/version.js';
+import { buildReport, type DeployReport, writeReport } from './report/deploy-report.js';
+import { Progress } from './report/progress.js';
+import { previousGood } from './rollout/history.js';
+import { Journal } from './rollout/journal.js';
+import { planRollout } from './rollout/plan.js';
+import { type RolloutResult, runRollout } from './rollout/runner.js';
+import { type FleetSession, newDeployId } from './session.js';
+import { probeHost } from './status.js';
+
+export interface RollbackRequest {
+  to: string | undefined;
+  selection: Datacenter[];
+}
+
+export async function rollback(
+  session: FleetSession,
+  request: RollbackRequest,
+): Promise<{ report: DeployReport; reportFile: string; result: RolloutResult }> {
+  const to = request.to === undefined ? undefined : checkVersion(request.to);
+  const { fleet, pool, store, out } = session;
+  const hosts = request.selection.flatMap((dc) => dc.hosts);
+  const label = to ?? 'previous';
+  const id = newDeployId(`rollback-${label}`);
+  const startedAt = new Date();
+  const lock: LockInfo = {
+    owner: session.owner,
+    deploy: id,
+    since: startedAt.toISOString(),
+    expires: new Date(startedAt.getTime() + fleet.lockTtlMs).toISOString(),
+  };
+  out.write(`rolling back ${hosts.length} hosts to ${to ?? 'their previous good release'}, ${id}\n`);
+  const locked = await lockFleet(pool, hosts, lock);
+  await mkdir(store.deploysDir(), { recursive: true });
+  const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
+  journal.write({
+    type: 'start',
+    id,
+    action: 'rollback',
+    version: label,
+    sha256: '',
+    hosts: hosts.map((host) => host.name),
+    owner: session.owner,
+    at: startedAt.toISOString(),
+  });
+  // Where each host goes, decided before anything moves.
+  const targets = new Map<string, string>();
+  const failedEarly = new Map(locked.unreachable);
+  const probes = new Limiter(256);
+  await Promise.all(
+    hosts
+      .filter((host) => !failedEarly.has(host.name))
+      .map((host) =>
+        probes.run(async () => {
+          const status = await probeHost(pool, host);
+          const target = to ?? previousGood(status.revisions, status.current, status.releases);
+          if (status.error) failedEarly.set(host.name, { error: status.error, code: 'FLEET_SSH_CONNECT' });
+          else if (!target)
+            failedEarly.set(host.name, {
+              error: 'no earlier healthy release on this host',
+              code: 'FLEET_NO_PREVIOUS',
+            });
+          else if (!status.releases.includes(target)) {
+            failedEarly.set(host.name, {
+              error: `release ${target} is not on this host`,
+              code: 'FLEET_NOT_STAGED',
+            });
+          } else targets.set(host.name, target);
+        }),
+      ),
+  );
+  const progress = new Progress(out, session.tty, request.selection);
+  let result: RolloutResult;
+  try {
+    result = await runRollout({
+      fleet,
+      plan: planRollout(request.selection, fleet),
+      pool,
+      journal,
+      deployId: id,
+      owner: session.owner,
+      action: 'rollback',
+      versionFor: (host: Host) => targets.get(host.name) ?? label,
+      artifact: undefined,
+      failedEarly,
+      onState: (host, state, error) => progress.update(host, state, error),
+    });
+  } finally {
+    progress.finish();
+    await unlockFleet(pool, locked.locked, id);
+  }
+  journal.write({ type: 'end', outcome: result.outcome, at: new Date().toISOString() });
+  journal.close();
+  const report = buildReport(
+    {
+      id,
+      action: 'rollback',
+      version: label,
+      sha256: undefined,
+      owner: session.owner,
+      startedAt: startedAt.toISOString(),
+    },
+    result,
+    new Date(),
+  );
+  const reportFile = await writeReport(store.deploysDir(), report);
+  printSummary(session, result, label, 'rollback', reportFile);
+  return { report, reportFile, result };
+}

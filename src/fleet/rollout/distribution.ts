@@ -1,0 +1,193 @@
+// Distribution: getting the artifact onto every host, ahead of activation. In `relay` mode the
+// first host of a data center that needs it gets it from the controller and then serves it to
+// the others over the data center's network (commands/relay.ts); if the relay cannot be set up,
+// the next host tries, and a host whose pull fails falls back to a direct upload.
+import type { ClientChannel } from 'ssh2';
+import { layoutOf } from '../commands/layout.js';
+import { dropRelayCopy, relayUrl, serveArtifact } from '../commands/relay.js';
+import type { Fleet, Host } from '../inventory/inventory.js';
+import { Limiter } from '../limiter.js';
+import type { ConnectionPool } from '../ssh/connection-pool.js';
+import { type Artifact, isStaged, pullFromRelay, uploadArtifact } from './host-steps.js';
+
+interface Relay {
+  host: Host;
+  url: string;
+  channel: ClientChannel;
+}
+
+export class Skipped extends Error {
+  constructor() {
+    super('not started: the rollout was halted');
+  }
+}
+
+export class Distribution {
+  private readonly staged = new Map<string, Promise<void>>();
+  private readonly relays = new Map<string, Promise<Relay | undefined>>();
+  private readonly limiter: Limiter;
+  /** Hosts whose upload came straight from the controller (the WAN crossings). */
+  directUploads = 0;
+
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly pool: ConnectionPool,
+    private readonly version: string,
+    private readonly artifact: Artifact,
+    private readonly halted: () => boolean,
+    private readonly events: {
+      staging: (host: Host) => void;
+      staged: (host: Host) => void;
+      failed: (host: Host, err: unknown) => void;
+    },
+  ) {
+    this.limiter = new Limiter(fleet.rollout.stage_window);
+  }
+
+  /** Starts staging every host now (bounded), so distribution runs ahead of activation. */
+  prefetch(hosts: readonly Host[]): void {
+    for (const host of hosts) this.ensure(host).catch(() => {});
+  }
+
+  /** Resolves when the host has the release unpacked. */
+  ensure(host: Host): Promise<void> {
+    let pending = this.staged.get(host.name);
+    if (!pending) {
+      pending = this.limiter
+        .run(() => this.stage(host))
+        .then(
+          () => this.events.staged(host),
+          (err: unknown) => {
+            if (!(err instanceof Skipped)) this.events.failed(host, err);
+            throw err;
+          },
+        );
+      this.staged.set(host.name, pending);
+    }
+    return pending;
+  }
+
+  private async stage(host: Host): Promise<void> {
+    if (this.halted()) throw new Skipped();
+    this.events.staging(host);
+    const connection = await this.pool.connection(host);
+    try {
+      if (await isStaged(connection, host, this.version, this.artifact.sha256)) return;
+      const useRelay =
+        this.fleet.rollout.distribution === 'relay' &&
+        (this.fleet.datacenters.find((dc) => dc.name === host.dc)?.hosts.length ?? 0) > 1;
+      if (!useRelay) {
+        this.directUploads++;
+        await uploadArtifact(connection, host, this.version, this.artifact, false);
+        return;
+      }
+      const relay = await this.relayFor(host);
+      if (relay === 'self') return;
+      if (relay) {
+        try {
+          await pullFromRelay(connection, host, this.version, this.artifact.sha256, relay.url);
+          return;
+        } catch {
+          // The relay is gone or unreachable from here: the controller still has the artifact.
+        }
+      }
+      this.directUploads++;
+      await uploadArtifact(connection, host, this.version, this.artifact, false);
+    } finally {
+      this.pool.release(host);
+    }
+  }
+
+  /** The data center's relay; 'self' when this host just became it (and is staged). */
+  private async relayFor(host: Host): Promise<Relay | undefined | 'self'> {
+    for (;;) {
+      const existing = this.relays.get(host.dc);
+      if (existing) {
+        const relay = await existing;
+        if (relay) return relay;
+        // That host could not become the relay: the next host to get here tries, twice at most.
+        if (this.relays.get(host.dc) === existing) this.relays.delete(host.dc);
+        if ((this.relayFailures.get(host.dc) ?? 0) >= 2) return undefined;
+        continue;
+      }
+      const attempt = this.becomeRelay(host);
+      this.relays.set(
+        host.dc,
+        attempt.then(
+          (relay) => {
+            if (!relay) this.relayFailures.set(host.dc, (this.relayFailures.get(host.dc) ?? 0) + 1);
+            return relay;
+          },
+          () => {
+            this.relayFailures.set(host.dc, (this.relayFailures.get(host.dc) ?? 0) + 1);
+            return undefined;
+          },
+        ),
+      );
+      // A failed upload is this host's own failure; the waiting hosts try again without it.
+      await attempt;
+      return 'self';
+    }
+  }
+
+  private readonly relayFailures = new Map<string, number>();
+  private readonly started: Relay[] = [];
+
+  /** Uploads here, keeps the tarball and serves it; undefined when staged but unable to serve. */
+  private async becomeRelay(host: Host): Promise<Relay | undefined> {
+    const connection = await this.pool.connection(host);
+    this.directUploads++;
+    await uploadArtifact(connection, host, this.version, this.artifact, true);
+    const layout = layoutOf(host.deployTo);
+    try {
+      const channel = await connection.open(
+        serveArtifact(layout, this.artifact.sha256, host.internalAddress),
+      );
+      const port = await firstLine(channel);
+      const relay = {
+        host,
+        url: relayUrl(host.internalAddress, Number(port), this.artifact.sha256),
+        channel,
+      };
+      this.started.push(relay);
+      return relay;
+    } catch {
+      // Staged, but cannot serve (no node on the host?): the others fetch some other way.
+      await connection.exec(dropRelayCopy(layout, this.artifact.sha256)).catch(() => {});
+      return undefined;
+    }
+  }
+
+  /** Stops the relays and removes their copies of the tarball. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.staged.values());
+    for (const relay of this.started.splice(0)) {
+      relay.channel.end();
+      relay.channel.close();
+      const connection = await this.pool.connection(relay.host).catch(() => undefined);
+      await connection
+        ?.exec(dropRelayCopy(layoutOf(relay.host.deployTo), this.artifact.sha256))
+        .catch(() => {});
+    }
+    this.relays.clear();
+  }
+}
+
+function firstLine(channel: ClientChannel): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error('the relay did not start')), 10_000);
+    channel.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const end = text.indexOf('\n');
+      if (end !== -1) {
+        clearTimeout(timer);
+        resolve(text.slice(0, end).trim());
+      }
+    });
+    channel.on('close', () => {
+      clearTimeout(timer);
+      reject(new Error('the relay exited'));
+    });
+  });
+}

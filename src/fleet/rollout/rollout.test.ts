@@ -1,0 +1,153 @@
+// The pure parts of a rollout: budgets, the planner, retention, history and journal replay.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Datacenter, Host } from '../inventory/inventory.js';
+import { allowedFailures, FailureBudget, hostCount } from './budget.js';
+import { parseRevisions, previousGood } from './history.js';
+import { replayJournal } from './journal.js';
+import { planRollout, waves } from './plan.js';
+import { parseReleaseList, releasesToRemove } from './retention.js';
+
+const count = (value: number) => ({ kind: 'count' as const, value });
+const percent = (value: number) => ({ kind: 'percent' as const, value });
+
+function dc(name: string, size: number, extra: Partial<Datacenter> = {}): Datacenter {
+  const hosts: Host[] = Array.from({ length: size }, (_, i) => ({
+    name: `${name}-${i + 1}`,
+    dc: name,
+    address: `${name}-${i + 1}`,
+    internalAddress: `${name}-${i + 1}`,
+    port: 22,
+    user: 'root',
+    deployTo: '/opt/app',
+    proxyJump: undefined,
+  }));
+  return { name, canary: count(1), window: count(2), failureBudget: count(0), hosts, ...extra };
+}
+
+const rollout = (extra = {}) => ({
+  rollout: {
+    canary: count(1),
+    window: count(2),
+    failure_budget: count(1),
+    dc_parallel: 1,
+    stage_window: 20,
+    distribution: 'relay' as const,
+    ...extra,
+  },
+});
+
+test('budget arithmetic: counts as given, shares round down', () => {
+  assert.equal(allowedFailures(count(3), 10), 3);
+  assert.equal(allowedFailures(percent(10), 9), 0);
+  assert.equal(allowedFailures(percent(10), 10), 1);
+  assert.equal(allowedFailures(percent(1), 5000), 50);
+  assert.equal(allowedFailures(percent(33.3), 3), 0);
+  assert.equal(allowedFailures(percent(100), 7), 7);
+});
+
+test('canary and window sizes: shares round up, never above the hosts there', () => {
+  assert.equal(hostCount(percent(10), 5), 1);
+  assert.equal(hostCount(percent(10), 250), 25);
+  assert.equal(hostCount(percent(0), 250), 0);
+  assert.equal(hostCount(count(5), 3), 3);
+});
+
+test('over budget when failures exceed it, globally or in one data center', () => {
+  const budget = new FailureBudget(
+    2,
+    new Map([
+      ['ams', 1],
+      ['fra', 0],
+    ]),
+  );
+  assert.equal(budget.fail('ams'), undefined);
+  assert.deepEqual(budget.fail('fra'), { scope: 'data center fra', failures: 1, allowed: 0 });
+  const global = new FailureBudget(1, new Map([['ams', 5]]));
+  assert.equal(global.fail('ams'), undefined);
+  assert.deepEqual(global.fail('ams'), { scope: 'fleet', failures: 2, allowed: 1 });
+});
+
+test('the planner: canaries first per data center, then window-sized waves', () => {
+  const plan = planRollout(
+    [dc('ams', 5), dc('fra', 2, { canary: count(0), window: percent(50) }), dc('sfo', 0)],
+    rollout(),
+  );
+  assert.deepEqual(
+    plan.datacenters.map((d) => waves(d).map((wave) => wave.map((host) => host.name))),
+    [
+      [['ams-1'], ['ams-2', 'ams-3'], ['ams-4', 'ams-5']],
+      [['fra-1'], ['fra-2']],
+    ],
+  );
+  assert.equal(plan.hostCount, 7);
+  assert.equal(plan.failureBudget, 1);
+  assert.equal(plan.datacenters[1]?.window, 1);
+});
+
+test('the planner: percentage budgets are taken of the hosts they cover', () => {
+  const plan = planRollout(
+    [dc('ams', 200, { failureBudget: percent(2) })],
+    rollout({ failure_budget: percent(1) }),
+  );
+  assert.equal(plan.failureBudget, 2);
+  assert.equal(plan.datacenters[0]?.failureBudget, 4);
+});
+
+test('retention keeps the newest, current and the previous good release', () => {
+  const dirs = parseReleaseList('100.5 v1\n200 v2\n300 v3\n400 v4\n500 v5\n50 .partial-v6\ngarbage\n');
+  assert.deepEqual(releasesToRemove(dirs, 2, 'v5', 'v4'), ['v3', 'v2', 'v1']);
+  // Rolled back to an old release: it and the previous good stay even though they are old.
+  assert.deepEqual(releasesToRemove(dirs, 2, 'v1', 'v2'), ['v3']);
+  assert.deepEqual(releasesToRemove(dirs, 10, 'v5', 'v4'), []);
+});
+
+test('history: the rollback target is the newest healthy release still on disk', () => {
+  const revisions = parseRevisions([
+    '2024-01-01T00:00:00Z deploy=a action=deploy version=v1 previous=- result=healthy by=x@y',
+    '2024-01-02T00:00:00Z deploy=b action=deploy version=v2 previous=v1 result=healthy by=x@y',
+    '2024-01-03T00:00:00Z deploy=c action=deploy version=v3 previous=v2 result=rolled-back by=x@y',
+    'not a revision line',
+  ]);
+  assert.equal(revisions.length, 3);
+  assert.equal(revisions[1]?.previous, 'v1');
+  assert.equal(previousGood(revisions, 'v2', ['v1', 'v2', 'v3']), 'v1');
+  assert.equal(previousGood(revisions, 'v3', ['v1', 'v2', 'v3']), 'v2');
+  assert.equal(previousGood(revisions, 'v2', ['v2', 'v3']), undefined);
+});
+
+test('journal replay: last state wins, previous sticks, a torn line is ignored', () => {
+  const lines = [
+    {
+      type: 'start',
+      id: 'd1',
+      action: 'deploy',
+      version: 'v2',
+      sha256: 'x',
+      hosts: ['a', 'b', 'c'],
+      owner: 'o',
+      at: 't',
+    },
+    { type: 'host', host: 'a', state: 'staged', at: 't' },
+    { type: 'host', host: 'a', state: 'activating', previous: 'v1', at: 't' },
+    { type: 'host', host: 'a', state: 'healthy', at: 't' },
+    { type: 'host', host: 'b', state: 'failed', error: 'cannot connect', code: 'FLEET_SSH_CONNECT', at: 't' },
+  ].map((record) => JSON.stringify(record));
+  const replay = replayJournal(`${lines.join('\n')}\n{"type":"host","host":"c","sta`);
+  assert.equal(replay?.start.version, 'v2');
+  assert.deepEqual(replay?.hosts.get('a'), {
+    state: 'healthy',
+    previous: 'v1',
+    error: undefined,
+    code: undefined,
+  });
+  assert.equal(replay?.hosts.get('b')?.code, 'FLEET_SSH_CONNECT');
+  assert.equal(replay?.hosts.has('c'), false);
+  assert.equal(replay?.end, undefined);
+  assert.equal(replayJournal('{"type":"host","host":"a","state":"staged","at":"t"}\n'), undefined);
+  const ended = replayJournal(
+    `${lines[0]}\n{"type":"halt","reason":"over budget","at":"t"}\n{"type":"end","outcome":"rolled-back","at":"t"}\n`,
+  );
+  assert.equal(ended?.halt, 'over budget');
+  assert.equal(ended?.end, 'rolled-back');
+});

@@ -1,0 +1,288 @@
+// The rollout runner: follows the plan (data centers in order, canaries first, then a sliding
+// window), records every host's state in the journal, and enforces the failure budget. Over
+// budget, or a canary that fails its health gate: start nothing new, let the hosts in flight
+// finish, then roll every host this deploy activated back to the release it had before.
+
+import { describeError } from '../errors.js';
+import type { Fleet, Host } from '../inventory/inventory.js';
+import { Limiter } from '../limiter.js';
+import type { ConnectionPool } from '../ssh/connection-pool.js';
+import { type BudgetBreach, FailureBudget } from './budget.js';
+import { Distribution } from './distribution.js';
+import { passHealthGate } from './health-gate.js';
+import type { HostState } from './host-state.js';
+import { type Artifact, audit, currentVersion, pruneReleases, switchTo } from './host-steps.js';
+import type { HostRecord, Journal } from './journal.js';
+import type { DcPlan, Plan } from './plan.js';
+
+export interface HostOutcome {
+  host: Host;
+  state: HostState;
+  previous: string | undefined;
+  version: string | undefined;
+  error: string | undefined;
+  code: string | undefined;
+}
+
+export interface RolloutInput {
+  fleet: Fleet;
+  plan: Plan;
+  pool: ConnectionPool;
+  journal: Journal;
+  deployId: string;
+  owner: string;
+  /** `deploy` stages the artifact and rolls back over budget; `rollback` only switches. */
+  action: 'deploy' | 'rollback';
+  /** The release each host should end on. */
+  versionFor: (host: Host) => string;
+  artifact: (Artifact & { version: string }) | undefined;
+  /** From the journal of an interrupted run (--resume). */
+  resumed?: ReadonlyMap<string, HostRecord>;
+  /** Hosts that already failed (unreachable when locking), counted against the budget. */
+  failedEarly?: ReadonlyMap<string, { error: string; code: string }>;
+  /** A resumed run that had already halted only finishes rolling back. */
+  haltReason?: string | undefined;
+  onState?: (host: Host, state: HostState, error?: string) => void;
+}
+
+export interface RolloutResult {
+  outcome: 'done' | 'rolled-back' | 'halted';
+  haltReason: string | undefined;
+  hosts: HostOutcome[];
+  /** Artifact uploads that crossed from the controller (once per data center with the relay). */
+  directUploads: number;
+}
+
+export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
+  return new Rollout(input).run();
+}
+
+class Rollout {
+  private readonly outcomes = new Map<string, HostOutcome>();
+  private readonly budget: FailureBudget;
+  private haltReason: string | undefined;
+  private readonly distribution: Distribution | undefined;
+
+  constructor(private readonly input: RolloutInput) {
+    const { plan } = input;
+    this.haltReason = input.haltReason;
+    this.budget = new FailureBudget(
+      plan.failureBudget,
+      new Map(plan.datacenters.map((dc) => [dc.name, dc.failureBudget])),
+    );
+    for (const dc of plan.datacenters) {
+      for (const host of [...dc.canaries, ...dc.rest]) {
+        const before = input.resumed?.get(host.name);
+        this.outcomes.set(host.name, {
+          host,
+          state: before?.state === 'healthy' ? 'healthy' : 'pending',
+          previous: before?.previous,
+          version: before?.state === 'healthy' ? input.versionFor(host) : undefined,
+          error: undefined,
+          code: undefined,
+        });
+      }
+    }
+    if (input.action === 'deploy' && input.artifact) {
+      this.distribution = new Distribution(
+        input.fleet,
+        input.pool,
+        input.artifact.version,
+        input.artifact,
+        () => this.haltReason !== undefined,
+        {
+          staging: (host) => this.set(host, 'staging'),
+          staged: (host) => {
+            this.set(host, 'staged');
+            input.journal.host(host.name, 'staged');
+          },
+          failed: (host, err) => this.fail(host, describeError(err), codeOf(err)),
+        },
+      );
+    }
+  }
+
+  async run(): Promise<RolloutResult> {
+    for (const [name, failure] of this.input.failedEarly ?? []) {
+      const outcome = this.outcomes.get(name);
+      if (outcome) this.fail(outcome.host, failure.error, failure.code);
+    }
+    const todo = [...this.outcomes.values()].filter((o) => o.state === 'pending').map((o) => o.host);
+    if (this.haltReason === undefined) this.distribution?.prefetch(todo);
+    const dcs = new Limiter(this.input.plan.dcParallel);
+    await Promise.all(this.input.plan.datacenters.map((dc) => dcs.run(() => this.rollDc(dc))));
+    await this.distribution?.close();
+    let outcome: RolloutResult['outcome'] = 'done';
+    if (this.haltReason !== undefined) {
+      this.input.journal.write({ type: 'halt', reason: this.haltReason, at: new Date().toISOString() });
+      outcome = 'halted';
+      if (this.input.action === 'deploy') {
+        await this.rollBackActivated();
+        outcome = 'rolled-back';
+      }
+    }
+    for (const o of this.outcomes.values()) {
+      if (o.state === 'pending' || o.state === 'staging') this.set(o.host, 'skipped');
+    }
+    return {
+      outcome,
+      haltReason: this.haltReason,
+      hosts: [...this.outcomes.values()],
+      directUploads: this.distribution?.directUploads ?? 0,
+    };
+  }
+
+  private async rollDc(dc: DcPlan): Promise<void> {
+    if (this.haltReason !== undefined) return;
+    await Promise.all(dc.canaries.map((host) => this.rollHost(host, true)));
+    const window = new Limiter(dc.window);
+    await Promise.all(dc.rest.map((host) => window.run(() => this.rollHost(host, false))));
+  }
+
+  private async rollHost(host: Host, canary: boolean): Promise<void> {
+    const outcome = this.outcomes.get(host.name) as HostOutcome;
+    if (outcome.state === 'healthy' || outcome.state === 'failed' || this.haltReason !== undefined) return;
+    const { input } = this;
+    const version = input.versionFor(host);
+    try {
+      await this.distribution?.ensure(host);
+    } catch {
+      return; // counted by the distribution's `failed` event, or skipped after a halt
+    }
+    if (this.haltReason !== undefined) return;
+    let previous = outcome.previous;
+    try {
+      const connection = await input.pool.connection(host);
+      if (previous === undefined) {
+        const current = await currentVersion(connection, host);
+        previous = current === version ? undefined : current;
+      }
+      outcome.previous = previous;
+      this.set(host, 'activating');
+      input.journal.host(host.name, 'activating', previous ? { previous } : {});
+      // From here the host may run the new release: a failure returns it to `previous`.
+      outcome.version = version;
+      await switchTo(connection, host, input.fleet, version);
+      await passHealthGate(connection, input.fleet.health, version);
+      this.set(host, 'healthy');
+      input.journal.host(host.name, 'healthy');
+      await pruneReleases(connection, host, input.fleet.keepReleases, version, previous).catch(() => {});
+      await this.audit(host, version, previous, 'healthy');
+    } catch (err) {
+      const message = describeError(err);
+      if (outcome.version === version && input.action === 'deploy') {
+        const back = await this.revert(host, previous);
+        this.fail(host, `${message}${back}`, codeOf(err));
+        if (canary) this.halt(`canary ${host.name} failed: ${message}`);
+      } else {
+        this.fail(host, message, codeOf(err));
+      }
+    } finally {
+      input.pool.release(host);
+    }
+  }
+
+  /** Back to `previous` after this host alone failed; returns a note for the error message. */
+  private async revert(host: Host, previous: string | undefined): Promise<string> {
+    const outcome = this.outcomes.get(host.name) as HostOutcome;
+    if (previous === undefined) return ' (no previous release to return to)';
+    try {
+      const connection = await this.input.pool.connection(host);
+      await switchTo(connection, host, this.input.fleet, previous);
+      outcome.version = previous;
+      await passHealthGate(connection, this.input.fleet.health, previous).catch(() => {});
+      return ` (back on ${previous})`;
+    } catch (err) {
+      return ` (returning to ${previous} failed too: ${describeError(err)})`;
+    }
+  }
+
+  private async rollBackActivated(): Promise<void> {
+    const wasLive = (name: string): boolean => {
+      const state = this.input.resumed?.get(name)?.state;
+      return state === 'activating' || state === 'rolling-back';
+    };
+    const targets = [...this.outcomes.values()].filter(
+      (o) =>
+        o.state === 'healthy' || o.state === 'activating' || (o.state === 'pending' && wasLive(o.host.name)),
+    );
+    const limiter = new Limiter(Math.max(1, ...this.input.plan.datacenters.map((dc) => dc.window)));
+    await Promise.all(
+      targets.map((o) =>
+        limiter.run(async () => {
+          if (o.previous === undefined) {
+            this.set(o.host, 'failed', 'over budget, and no previous release to return to');
+            return;
+          }
+          this.set(o.host, 'rolling-back');
+          this.input.journal.host(o.host.name, 'rolling-back');
+          try {
+            const connection = await this.input.pool.connection(o.host);
+            await switchTo(connection, o.host, this.input.fleet, o.previous);
+            o.version = o.previous;
+            await passHealthGate(connection, this.input.fleet.health, o.previous);
+            this.set(o.host, 'rolled-back');
+            this.input.journal.host(o.host.name, 'rolled-back');
+            await this.audit(o.host, o.previous, this.input.versionFor(o.host), 'rolled-back');
+          } catch (err) {
+            this.set(o.host, 'failed', `rolling back to ${o.previous} failed: ${describeError(err)}`);
+            this.input.journal.host(o.host.name, 'failed', { error: o.error ?? '' });
+          } finally {
+            this.input.pool.release(o.host);
+          }
+        }),
+      ),
+    );
+  }
+
+  private fail(host: Host, error: string, code: string): void {
+    this.set(host, 'failed', error, code);
+    this.input.journal.host(host.name, 'failed', { error, code });
+    const breach = this.budget.fail(host.dc);
+    if (breach) this.halt(breachText(breach));
+    const outcome = this.outcomes.get(host.name);
+    if (outcome?.version !== undefined) {
+      void this.audit(host, this.input.versionFor(host), outcome?.previous, 'failed').catch(() => {});
+    }
+  }
+
+  private halt(reason: string): void {
+    this.haltReason ??= reason;
+  }
+
+  private set(host: Host, state: HostState, error?: string, code?: string): void {
+    const outcome = this.outcomes.get(host.name);
+    if (!outcome) return;
+    outcome.state = state;
+    if (error !== undefined) outcome.error = error;
+    if (code !== undefined) outcome.code = code;
+    this.input.onState?.(host, state, error);
+  }
+
+  private async audit(
+    host: Host,
+    version: string,
+    previous: string | undefined,
+    result: string,
+  ): Promise<void> {
+    const connection = await this.input.pool.connection(host);
+    await audit(connection, host, {
+      at: new Date(),
+      deploy: this.input.deployId,
+      action: this.input.action,
+      version,
+      previous,
+      result,
+      by: this.input.owner,
+    }).catch(() => {});
+  }
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'FLEET_HOST';
+}
+
+function breachText(breach: BudgetBreach): string {
+  return `failure budget exceeded in the ${breach.scope}: ${breach.failures} failed, ${breach.allowed} allowed`;
+}

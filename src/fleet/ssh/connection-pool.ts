@@ -1,0 +1,305 @@
+// SSH connections to the fleet: one per host, opened on first use and reused for every step,
+// handshakes bounded (a controller opening 5,000 at once would time most of them out), host
+// keys checked strictly against known_hosts (ssh2 accepts any key unless told otherwise), jump
+// hosts shared by the hosts behind them. Idle connections beyond `maxOpen` are closed.
+import { readFile } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
+import { Client, type ConnectConfig } from 'ssh2';
+import type { Host, Jump } from '../inventory/inventory.js';
+import { Limiter } from '../limiter.js';
+import { Connection } from './connection.js';
+import { HostError } from './errors.js';
+import { type KnownKey, lookupName, preferredAlgorithms, verifyHostKey } from './known-hosts.js';
+
+export interface PoolOptions {
+  user: string;
+  /** Private key (file contents). */
+  privateKey: Buffer | undefined;
+  /** $SSH_AUTH_SOCK, when agent auth is allowed. */
+  agent: string | undefined;
+  knownHosts: KnownKey[];
+  knownHostsFile: string;
+  strictHostKeys: boolean;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  handshakeConcurrency: number;
+  maxOpen: number;
+}
+
+/** Where a connection goes: an inventory host or a jump host. */
+interface Target {
+  key: string;
+  names: string[];
+  address: string;
+  port: number;
+  user: string;
+  jump: Jump | undefined;
+}
+
+const allHostKeyAlgorithms = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+export class ConnectionPool {
+  private readonly open = new Map<string, Promise<Connection>>();
+  private readonly idle = new Set<string>();
+  private readonly handshakes: Limiter;
+
+  constructor(private readonly options: PoolOptions) {
+    this.handshakes = new Limiter(options.handshakeConcurrency);
+  }
+
+  /** The host's connection, opened if needed. Fails with a HostError naming the cause. */
+  connection(host: Host): Promise<Connection> {
+    return this.get(this.targetOf(host));
+  }
+
+  /** The key the host presents, without authenticating (for `pier trust`). */
+  async scanHostKey(host: Host): Promise<Buffer> {
+    const target = this.targetOf(host);
+    const sock = target.jump ? await this.tunnel(target) : undefined;
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      let key: Buffer | undefined;
+      const finish = () =>
+        key ? resolve(key) : reject(new HostError('FLEET_SSH_CONNECT', 'no host key received'));
+      client.on('error', (err: Error & { code?: string }) => {
+        if (key) finish();
+        else
+          reject(
+            new HostError('FLEET_SSH_CONNECT', `cannot connect: ${connectProblem(err)}`, { cause: err }),
+          );
+        client.end();
+      });
+      client.once('close', finish);
+      client.connect({
+        host: target.address,
+        port: target.port,
+        username: target.user,
+        readyTimeout: this.options.connectTimeoutMs,
+        ...(sock ? { sock } : {}),
+        hostVerifier: (presented: Buffer) => {
+          key = presented;
+          return false;
+        },
+      });
+    });
+  }
+
+  /** The names a host's key is recorded under in known_hosts. */
+  namesOf(host: Host): string[] {
+    return this.targetOf(host).names;
+  }
+
+  private targetOf(host: Host): Target {
+    return {
+      key: `${host.user}@${host.address}:${host.port}`,
+      names: [...new Set([lookupName(host.name, host.port), lookupName(host.address, host.port)])],
+      address: host.address,
+      port: host.port,
+      user: host.user,
+      jump: host.proxyJump,
+    };
+  }
+
+  /** The host is between phases: its connection may be closed if too many are open. */
+  release(host: Host): void {
+    const key = `${host.user}@${host.address}:${host.port}`;
+    this.idle.add(key);
+    if (this.open.size <= this.options.maxOpen) return;
+    for (const idleKey of this.idle) {
+      if (this.open.size <= this.options.maxOpen) break;
+      const pending = this.open.get(idleKey);
+      this.open.delete(idleKey);
+      this.idle.delete(idleKey);
+      pending?.then((connection) => connection.close()).catch(() => {});
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    this.idle.clear();
+    await Promise.all(all.map((pending) => pending.then((connection) => connection.close()).catch(() => {})));
+  }
+
+  private get(target: Target): Promise<Connection> {
+    this.idle.delete(target.key);
+    const existing = this.open.get(target.key);
+    if (existing) return existing;
+    const pending = this.connect(target);
+    this.open.set(target.key, pending);
+    pending.then(
+      (connection) => {
+        if (!connection.isOpen) this.forget(target.key, pending);
+      },
+      () => this.forget(target.key, pending),
+    );
+    return pending;
+  }
+
+  private forget(key: string, pending: Promise<Connection>): void {
+    if (this.open.get(key) === pending) this.open.delete(key);
+    this.idle.delete(key);
+  }
+
+  private async connect(target: Target): Promise<Connection> {
+    const sock = target.jump ? await this.tunnel(target) : undefined;
+    return this.handshakes.run(() => this.handshake(target, sock));
+  }
+
+  /** A TCP stream to the target opened from its jump host (OpenSSH's ProxyJump). */
+  private async tunnel(target: Target): Promise<Duplex> {
+    const jump = target.jump as Jump;
+    let via: Connection;
+    try {
+      via = await this.get({
+        key: `${jump.user}@${jump.host}:${jump.port}`,
+        names: [lookupName(jump.host, jump.port)],
+        address: jump.host,
+        port: jump.port,
+        user: jump.user,
+        jump: undefined,
+      });
+    } catch (err) {
+      throw new HostError('FLEET_SSH_JUMP', `jump host ${jump.host}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return new Promise((resolve, reject) => {
+      via.client.forwardOut('127.0.0.1', 0, target.address, target.port, (err, stream) =>
+        err
+          ? reject(
+              new HostError(
+                'FLEET_SSH_JUMP',
+                `jump host ${jump.host} cannot reach ${target.address}:${target.port}: ${err.message}`,
+              ),
+            )
+          : resolve(stream),
+      );
+    });
+  }
+
+  private handshake(target: Target, sock: Duplex | undefined): Promise<Connection> {
+    const { options } = this;
+    let rejectedKey: HostError | undefined;
+    const config: ConnectConfig = {
+      host: target.address,
+      port: target.port,
+      username: target.user,
+      readyTimeout: options.connectTimeoutMs,
+      keepaliveInterval: 15_000,
+      algorithms: {
+        serverHostKey: preferredAlgorithms(options.knownHosts, target.names, allHostKeyAlgorithms) as never,
+      },
+      hostVerifier: (key: Buffer) => {
+        if (!options.strictHostKeys) return true;
+        const verdict = verifyHostKey(options.knownHosts, target.names, key);
+        if (verdict.ok) return true;
+        rejectedKey = hostKeyError(verdict, target, options.knownHostsFile);
+        return false;
+      },
+    };
+    if (sock) config.sock = sock;
+    if (options.privateKey) config.privateKey = options.privateKey;
+    if (options.agent) config.agent = options.agent;
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      let settled = false;
+      client.once('ready', () => {
+        settled = true;
+        resolve(new Connection(client, options.commandTimeoutMs));
+      });
+      client.on('error', (err: Error & { level?: string }) => {
+        if (settled) return;
+        settled = true;
+        client.end();
+        if (rejectedKey) reject(rejectedKey);
+        else if (err.level === 'client-authentication') {
+          reject(
+            new HostError('FLEET_SSH_AUTH', `authentication as ${target.user} failed`, {
+              hint: 'check ssh.user and ssh.identity, or load the key into ssh-agent',
+            }),
+          );
+        } else
+          reject(
+            new HostError('FLEET_SSH_CONNECT', `cannot connect: ${connectProblem(err)}`, { cause: err }),
+          );
+      });
+      client.once('close', () => {
+        if (settled) return;
+        settled = true;
+        reject(rejectedKey ?? new HostError('FLEET_SSH_CONNECT', 'connection closed during the handshake'));
+      });
+      client.connect(config);
+    });
+  }
+}
+
+/** Socket errors without the address in them, so the same problem on many hosts groups as one. */
+function connectProblem(err: Error & { code?: string }): string {
+  const known: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ETIMEDOUT: 'timed out',
+    EHOSTUNREACH: 'no route to host',
+    ENETUNREACH: 'network unreachable',
+    ENOTFOUND: 'host name not found',
+    EAI_AGAIN: 'host name lookup failed',
+    ECONNRESET: 'connection reset',
+  };
+  if (err.code && known[err.code]) return `${known[err.code]} (${err.code})`;
+  if (/timed out/i.test(err.message)) return 'timed out during the handshake';
+  return err.message;
+}
+
+function hostKeyError(
+  verdict: Exclude<ReturnType<typeof verifyHostKey>, { ok: true }>,
+  target: Target,
+  file: string,
+): HostError {
+  const shown = `${verdict.keyType} ${verdict.fingerprint}`;
+  if (verdict.reason === 'changed') {
+    return new HostError(
+      'FLEET_HOST_KEY_CHANGED',
+      `host key changed: the host presented ${shown}, known_hosts has ${verdict.known.join(', ')}`,
+      {
+        hint: `if the host was really reinstalled, check the fingerprint out of band and run: pier trust --replace ${target.names[0]}`,
+      },
+    );
+  }
+  if (verdict.reason === 'revoked') {
+    return new HostError('FLEET_HOST_KEY_REVOKED', `host key ${shown} is marked @revoked in ${file}`);
+  }
+  return new HostError('FLEET_HOST_KEY_UNKNOWN', `unknown host key ${shown} (not in ${file})`, {
+    hint: `check the fingerprint, then run: pier trust ${target.names[0]}`,
+  });
+}
+
+/** Reads the files the pool needs; missing known_hosts means "nothing known yet". */
+export async function readSshFiles(
+  identity: string | undefined,
+  knownHostsFile: string,
+): Promise<{ privateKey: Buffer | undefined; knownHostsText: string }> {
+  let privateKey: Buffer | undefined;
+  if (identity) {
+    try {
+      privateKey = await readFile(identity);
+    } catch (err) {
+      throw new HostError(
+        'FLEET_SSH_IDENTITY',
+        `cannot read the identity file ${identity}: ${(err as Error).message}`,
+        {
+          hint: 'set ssh.identity in fleet.yml or pass --identity',
+        },
+      );
+    }
+  }
+  const knownHostsText = await readFile(knownHostsFile, 'utf8').catch(() => '');
+  return { privateKey, knownHostsText };
+}

@@ -1,0 +1,118 @@
+// One SSH connection to one host, reused for every step. `exec` is the one executor: it renders
+// a command tree (quoting every argument), runs it, and returns exit code and output.
+import type { Readable } from 'node:stream';
+import type { Client, ClientChannel } from 'ssh2';
+import { render, type Script } from '../commands/shell.js';
+import { HostError, RemoteCommandError } from './errors.js';
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** Bytes or a stream fed to the command's stdin (uploads). */
+  stdin?: Readable | Buffer;
+  timeoutMs?: number;
+}
+
+/** Output kept per command: enough for probes, bounded so 5,000 hosts stay small. */
+const maxOutput = 1024 * 1024;
+
+export class Connection {
+  private closed = false;
+  constructor(
+    readonly client: Client,
+    private readonly defaultTimeoutMs: number,
+  ) {
+    client.once('close', () => {
+      this.closed = true;
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** Runs the script; resolves with any exit code (callers decide what a failure means). */
+  exec(script: Script, options: ExecOptions = {}): Promise<ExecResult> {
+    const command = render(script);
+    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, channel) => {
+        if (err) {
+          reject(new HostError('FLEET_SSH_CHANNEL', `cannot run a command: ${err.message}`, { cause: err }));
+          return;
+        }
+        collect(channel, command, timeoutMs, options.stdin).then(resolve, reject);
+      });
+    });
+  }
+
+  /** Runs the script and fails with its stderr unless it exits 0. */
+  async check(what: string, script: Script, options: ExecOptions = {}): Promise<string> {
+    const result = await this.exec(script, options);
+    if (result.code !== 0) throw new RemoteCommandError(what, result.code, result.stderr || result.stdout);
+    return result.stdout;
+  }
+
+  /** Opens a long-running command (the relay) and hands its channel to the caller. */
+  open(script: Script): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(render(script), (err, channel) => (err ? reject(err) : resolve(channel)));
+    });
+  }
+
+  close(): void {
+    if (!this.closed) this.client.end();
+  }
+}
+
+function collect(
+  channel: ClientChannel,
+  command: string,
+  timeoutMs: number,
+  stdin: Readable | Buffer | undefined,
+): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    let done = false;
+    const timer = setTimeout(() => {
+      done = true;
+      channel.close();
+      const name = command.split(' ')[0];
+      reject(
+        new HostError(
+          'FLEET_REMOTE_TIMEOUT',
+          `${name} did not finish within ${Math.round(timeoutMs / 1000)} s`,
+        ),
+      );
+    }, timeoutMs);
+    channel.on('data', (chunk: Buffer) => {
+      if (stdout.length < maxOutput) stdout += chunk.toString('utf8');
+    });
+    channel.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-64 * 1024);
+    });
+    channel.on('error', (err: Error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      reject(new HostError('FLEET_SSH_CHANNEL', `command channel failed: ${err.message}`, { cause: err }));
+    });
+    channel.on('close', (code: number | null, signal?: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 255), stdout, stderr });
+    });
+    if (stdin === undefined) channel.end();
+    else if (Buffer.isBuffer(stdin)) channel.end(stdin);
+    else {
+      stdin.on('error', () => channel.destroy());
+      stdin.pipe(channel);
+    }
+  });
+}

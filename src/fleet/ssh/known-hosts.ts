@@ -1,0 +1,134 @@
+// known_hosts, OpenSSH's format: `[marker] patterns keytype base64-key [comment]`. Patterns are
+// comma lists with * ? and ! (negation), `[host]:port` for ports other than 22, or hashed as
+// `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`. Parsing and matching do no I/O.
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+
+export interface KnownKey {
+  patterns: string;
+  keyType: string;
+  key: Buffer;
+  marker: 'revoked' | 'cert-authority' | undefined;
+}
+
+export type HostKeyVerdict =
+  | { ok: true }
+  | {
+      ok: false;
+      reason: 'unknown' | 'changed' | 'revoked';
+      fingerprint: string;
+      keyType: string;
+      known: string[];
+    };
+
+export function parseKnownHosts(text: string): KnownKey[] {
+  const keys: KnownKey[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const fields = line.split(/\s+/);
+    let marker: KnownKey['marker'];
+    if (fields[0] === '@revoked' || fields[0] === '@cert-authority') {
+      marker = fields[0] === '@revoked' ? 'revoked' : 'cert-authority';
+      fields.shift();
+    }
+    const [patterns, keyType, base64] = fields;
+    if (!patterns || !keyType || !base64) continue;
+    keys.push({ patterns, keyType, key: Buffer.from(base64, 'base64'), marker });
+  }
+  return keys;
+}
+
+/** The name a host is recorded under: `name` on port 22, `[name]:port` otherwise. */
+export function lookupName(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+export function fingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The algorithm name inside an SSH public key blob (uint32 length, then the name). */
+export function keyTypeOf(key: Buffer): string {
+  if (key.length < 4) return 'unknown';
+  return key.subarray(4, 4 + key.readUInt32BE(0)).toString('latin1');
+}
+
+export function matchesHost(patterns: string, name: string): boolean {
+  if (patterns.startsWith('|1|')) {
+    const [, , salt = '', hash = ''] = patterns.split('|');
+    const digest = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
+    return digest === hash;
+  }
+  let matched = false;
+  for (const pattern of patterns.split(',')) {
+    const negated = pattern.startsWith('!');
+    if (wildcard(negated ? pattern.slice(1) : pattern).test(name)) {
+      if (negated) return false;
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+function wildcard(pattern: string): RegExp {
+  const body = pattern
+    .toLowerCase()
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\[/g, '\\[')
+    .replace(/\]/g, '\\]')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+/** Checks a presented key for a host known by any of `names` (its inventory name and address). */
+export function verifyHostKey(
+  known: readonly KnownKey[],
+  names: readonly string[],
+  presented: Buffer,
+): HostKeyVerdict {
+  const lowered = names.map((name) => name.toLowerCase());
+  const forHost = known.filter((entry) => lowered.some((name) => matchesHost(entry.patterns, name)));
+  const verdict = (reason: 'unknown' | 'changed' | 'revoked'): HostKeyVerdict => ({
+    ok: false,
+    reason,
+    fingerprint: fingerprint(presented),
+    keyType: keyTypeOf(presented),
+    known: forHost.filter((entry) => entry.marker === undefined).map((entry) => fingerprint(entry.key)),
+  });
+  if (known.some((entry) => entry.marker === 'revoked' && entry.key.equals(presented)))
+    return verdict('revoked');
+  const plain = forHost.filter((entry) => entry.marker === undefined);
+  if (plain.some((entry) => entry.key.equals(presented))) return { ok: true };
+  return verdict(plain.length === 0 ? 'unknown' : 'changed');
+}
+
+/** Host key algorithms to offer, the ones known for this host first, so the server shows that key. */
+export function preferredAlgorithms(
+  known: readonly KnownKey[],
+  names: readonly string[],
+  all: readonly string[],
+): string[] {
+  const lowered = names.map((name) => name.toLowerCase());
+  const types = known
+    .filter(
+      (entry) => entry.marker === undefined && lowered.some((name) => matchesHost(entry.patterns, name)),
+    )
+    .map((entry) => entry.keyType);
+  const wanted = new Set(
+    types.flatMap((type) => (type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type])),
+  );
+  return [...all.filter((name) => wanted.has(name)), ...all.filter((name) => !wanted.has(name))];
+}
+
+/** A known_hosts line for `names`; hashed (one line per name) when asked, like `ssh-keygen -H`. */
+export function knownHostsLines(names: readonly string[], key: Buffer, hashed: boolean): string[] {
+  const blob = key.toString('base64');
+  const type = keyTypeOf(key);
+  if (!hashed) return [`${names.join(',')} ${type} ${blob}`];
+  return names.map((name) => {
+    const salt = randomBytes(20);
+    const hash = createHmac('sha1', salt).update(name.toLowerCase()).digest('base64');
+    return `|1|${salt.toString('base64')}|${hash} ${type} ${blob}`;
+  });
+}

@@ -1,0 +1,110 @@
+// `pier status`: what each host runs (where `current` points), the releases on disk, the last
+// deploy and the lock; a per-DC summary; drift = hosts not on the version most of the fleet runs.
+import { versionOfLink } from './commands/activate.js';
+import { layoutOf } from './commands/layout.js';
+import { parseStatus, probeStatus } from './commands/status.js';
+import { describeError } from './errors.js';
+import type { Datacenter, Host } from './inventory/inventory.js';
+import { Limiter } from './limiter.js';
+import { describeHolder, parseLockInfo } from './lock.js';
+import { table } from './report/summary.js';
+import { parseRevisions, type Revision } from './rollout/history.js';
+import type { ConnectionPool } from './ssh/connection-pool.js';
+
+export interface HostStatus {
+  name: string;
+  dc: string;
+  current: string | undefined;
+  releases: string[];
+  last: Revision | undefined;
+  revisions: Revision[];
+  lock: string | undefined;
+  error: string | undefined;
+}
+
+export interface FleetStatus {
+  hosts: HostStatus[];
+  /** The version most reachable hosts run. */
+  expected: string | undefined;
+  drift: string[];
+}
+
+export async function probeHost(pool: ConnectionPool, host: Host): Promise<HostStatus> {
+  try {
+    const connection = await pool.connection(host);
+    const probe = parseStatus(await connection.check('probing', probeStatus(layoutOf(host.deployTo))));
+    const revisions = parseRevisions(probe.revisions);
+    return {
+      name: host.name,
+      dc: host.dc,
+      current: versionOfLink(probe.currentLink),
+      releases: probe.releases,
+      last: revisions.at(-1),
+      revisions,
+      lock: probe.lockInfo ? describeHolder(parseLockInfo(probe.lockInfo)) : undefined,
+      error: undefined,
+    };
+  } catch (err) {
+    return {
+      name: host.name,
+      dc: host.dc,
+      current: undefined,
+      releases: [],
+      last: undefined,
+      revisions: [],
+      lock: undefined,
+      error: describeError(err),
+    };
+  } finally {
+    pool.release(host);
+  }
+}
+
+export async function fleetStatus(
+  pool: ConnectionPool,
+  selection: readonly Datacenter[],
+): Promise<FleetStatus> {
+  const limiter = new Limiter(256);
+  const hosts = await Promise.all(
+    selection.flatMap((dc) => dc.hosts).map((host) => limiter.run(() => probeHost(pool, host))),
+  );
+  const votes = new Map<string, number>();
+  for (const host of hosts) if (host.current) votes.set(host.current, (votes.get(host.current) ?? 0) + 1);
+  const expected = [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const drift = hosts
+    .filter((host) => host.error === undefined && host.current !== expected)
+    .map((host) => host.name);
+  return { hosts, expected, drift };
+}
+
+export function renderStatus(status: FleetStatus, detail: boolean): string {
+  const lines: string[] = [];
+  if (detail) {
+    const rows = status.hosts.map((h) => [
+      h.name,
+      h.dc,
+      h.error ? 'unreachable' : (h.current ?? '(none)'),
+      h.last ? `${h.last.action} ${h.last.version} ${h.last.result} ${h.last.at}` : '-',
+      h.error ?? (h.lock ? `locked by ${h.lock}` : ''),
+    ]);
+    lines.push(table([['host', 'dc', 'current', 'last deploy', 'note'], ...rows]).replace(/ +$/gm, ''), '');
+  }
+  const dcs = [...new Set(status.hosts.map((h) => h.dc))];
+  const rows = dcs.map((dc) => {
+    const here = status.hosts.filter((h) => h.dc === dc);
+    const versions = new Map<string, number>();
+    for (const h of here) {
+      const key = h.error ? 'unreachable' : (h.current ?? '(none)');
+      versions.set(key, (versions.get(key) ?? 0) + 1);
+    }
+    return [dc, String(here.length), [...versions].map(([v, n]) => `${v}: ${n}`).join(', ')];
+  });
+  lines.push(table([['dc', 'hosts', 'versions'], ...rows]));
+  lines.push(
+    '',
+    status.drift.length === 0
+      ? `no drift: every reachable host runs ${status.expected ?? '(nothing)'}`
+      : `drift: ${status.drift.length} host(s) not on ${status.expected}: ${status.drift.slice(0, 10).join(', ')}`,
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,159 @@
+// pier release → deploy → rollback on six real hosts in three data centers (network namespaces
+// with sshd, see helpers/fleet-hosts.ts), the app answering over HTTP through each host.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { type AppRepo, createAppRepo } from './helpers/fleet-app.js';
+import { fetchText, pier } from './helpers/fleet-cli.js';
+import { createTestFleet, leftovers, type TestFleet } from './helpers/fleet-hosts.js';
+
+let fleet: TestFleet;
+let app: AppRepo;
+
+before(async () => {
+  fleet = await createTestFleet({ ams: 2, fra: 2, sfo: 2 });
+  app = createAppRepo();
+  // sfo is reached through a jump host (ams-1), like a data center behind a bastion.
+  const jump = fleet.host('ams-1').address;
+  writeFileSync(
+    path.join(app.dir, 'deploy', 'fleet.yml'),
+    fleet.fleetYaml({ dcVars: { sfo: { proxy_jump: `root@${jump}` } } }),
+  );
+});
+
+after(async () => {
+  await fleet?.cleanup();
+  app?.cleanup();
+  if (fleet) assert.deepEqual(leftovers(fleet), []);
+});
+
+async function answers(): Promise<string[]> {
+  return Promise.all(fleet.hosts.map((host) => fetchText(`http://${host.address}:8080/`)));
+}
+
+const currentOf = (name: string) =>
+  readlinkSync(path.join(fleet.host(name).opt as string, 'hello', 'current'));
+
+async function release(version: string, healthy = true): Promise<void> {
+  app.commit(version, { healthy });
+  const result = await pier(app.dir, ['release', version]);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+test('deploy v1 then v2: every host answers with the new version', { timeout: 90_000 }, async () => {
+  await release('v1');
+  const first = await pier(app.dir, ['deploy', 'v1']);
+  assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
+  assert.match(first.stdout, /deploy v1: done, 6\/6 hosts healthy/);
+  assert.deepEqual(await answers(), Array(6).fill('Hello! from v1'));
+
+  await release('v2');
+  const second = await pier(app.dir, ['deploy', 'v2']);
+  assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+  assert.deepEqual(await answers(), Array(6).fill('Hello! from v2'));
+  for (const host of fleet.hosts) {
+    assert.equal(currentOf(host.name), 'releases/v2');
+    const opt = path.join(host.opt as string, 'hello');
+    assert.deepEqual(readdirSync(path.join(opt, 'releases')).sort(), ['v1', 'v2']);
+    const log = readFileSync(path.join(opt, 'revisions.log'), 'utf8');
+    assert.match(log, /deploy=\S+-v2-\S+ action=deploy version=v2 previous=v1 result=healthy by=/);
+    assert.equal(existsSync(path.join(opt, '.pier-lock')), false, 'the lock is released');
+  }
+  // Per-DC progress lines and the summary table, not one line per host.
+  assert.match(second.stdout, /^ams +\[#{20}\] 2\/2 +2 healthy$/m);
+  assert.match(second.stdout, /^total +6 +6 +0 +0 +0 +0$/m);
+  const reportFile = /report: (\S+)/.exec(second.stdout)?.[1] as string;
+  const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+  assert.equal(report.outcome, 'done');
+  assert.equal(report.hosts.length, 6);
+  // The relay: the artifact crossed from the controller once per data center.
+  assert.equal(report.directUploads, 3);
+});
+
+test('status shows the version per host and no drift', { timeout: 90_000 }, async () => {
+  const result = await pier(app.dir, ['status']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^sfo-2 +sfo +v2 +deploy v2 healthy/m);
+  assert.match(result.stdout, /^fra +2 +v2: 2$/m);
+  assert.match(result.stdout, /no drift: every reachable host runs v2/);
+});
+
+test('rollback returns every host to v1, and deploy v2 again needs no upload', {
+  timeout: 90_000,
+}, async () => {
+  const back = await pier(app.dir, ['rollback']);
+  assert.equal(back.code, 0, `${back.stdout}\n${back.stderr}`);
+  assert.deepEqual(await answers(), Array(6).fill('Hello! from v1'));
+  assert.equal(currentOf('fra-2'), 'releases/v1');
+  const again = await pier(app.dir, ['deploy', 'v2']);
+  assert.equal(again.code, 0, again.stderr);
+  const report = JSON.parse(readFileSync(/report: (\S+)/.exec(again.stdout)?.[1] as string, 'utf8'));
+  assert.equal(report.directUploads, 0, 'v2 was still staged everywhere');
+  assert.deepEqual(await answers(), Array(6).fill('Hello! from v2'));
+  const to = await pier(app.dir, ['rollback', '--to', 'v1', '--dc', 'sfo']);
+  assert.equal(to.code, 0, to.stderr);
+  assert.deepEqual(await answers(), [...Array(4).fill('Hello! from v2'), 'Hello! from v1', 'Hello! from v1']);
+  const drift = await pier(app.dir, ['status', '--json']);
+  assert.deepEqual(JSON.parse(drift.stdout).drift, ['sfo-1', 'sfo-2']);
+  assert.equal((await pier(app.dir, ['deploy', 'v2', '--dc', 'sfo'])).code, 0);
+});
+
+test('v3 fails its health check: the activated hosts return to v2, the rest never move', {
+  timeout: 90_000,
+}, async () => {
+  await release('v3', false);
+  const result = await pier(app.dir, [
+    'deploy',
+    'v3',
+    '--canary',
+    '0',
+    '--window',
+    '2',
+    '--failure-budget',
+    '1',
+  ]);
+  assert.equal(result.code, 1, result.stdout);
+  assert.match(
+    result.stdout,
+    /deploy v3: stopped and rolled back \(failure budget exceeded in the fleet: 2 failed, 1 allowed\)/,
+  );
+  assert.match(
+    result.stdout,
+    /2 hosts: health check failed after 4 s: http:\/\/127\.0\.0\.1:8080\/health answered 500, expected 200 \(back on v2\)/,
+  );
+  assert.deepEqual(await answers(), Array(6).fill('Hello! from v2'));
+  for (const host of fleet.hosts) assert.equal(currentOf(host.name), 'releases/v2');
+  const ams = readFileSync(path.join(fleet.host('ams-1').opt as string, 'hello', 'revisions.log'), 'utf8');
+  assert.match(ams, /version=v3 previous=v2 result=failed/);
+  const fra = readdirSync(path.join(fleet.host('fra-1').opt as string, 'hello', 'releases'));
+  assert.ok(fra.includes('v3'), 'distribution ran ahead: v3 was staged in fra, never activated');
+});
+
+test('retention keeps keep_releases plus current and the previous good release', {
+  timeout: 90_000,
+}, async () => {
+  await release('v4');
+  const result = await pier(app.dir, ['deploy', 'v4']);
+  assert.equal(result.code, 0, result.stderr);
+  for (const host of fleet.hosts) {
+    const releases = readdirSync(path.join(host.opt as string, 'hello', 'releases')).sort();
+    assert.deepEqual(releases, ['v2', 'v3', 'v4'], host.name);
+  }
+});
+
+test('--dry-run prints waves and the exact commands, and touches nothing', { timeout: 90_000 }, async () => {
+  const result = await pier(app.dir, ['deploy', 'v4', '--dry-run', '--dc', 'ams,fra']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^plan: deploy v4 \([0-9a-f]{12}\) to 4 hosts in 2 data centers$/m);
+  assert.match(result.stdout, /^ {2}canary: ams-1$/m);
+  assert.match(result.stdout, /^ {2}wave 1: ams-2$/m);
+  assert.match(
+    result.stdout,
+    /ln -sfn releases\/v4 \/opt\/hello\/current\.tmp && mv -T \/opt\/hello\/current\.tmp \/opt\/hello\/current/,
+  );
+  assert.match(
+    result.stdout,
+    /start-stop-daemon --start .* --chdir \/opt\/hello\/current .* PORT=8080 node server\.mjs/,
+  );
+});

@@ -1,0 +1,207 @@
+// What goes wrong on a real fleet, on real hosts (network namespaces with sshd): bad versions,
+// a full disk, a host that is down, a changed host key, a held lock, and too many failures.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { type AppRepo, createAppRepo } from './helpers/fleet-app.js';
+import { fetchText, pier } from './helpers/fleet-cli.js';
+import { createTestFleet, leftovers, type TestFleet } from './helpers/fleet-hosts.js';
+import { pierBin } from './helpers/paths.js';
+
+let fleet: TestFleet;
+let app: AppRepo;
+const blockers: ChildProcess[] = [];
+
+before(async () => {
+  // fra-2's /opt is a 48 KiB tmpfs: too small for any release.
+  fleet = await createTestFleet({ ams: 2, fra: 2, sfo: 2 }, { fullDisk: ['fra-2'] });
+  app = createAppRepo();
+  writeFileSync(path.join(app.dir, 'deploy', 'fleet.yml'), fleet.fleetYaml({ health: { timeout: '2s' } }));
+});
+
+after(async () => {
+  for (const blocker of blockers) blocker.kill('SIGKILL');
+  await fleet?.cleanup();
+  app?.cleanup();
+  if (fleet) assert.deepEqual(leftovers(fleet), []);
+});
+
+const answer = (name: string) => fetchText(`http://${fleet.host(name).address}:8080/`);
+const currentOf = (name: string) =>
+  readlinkSync(path.join(fleet.host(name).opt as string, 'hello', 'current'));
+const reportOf = (stdout: string) =>
+  JSON.parse(readFileSync(/report: (\S+)/.exec(stdout)?.[1] as string, 'utf8'));
+
+async function release(version: string): Promise<void> {
+  app.commit(version);
+  const result = await pier(app.dir, ['release', version]);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+test('a version with shell in it is refused before anything runs', { timeout: 90_000 }, async () => {
+  const marker = path.join(fleet.dir, 'injected');
+  for (const args of [
+    ['deploy', `v1;touch ${marker}`],
+    ['release', `v1;touch ${marker}`],
+    ['rollback', '--to', `$(touch ${marker})`],
+    ['deploy', '--dry-run', `v1 && touch ${marker}`],
+  ]) {
+    const result = await pier(app.dir, args);
+    assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, /^error\[FLEET_BAD_VERSION\]: invalid version ".*touch/);
+    assert.match(result.stderr, /hint: a version is 1-64 letters/);
+    assert.doesNotMatch(result.stderr, /at .*\.js:\d+/, 'no stack trace');
+  }
+  assert.equal(existsSync(marker), false);
+  assert.equal(app.git('tag', '--list'), '');
+  assert.equal(existsSync(path.join(app.dir, '.pier', 'deploys')), false, 'no deploy was started');
+  assert.equal(
+    existsSync(path.join(fleet.host('ams-1').opt as string, 'hello')),
+    false,
+    'no host was touched',
+  );
+});
+
+test('a full disk fails in stage, and nothing is activated there', { timeout: 90_000 }, async () => {
+  await release('v1');
+  const result = await pier(app.dir, ['deploy', 'v1']);
+  assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+  assert.match(
+    result.stdout,
+    /1 host: uploading the artifact failed \(exit 1\): .*No space left on device\n {4}fra-2/,
+  );
+  assert.match(result.stdout, /deploy v1: done, 5\/6 hosts healthy/);
+  for (const name of ['ams-1', 'ams-2', 'fra-1', 'sfo-1', 'sfo-2'])
+    assert.equal(await answer(name), 'Hello! from v1');
+  // Nothing half-written stays behind to keep the disk full, and `current` was never made.
+  assert.equal(fleet.exec('fra-2', ['ls', '-A', '/opt/hello/releases']).trim(), '');
+  assert.equal(
+    fleet.exec('fra-2', ['sh', '-c', 'test -e /opt/hello/current && echo yes || echo no']).trim(),
+    'no',
+  );
+  assert.match(await answer('fra-2'), /^error/);
+});
+
+test('one host down within the budget: the deploy finishes and reports it', { timeout: 90_000 }, async () => {
+  await release('v2');
+  await fleet.stopSsh('sfo-2');
+  try {
+    const result = await pier(app.dir, ['deploy', 'v2', '--failure-budget', '2']);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /1 host: cannot connect: connection refused \(ECONNREFUSED\)\n {4}sfo-2/);
+    assert.match(result.stdout, /deploy v2: done, 4\/6 hosts healthy/);
+    const report = reportOf(result.stdout);
+    assert.deepEqual(
+      report.hosts
+        .filter((h: { state: string }) => h.state === 'failed')
+        .map((h: { name: string; code: string }) => [h.name, h.code]),
+      [
+        ['fra-2', 'FLEET_REMOTE_COMMAND'],
+        ['sfo-2', 'FLEET_SSH_CONNECT'],
+      ],
+    );
+    for (const name of ['ams-1', 'ams-2', 'fra-1', 'sfo-1'])
+      assert.equal(await answer(name), 'Hello! from v2');
+  } finally {
+    await fleet.startSsh('sfo-2');
+  }
+});
+
+test('a changed host key is refused with its fingerprint until trusted on purpose', {
+  timeout: 90_000,
+}, async () => {
+  const fingerprint = await fleet.rekey('ams-2');
+  const refused = await pier(app.dir, ['deploy', 'v2', '--failure-budget', '2']);
+  assert.equal(refused.code, 0, refused.stderr);
+  assert.ok(
+    refused.stdout.includes(
+      `1 host: host key changed: the host presented ssh-ed25519 ${fingerprint}, known_hosts has SHA256:`,
+    ),
+    refused.stdout,
+  );
+  assert.match(refused.stdout, /deploy v2: done, 4\/6 hosts healthy/, 'sfo-2 is back and converged');
+  assert.equal(currentOf('sfo-2'), 'releases/v2');
+
+  const trust = await pier(app.dir, ['trust', 'ams-2']);
+  assert.equal(trust.code, 1);
+  assert.ok(trust.stdout.includes(`ams-2: changed-refused ssh-ed25519 ${fingerprint}`), trust.stdout);
+  const replace = await pier(app.dir, ['trust', '--replace', '--hash', 'ams-2']);
+  assert.equal(replace.code, 0, replace.stderr);
+  assert.ok(replace.stdout.includes(`ams-2: replaced ssh-ed25519 ${fingerprint}`), replace.stdout);
+  const known = readFileSync(fleet.knownHosts, 'utf8').trim().split('\n');
+  assert.ok(
+    known.every((line) => line.startsWith('|1|')),
+    'still only hashed entries',
+  );
+  const converged = await pier(app.dir, ['deploy', 'v2', '--hosts', 'ams-2']);
+  assert.equal(converged.code, 0, converged.stdout);
+  assert.equal(await answer('ams-2'), 'Hello! from v2');
+});
+
+test('a second deploy is refused by the lock, naming who holds it; unlock clears a stale one', {
+  timeout: 90_000,
+}, async () => {
+  // The first deploy bakes each host for 4 s, so it surely holds its locks while the second runs.
+  const slow = path.join(app.dir, 'deploy', 'fleet-slow.yml');
+  writeFileSync(slow, fleet.fleetYaml({ health: { timeout: '2s', bake: '4s' } }));
+  const first = spawn(
+    process.execPath,
+    [pierBin, 'deploy', 'v2', '--config', slow, '--hosts', 'ams-*', '--window', '2'],
+    {
+      cwd: app.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let firstOut = '';
+  first.stdout.on('data', (chunk: Buffer) => {
+    firstOut += chunk.toString();
+  });
+  const firstDone = new Promise<number | null>((resolve) => first.on('close', resolve));
+  // The first deploy holds every lock once it prints progress.
+  const deadline = Date.now() + 30_000;
+  while (!/^(ams|fra|sfo) +\[/m.test(firstOut)) {
+    if (Date.now() > deadline || first.exitCode !== null) {
+      first.kill('SIGKILL');
+      assert.fail(`the first deploy did not start: ${firstOut}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const id = /deploy (\S+-v2-\S+)/.exec(firstOut)?.[1] as string;
+  const second = await pier(app.dir, ['deploy', 'v2', '--hosts', 'ams-1']);
+  assert.equal(second.code, 3, second.stderr);
+  assert.match(
+    second.stderr,
+    new RegExp(`^error\\[FLEET_LOCKED\\]: the fleet is locked by \\S+@\\S+ \\(deploy ${id}, since `),
+  );
+  assert.match(second.stderr, /hint: wait for that deploy to finish/);
+  assert.equal(await firstDone, 0, firstOut);
+
+  // A lock left by a controller that is gone for good: refused until `pier unlock`.
+  const lockDir = path.join(fleet.host('fra-1').opt as string, 'hello', '.pier-lock');
+  const expires = new Date(Date.now() + 3_600_000).toISOString();
+  mkdirSync(lockDir);
+  writeFileSync(
+    path.join(lockDir, 'info'),
+    `${JSON.stringify({ owner: 'alice@laptop', deploy: 'D-gone', since: 'x', expires })}\n`,
+  );
+  const refused = await pier(app.dir, ['deploy', 'v2']);
+  assert.equal(refused.code, 3);
+  assert.match(
+    refused.stderr,
+    /locked by alice@laptop \(deploy D-gone, since x, expires .*\) on 1 host\(s\): fra-1/,
+  );
+  for (const host of fleet.hosts.filter((h) => h.opt && h.name !== 'fra-1')) {
+    assert.equal(
+      existsSync(path.join(host.opt as string, 'hello', '.pier-lock')),
+      false,
+      `${host.name} lock released`,
+    );
+  }
+  const unlock = await pier(app.dir, ['unlock']);
+  assert.equal(unlock.code, 0, unlock.stderr);
+  assert.match(unlock.stdout, /^fra-1: removed the lock of alice@laptop \(deploy D-gone/m);
+  const after = await pier(app.dir, ['deploy', 'v2', '--hosts', 'fra-1']);
+  assert.equal(after.code, 0, after.stdout);
+});

@@ -1,0 +1,97 @@
+// pier release / releases on a real git repository: refusals, the artifact built from the tag
+// (not the working tree), byte-for-byte reproducible, named by its SHA-256, and --push.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { buildArtifact } from '../src/fleet/release/artifact.js';
+import { ReleaseStore } from '../src/fleet/release/store.js';
+import { type AppRepo, createAppRepo } from './helpers/fleet-app.js';
+import { pier } from './helpers/fleet-cli.js';
+
+let app: AppRepo;
+let remote: string;
+
+before(() => {
+  app = createAppRepo();
+  remote = mkdtempSync(path.join(tmpdir(), 'pif-remote-'));
+  execFileSync('git', ['init', '-q', '--bare', remote]);
+  app.git('remote', 'add', 'origin', remote);
+});
+
+after(() => {
+  app?.cleanup();
+  rmSync(remote, { recursive: true, force: true });
+});
+
+test('release refuses a dirty tree, then tags and builds from the tag', { timeout: 60_000 }, async () => {
+  app.commit('v1');
+  writeFileSync(path.join(app.dir, 'server.mjs'), '// uncommitted\n', { flag: 'a' });
+  const dirty = await pier(app.dir, ['release', 'v1']);
+  assert.equal(dirty.code, 1);
+  assert.match(
+    dirty.stderr,
+    /^error\[FLEET_DIRTY_TREE\]: the working tree has uncommitted changes: M server\.mjs/,
+  );
+  assert.equal(app.git('tag', '--list'), '');
+  app.git('checkout', '--', 'server.mjs');
+
+  const made = await pier(app.dir, ['release', 'v1', '--push']);
+  assert.equal(made.code, 0, made.stderr);
+  const sha = /^sha256 ([0-9a-f]{64})$/m.exec(made.stdout)?.[1] as string;
+  const file = path.join(app.dir, '.pier', 'artifacts', `${sha}.tar.gz`);
+  assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), sha, 'named by its SHA-256');
+  assert.match(app.git('cat-file', '-t', 'v1'), /^tag/, 'an annotated tag');
+  assert.match(
+    execFileSync('git', ['--git-dir', remote, 'tag', '--list'], { encoding: 'utf8' }),
+    /^v1$/m,
+    'pushed',
+  );
+  const listing = execFileSync('tar', ['-tzvf', file], { encoding: 'utf8' });
+  assert.match(listing, /0\/0 .* \.\/dist\/app\.mjs/, 'built output, owned by 0/0');
+  assert.match(listing, / \.\/REVISION\n/);
+  assert.doesNotMatch(listing, /\.git\//);
+
+  const again = await pier(app.dir, ['release', 'v1']);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /^error\[FLEET_TAG_EXISTS\]: tag v1 already exists/);
+});
+
+test('the same tag builds the same bytes, whatever the working tree holds now', {
+  timeout: 60_000,
+}, async () => {
+  const store = new ReleaseStore(app.dir);
+  const first = await store.readManifest('v1');
+  app.commit('v2');
+  const other = mkdtempSync(path.join(tmpdir(), 'pif-store-'));
+  try {
+    const rebuilt = await buildArtifact({ repo: app.dir, version: 'v1', store: new ReleaseStore(other) });
+    assert.equal(rebuilt.sha256, first?.sha256);
+    assert.deepEqual(
+      readFileSync(path.join(other, '.pier', rebuilt.artifact)),
+      readFileSync(path.join(app.dir, '.pier', first?.artifact as string)),
+    );
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+  const contents = execFileSync(
+    'tar',
+    ['-xzOf', path.join(app.dir, '.pier', first?.artifact as string), './dist/version.mjs'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.match(contents, /version = "v1"/, 'from the tag, not the v2 working tree');
+});
+
+test('releases lists tags with their artifacts', { timeout: 30_000 }, async () => {
+  const list = await pier(app.dir, ['releases']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^version +date +commit +sha256 +bytes$/m);
+  assert.match(list.stdout, /^v1 +\S+ +[0-9a-f]{12} +[0-9a-f]{16} +\d+$/m);
+  const json = JSON.parse((await pier(app.dir, ['releases', '--json'])).stdout);
+  assert.equal(json[0].version, 'v1');
+});

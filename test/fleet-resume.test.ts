@@ -1,0 +1,87 @@
+// The controller is SIGKILLed in the middle of a rollout; `pier deploy --resume` reads the
+// journal, takes over the dead deploy's locks and converges without redoing finished hosts.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { type AppRepo, createAppRepo } from './helpers/fleet-app.js';
+import { fetchText, pier } from './helpers/fleet-cli.js';
+import { createTestFleet, leftovers, type TestFleet } from './helpers/fleet-hosts.js';
+import { pierBin } from './helpers/paths.js';
+
+let fleet: TestFleet;
+let app: AppRepo;
+
+before(async () => {
+  fleet = await createTestFleet({ ams: 2, fra: 2, sfo: 2 });
+  app = createAppRepo();
+  // One host at a time with a bake, so the rollout is slow enough to be killed half-way.
+  writeFileSync(
+    path.join(app.dir, 'deploy', 'fleet.yml'),
+    fleet.fleetYaml({ health: { bake: '400ms' }, rollout: { canary: 1, window: 1, failure_budget: 0 } }),
+  );
+});
+
+after(async () => {
+  await fleet?.cleanup();
+  app?.cleanup();
+  if (fleet) assert.deepEqual(leftovers(fleet), []);
+});
+
+const healthyIn = (journal: string) =>
+  (readFileSync(journal, 'utf8').match(/"state":"healthy"/g) ?? []).length;
+
+test('a controller killed mid-rollout: --resume converges', { timeout: 120_000 }, async () => {
+  for (const version of ['v1', 'v2']) {
+    app.commit(version);
+    assert.equal((await pier(app.dir, ['release', version])).code, 0);
+  }
+  assert.equal((await pier(app.dir, ['deploy', 'v1', '--window', '6', '--canary', '0'])).code, 0);
+
+  const deploys = path.join(app.dir, '.pier', 'deploys');
+  const before = new Set(readdirSync(deploys));
+  const child = spawn(process.execPath, [pierBin, 'deploy', 'v2'], { cwd: app.dir, stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  let journal: string | undefined;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    journal ??= readdirSync(deploys).find((name) => name.endsWith('.jsonl') && !before.has(name));
+    if (journal && healthyIn(path.join(deploys, journal)) >= 2) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      assert.fail('the deploy did not get half-way');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  child.kill('SIGKILL');
+  await exited;
+  const file = path.join(deploys, journal as string);
+  const id = (journal as string).replace(/\.jsonl$/, '');
+  const versions = fleet.hosts.map((h) => readlinkSync(path.join(h.opt as string, 'hello', 'current')));
+  assert.ok(versions.includes('releases/v1') && versions.includes('releases/v2'), `half-way: ${versions}`);
+
+  // The dead deploy's lock still holds: a new deploy is refused and told who holds it.
+  const fresh = await pier(app.dir, ['deploy', 'v2']);
+  assert.equal(fresh.code, 3);
+  assert.match(fresh.stderr, new RegExp(`locked by .*\\(deploy ${id},`));
+
+  const resumed = await pier(app.dir, ['deploy', '--resume']);
+  assert.equal(resumed.code, 0, `${resumed.stdout}\n${resumed.stderr}`);
+  assert.match(
+    resumed.stdout,
+    new RegExp(`^resuming v2 \\([0-9a-f]{12}\\) to 6 hosts in 3 data centers, deploy ${id}$`, 'm'),
+  );
+  assert.match(resumed.stdout, /deploy v2: done, 6\/6 hosts healthy/);
+  const answers = await Promise.all(fleet.hosts.map((h) => fetchText(`http://${h.address}:8080/`)));
+  assert.deepEqual(answers, Array(6).fill('Hello! from v2'));
+  // ams-1 finished before the kill: it was not switched or restarted again.
+  const log = readFileSync(path.join(fleet.host('ams-1').opt as string, 'hello', 'revisions.log'), 'utf8');
+  assert.equal(log.match(/version=v2 /g)?.length, 1, log);
+  assert.match(readFileSync(file, 'utf8'), /"type":"end","outcome":"done"/);
+  for (const host of fleet.hosts)
+    assert.equal(existsSync(path.join(host.opt as string, 'hello', '.pier-lock')), false);
+  const again = await pier(app.dir, ['deploy', '--resume']);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /error\[FLEET_NOT_RESUMABLE\]: no interrupted deploy to resume/);
+});
