@@ -1,30 +1,41 @@
 #!/usr/bin/env node
 // The `pier` command: parses arguments, hands validated options to the parts, prints errors.
+// Only the command being run is loaded: `pier serve` (a long-lived master) should not carry
+// the SSH and schema libraries of the fleet commands in its memory.
 import { Command } from 'commander';
-import { registerCgi } from './cgi-command.js';
-import { registerDeploy } from './deploy-command.js';
 import { reportError } from './errors.js';
-import { registerInit } from './init-command.js';
-import { registerRelease } from './release-command.js';
-import { registerRollback } from './rollback-command.js';
-import { registerServe } from './serve-command.js';
-import { registerStatus } from './status-command.js';
-import { registerTrust } from './trust-command.js';
-import { registerUnlock } from './unlock-command.js';
+
+type Register = (program: Command) => void;
+const commands: Record<string, () => Promise<Register>> = {
+  serve: () => import('./serve-command.js').then((m) => m.registerServe),
+  cgi: () => import('./cgi-command.js').then((m) => m.registerCgi),
+  init: () => import('./init-command.js').then((m) => m.registerInit),
+  release: () => import('./release-command.js').then((m) => m.registerRelease),
+  releases: () => import('./release-command.js').then((m) => m.registerRelease),
+  deploy: () => import('./deploy-command.js').then((m) => m.registerDeploy),
+  rollback: () => import('./rollback-command.js').then((m) => m.registerRollback),
+  status: () => import('./status-command.js').then((m) => m.registerStatus),
+  trust: () => import('./trust-command.js').then((m) => m.registerTrust),
+  unlock: () => import('./unlock-command.js').then((m) => m.registerUnlock),
+};
 
 const program = new Command('pier')
   .description('serve a TypeScript web app like uWSGI, and ship it to a fleet')
   .option('--verbose', 'print stacks with errors')
   .showHelpAfterError();
-registerCgi(program);
-registerRelease(program);
-registerDeploy(program);
-registerRollback(program);
-registerStatus(program);
-registerTrust(program);
-registerUnlock(program);
-registerServe(program);
-registerInit(program);
+
+// The first word that is not a flag names the command; anything else (help, a typo) loads all,
+// so help lists every command and commander can suggest the closest one.
+const word = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+const load = word && word in commands ? [commands[word]] : [...new Set(Object.values(commands))];
+const registered = new Set<Register>();
+for (const loader of load) {
+  const register = await loader?.();
+  if (register && !registered.has(register)) {
+    registered.add(register);
+    register(program);
+  }
+}
 
 try {
   await program.parseAsync(process.argv);
