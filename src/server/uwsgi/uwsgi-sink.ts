@@ -19,6 +19,9 @@ export function uwsgiSink(
       onHead?.();
       withBody = bodyAllowed(method, head.status);
       if (socket.destroyed) return;
+      // A streamed response leaves in several writes; Nagle would hold the last one back for the
+      // peer's delayed ACK. (A whole response goes out in one write, see complete().)
+      socket.setNoDelay(true);
       // Corked until the next tick so the head and the first body bytes leave in one packet.
       socket.cork();
       socket.write(httpHead(head));
