@@ -1,22 +1,6 @@
 // The CLI's one top-level error printer: `error[CODE]: message`, a hint when there is one, and
 // the stack only with --verbose.
 
-export class CliError extends Error {
-  readonly code: string;
-  readonly hint: string | undefined;
-  readonly exitCode: number;
-  constructor(
-    code: string,
-    message: string,
-    options: { hint?: string; exitCode?: number; cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.code = code;
-    this.hint = options.hint;
-    this.exitCode = options.exitCode ?? 1;
-  }
-}
-
 export function reportError(err: unknown, verbose: boolean): number {
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);

@@ -1,20 +1,10 @@
 // Errors of the fleet deployer. Each carries a stable `code`, a hint saying what to do, and the
 // process exit code the CLI should end with; callers branch on `code`, never on the class.
+import { CodedError, type CodedErrorOptions } from '../common/coded-error.js';
 
-export class FleetError extends Error {
-  readonly code: string;
-  readonly hint: string | undefined;
-  readonly exitCode: number;
-  constructor(
-    code: string,
-    message: string,
-    options: { hint?: string; exitCode?: number; cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.name = 'FleetError';
-    this.code = code;
-    this.hint = options.hint;
-    this.exitCode = options.exitCode ?? 1;
+export class FleetError extends CodedError {
+  constructor(code: string, message: string, options: CodedErrorOptions = {}) {
+    super(code, message, options, 1);
   }
 }
 

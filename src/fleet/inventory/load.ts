@@ -1,8 +1,10 @@
 // Reads deploy/fleet.yml: YAML → schema → resolved fleet. Every problem is reported at once, as
 // `FILE:LINE: path: message`, with "did you mean" for misspelt keys.
+
 import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { closest } from '../../common/closest-name.js';
 import { FleetError } from '../errors.js';
 import { type ConfigIssue, type Fleet, formatPath, InventoryIssues, resolveFleet } from './inventory.js';
 import { fleetSchema } from './schema.js';
@@ -85,7 +87,7 @@ function explain(issue: z.core.$ZodIssue, prefix: PropertyKey[]): ConfigIssue[] 
   const path = [...prefix, ...issue.path];
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
-      const guess = closest(key);
+      const guess = closest(key, knownKeys);
       return { path: [...path, key], message: `unknown key${guess ? `; did you mean "${guess}"?` : ''}` };
     });
   }
@@ -99,30 +101,4 @@ function explain(issue: z.core.$ZodIssue, prefix: PropertyKey[]): ConfigIssue[] 
   }
   if (issue.code === 'invalid_type' && issue.input === undefined) return [{ path, message: 'required' }];
   return [{ path, message: issue.message.replace(/^Invalid (input|option): /, '') }];
-}
-
-function closest(key: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const known of knownKeys) {
-    const distance = editDistance(key, known);
-    if (distance < bestDistance) {
-      best = known;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      next.push(Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + cost));
-    }
-    row = next;
-  }
-  return row[b.length] ?? 0;
 }

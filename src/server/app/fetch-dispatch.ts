@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream';
 import type { FetchHandler } from './handler.js';
 import { lazyRequest } from './lazy-request.js';
-import { lightParts } from './light-response.js';
+import { lightParts, wholeResponse } from './light-response.js';
 import type { RequestHead } from './request-head.js';
 import { forwardableHeaders, type ResponseSink } from './response-sink.js';
 
@@ -25,17 +25,7 @@ export async function writeWebResponse(
   const parts = lightParts(response);
   if (parts) {
     // A plain string/bytes Response: write it whole, no Headers object or stream built.
-    const headers = forwardableHeaders(parts.headers);
-    const noBody = parts.body === null || method === 'HEAD' || parts.status === 204 || parts.status === 304;
-    const body =
-      noBody || parts.body === null
-        ? undefined
-        : typeof parts.body === 'string'
-          ? Buffer.from(parts.body)
-          : parts.body;
-    if (!headers.some(([name]) => name === 'content-length'))
-      headers.push(['content-length', String(body?.length ?? 0)]);
-    const head = { status: parts.status, statusText: parts.statusText, headers };
+    const { head, body } = wholeResponse(parts, method);
     if (sink.complete) {
       sink.complete(head, body);
       return;

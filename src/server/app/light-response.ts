@@ -6,6 +6,9 @@
 // builds the real Response once and delegates, and `instanceof Response` keeps working for
 // real responses too (from fetch(), Response.error()...).
 
+import { bodyAllowed } from './body-allowed.js';
+import { forwardableHeaders, type ResponseHead } from './response-sink.js';
+
 const RealResponse = globalThis.Response;
 const args = Symbol('pier.responseArgs');
 const real = Symbol('pier.realResponse');
@@ -125,4 +128,24 @@ export function lightParts(response: Response): ResponseParts | undefined {
 /** Makes `new Response(...)` in app code build LightResponses (workers only). */
 export function installLightResponse(): void {
   globalThis.Response = LightResponse as unknown as typeof Response;
+}
+
+/**
+ * A light response as one head and body, ready to write: hop-by-hop headers dropped,
+ * Content-Length set, no body where HTTP allows none (HEAD, 204, 304).
+ */
+export function wholeResponse(
+  parts: ResponseParts,
+  method: string,
+): { head: ResponseHead; body: Uint8Array | undefined } {
+  const headers = forwardableHeaders(parts.headers);
+  const body =
+    parts.body === null || !bodyAllowed(method, parts.status)
+      ? undefined
+      : typeof parts.body === 'string'
+        ? Buffer.from(parts.body)
+        : parts.body;
+  if (!headers.some(([name]) => name === 'content-length'))
+    headers.push(['content-length', String(body?.length ?? 0)]);
+  return { head: { status: parts.status, statusText: parts.statusText, headers }, body };
 }

@@ -3,19 +3,15 @@
 // where (file:line, PIER_X or --flag), which option, and what is wrong.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { closest } from '../../common/closest-name.js';
+import { CodedError } from '../../common/coded-error.js';
 import { IniError, parseIni } from './ini-file.js';
 import { defaultConfig, envName, type OptionSpec, options } from './options.js';
 import type { ServeConfig } from './serve-config.js';
-import { closest } from './suggest.js';
 
-export class ConfigError extends Error {
-  readonly code = 'CONFIG';
-  readonly exitCode = 2;
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
+export class ConfigError extends CodedError {
+  constructor(message: string, hint?: string) {
+    super('CONFIG', message, { hint }, 2);
   }
 }
 

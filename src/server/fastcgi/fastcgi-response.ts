@@ -2,8 +2,8 @@
 // records of that request id. Ending or aborting is the connection's business (END_REQUEST,
 // keep or close), reported through `done`; after `cancel` (ABORT_REQUEST) writes are dropped.
 import type { Socket } from 'node:net';
+import { bodyAllowed } from '../app/body-allowed.js';
 import type { ResponseSink } from '../app/response-sink.js';
-import { bodyAllowed } from '../gateway/body-allowed.js';
 import { writeAll } from '../gateway/socket-write.js';
 import { cgiHead } from './cgi-head.js';
 import { stdoutRecords } from './record-writer.js';

@@ -3,8 +3,9 @@
 // here, one RequestRecord per finished request.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
+import { bodyAllowed } from '../app/body-allowed.js';
 import { requestFromIncoming } from '../app/lazy-request.js';
-import { lightParts } from '../app/light-response.js';
+import { lightParts, wholeResponse } from '../app/light-response.js';
 import { forwardableHeaders } from '../app/response-sink.js';
 import { describeError } from '../errors.js';
 import type { ConnectionContext, RequestRecord } from '../protocol.js';
@@ -23,9 +24,6 @@ function plainError(res: ServerResponse, status: number, text: string): void {
   res.end(`${status} ${text}\n`);
 }
 
-const bodyless = (method: string | undefined, status: number): boolean =>
-  method === 'HEAD' || status === 204 || status === 304;
-
 /** Writes a fetch Response; resolves with the body bytes written. */
 async function writeFetchResponse(
   response: Response,
@@ -34,14 +32,10 @@ async function writeFetchResponse(
 ): Promise<number> {
   const parts = lightParts(response);
   if (parts) {
-    const headers = forwardableHeaders(parts.headers);
-    const body = parts.body === null || bodyless(req.method, parts.status) ? undefined : parts.body;
-    const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-    if (!headers.some(([name]) => name === 'content-length'))
-      headers.push(['content-length', String(length)]);
-    res.writeHead(parts.status, parts.statusText || undefined, headers.flat());
+    const { head, body } = wholeResponse(parts, req.method ?? 'GET');
+    res.writeHead(head.status, head.statusText || undefined, head.headers.flat());
     res.end(body);
-    return length;
+    return body?.length ?? 0;
   }
   res.writeHead(
     response.status,
@@ -49,7 +43,7 @@ async function writeFetchResponse(
     forwardableHeaders(response.headers).flat(),
   );
   const body = response.body;
-  if (!body || bodyless(req.method, response.status)) {
+  if (!body || !bodyAllowed(req.method ?? 'GET', response.status)) {
     res.end();
     await body?.cancel();
     return 0;

@@ -2,8 +2,8 @@
 // of the body is the end of the connection. An abort resets the connection, so nginx can tell a
 // cut response from a complete one (with no Content-Length both end at a close).
 import type { Socket } from 'node:net';
+import { bodyAllowed } from '../app/body-allowed.js';
 import type { ResponseSink } from '../app/response-sink.js';
-import { bodyAllowed } from '../gateway/body-allowed.js';
 import { writeAll } from '../gateway/socket-write.js';
 import { httpHead } from './http-head.js';
 

@@ -1,4 +1,4 @@
-// "Did you mean …?" for unknown option names: the closest known name by edit distance.
+// "Did you mean …?" for unknown names (options, inventory keys): the closest known name by edit distance.
 
 function distance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);

@@ -1,0 +1,21 @@
+// The base of every error pier reports to a user: a stable `code` to branch on, a `hint`
+// saying what to do, and the exit code the CLI ends with. Each part derives its own class.
+
+export interface CodedErrorOptions {
+  hint?: string | undefined;
+  exitCode?: number;
+  cause?: unknown;
+}
+
+export class CodedError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+  constructor(code: string, message: string, options: CodedErrorOptions = {}, defaultExitCode = 1) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? defaultExitCode;
+  }
+}
