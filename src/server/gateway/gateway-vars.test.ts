@@ -52,3 +52,11 @@ test('no REQUEST_METHOD: a 400 that says which params file to include', () => {
     message: /fastcgi_params/,
   });
 });
+
+test('a second HTTP_HOST (a config repeating uwsgi_params) does not turn the host into "h, h"', () => {
+  const vars = cgiVarMap([
+    ['HTTP_HOST', 'example.test'],
+    ['HTTP_HOST', 'example.test'],
+  ]);
+  assert.equal(vars.get('HTTP_HOST'), 'example.test');
+});

@@ -1,7 +1,7 @@
 // Turns the variables a gateway sent (uwsgi vars, FastCGI params) into the CGI variable map the
 // app layer reads. Three decisions live here:
 //   - Repeated HTTP_* variables (a header the client sent twice) are joined as one header line
-//     would be: with ", ", or "; " for Cookie.
+//     would be: with ", ", or "; " for Cookie. Host is single-valued: the first one counts.
 //   - A variable named like a header, not like a CGI variable (`X-Real-IP`, `Host`, as in
 //     `uwsgi_param X-Real-IP $remote_addr;`), becomes that request header. It wins over a header
 //     of the same name from the client: the web server's config is trusted, the client is not.
@@ -33,6 +33,9 @@ export function cgiVarMap(pairs: Iterable<[string, string]>): Map<string, string
     if (name.startsWith('HTTP_')) {
       if (fromConfig.has(name)) continue;
       const earlier = vars.get(name);
+      // Host has one value (a client cannot send two: the web server refuses that). A second
+      // HTTP_HOST comes from a config that repeats uwsgi_params' line: keep the first.
+      if (name === 'HTTP_HOST' && earlier !== undefined) continue;
       vars.set(
         name,
         earlier === undefined ? value : `${earlier}${name === 'HTTP_COOKIE' ? '; ' : ', '}${value}`,
