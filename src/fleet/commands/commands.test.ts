@@ -20,6 +20,7 @@ import {
   verifyArtifact,
 } from './stage.js';
 import { parseStatus, probeStatus } from './status.js';
+import { installUnit, unitChanged, unitFileName } from './unit.js';
 
 const layout = layoutOf('/opt/hello');
 const sha = 'ab'.repeat(32);
@@ -111,6 +112,30 @@ test('service commands for systemd and for start-stop-daemon', () => {
   assert.equal(render(stopService(layout, none)), stop);
   assert.equal(render(startService(layout, none)), start);
   assert.equal(render(applyRelease(layout, none)), `${stop} && ${start}`);
+});
+
+test("the release's unit is installed only when it differs, and then forces a restart", () => {
+  assert.equal(
+    render(installUnit(layout, 'v2', 'hello', 'deploy/systemd/hello.service')),
+    'cmp -s /opt/hello/releases/v2/deploy/systemd/hello.service /etc/systemd/system/hello.service || ' +
+      '{ install -m 0644 /opt/hello/releases/v2/deploy/systemd/hello.service /etc/systemd/system/hello.service.pier-tmp' +
+      ' && mv -fT /etc/systemd/system/hello.service.pier-tmp /etc/systemd/system/hello.service' +
+      ' && systemctl daemon-reload && echo pier-unit-changed; }',
+  );
+  assert.equal(unitFileName('hello'), 'hello.service');
+  assert.equal(unitFileName('web@1.service'), 'web@1.service');
+  assert.equal(unitChanged('pier-unit-changed\n'), true);
+  assert.equal(unitChanged(''), false);
+  const spec: ServiceSpec = {
+    manager: 'systemd',
+    name: 'hello',
+    action: 'reload',
+    unit: 'deploy/systemd/hello.service',
+    env: {},
+    stop_timeout: 10_000,
+  };
+  assert.equal(render(applyRelease(layout, spec, false)), 'systemctl reload-or-restart hello');
+  assert.equal(render(applyRelease(layout, spec, true)), 'systemctl restart hello');
 });
 
 test('health probe and its parser', () => {

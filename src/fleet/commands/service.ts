@@ -1,5 +1,5 @@
-// Making the service run the release `current` points at. `systemd`: the unit (installed by the
-// infrastructure part) is reloaded or restarted. `none`: start-stop-daemon keeps a pidfile and
+// Making the service run the release `current` points at. `systemd`: the unit (installed once on
+// the host, or rendered from the release by unit.ts) is reloaded or restarted. `none`: start-stop-daemon keeps a pidfile and
 // starts the command from `current`, so no process of pier stays behind on the host.
 import path from 'node:path/posix';
 import type { Layout } from './layout.js';
@@ -9,6 +9,8 @@ export interface ServiceSpec {
   manager: 'systemd' | 'none';
   name: string;
   action: 'restart' | 'reload';
+  /** systemd: the unit file's path inside the release, rendered at each activation. */
+  unit?: string | undefined;
   command?: string[] | undefined;
   env: Record<string, string>;
   stop_timeout: number;
@@ -39,11 +41,12 @@ export function startService(layout: Layout, spec: ServiceSpec): Script {
   ]);
 }
 
-/** After `current` moved: make the service serve it. */
-export function applyRelease(layout: Layout, spec: ServiceSpec): Script {
+/** After `current` moved: make the service serve it. A changed unit is applied by a restart only. */
+export function applyRelease(layout: Layout, spec: ServiceSpec, unitChanged = false): Script {
   if (spec.manager === 'systemd') {
     // reload-or-restart: a unit that is not running yet (first deploy) is started instead.
-    return all(['systemctl', spec.action === 'reload' ? 'reload-or-restart' : 'restart', spec.name]);
+    const reload = spec.action === 'reload' && !unitChanged;
+    return all(['systemctl', reload ? 'reload-or-restart' : 'restart', spec.name]);
   }
   return all(stopService(layout, spec), startService(layout, spec));
 }

@@ -97,6 +97,24 @@ test('duplicates, unknown dc_order entries and missing keys', () => {
   );
   assert.match(errorOf(`${minimal}deploy_to: /opt/../etc\n`), /deploy_to: must not contain "\.\."/);
   assert.match(
+    errorOf(
+      minimal.replace('command: [node, server.js]', 'command: [node, server.js], unit: deploy/x.service'),
+    ),
+    /service\.unit: unit needs manager "systemd"/,
+  );
+  assert.match(
+    errorOf(
+      minimal.replace('manager: none, command: [node, server.js]', 'manager: systemd, unit: ../x.service'),
+    ),
+    /service\.unit: expected a path inside the release/,
+  );
+  assert.match(
+    errorOf(
+      minimal.replace('manager: none, command: [node, server.js]', 'manager: systemd, unit: /etc/x.service'),
+    ),
+    /service\.unit: expected a relative path inside the release/,
+  );
+  assert.match(
     errorOf(`${minimal}rollout: { window: ten }\n`),
     /rollout\.window: expected a count like 2 or a percentage/,
   );

@@ -108,6 +108,20 @@ const service = z
       .optional(),
     /** How activation makes the service pick up the new release (systemd). */
     action: z.enum(['restart', 'reload']).default('restart'),
+    /**
+     * systemd: the unit file inside the release (`deploy/systemd/hello.service`), installed as
+     * /etc/systemd/system/<name>.service at each activation when it differs. Unset: the unit is
+     * managed outside pier.
+     */
+    unit: z
+      .string()
+      .regex(/^[A-Za-z0-9_@.+-]+(\/[A-Za-z0-9_@.+-]+)*$/, {
+        error: 'expected a relative path inside the release, like deploy/systemd/hello.service',
+      })
+      .refine((value) => !value.split('/').some((part) => part === '.' || part === '..'), {
+        error: 'expected a path inside the release (no . or .. parts)',
+      })
+      .optional(),
     /** manager `none`: the program to run from `<deploy_to>/current`, as argv. */
     command: z.array(z.string().min(1)).min(1).optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
@@ -116,6 +130,10 @@ const service = z
   .refine((value) => value.manager !== 'none' || value.command !== undefined, {
     error: 'manager "none" needs a command, e.g. [node, server.js]',
     path: ['command'],
+  })
+  .refine((value) => value.manager === 'systemd' || value.unit === undefined, {
+    error: 'unit needs manager "systemd"',
+    path: ['unit'],
   });
 
 const health = z.strictObject({

@@ -16,6 +16,7 @@ import {
   unpackArtifact,
   verifyArtifact,
 } from '../commands/stage.js';
+import { installUnit } from '../commands/unit.js';
 import type { Fleet } from '../inventory/inventory.js';
 import { type Plan, waves } from '../rollout/plan.js';
 
@@ -53,6 +54,9 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
       `             ${render(verifyArtifact(layout, sha256))}`,
       `             ${render(unpackArtifact(layout, version, sha256))}`,
       `  activate:  ${render(readCurrent(layout))}`,
+      ...(fleet.service.manager === 'systemd' && fleet.service.unit !== undefined
+        ? [`             ${render(installUnit(layout, version, fleet.service.name, fleet.service.unit))}`]
+        : []),
       `             ${render(switchCurrent(layout, version))}`,
       `             ${render(applyRelease(layout, fleet.service))}`,
       `  health:    ${render(probeHealth(fleet.health.url, fleet.health.timeout))}   (until ${fleet.health.status}${fleet.health.body ? ` with "${fleet.health.body}"` : ''}, then ${fleet.health.bake / 1000} s bake)`,

@@ -15,6 +15,7 @@ import {
   unpackArtifact,
   verifyArtifact,
 } from '../commands/stage.js';
+import { installUnit, unitChanged } from '../commands/unit.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import type { Connection } from '../ssh/connection.js';
 import { HostError } from '../ssh/errors.js';
@@ -110,7 +111,7 @@ export async function currentVersion(connection: Connection, host: Host): Promis
   return versionOfLink(await connection.check('reading current', readCurrent(layoutOf(host.deployTo))));
 }
 
-/** Points `current` at the release and makes the service serve it. */
+/** Renders the release's unit (when configured), points `current` at it, makes the service serve it. */
 export async function switchTo(
   connection: Connection,
   host: Host,
@@ -118,10 +119,19 @@ export async function switchTo(
   version: string,
 ): Promise<void> {
   const layout = layoutOf(host.deployTo);
+  const { service } = fleet;
+  let changed = false;
+  if (service.manager === 'systemd' && service.unit !== undefined) {
+    const output = await connection.check(
+      'installing the systemd unit',
+      installUnit(layout, version, service.name, service.unit),
+    );
+    changed = unitChanged(output);
+  }
   await connection.check('switching current', switchCurrent(layout, version));
   await connection.check(
-    `${fleet.service.manager === 'systemd' ? 'systemctl' : 'restarting the app'}`,
-    applyRelease(layout, fleet.service),
+    `${service.manager === 'systemd' ? 'systemctl' : 'restarting the app'}`,
+    applyRelease(layout, service, changed),
   );
 }
 
