@@ -34,6 +34,9 @@ fi
 if [ "$NGINX" = yes ] && [ -d /etc/nginx/sites-enabled ]; then
   install -m 0644 "$DEPLOY/nginx/$NAME.conf" "/etc/nginx/sites-available/$NAME.conf"
   ln -sfn "../sites-available/$NAME.conf" "/etc/nginx/sites-enabled/$NAME.conf"
+  # Debian's stock site also listens on :80 as the default server and would answer requests
+  # meant for the app (the seed removes it too). Only the link goes; the file stays available.
+  rm -f /etc/nginx/sites-enabled/default
   nginx -t -q
   systemctl enable --quiet nginx.service
   systemctl reload-or-restart nginx.service
