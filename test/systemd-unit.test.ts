@@ -111,11 +111,16 @@ describe('the Hello release as a systemd service (deploy/systemd/hello.service)'
         if (returned && state === 'active' && seen.includes('reloading')) break;
       }
       await reload;
-      assert.deepEqual(
-        seen.slice(seen.indexOf('reloading')),
-        ['reloading', 'active'],
+      // On systemd 252 (no Type=notify-reload) `kill -HUP` may return before pier's RELOADING=1
+      // arrives, so the unit can show reloading → active → reloading → active for one reload.
+      // What must hold: it went through reloading, only ever reloading/active, and ended active.
+      const fromReload = seen.slice(seen.indexOf('reloading'));
+      assert.ok(seen.includes('reloading'), `reload ${i + 1}: ${seen}`);
+      assert.ok(
+        fromReload.every((state) => state === 'reloading' || state === 'active'),
         `reload ${i + 1}: ${seen}`,
       );
+      assert.equal(fromReload.at(-1), 'active', `reload ${i + 1}: ${seen}`);
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
     assert.ok(Date.now() < loadEnds, 'the reloads outlasted the load: make the load longer');
