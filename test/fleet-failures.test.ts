@@ -144,8 +144,9 @@ test('a second deploy is refused by the lock, naming who holds it; unlock clears
   timeout: 90_000,
 }, async () => {
   // The first deploy bakes each host for 4 s, so it surely holds its locks while the second runs.
+  // Its lock_ttl is 1 s: only its renewals keep the locks from looking abandoned.
   const slow = path.join(app.dir, 'deploy', 'fleet-slow.yml');
-  writeFileSync(slow, fleet.fleetYaml({ health: { timeout: '2s', bake: '4s' } }));
+  writeFileSync(slow, `${fleet.fleetYaml({ health: { timeout: '2s', bake: '4s' } })}\nlock_ttl: 1s\n`);
   const first = spawn(
     process.execPath,
     [pierBin, 'deploy', 'v2', '--config', slow, '--hosts', 'ams-*', '--window', '2'],
@@ -169,6 +170,9 @@ test('a second deploy is refused by the lock, naming who holds it; unlock clears
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const id = /deploy (\S+-v2-\S+)/.exec(firstOut)?.[1] as string;
+  // Well past the 1 s TTL the first deploy took its locks with.
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  assert.equal(first.exitCode, null, 'the first deploy is still running');
   const second = await pier(app.dir, ['deploy', 'v2', '--hosts', 'ams-1']);
   assert.equal(second.code, 3, second.stderr);
   assert.match(

@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FleetError } from './errors.js';
 import type { Datacenter } from './inventory/inventory.js';
-import { type LockInfo, lockFleet, unlockFleet } from './lock.js';
+import { keepLocked, type LockInfo, lockFleet, unlockFleet } from './lock.js';
 import { artifactFor } from './release/release.js';
 import type { ReleaseManifest } from './release/store.js';
 import { checkVersion } from './release/version.js';
@@ -78,6 +78,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     journal.close();
     throw err;
   }
+  const stopRenewing = keepLocked(pool, locked.locked, lock, fleet.lockTtlMs);
   const progress = new Progress(out, session.tty, request.selection);
   let result: RolloutResult;
   try {
@@ -98,6 +99,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     });
   } finally {
     progress.finish();
+    stopRenewing();
     await unlockFleet(pool, locked.locked, id);
   }
   journal.write({ type: 'end', outcome: result.outcome, at: new Date().toISOString() });

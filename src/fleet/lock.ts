@@ -4,7 +4,15 @@
 // deploy, saying who holds it.
 
 import { layoutOf } from './commands/layout.js';
-import { breakLock, readLock, releaseLock, replaceLock, takeLock, writeLockInfo } from './commands/lock.js';
+import {
+  breakLock,
+  readLock,
+  releaseLock,
+  renewLock,
+  replaceLock,
+  takeLock,
+  writeLockInfo,
+} from './commands/lock.js';
 import { describeError, FleetError } from './errors.js';
 import type { Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
@@ -114,6 +122,35 @@ export async function lockFleet(
     );
   }
   return { locked, unreachable };
+}
+
+/**
+ * Keeps this deploy's locks alive while it runs: every third of the TTL the expiry moves a TTL
+ * ahead, so a deploy that outlasts `lock_ttl` is not mistaken for a dead one and taken over.
+ * A controller that dies stops renewing, and its locks expire as before. Returns `stop`.
+ */
+export function keepLocked(
+  pool: ConnectionPool,
+  hosts: readonly Host[],
+  info: LockInfo,
+  ttlMs: number,
+  now: () => Date = () => new Date(),
+): () => void {
+  const limiter = new Limiter(256);
+  const timer = setInterval(
+    () => {
+      const line = JSON.stringify({ ...info, expires: new Date(now().getTime() + ttlMs).toISOString() });
+      for (const host of hosts) {
+        void limiter.run(async () => {
+          const connection = await pool.connection(host).catch(() => undefined);
+          await connection?.exec(renewLock(layoutOf(host.deployTo), info.deploy, line)).catch(() => {});
+        });
+      }
+    },
+    Math.max(500, ttlMs / 3),
+  );
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Releases this deploy's locks (never someone else's), best effort. */

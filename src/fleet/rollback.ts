@@ -6,7 +6,7 @@ import path from 'node:path';
 import { printSummary } from './deploy.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
-import { type LockInfo, lockFleet, unlockFleet } from './lock.js';
+import { keepLocked, type LockInfo, lockFleet, unlockFleet } from './lock.js';
 import { checkVersion } from './release/version.js';
 import { buildReport, type DeployReport, writeReport } from './report/deploy-report.js';
 import { Progress } from './report/progress.js';
@@ -78,6 +78,7 @@ export async function rollback(
         }),
       ),
   );
+  const stopRenewing = keepLocked(pool, locked.locked, lock, fleet.lockTtlMs);
   const progress = new Progress(out, session.tty, request.selection);
   let result: RolloutResult;
   try {
@@ -96,6 +97,7 @@ export async function rollback(
     });
   } finally {
     progress.finish();
+    stopRenewing();
     await unlockFleet(pool, locked.locked, id);
   }
   journal.write({ type: 'end', outcome: result.outcome, at: new Date().toISOString() });

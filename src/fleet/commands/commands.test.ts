@@ -5,7 +5,7 @@ import { readCurrent, switchCurrent, versionOfLink } from './activate.js';
 import { appendAudit, auditLine } from './audit.js';
 import { parseProbe, probeHealth } from './health.js';
 import { layoutOf } from './layout.js';
-import { breakLock, readLock, releaseLock, replaceLock, takeLock, writeLockInfo } from './lock.js';
+import { breakLock, readLock, releaseLock, renewLock, replaceLock, takeLock, writeLockInfo } from './lock.js';
 import { dropRelayCopy, relayUrl, serveArtifact } from './relay.js';
 import { listReleases, removeReleases } from './retention.js';
 import { applyRelease, type ServiceSpec, startService, stopService } from './service.js';
@@ -159,6 +159,10 @@ test('lock commands', () => {
   assert.equal(
     render(releaseLock(layout, 'd1')),
     `{ grep -qF '"deploy":"d1"' /opt/hello/.pier-lock/info && rm -rf /opt/hello/.pier-lock; } 2>/dev/null || true`,
+  );
+  assert.equal(
+    render(renewLock(layout, 'd1', '{"deploy":"d1"}')),
+    `{ grep -qF '"deploy":"d1"' /opt/hello/.pier-lock/info && printf '%s\\n' '{"deploy":"d1"}' > /opt/hello/.pier-lock/info.next && mv -f /opt/hello/.pier-lock/info.next /opt/hello/.pier-lock/info; } 2>/dev/null || true`,
   );
   assert.equal(render(breakLock(layout)), 'rm -rf /opt/hello/.pier-lock');
   assert.equal(render(readLock(layout)), 'cat /opt/hello/.pier-lock/info 2>/dev/null || true');

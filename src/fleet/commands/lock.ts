@@ -29,6 +29,22 @@ export function releaseLock(layout: Layout, deployId: string): Script {
   );
 }
 
+/**
+ * Pushes this deploy's expiry forward while it runs; a lock that is no longer this deploy's
+ * (broken by `pier unlock`, taken over) is left alone. The new line is written beside the old
+ * and renamed over it, so a reader never sees half of it.
+ */
+export function renewLock(layout: Layout, deployId: string, info: string): Script {
+  const next = `${layout.lockInfo}.next`;
+  return optional(
+    all(
+      ['grep', '-qF', `"deploy":"${deployId}"`, layout.lockInfo],
+      writeTo(['printf', '%s\\n', info], next),
+      ['mv', '-f', next, layout.lockInfo],
+    ),
+  );
+}
+
 export function breakLock(layout: Layout): Script {
   return all(['rm', '-rf', layout.lock]);
 }
