@@ -85,3 +85,56 @@ test('a controller killed mid-rollout: --resume converges', { timeout: 120_000 }
   assert.equal(again.code, 1);
   assert.match(again.stderr, /error\[FLEET_NOT_RESUMABLE\]: no interrupted deploy to resume/);
 });
+
+test('Ctrl-C mid-rollout: hosts in flight finish, locks are released, --resume converges', {
+  timeout: 120_000,
+}, async () => {
+  app.commit('v3');
+  assert.equal((await pier(app.dir, ['release', 'v3'])).code, 0);
+  const deploys = path.join(app.dir, '.pier', 'deploys');
+  const before = new Set(readdirSync(deploys));
+  const child = spawn(process.execPath, [pierBin, 'deploy', 'v3'], {
+    cwd: app.dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  let journal: string | undefined;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    journal ??= readdirSync(deploys).find((name) => name.endsWith('.jsonl') && !before.has(name));
+    if (journal && healthyIn(path.join(deploys, journal)) >= 2) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      assert.fail('the deploy did not get half-way');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, output);
+  assert.match(output, /interrupted: finishing the hosts in flight/);
+  assert.match(
+    output,
+    /deploy v3: interrupted with \d\/6 hosts healthy; `pier deploy --resume` continues it/,
+  );
+  // Every host is whole: on v2 or on v3, each answering with its own version; no lock is left.
+  for (const host of fleet.hosts) {
+    const current = readlinkSync(path.join(host.opt as string, 'hello', 'current'));
+    assert.ok(['releases/v2', 'releases/v3'].includes(current), `${host.name}: ${current}`);
+    const version = current.replace('releases/', '');
+    assert.equal(await fetchText(`http://${host.address}:8080/`), `Hello! from ${version}`);
+    assert.equal(
+      existsSync(path.join(host.opt as string, 'hello', '.pier-lock')),
+      false,
+      `${host.name} lock`,
+    );
+  }
+  const resumed = await pier(app.dir, ['deploy', '--resume']);
+  assert.equal(resumed.code, 0, `${resumed.stdout}\n${resumed.stderr}`);
+  assert.match(resumed.stdout, /deploy v3: done, 6\/6 hosts healthy/);
+  const answers = await Promise.all(fleet.hosts.map((h) => fetchText(`http://${h.address}:8080/`)));
+  assert.deepEqual(answers, Array(6).fill('Hello! from v3'));
+});

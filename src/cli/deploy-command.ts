@@ -84,8 +84,26 @@ export function registerDeploy(program: Command): void {
         }
       }
       const version = resume?.replay.start.version ?? (versionArg as string);
-      const { result } = await deploy(session, { version, selection: chosen, resume });
-      process.exitCode = result.outcome === 'done' ? 0 : 1;
+      // Ctrl-C: hosts in flight finish (no host is left half-switched), locks are released and
+      // the journal stays open for --resume. A second Ctrl-C stops at once.
+      const interrupt = new AbortController();
+      const onInterrupt = (): void => {
+        session.out.write('\ninterrupted: finishing the hosts in flight (Ctrl-C again to stop now)\n');
+        interrupt.abort();
+        process.once('SIGINT', () => process.exit(130));
+      };
+      process.once('SIGINT', onInterrupt);
+      try {
+        const { result } = await deploy(session, {
+          version,
+          selection: chosen,
+          resume,
+          signal: interrupt.signal,
+        });
+        process.exitCode = result.outcome === 'done' ? 0 : result.outcome === 'interrupted' ? 130 : 1;
+      } finally {
+        process.off('SIGINT', onInterrupt);
+      }
     } finally {
       await session.pool.closeAll();
     }

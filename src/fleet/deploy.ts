@@ -23,6 +23,8 @@ export interface DeployRequest {
   selection: Datacenter[];
   /** Set by --resume: the interrupted deploy's id and journal. */
   resume?: { id: string; replay: Replay } | undefined;
+  /** Aborted by the operator (Ctrl-C): hosts in flight finish, nothing new starts. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface DeployOutcome {
@@ -96,13 +98,17 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
       haltReason: request.resume?.replay.halt,
       failedEarly: locked.unreachable,
       onState: (host, state, error) => progress.update(host, state, error),
+      signal: request.signal,
     });
   } finally {
     progress.finish();
     stopRenewing();
     await unlockFleet(pool, locked.locked, id);
   }
-  journal.write({ type: 'end', outcome: result.outcome, at: new Date().toISOString() });
+  // An interrupted deploy has no end in its journal: `pier deploy --resume` continues it.
+  if (result.outcome !== 'interrupted') {
+    journal.write({ type: 'end', outcome: result.outcome, at: new Date().toISOString() });
+  }
   journal.close();
   const report = buildReport(
     {

@@ -47,6 +47,9 @@ export function outcomeLine(result: RolloutResult, version: string, action: stri
   if (result.outcome === 'rolled-back') {
     return `${action} ${version}: stopped and rolled back (${result.haltReason ?? 'halted'})`;
   }
+  if (result.outcome === 'interrupted') {
+    return `${action} ${version}: interrupted with ${healthy}/${result.hosts.length} hosts healthy; \`pier deploy --resume\` continues it`;
+  }
   return `${action} ${version}: stopped (${result.haltReason ?? 'halted'})`;
 }
 

@@ -43,10 +43,12 @@ export interface RolloutInput {
   /** A resumed run that had already halted only finishes rolling back. */
   haltReason?: string | undefined;
   onState?: (host: Host, state: HostState, error?: string) => void;
+  /** Aborted (Ctrl-C): start no new host, let the ones in flight finish, roll nothing back. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface RolloutResult {
-  outcome: 'done' | 'rolled-back' | 'halted';
+  outcome: 'done' | 'rolled-back' | 'halted' | 'interrupted';
   haltReason: string | undefined;
   hosts: HostOutcome[];
   /** Artifact uploads that crossed from the controller (once per data center with the relay). */
@@ -89,7 +91,7 @@ class Rollout {
         input.pool,
         input.artifact.version,
         input.artifact,
-        () => this.haltReason !== undefined,
+        () => this.stopping,
         {
           staging: (host) => this.set(host, 'staging'),
           staged: (host) => {
@@ -112,7 +114,7 @@ class Rollout {
     const dcs = new Limiter(this.input.plan.dcParallel);
     await Promise.all(this.input.plan.datacenters.map((dc) => dcs.run(() => this.rollDc(dc))));
     await this.distribution?.close();
-    let outcome: RolloutResult['outcome'] = 'done';
+    let outcome: RolloutResult['outcome'] = this.input.signal?.aborted ? 'interrupted' : 'done';
     if (this.haltReason !== undefined) {
       this.input.journal.write({ type: 'halt', reason: this.haltReason, at: new Date().toISOString() });
       outcome = 'halted';
@@ -133,7 +135,7 @@ class Rollout {
   }
 
   private async rollDc(dc: DcPlan): Promise<void> {
-    if (this.haltReason !== undefined) return;
+    if (this.stopping) return;
     await Promise.all(dc.canaries.map((host) => this.rollHost(host, true)));
     const window = new Limiter(dc.window);
     await Promise.all(dc.rest.map((host) => window.run(() => this.rollHost(host, false))));
@@ -141,7 +143,7 @@ class Rollout {
 
   private async rollHost(host: Host, canary: boolean): Promise<void> {
     const outcome = this.outcomes.get(host.name) as HostOutcome;
-    if (outcome.state === 'healthy' || outcome.state === 'failed' || this.haltReason !== undefined) return;
+    if (outcome.state === 'healthy' || outcome.state === 'failed' || this.stopping) return;
     const { input } = this;
     const version = input.versionFor(host);
     try {
@@ -149,7 +151,7 @@ class Rollout {
     } catch {
       return; // counted by the distribution's `failed` event, or skipped after a halt
     }
-    if (this.haltReason !== undefined) return;
+    if (this.stopping) return;
     let previous = outcome.previous;
     try {
       const connection = await input.pool.connection(host);
@@ -248,6 +250,11 @@ class Rollout {
 
   private halt(reason: string): void {
     this.haltReason ??= reason;
+  }
+
+  /** Nothing new starts: over budget (halt) or interrupted by the operator. */
+  private get stopping(): boolean {
+    return this.haltReason !== undefined || this.input.signal?.aborted === true;
   }
 
   private set(host: Host, state: HostState, error?: string, code?: string): void {
