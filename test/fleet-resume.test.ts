@@ -1,7 +1,7 @@
 // The controller is SIGKILLed in the middle of a rollout; `pier deploy --resume` reads the
 // journal, takes over the dead deploy's locks and converges without redoing finished hosts.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -32,17 +32,22 @@ after(async () => {
 const healthyIn = (journal: string) =>
   (readFileSync(journal, 'utf8').match(/"state":"healthy"/g) ?? []).length;
 
-test('a controller killed mid-rollout: --resume converges', { timeout: 120_000 }, async () => {
-  for (const version of ['v1', 'v2']) {
-    app.commit(version);
-    assert.equal((await pier(app.dir, ['release', version])).code, 0);
-  }
-  assert.equal((await pier(app.dir, ['deploy', 'v1', '--window', '6', '--canary', '0'])).code, 0);
-
+/** Starts `pier deploy VERSION` and resolves once its journal shows two healthy hosts. */
+async function deployHalfWay(version: string): Promise<{
+  child: ChildProcessWithoutNullStreams;
+  exited: Promise<number | null>;
+  journal: string;
+  output: () => string;
+}> {
   const deploys = path.join(app.dir, '.pier', 'deploys');
   const before = new Set(readdirSync(deploys));
-  const child = spawn(process.execPath, [pierBin, 'deploy', 'v2'], { cwd: app.dir, stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const child = spawn(process.execPath, [pierBin, 'deploy', version], { cwd: app.dir });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   let journal: string | undefined;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -54,10 +59,21 @@ test('a controller killed mid-rollout: --resume converges', { timeout: 120_000 }
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  child.kill('SIGKILL');
-  await exited;
-  const file = path.join(deploys, journal as string);
-  const id = (journal as string).replace(/\.jsonl$/, '');
+  return { child, exited, journal: path.join(deploys, journal), output: () => output };
+}
+
+test('a controller killed mid-rollout: --resume converges', { timeout: 120_000 }, async () => {
+  for (const version of ['v1', 'v2']) {
+    app.commit(version);
+    assert.equal((await pier(app.dir, ['release', version])).code, 0);
+  }
+  assert.equal((await pier(app.dir, ['deploy', 'v1', '--window', '6', '--canary', '0'])).code, 0);
+
+  const run = await deployHalfWay('v2');
+  run.child.kill('SIGKILL');
+  await run.exited;
+  const file = run.journal;
+  const id = path.basename(file).replace(/\.jsonl$/, '');
   const versions = fleet.hosts.map((h) => readlinkSync(path.join(h.opt as string, 'hello', 'current')));
   assert.ok(versions.includes('releases/v1') && versions.includes('releases/v2'), `half-way: ${versions}`);
 
@@ -91,33 +107,12 @@ test('Ctrl-C mid-rollout: hosts in flight finish, locks are released, --resume c
 }, async () => {
   app.commit('v3');
   assert.equal((await pier(app.dir, ['release', 'v3'])).code, 0);
-  const deploys = path.join(app.dir, '.pier', 'deploys');
-  const before = new Set(readdirSync(deploys));
-  const child = spawn(process.execPath, [pierBin, 'deploy', 'v3'], {
-    cwd: app.dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  let journal: string | undefined;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    journal ??= readdirSync(deploys).find((name) => name.endsWith('.jsonl') && !before.has(name));
-    if (journal && healthyIn(path.join(deploys, journal)) >= 2) break;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      assert.fail('the deploy did not get half-way');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  child.kill('SIGINT');
-  assert.equal(await exited, 130, output);
-  assert.match(output, /interrupted: finishing the hosts in flight/);
+  const run = await deployHalfWay('v3');
+  run.child.kill('SIGINT');
+  assert.equal(await run.exited, 130, run.output());
+  assert.match(run.output(), /interrupted: finishing the hosts in flight/);
   assert.match(
-    output,
+    run.output(),
     /deploy v3: interrupted with \d\/6 hosts healthy; `pier deploy --resume` continues it/,
   );
   // Every host is whole: on v2 or on v3, each answering with its own version; no lock is left.

@@ -2,7 +2,7 @@
 // the ratios compare like with like on a noisy machine. Prints a table and writes
 // bench/results/serve-<time>.json. Run with `npm run bench:serve` (not part of npm test).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,49 @@ ${fastcgi ? `      include /etc/nginx/fastcgi_params;\n      fastcgi_pass backen
   return conf;
 }
 
+const pierHello = ['--app', helloModule, '--processes', '2', '--disable-logging', 'true'];
+const uwsgiHello = [
+  '--plugin',
+  'python3',
+  '--chdir',
+  here,
+  '--wsgi-file',
+  'hello.py',
+  '--processes',
+  '2',
+  '--master',
+  '--disable-logging',
+  '--die-on-term',
+];
+
+/** An app server on a loopback port with nginx in front of it (uwsgi_pass or fastcgi_pass). */
+function behindNginx(
+  name: string,
+  protocol: 'uwsgi' | 'fastcgi',
+  startApp: (upstream: string) => ChildProcess,
+): Target {
+  return {
+    name,
+    async start(port, work) {
+      const upstream = `127.0.0.1:${await freePort()}`;
+      const app = startApp(upstream);
+      await waitForPort(Number(upstream.split(':')[1]));
+      const conf = nginxConf(work, port, upstream, protocol === 'fastcgi');
+      const nginx = run('nginx', [
+        '-c',
+        conf,
+        '-p',
+        work,
+        '-e',
+        `${work}/nginx-error.log`,
+        '-g',
+        'daemon off;',
+      ]);
+      return { procs: [nginx, app], measure: app.pid ?? 0, master: app.pid ?? 0 };
+    },
+  };
+}
+
 const targets: Target[] = [
   {
     name: 'node:http, 1 process',
@@ -86,18 +129,7 @@ const targets: Target[] = [
   {
     name: 'pier serve HTTP, 2 workers',
     async start(port) {
-      const p = run(process.execPath, [
-        pier,
-        'serve',
-        '--http-socket',
-        `127.0.0.1:${port}`,
-        '--app',
-        helloModule,
-        '--processes',
-        '2',
-        '--disable-logging',
-        'true',
-      ]);
+      const p = run(process.execPath, [pier, 'serve', '--http-socket', `127.0.0.1:${port}`, ...pierHello]);
       return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
     },
   },
@@ -116,11 +148,7 @@ const targets: Target[] = [
           .trim()
           .split('\n')[0],
       );
-      const god = Number(
-        spawnSync('cat', [path.join(work, 'pm2/pm2.pid')])
-          .stdout.toString()
-          .trim(),
-      );
+      const god = Number(readFileSync(path.join(work, 'pm2/pm2.pid'), 'utf8').trim());
       return {
         procs: [],
         measure: god || pid,
@@ -131,21 +159,7 @@ const targets: Target[] = [
   {
     name: 'uWSGI --http-socket, Python, 2 processes',
     async start(port) {
-      const p = run('uwsgi', [
-        '--plugin',
-        'python3',
-        '--http-socket',
-        `127.0.0.1:${port}`,
-        '--chdir',
-        here,
-        '--wsgi-file',
-        'hello.py',
-        '--processes',
-        '2',
-        '--master',
-        '--disable-logging',
-        '--die-on-term',
-      ]);
+      const p = run('uwsgi', ['--http-socket', `127.0.0.1:${port}`, ...uwsgiHello]);
       return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
     },
   },
@@ -156,99 +170,15 @@ const targets: Target[] = [
       return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
     },
   },
-  {
-    name: 'nginx → pier (uwsgi), 2 workers',
-    async start(port, work) {
-      const upstream = await freePort();
-      const app = run(process.execPath, [
-        pier,
-        'serve',
-        '--socket',
-        `127.0.0.1:${upstream}`,
-        '--app',
-        helloModule,
-        '--processes',
-        '2',
-        '--disable-logging',
-        'true',
-      ]);
-      await waitForPort(upstream);
-      const nginx = run('nginx', [
-        '-c',
-        nginxConf(work, port, `127.0.0.1:${upstream}`),
-        '-p',
-        work,
-        '-e',
-        `${work}/nginx-error.log`,
-        '-g',
-        'daemon off;',
-      ]);
-      return { procs: [nginx, app], measure: app.pid ?? 0, master: app.pid ?? 0 };
-    },
-  },
-  {
-    name: 'nginx → pier (FastCGI, keep-conn), 2 workers',
-    async start(port, work) {
-      const upstream = await freePort();
-      const app = run(process.execPath, [
-        pier,
-        'serve',
-        '--fastcgi-socket',
-        `127.0.0.1:${upstream}`,
-        '--app',
-        helloModule,
-        '--processes',
-        '2',
-        '--disable-logging',
-        'true',
-      ]);
-      await waitForPort(upstream);
-      const nginx = run('nginx', [
-        '-c',
-        nginxConf(work, port, `127.0.0.1:${upstream}`, true),
-        '-p',
-        work,
-        '-e',
-        `${work}/nginx-error.log`,
-        '-g',
-        'daemon off;',
-      ]);
-      return { procs: [nginx, app], measure: app.pid ?? 0, master: app.pid ?? 0 };
-    },
-  },
-  {
-    name: 'nginx → uWSGI (uwsgi), Python, 2 processes',
-    async start(port, work) {
-      const upstream = await freePort();
-      const app = run('uwsgi', [
-        '--plugin',
-        'python3',
-        '--socket',
-        `127.0.0.1:${upstream}`,
-        '--chdir',
-        here,
-        '--wsgi-file',
-        'hello.py',
-        '--processes',
-        '2',
-        '--master',
-        '--disable-logging',
-        '--die-on-term',
-      ]);
-      await waitForPort(upstream);
-      const nginx = run('nginx', [
-        '-c',
-        nginxConf(work, port, `127.0.0.1:${upstream}`),
-        '-p',
-        work,
-        '-e',
-        `${work}/nginx-error.log`,
-        '-g',
-        'daemon off;',
-      ]);
-      return { procs: [nginx, app], measure: app.pid ?? 0, master: app.pid ?? 0 };
-    },
-  },
+  behindNginx('nginx → pier (uwsgi), 2 workers', 'uwsgi', (upstream) =>
+    run(process.execPath, [pier, 'serve', '--socket', upstream, ...pierHello]),
+  ),
+  behindNginx('nginx → pier (FastCGI, keep-conn), 2 workers', 'fastcgi', (upstream) =>
+    run(process.execPath, [pier, 'serve', '--fastcgi-socket', upstream, ...pierHello]),
+  ),
+  behindNginx('nginx → uWSGI (uwsgi), Python, 2 processes', 'uwsgi', (upstream) =>
+    run('uwsgi', ['--socket', upstream, ...uwsgiHello]),
+  ),
 ];
 
 function wrk(url: string, duration: number): string {

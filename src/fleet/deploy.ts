@@ -105,25 +105,31 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     stopRenewing();
     await unlockFleet(pool, locked.locked, id);
   }
-  // An interrupted deploy has no end in its journal: `pier deploy --resume` continues it.
+  return finishRun(session, journal, result, {
+    id,
+    action: 'deploy',
+    version,
+    sha256: manifest.sha256,
+    owner: session.owner,
+    startedAt: startedAt.toISOString(),
+  });
+}
+
+/** The end of a deploy or rollback: close its journal, write its report, print its summary. */
+export async function finishRun(
+  session: FleetSession,
+  journal: Journal,
+  result: RolloutResult,
+  base: Parameters<typeof buildReport>[0],
+): Promise<DeployOutcome> {
+  // An interrupted run has no end in its journal: `pier deploy --resume` continues it.
   if (result.outcome !== 'interrupted') {
     journal.write({ type: 'end', outcome: result.outcome, at: new Date().toISOString() });
   }
   journal.close();
-  const report = buildReport(
-    {
-      id,
-      action: 'deploy',
-      version,
-      sha256: manifest.sha256,
-      owner: session.owner,
-      startedAt: startedAt.toISOString(),
-    },
-    result,
-    new Date(),
-  );
-  const reportFile = await writeReport(store.deploysDir(), report);
-  printSummary(session, result, version, 'deploy', reportFile);
+  const report = buildReport(base, result, new Date());
+  const reportFile = await writeReport(session.store.deploysDir(), report);
+  printSummary(session, result, base.version, base.action, reportFile);
   return { report, reportFile, result };
 }
 

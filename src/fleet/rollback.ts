@@ -3,12 +3,12 @@
 // Same lock, window, health gate and report as a deploy; no automatic roll-forward.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { printSummary } from './deploy.js';
+import { finishRun } from './deploy.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
 import { keepLocked, type LockInfo, lockFleet, unlockFleet } from './lock.js';
 import { checkVersion } from './release/version.js';
-import { buildReport, type DeployReport, writeReport } from './report/deploy-report.js';
+import type { DeployReport } from './report/deploy-report.js';
 import { Progress } from './report/progress.js';
 import { previousGood } from './rollout/history.js';
 import { Journal } from './rollout/journal.js';
@@ -100,21 +100,12 @@ export async function rollback(
     stopRenewing();
     await unlockFleet(pool, locked.locked, id);
   }
-  journal.write({ type: 'end', outcome: result.outcome, at: new Date().toISOString() });
-  journal.close();
-  const report = buildReport(
-    {
-      id,
-      action: 'rollback',
-      version: label,
-      sha256: undefined,
-      owner: session.owner,
-      startedAt: startedAt.toISOString(),
-    },
-    result,
-    new Date(),
-  );
-  const reportFile = await writeReport(store.deploysDir(), report);
-  printSummary(session, result, label, 'rollback', reportFile);
-  return { report, reportFile, result };
+  return finishRun(session, journal, result, {
+    id,
+    action: 'rollback',
+    version: label,
+    sha256: undefined,
+    owner: session.owner,
+    startedAt: startedAt.toISOString(),
+  });
 }

@@ -2,22 +2,14 @@
 // line per data center is redrawn in place; otherwise a data center's line is printed when its
 // counts change (at most once a second), so 5,000 hosts never mean 5,000 interleaved lines.
 import type { Host } from '../inventory/inventory.js';
-import type { HostState } from '../rollout/host-state.js';
+import { type HostState, hostStates } from '../rollout/host-state.js';
 
 export interface ProgressSink {
   write(text: string): void;
 }
 
-const shown: HostState[] = [
-  'staging',
-  'staged',
-  'activating',
-  'healthy',
-  'failed',
-  'rolling-back',
-  'rolled-back',
-  'skipped',
-];
+/** Every state but `pending`, in lifecycle order. */
+const shown = hostStates.filter((state) => state !== 'pending');
 const finished = new Set<HostState>(['healthy', 'failed', 'rolled-back', 'skipped']);
 
 export class Progress {
