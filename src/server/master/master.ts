@@ -37,6 +37,16 @@ export interface MasterDeps {
   activated?: ActivatedSocket[];
 }
 
+/**
+ * Sends to a worker over IPC. A worker can die between the `connected` check and the write
+ * (systemd signals the whole cgroup at once); the failure then goes to the callback instead of
+ * an 'error' event nobody handles, which would crash the master. The worker's 'exit' event does
+ * the bookkeeping.
+ */
+function sendTo(child: ChildProcess, message: MasterMessage, handle?: unknown): void {
+  if (child.connected) child.send(message, handle as never, {}, () => {});
+}
+
 type Signal = 'SIGHUP' | 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGUSR1';
 const handledSignals: Signal[] = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1'];
 
@@ -215,9 +225,7 @@ export class Master {
     };
     this.workers.push(worker);
     this.deps.log.event('worker.spawn', { slot, pid: worker.pid });
-    const send = (message: MasterMessage, handle?: unknown): void => {
-      if (child.connected) child.send(message, handle as never);
-    };
+    const send = (message: MasterMessage, handle?: unknown): void => sendTo(child, message, handle);
     // Spread max-requests over the workers so they do not all recycle at the same moment.
     const delta = this.config.maxRequestsDelta * ((slot - 1) / Math.max(1, this.config.processes));
     send({
@@ -309,7 +317,7 @@ export class Master {
   private retire(worker: WorkerRecord, graceful = true): void {
     if (worker.state === 'stopping' && graceful) return;
     worker.state = 'stopping';
-    if (worker.child.connected) worker.child.send({ type: 'stop', graceful } satisfies MasterMessage);
+    if (worker.child.connected) sendTo(worker.child, { type: 'stop', graceful });
     else worker.child.kill('SIGTERM');
     const mercyMs = graceful ? this.config.reloadMercy * 1000 : 1000;
     clearTimeout(worker.mercyTimer);
@@ -344,7 +352,7 @@ export class Master {
           `reload-on-rss: ${Math.round(worker.counters.rss / 1048576)} MB > ${this.config.reloadOnRss} MB`,
         );
       }
-      worker.child.send({ type: 'ping' } satisfies MasterMessage);
+      sendTo(worker.child, { type: 'ping' });
     }
     this.reportStatus();
   }

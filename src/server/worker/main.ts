@@ -142,3 +142,7 @@ process.on('message', (message: MasterMessage, handle?: unknown) => {
 process.on('disconnect', () => stop(true, WorkerExit.orphaned));
 process.on('SIGHUP', () => {});
 process.on('SIGTERM', () => stop(true));
+// systemd's KillSignal (SIGQUIT) and Ctrl-C reach the workers too, not only the master: stop
+// at once, cleanly, rather than die by the signal (a core dump for SIGQUIT).
+process.on('SIGQUIT', () => stop(false));
+process.on('SIGINT', () => stop(false));
