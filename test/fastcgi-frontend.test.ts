@@ -9,7 +9,7 @@ import { loadApp } from '../src/server/app/load-app.js';
 import { failsMidBody, neverAnswers } from './fixtures/failing-apps.js';
 import { begin, pairs, params, record, stdin, T } from './fixtures/fastcgi/records.js';
 import { ReplyReader } from './helpers/fastcgi-client.js';
-import { type GatewayServer, startGateway } from './helpers/gateway-server.js';
+import { type GatewayServer, startFastcgiGateway } from './helpers/gateway-server.js';
 import { openSocket, parseHead, readUntilClose } from './helpers/raw-client.js';
 
 function requestRecords(
@@ -42,8 +42,8 @@ async function connectTo(port: number) {
 let gateway: GatewayServer;
 let limited: GatewayServer;
 before(async () => {
-  gateway = await startGateway('fastcgi');
-  limited = await startGateway('fastcgi', {
+  gateway = await startFastcgiGateway();
+  limited = await startFastcgiGateway({
     limits: { limitPost: 1024, bufferSize: 2048, headersTimeoutMs: 300 },
   });
 });
@@ -226,7 +226,7 @@ test('a slow client gets 408 after headers-timeout', async () => {
 
 test('a Node (req, res) listener answers over FastCGI, with its repeated headers', async () => {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const server = await startGateway('fastcgi', {
+  const server = await startFastcgiGateway({
     app: await loadApp(path.join(here, 'fixtures/node-listener.js')),
   });
   try {
@@ -250,7 +250,7 @@ test('a Node (req, res) listener answers over FastCGI, with its repeated headers
 });
 
 test('harakiri: a request still unanswered at its deadline gets 504', async () => {
-  const server = await startGateway('fastcgi', { app: neverAnswers, limits: { harakiriMs: 200 } });
+  const server = await startFastcgiGateway({ app: neverAnswers, limits: { harakiriMs: 200 } });
   try {
     const { socket, reader } = await connectTo(server.port);
     socket.write(requestRecords(1, 'GET', '/stuck'));
@@ -261,7 +261,7 @@ test('harakiri: a request still unanswered at its deadline gets 504', async () =
 });
 
 test('an app failing after its head: no END_REQUEST, the connection is reset', async () => {
-  const server = await startGateway('fastcgi', { app: failsMidBody });
+  const server = await startFastcgiGateway({ app: failsMidBody });
   try {
     const { socket, reader } = await connectTo(server.port);
     socket.write(requestRecords(1, 'GET', '/cut', { keepConn: true }));

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EchoReport } from '../examples/echo/app.js';
-import { startGateway } from './helpers/gateway-server.js';
+import { startFastcgiGateway } from './helpers/gateway-server.js';
 import { freePort, http } from './helpers/net.js';
 import { type Nginx, startNginx } from './helpers/nginx.js';
 import { echoApp, repoRoot } from './helpers/paths.js';
@@ -192,8 +192,8 @@ test('the seed’s X-Real-IP / X-Forwarded-For params arrive as headers and beat
 });
 
 test('fastcgi_keep_conn on reuses connections; off opens one per request', async () => {
-  const keep = await startGateway('fastcgi');
-  const close = await startGateway('fastcgi');
+  const keep = await startFastcgiGateway();
+  const close = await startFastcgiGateway();
   const counting = await startNginx(
     [
       location(

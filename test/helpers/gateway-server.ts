@@ -1,16 +1,17 @@
 // An in-process loopback server that hands each connection to a protocol front-end
-// (serveUwsgi / serveFastcgi) with an app, collecting log lines and request records.
-import { createServer, type Server, type Socket } from 'node:net';
+// (serveUwsgi / serveFastcgi) with an app, collecting log lines and request records. uwsgi runs
+// through the worker's own gateway front-end, on either transport (`io`).
+import net, { createServer, type Server, type Socket } from 'node:net';
 import type { App } from '../../src/server/app/handler.js';
 import { loadApp } from '../../src/server/app/load-app.js';
+import type { GatewayIo } from '../../src/server/config/serve-config.js';
 import { serveFastcgi } from '../../src/server/fastcgi/serve-fastcgi.js';
+import { createGatewayFront } from '../../src/server/gateway/gateway-front.js';
 import type { ProtocolLimits, RequestRecord, ServedConnection } from '../../src/server/protocol.js';
-import { serveUwsgi } from '../../src/server/uwsgi/serve-uwsgi.js';
 import { echoApp } from './paths.js';
 
 export interface GatewayServer {
   port: number;
-  server: Server;
   logs: string[];
   records: RequestRecord[];
   connections: ServedConnection[];
@@ -24,22 +25,58 @@ export const testLimits: ProtocolLimits = {
   harakiriMs: 0,
 };
 
-export async function startGateway(
-  protocol: 'uwsgi' | 'fastcgi',
-  options: { limits?: Partial<ProtocolLimits>; app?: App; listen?: string | number } = {},
+type ServerHandle = object & { getsockname(out: { port?: number }): number };
+const createServerHandle = (
+  net as unknown as { _createServerHandle: (address: string, port: number, type: number) => ServerHandle }
+)._createServerHandle;
+
+/** The uwsgi front-end a worker runs, on a fresh loopback handle, with `io` as its transport. */
+export async function startUwsgiGateway(
+  options: { limits?: Partial<ProtocolLimits>; app?: App; io?: GatewayIo } = {},
 ): Promise<GatewayServer> {
+  const app = options.app ?? (await loadApp(echoApp));
+  const limits = { ...testLimits, ...options.limits };
+  const logs: string[] = [];
+  const records: RequestRecord[] = [];
+  const front = createGatewayFront(
+    'uwsgi',
+    { app, limits, log: (line) => logs.push(line), onRequest: (r) => records.push(r) },
+    { uwsgiAllowed: () => true, gatewayIo: options.io ?? 'libuv' },
+  );
+  const handle = createServerHandle('127.0.0.1', 0, 4);
+  const bound: { port?: number } = {};
+  handle.getsockname(bound);
+  front.listen(handle, 511);
+  return {
+    port: bound.port ?? 0,
+    logs,
+    records,
+    connections: [],
+    // Open connections finish their one request (or time out) before the front-end is done.
+    close: () => new Promise<void>((resolve) => front.drain(resolve)),
+  };
+}
+
+/** serveFastcgi on a loopback net.Server (or a unix path with `listen`). */
+export async function startFastcgiGateway(
+  options: { limits?: Partial<ProtocolLimits>; app?: App; listen?: string | number } = {},
+): Promise<GatewayServer & { server: Server }> {
   const app = options.app ?? (await loadApp(echoApp));
   const limits = { ...testLimits, ...options.limits };
   const logs: string[] = [];
   const records: RequestRecord[] = [];
   const connections: ServedConnection[] = [];
   const sockets = new Set<Socket>();
-  const serve = protocol === 'uwsgi' ? serveUwsgi : serveFastcgi;
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     connections.push(
-      serve(socket, { app, limits, log: (line) => logs.push(line), onRequest: (r) => records.push(r) }),
+      serveFastcgi(socket, {
+        app,
+        limits,
+        log: (line) => logs.push(line),
+        onRequest: (r) => records.push(r),
+      }),
     );
   });
   await new Promise<void>((resolve) => {

@@ -70,6 +70,7 @@ export function defaultConfig(): ServeConfig {
     socketTimeout: 10,
     httpKeepalive: 5,
     uwsgiAllowFrom: ['127.0.0.0/8', '::1', 'unix'],
+    gatewayIo: 'libuv',
     stats: undefined,
     logformat: 'combined',
     disableLogging: false,
@@ -265,6 +266,15 @@ export const options: OptionSpec[] = [
     },
     apply: (config, raw) => {
       config.uwsgiAllowFrom.push(parseAllowFrom(raw));
+    },
+  },
+  {
+    name: 'gateway-io',
+    value: 'MODE',
+    doc: 'uwsgi connections on libuv handles directly (libuv, falls back to net where Node lacks them) or on net.Socket (net)',
+    shownDefault: 'libuv',
+    apply: (config, raw) => {
+      config.gatewayIo = parseChoice(['libuv', 'net'] as const)(raw);
     },
   },
   {

@@ -9,6 +9,9 @@ export interface SocketSpec {
   address: Address;
 }
 
+/** See the `gateway-io` option. */
+export type GatewayIo = 'libuv' | 'net';
+
 export interface ServeConfig {
   sockets: SocketSpec[];
   app: string;
@@ -35,6 +38,8 @@ export interface ServeConfig {
   /** Seconds an idle HTTP keep-alive connection stays open. */
   httpKeepalive: number;
   uwsgiAllowFrom: string[];
+  /** How uwsgi connections are driven: libuv's stream handles directly, or net.Socket. */
+  gatewayIo: GatewayIo;
   stats: Address | undefined;
   logformat: 'combined' | 'json';
   disableLogging: boolean;

@@ -1,54 +1,113 @@
-// The listening side of the uwsgi and FastCGI front-ends in a worker: a net.Server that hands
-// each accepted connection to serveUwsgi / serveFastcgi, refuses uwsgi peers outside
+// The listening side of the uwsgi and FastCGI front-ends in a worker: accepts on the handle the
+// master bound, hands each connection to serveUwsgi / serveFastcgi, refuses uwsgi peers outside
 // uwsgi-allow-from (their vars are trusted input), and drains gracefully on stop.
-import { createServer, type Server, type Socket } from 'node:net';
+//
+// uwsgi connections are driven on libuv's handles directly when this Node allows it
+// (`gateway-io = libuv`, see raw-conn.ts); FastCGI connections, long-lived under
+// fastcgi_keep_conn, stay on net.Socket.
+import { createServer, type Socket } from 'node:net';
+import type { GatewayIo } from '../config/serve-config.js';
 import { serveFastcgi } from '../fastcgi/serve-fastcgi.js';
 import type { ConnectionContext, ServedConnection } from '../protocol.js';
 import { serveUwsgi } from '../uwsgi/serve-uwsgi.js';
+import type { Front } from '../worker/fronts.js';
+import { type GatewayConn, socketConn } from './conn.js';
+import { acceptRaw, isListenHandle, type ListenHandle, rawStreams } from './raw-conn.js';
 
-export interface GatewayFront {
-  server: Server;
-  /** Stop accepting; idle connections close now, busy ones after their request. */
-  drain(): void;
+export interface GatewayFrontOptions {
+  uwsgiAllowed: (remoteAddress: string | undefined) => boolean;
+  gatewayIo: GatewayIo;
 }
+
+const loopback = /^(127\.|::1$|::ffff:127\.)/;
 
 export function createGatewayFront(
   protocol: 'uwsgi' | 'fastcgi',
   ctx: ConnectionContext,
-  options: { uwsgiAllowed: (remoteAddress: string | undefined) => boolean },
-): GatewayFront {
-  const serve = protocol === 'uwsgi' ? serveUwsgi : serveFastcgi;
-  const connections = new Set<ServedConnection>();
+  options: GatewayFrontOptions,
+): Front {
+  // Open connections: all of them counted, the FastCGI ones kept (they may idle between requests
+  // under fastcgi_keep_conn). A uwsgi connection is never idle, so draining just waits for it.
+  let open = 0;
+  const idleCapable = new Set<ServedConnection>();
   let draining = false;
+  let onDrained: (() => void) | undefined;
+  let listenerClosed = false;
+  const settle = (): void => {
+    if (listenerClosed && open === 0) onDrained?.();
+  };
+  const closed = (): void => {
+    open--;
+    settle();
+  };
   // Every peer of a socket bound to loopback (or a unix path) is local: when local peers are
   // allowed, there is nothing to check per connection.
   let checkPeers = protocol === 'uwsgi';
-  const server = createServer((socket: Socket) => {
-    if (checkPeers && !options.uwsgiAllowed(socket.remoteAddress)) {
-      ctx.log(`uwsgi: refused a connection from ${socket.remoteAddress ?? 'unix'}: not in uwsgi-allow-from`);
-      socket.on('error', () => {});
-      socket.destroy();
+  const checkBound = (address: string | undefined): void => {
+    if (address === undefined) checkPeers &&= !options.uwsgiAllowed(undefined);
+    else if (loopback.test(address)) checkPeers &&= !options.uwsgiAllowed(address);
+  };
+  const refused = (conn: GatewayConn): boolean => {
+    if (!checkPeers) return false;
+    const { address } = conn.peer();
+    if (options.uwsgiAllowed(address)) return false;
+    ctx.log(`uwsgi: refused a connection from ${address ?? 'unix'}: not in uwsgi-allow-from`);
+    conn.destroy();
+    return true;
+  };
+  const onUwsgi = (conn: GatewayConn): void => {
+    if (refused(conn)) return;
+    open++;
+    serveUwsgi(conn, ctx, closed);
+  };
+
+  let closeListener: (onClosed: () => void) => void;
+  const io = protocol === 'uwsgi' && options.gatewayIo === 'libuv' ? rawStreams() : null;
+  const listen = (handle: object, backlog: number): void => {
+    if (io && isListenHandle(handle)) {
+      const listener: ListenHandle = handle;
+      const bound: { address?: string } = {};
+      if (listener.getsockname?.(bound) !== 0) bound.address = undefined;
+      checkBound(bound.address);
+      closeListener = acceptRaw(listener, backlog, io, onUwsgi, (status) =>
+        ctx.log(`${protocol}: accept failed (libuv status ${status})`),
+      );
       return;
     }
-    const served = serve(socket, ctx);
-    connections.add(served);
-    socket.once('close', () => connections.delete(served));
-    if (draining) served.closeWhenIdle();
-  });
-  server.on('error', (err) => ctx.log(`${protocol}: listener error: ${err.message}`));
-  server.once('listening', () => {
-    const bound = server.address();
-    if (typeof bound === 'string' || bound === null) checkPeers &&= !options.uwsgiAllowed(undefined);
-    else if (/^(127\.|::1$|::ffff:127\.)/.test(bound.address))
-      checkPeers &&= !options.uwsgiAllowed(bound.address);
-  });
+    const server = createServer((socket: Socket) => {
+      if (protocol === 'uwsgi') {
+        onUwsgi(socketConn(socket));
+        return;
+      }
+      const served = serveFastcgi(socket, ctx);
+      open++;
+      idleCapable.add(served);
+      socket.once('close', () => {
+        idleCapable.delete(served);
+        closed();
+      });
+      if (draining) served.closeWhenIdle();
+    });
+    server.on('error', (err) => ctx.log(`${protocol}: listener error: ${err.message}`));
+    server.once('listening', () => {
+      const address = server.address();
+      checkBound(typeof address === 'string' || address === null ? undefined : address.address);
+    });
+    server.listen(handle, backlog);
+    closeListener = (onClosed) => server.close(() => onClosed());
+  };
+
   return {
-    server,
-    drain() {
+    listen,
+    drain(onClosed) {
       if (draining) return;
       draining = true;
-      server.close();
-      for (const served of connections) served.closeWhenIdle();
+      onDrained = onClosed;
+      closeListener((): void => {
+        listenerClosed = true;
+        settle();
+      });
+      for (const served of idleCapable) served.closeWhenIdle();
     },
   };
 }

@@ -9,6 +9,7 @@ import { lightParts, wholeResponse } from '../app/light-response.js';
 import { forwardableHeaders } from '../app/response-sink.js';
 import { describeError } from '../errors.js';
 import type { ConnectionContext, RequestRecord } from '../protocol.js';
+import type { Front } from '../worker/fronts.js';
 import { socketFd } from '../worker/stall-watchdog.js';
 
 export interface HttpFrontOptions {
@@ -92,7 +93,7 @@ function enforceBodyLimit(
   return true;
 }
 
-export interface HttpFront {
+export interface HttpFront extends Front {
   server: Server;
   /**
    * Stop accepting and wind connections down without racing clients: busy connections answer
@@ -100,7 +101,7 @@ export interface HttpFront {
    * (http.Server#close would close idle keep-alive connections at once, and a client that just
    * sent its next request on one would see a reset.)
    */
-  drain(): void;
+  drain(onClosed?: () => void): void;
 }
 
 const idleSince = Symbol('pier.idleSince');
@@ -230,9 +231,13 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
   };
   return {
     server,
-    drain() {
+    listen(handle, backlog) {
+      server.listen(handle, backlog);
+    },
+    drain(onClosed) {
       if (draining) return;
       draining = true;
+      if (onClosed) server.once('close', onClosed);
       for (const res of busy) if (!res.headersSent) res.shouldKeepAlive = false;
       // net.Server#close, not http.Server#close: stop accepting, leave keep-alive to the sweep.
       Reflect.apply(NetServer.prototype.close, server, []);

@@ -2,38 +2,43 @@
 // answers in raw HTTP, then closes (nginx never reuses uwsgi connections). Problems before the
 // app runs are answered with their status when the peer can still read (400, 408, 413, 431),
 // logged as one line, and never escape this connection.
-import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { dispatch, sendError } from '../app/dispatch.js';
 import type { RequestHead } from '../app/request-head.js';
 import { BadRequestError, describeError, statusOf } from '../errors.js';
+import type { GatewayConn } from '../gateway/conn.js';
 import { checkDeclaredBody, gatewayHead } from '../gateway/gateway-head.js';
-import { peerLabel } from '../gateway/peer-label.js';
 import { RequestBody } from '../gateway/request-body.js';
 import { requestRecord } from '../gateway/request-record.js';
-import { lingeringClose } from '../gateway/socket-write.js';
 import type { ConnectionContext, ServedConnection } from '../protocol.js';
-import { socketFd } from '../worker/stall-watchdog.js';
 import { type UwsgiEvent, UwsgiParser } from './uwsgi-parser.js';
 import { uwsgiSink } from './uwsgi-sink.js';
 
-export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnection {
+/** Serves the one request of `conn`; `onClosed` runs once the connection is gone. */
+export function serveUwsgi(
+  conn: GatewayConn,
+  ctx: ConnectionContext,
+  onClosed?: () => void,
+): ServedConnection {
   const startedAt = performance.now();
   // Computed only for log lines: getpeername on every connection is measurable at nginx rates.
   let peerText: string | undefined;
   const peer = (): string => {
-    peerText ??= peerLabel('uwsgi', socket);
+    if (peerText === undefined) {
+      const { address, port } = conn.peer();
+      peerText = `uwsgi ${address ?? 'unix'}${port ? `:${port}` : ''}`;
+    }
     return peerText;
   };
   let answering = false;
   let body: RequestBody | null = null;
-  // A peer that half-closes after its packet still gets the response.
-  socket.allowHalfOpen = true;
 
   const close = (): void => {
     body?.discard();
     body = null;
-    lingeringClose(socket);
+    // Once the whole packet is read the peer sends nothing more, and the connection can close
+    // at once; otherwise unread bytes would turn the close into a reset.
+    conn.finish(!parser.done);
   };
 
   /** Answers a request that never reached the app. */
@@ -41,11 +46,11 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
     answering = true;
     const status = statusOf(err);
     ctx.log(`${peer()}: ${describeError(err)}`);
-    if (socket.destroyed || !socket.writable) {
-      socket.destroy();
+    if (conn.closed) {
+      conn.destroy();
       return;
     }
-    sendError(uwsgiSink(socket, head?.method ?? 'GET', close), status, describeError(err));
+    sendError(uwsgiSink(conn, head?.method ?? 'GET', close), status, describeError(err));
     ctx.onRequest(requestRecord('uwsgi', head, peer(), { status, bytes: 0 }, startedAt));
   };
 
@@ -69,10 +74,10 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
       body = new RequestBody({
         declared: contentLength,
         limitPost: ctx.limits.limitPost,
-        onDemand: () => socket.resume(),
+        onDemand: () => conn.resume(),
       });
     }
-    const slot = ctx.watchdog ? ctx.watchdog.begin(socketFd(socket)) : -1;
+    const slot = ctx.watchdog ? ctx.watchdog.begin(conn.fd) : -1;
     let slotEnded = false;
     // Ends once: after end() the slot may already belong to another request.
     const ended = (): void => {
@@ -80,9 +85,9 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
       slotEnded = true;
       ctx.watchdog?.end(slot);
     };
-    if (slot >= 0) socket.once('close', ended);
+    if (slot >= 0) closeHooks.push(ended);
     const sink = uwsgiSink(
-      socket,
+      conn,
       head.method,
       () => {
         ended();
@@ -97,7 +102,7 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
       (result) => ctx.onRequest(requestRecord('uwsgi', head, peer(), result, startedAt)),
       (err: unknown) => {
         ctx.log(`${peer()}: ${describeError(err)}`);
-        socket.destroy();
+        conn.destroy();
       },
     );
   };
@@ -108,7 +113,7 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
         start(event.vars, event.contentLength);
         return;
       case 'body':
-        if (body && !body.feed(event.data)) socket.pause();
+        if (body && !body.feed(event.data)) conn.pause();
         return;
       case 'end':
         body?.finish();
@@ -117,7 +122,7 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
         // Once the app runs, a broken body reaches it through its body reads.
         if (body) body.fail(event.error);
         else if (event.error.code === 'UWSGI_EMPTY')
-          socket.destroy(); // a port probe: no log
+          conn.destroy(); // a port probe: no log
         else if (!answering) refuse(event.error, null);
         return;
     }
@@ -136,30 +141,31 @@ export function serveUwsgi(socket: Socket, ctx: ConnectionContext): ServedConnec
     );
   }, ctx.limits.headersTimeoutMs);
 
-  socket.on('data', (chunk: Buffer) => {
-    try {
-      parser.push(chunk);
-    } catch (err) {
-      ctx.log(`${peer()}: internal error: ${describeError(err)}`);
-      socket.destroy();
-    }
-  });
-  socket.on('end', () => parser.end());
-  socket.on('error', () => {}); // resets and EPIPEs end the connection; 'close' cleans up
-  socket.on('close', () => {
-    clearTimeout(headTimer);
-    if (body) {
-      body.fail(
-        new BadRequestError('CONNECTION_CLOSED', 'the connection closed before the request body was read'),
-      );
-    }
+  const closeHooks: Array<() => void> = [];
+  conn.start({
+    data(chunk) {
+      try {
+        parser.push(chunk);
+      } catch (err) {
+        ctx.log(`${peer()}: internal error: ${describeError(err)}`);
+        conn.destroy();
+      }
+    },
+    end: () => parser.end(),
+    close() {
+      clearTimeout(headTimer);
+      for (const hook of closeHooks) hook();
+      if (body) {
+        body.fail(
+          new BadRequestError('CONNECTION_CLOSED', 'the connection closed before the request body was read'),
+        );
+      }
+      onClosed?.();
+    },
   });
 
-  return {
-    // A uwsgi connection carries exactly one request: it is never idle, and closes when done.
-    get idle() {
-      return false;
-    },
-    closeWhenIdle() {},
-  };
+  return oneRequest;
 }
+
+// A uwsgi connection carries exactly one request: it is never idle, and closes when done.
+const oneRequest: ServedConnection = { idle: false, closeWhenIdle() {} };

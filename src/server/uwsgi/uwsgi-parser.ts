@@ -38,6 +38,11 @@ export class UwsgiParser {
     return this.state === 'body' || this.state === 'done';
   }
 
+  /** True once the whole packet, body included, is read: the peer has nothing more to send. */
+  get done(): boolean {
+    return this.state === 'done';
+  }
+
   push(chunk: Buffer): void {
     if (this.state === 'done' || this.state === 'failed') return;
     if (this.state === 'body') {

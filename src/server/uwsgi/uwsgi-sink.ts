@@ -1,47 +1,63 @@
 // The ResponseSink of a uwsgi connection: raw HTTP head, then body bytes as they come; the end
 // of the body is the end of the connection. An abort resets the connection, so nginx can tell a
 // cut response from a complete one (with no Content-Length both end at a close).
-import type { Socket } from 'node:net';
 import { bodyAllowed } from '../app/body-allowed.js';
 import type { ResponseSink } from '../app/response-sink.js';
-import { writeAll } from '../gateway/socket-write.js';
+import type { GatewayConn } from '../gateway/conn.js';
 import { httpHead } from './http-head.js';
 
 export function uwsgiSink(
-  socket: Socket,
+  conn: GatewayConn,
   method: string,
   onEnd: () => void,
   onHead?: () => void,
 ): ResponseSink {
   let withBody = true;
+  // A streamed head waits for the first body bytes (or the end of the tick) so both leave in
+  // one packet.
+  let head: Buffer | undefined;
+  const flushHead = (): void => {
+    if (!head) return;
+    const bytes = head;
+    head = undefined;
+    conn.write(bytes);
+  };
   return {
-    head(head) {
+    head(response) {
       onHead?.();
-      withBody = bodyAllowed(method, head.status);
-      if (socket.destroyed) return;
+      withBody = bodyAllowed(method, response.status);
+      if (conn.closed) return;
       // A streamed response leaves in several writes; Nagle would hold the last one back for the
       // peer's delayed ACK. (A whole response goes out in one write, see complete().)
-      socket.setNoDelay(true);
-      // Corked until the next tick so the head and the first body bytes leave in one packet.
-      socket.cork();
-      socket.write(httpHead(head));
-      process.nextTick(() => socket.uncork());
+      conn.noDelay();
+      head = httpHead(response);
+      process.nextTick(flushHead);
     },
     write(chunk) {
-      return withBody ? writeAll(socket, [chunk]) : undefined;
+      if (!withBody || conn.closed) return undefined;
+      let ok: boolean;
+      if (head) {
+        ok = conn.write(Buffer.concat([head, chunk]));
+        head = undefined;
+      } else {
+        ok = conn.write(chunk);
+      }
+      return ok ? undefined : conn.drained();
     },
     end() {
+      flushHead();
       onEnd();
     },
     abort() {
-      if (!socket.destroyed) socket.resetAndDestroy();
+      head = undefined;
+      conn.reset();
     },
-    complete(head, body) {
+    complete(response, body) {
       onHead?.();
-      withBody = bodyAllowed(method, head.status);
-      if (!socket.destroyed) {
-        const bytes = httpHead(head);
-        socket.write(withBody && body && body.length > 0 ? Buffer.concat([bytes, body]) : bytes);
+      withBody = bodyAllowed(method, response.status);
+      if (!conn.closed) {
+        const bytes = httpHead(response);
+        conn.write(withBody && body && body.length > 0 ? Buffer.concat([bytes, body]) : bytes);
       }
       onEnd();
     },

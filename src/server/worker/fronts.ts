@@ -1,21 +1,22 @@
-// One protocol front-end per listening socket a worker receives: an http.Server for HTTP, a
-// net.Server handing each connection to the uwsgi or FastCGI front-end.
-import type { Server } from 'node:net';
-import type { SocketProtocol } from '../config/serve-config.js';
+// One protocol front-end per listening socket a worker receives: an http.Server for HTTP, the
+// gateway front-end (uwsgi, FastCGI) otherwise.
+import type { GatewayIo, SocketProtocol } from '../config/serve-config.js';
 import { createGatewayFront } from '../gateway/gateway-front.js';
 import { createHttpFront } from '../http/http-front.js';
 import type { ConnectionContext } from '../protocol.js';
 
 export interface Front {
-  server: Server;
-  /** Stop accepting; close connections as their requests complete. `server` emits 'close' when the last is gone. */
-  drain(): void;
+  /** Accepts on the listening handle the master bound, alongside the other workers. */
+  listen(handle: object, backlog: number): void;
+  /** Stops accepting; closes connections as their requests complete; `onClosed` once all are gone. */
+  drain(onClosed: () => void): void;
 }
 
 export interface FrontOptions {
   keepAliveMs: number;
   /** Whether a uwsgi peer may talk to us (its vars are trusted). */
   uwsgiAllowed: (remoteAddress: string | undefined) => boolean;
+  gatewayIo: GatewayIo;
 }
 
 export function createFront(protocol: SocketProtocol, ctx: ConnectionContext, options: FrontOptions): Front {

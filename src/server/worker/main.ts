@@ -88,9 +88,9 @@ function attach(message: Extract<MasterMessage, { type: 'listener' }>, handle: o
   const front = createFront(message.protocol, context, {
     keepAliveMs: config.httpKeepalive * 1000,
     uwsgiAllowed: createAllowList(config.uwsgiAllowFrom),
+    gatewayIo: config.gatewayIo,
   });
-  // listen() on the shared handle the master bound: this worker now accepts alongside the others.
-  front.server.listen(handle, config.listen);
+  front.listen(handle, config.listen);
   fronts.push(front);
   maybeReady();
 }
@@ -113,10 +113,9 @@ function stop(graceful: boolean, exitCode: number = WorkerExit.ok): void {
   };
   if (open === 0) done();
   for (const front of fronts) {
-    front.server.once('close', () => {
+    front.drain(() => {
       if (--open === 0) done();
     });
-    front.drain();
   }
 }
 
