@@ -33,6 +33,18 @@ function requestTarget(get: (name: string) => string | undefined): string {
   return query ? `${encodeURI(path)}?${query}` : encodeURI(path);
 }
 
+// HTTP_USER_AGENT → user-agent, remembered: the same few names come with every request.
+const headerNames = new Map<string, string>();
+
+function headerNameOf(cgiName: string): string {
+  let name = headerNames.get(cgiName);
+  if (name === undefined) {
+    name = cgiName.slice(5).toLowerCase().replaceAll('_', '-');
+    if (headerNames.size < 512) headerNames.set(cgiName, name);
+  }
+  return name;
+}
+
 export function headFromCgiVars(vars: CgiVars): RequestHead {
   const get = reader(vars);
   const method = get('REQUEST_METHOD');
@@ -66,7 +78,7 @@ export function headFromCgiVars(vars: CgiVars): RequestHead {
     if (name.startsWith('HTTP_')) {
       // CONTENT_* also arrive as HTTP_CONTENT_* from some gateways; the CGI variable wins.
       if (name === 'HTTP_CONTENT_LENGTH' || name === 'HTTP_CONTENT_TYPE') continue;
-      headers.push([name.slice(5).toLowerCase().replaceAll('_', '-'), value]);
+      headers.push([headerNameOf(name), value]);
     }
   }
   const contentType = get('CONTENT_TYPE');

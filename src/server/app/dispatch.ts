@@ -5,8 +5,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import { describeError, ServerError, statusOf } from '../errors.js';
-import { dispatchFetch } from './fetch-dispatch.js';
+import { dispatchFetch, toWebRequest } from './fetch-dispatch.js';
 import type { App } from './handler.js';
+import { lightParts, wholeResponse } from './light-response.js';
 import { dispatchNode } from './node-dispatch.js';
 import type { RequestHead } from './request-head.js';
 import type { ResponseHead, ResponseSink } from './response-sink.js';
@@ -46,7 +47,50 @@ class DeadlineError extends ServerError {
   }
 }
 
-export async function dispatch(
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+
+export function dispatch(
+  app: App,
+  head: RequestHead,
+  body: Readable | null,
+  sink: ResponseSink,
+  options: DispatchOptions,
+): Promise<DispatchResult> {
+  if (app.kind !== 'fetch' || !sink.complete) return run(app, head, body, sink, options);
+  // The common case, answered without a promise in between: a fetch handler that returns a
+  // plain string/bytes Response at once. Anything else (a promise, a stream, a throw, a header
+  // that cannot be sent) continues on the general path with what the handler already returned.
+  let returned: Response | Promise<Response>;
+  try {
+    returned = app.fetch(toWebRequest(head, body));
+  } catch (err) {
+    return run(thrower(err), head, body, sink, options);
+  }
+  const parts = isThenable(returned) ? undefined : lightParts(returned);
+  if (parts) {
+    let whole: ReturnType<typeof wholeResponse> | undefined;
+    try {
+      whole = wholeResponse(parts, head.method);
+    } catch {
+      // An invalid header: the general path reports it.
+    }
+    if (whole) {
+      sink.complete(whole.head, whole.body);
+      return Promise.resolve({ status: whole.head.status, bytes: whole.body?.length ?? 0 });
+    }
+  }
+  return run({ kind: 'fetch', fetch: () => returned }, head, body, sink, options);
+}
+
+const thrower = (err: unknown): App => ({
+  kind: 'fetch',
+  fetch: () => {
+    throw err;
+  },
+});
+
+async function run(
   app: App,
   head: RequestHead,
   body: Readable | null,

@@ -19,6 +19,31 @@ export type UwsgiEvent =
 
 type State = 'header' | 'vars' | 'body' | 'done' | 'failed';
 
+// Buffer's own latin1 decoder (what toString('latin1') ends in), without toString's dispatch.
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
+// nginx sends the same few variable names in every packet: decode each once and reuse the
+// string (a known name is also a key whose hash V8 has already computed).
+const knownNames = new Map<number, string>();
+const maxKnownNames = 512;
+
+function varName(block: Buffer, at: number, length: number): string {
+  const id =
+    (length << 24) ^
+    ((block[at] ?? 0) << 16) ^
+    ((block[at + length - 1] ?? 0) << 8) ^
+    (block[at + (length >> 1)] ?? 0);
+  const known = knownNames.get(id);
+  if (known !== undefined && known.length === length) {
+    let same = true;
+    for (let i = 0; i < length && same; i++) same = known.charCodeAt(i) === block[at + i];
+    if (same) return known;
+  }
+  const name = (block as Latin1Buffer).latin1Slice(at, at + length);
+  if (knownNames.size < maxKnownNames) knownNames.set(id, name);
+  return name;
+}
+
 export class UwsgiParser {
   private state: State = 'header';
   // Head bytes so far, kept as a list and joined once enough have come (no quadratic copying
@@ -125,7 +150,7 @@ export class UwsgiParser {
         this.badVars(at, `a key of ${keyLength} bytes (plus its value length) past the block end`);
         return;
       }
-      const key = block.toString('latin1', at, at + keyLength);
+      const key = varName(block, at, keyLength);
       at += keyLength;
       const valueLength = block.readUInt16LE(at);
       at += 2;
@@ -133,7 +158,7 @@ export class UwsgiParser {
         this.badVars(at, `a value of ${valueLength} bytes past the block end`);
         return;
       }
-      const value = block.toString('latin1', at, at + valueLength);
+      const value = valueLength === 0 ? '' : (block as Latin1Buffer).latin1Slice(at, at + valueLength);
       at += valueLength;
       if (key === 'CONTENT_LENGTH') {
         try {

@@ -4,7 +4,7 @@
 import { bodyAllowed } from '../app/body-allowed.js';
 import type { ResponseSink } from '../app/response-sink.js';
 import type { GatewayConn } from '../gateway/conn.js';
-import { httpHead } from './http-head.js';
+import { httpHead, httpResponse } from './http-head.js';
 
 export function uwsgiSink(
   conn: GatewayConn,
@@ -55,10 +55,7 @@ export function uwsgiSink(
     complete(response, body) {
       onHead?.();
       withBody = bodyAllowed(method, response.status);
-      if (!conn.closed) {
-        const bytes = httpHead(response);
-        conn.write(withBody && body && body.length > 0 ? Buffer.concat([bytes, body]) : bytes);
-      }
+      if (!conn.closed) conn.write(httpResponse(response, withBody ? body : undefined));
       onEnd();
     },
   };
