@@ -9,17 +9,21 @@
 // `rawStreams()` answers null and the front-end uses net.Socket instead.
 import { type ConnHandlers, type GatewayConn, lingerMs, resetDelayMs } from './conn.js';
 
+const owner = Symbol('pier.rawConn');
+
 interface Req {
   handle?: unknown;
-  oncomplete?: (status: number) => void;
+  oncomplete?: (this: Req, status: number) => void;
   buffer?: Uint8Array | null;
+  conn?: RawConn;
 }
 
 /** The stream handle of an accepted connection (TCP or Pipe wrap). */
 export interface StreamHandle {
   readonly fd: number;
   readonly writeQueueSize: number;
-  onread: (arrayBuffer: ArrayBuffer | undefined) => void;
+  onread: (this: StreamHandle, arrayBuffer: ArrayBuffer | undefined) => void;
+  [owner]?: RawConn;
   readStart(): number;
   readStop(): number;
   writeBuffer(req: Req, data: Uint8Array): number;
@@ -95,6 +99,16 @@ export function isListenHandle(handle: unknown): handle is ListenHandle {
 const highWaterMark = 64 * 1024;
 const noop = (): void => {};
 
+// libuv calls these with the handle or the request as `this`: one function for every
+// connection instead of a closure per connection.
+function onRead(this: StreamHandle, arrayBuffer: ArrayBuffer | undefined): void {
+  this[owner]?.onRead(arrayBuffer);
+}
+
+function onWriteComplete(this: Req, status: number): void {
+  this.conn?.onWriteComplete(status);
+}
+
 /** A GatewayConn on a libuv stream handle (a class: one shape, no closures per connection). */
 class RawConn implements GatewayConn {
   private handlers: ConnHandlers | undefined;
@@ -110,7 +124,8 @@ class RawConn implements GatewayConn {
     private readonly handle: StreamHandle,
     private readonly io: RawStreams,
   ) {
-    handle.onread = (arrayBuffer) => this.onRead(arrayBuffer);
+    handle[owner] = this;
+    handle.onread = onRead;
   }
 
   get fd(): number {
@@ -145,7 +160,8 @@ class RawConn implements GatewayConn {
     const { handle, io } = this;
     const req = new io.WriteWrap();
     req.handle = handle;
-    req.oncomplete = (status) => this.onWriteComplete(status);
+    req.conn = this;
+    req.oncomplete = onWriteComplete;
     if (handle.writeBuffer(req, data) !== 0) {
       this.destroy();
       return true;
@@ -196,7 +212,7 @@ class RawConn implements GatewayConn {
     this.handle.close(() => this.onClosed());
   }
 
-  private onRead(arrayBuffer: ArrayBuffer | undefined): void {
+  onRead(arrayBuffer: ArrayBuffer | undefined): void {
     const { io } = this;
     const nread = io.state[io.kReadBytesOrError] ?? 0;
     if (nread > 0) {
@@ -211,7 +227,7 @@ class RawConn implements GatewayConn {
     } else this.destroy(); // a read error, or the end of a lingering close
   }
 
-  private onWriteComplete(status: number): void {
+  onWriteComplete(status: number): void {
     this.inFlight--;
     if (status < 0) this.destroy();
     else if (this.inFlight === 0) this.afterFlush();
