@@ -57,15 +57,46 @@ export function dispatch(
   sink: ResponseSink,
   options: DispatchOptions,
 ): Promise<DispatchResult> {
-  if (app.kind !== 'fetch' || !sink.complete) return run(app, head, body, sink, options);
-  // The common case, answered without a promise in between: a fetch handler that returns a
-  // plain string/bytes Response at once. Anything else (a promise, a stream, a throw, a header
-  // that cannot be sent) continues on the general path with what the handler already returned.
+  const answered = answerAtOnce(app, head, body, sink);
+  return 'kind' in answered ? run(answered, head, body, sink, options) : Promise.resolve(answered);
+}
+
+/**
+ * dispatch() for front-ends on the hot path: `done` runs at once, with no promise or microtask
+ * in between, when the app answered synchronously.
+ */
+export function dispatchThen(
+  app: App,
+  head: RequestHead,
+  body: Readable | null,
+  sink: ResponseSink,
+  options: DispatchOptions,
+  done: (result: DispatchResult) => void,
+  failed: (err: unknown) => void,
+): void {
+  const answered = answerAtOnce(app, head, body, sink);
+  if ('kind' in answered) run(answered, head, body, sink, options).then(done, failed);
+  else done(answered);
+}
+
+/**
+ * The common case, answered without a promise in between: a fetch handler that returns a plain
+ * string/bytes Response at once. Anything else (a promise, a stream, a throw, a header that
+ * cannot be sent) is returned as the app to run on the general path, holding what the handler
+ * already returned.
+ */
+function answerAtOnce(
+  app: App,
+  head: RequestHead,
+  body: Readable | null,
+  sink: ResponseSink,
+): DispatchResult | App {
+  if (app.kind !== 'fetch' || !sink.complete) return app;
   let returned: Response | Promise<Response>;
   try {
     returned = app.fetch(toWebRequest(head, body));
   } catch (err) {
-    return run(thrower(err), head, body, sink, options);
+    return thrower(err);
   }
   const parts = isThenable(returned) ? undefined : lightParts(returned);
   if (parts) {
@@ -77,10 +108,10 @@ export function dispatch(
     }
     if (whole) {
       sink.complete(whole.head, whole.body);
-      return Promise.resolve({ status: whole.head.status, bytes: whole.body?.length ?? 0 });
+      return { status: whole.head.status, bytes: whole.body?.length ?? 0 };
     }
   }
-  return run({ kind: 'fetch', fetch: () => returned }, head, body, sink, options);
+  return { kind: 'fetch', fetch: () => returned };
 }
 
 const thrower = (err: unknown): App => ({

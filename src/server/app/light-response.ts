@@ -92,16 +92,30 @@ export interface ResponseParts {
   body: string | Uint8Array | null;
 }
 
+// 'Content-Type' → 'content-type', remembered: the same few names come with every response.
+const lowerNames = new Map<string, string>();
+
+function lowerName(name: string): string {
+  let lower = lowerNames.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (lowerNames.size < 512) lowerNames.set(name, lower);
+  }
+  return lower;
+}
+
 function headerPairs(headers: ResponseInit['headers']): Array<[string, string]> | undefined {
   if (headers === undefined) return [];
   if (headers instanceof Headers) return [...headers];
   if (Array.isArray(headers))
     return headers.map(([name, value]) => [String(name).toLowerCase(), String(value)]);
   if (typeof headers === 'object') {
-    return Object.entries(headers as Record<string, string>).map(([name, value]) => [
-      name.toLowerCase(),
-      String(value),
-    ]);
+    const pairs: Array<[string, string]> = [];
+    for (const name in headers as Record<string, unknown>) {
+      if (!Object.hasOwn(headers, name)) continue;
+      pairs.push([lowerName(name), String((headers as Record<string, unknown>)[name])]);
+    }
+    return pairs;
   }
   return undefined;
 }

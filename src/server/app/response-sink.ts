@@ -23,13 +23,37 @@ export interface ResponseSink {
 }
 
 const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+const tokenName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+// Header names already checked, and what becomes of them: apps send the same few names with
+// every response.
+type Verdict = 'forward' | 'drop' | 'invalid';
+const checkedNames = new Map<string, Verdict>();
+
+function verdictOf(name: string): Verdict {
+  let verdict = checkedNames.get(name);
+  if (verdict === undefined) {
+    verdict = !tokenName.test(name) ? 'invalid' : hopByHop.has(name.toLowerCase()) ? 'drop' : 'forward';
+    if (checkedNames.size < 512) checkedNames.set(name, verdict);
+  }
+  return verdict;
+}
+
+function safeValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 0) return false;
+  }
+  return true;
+}
 
 /** Header pairs safe to forward: no hop-by-hop fields, no CR/LF/NUL smuggled into a value. */
 export function forwardableHeaders(headers: Iterable<[string, string]>): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const [name, value] of headers) {
-    if (hopByHop.has(name.toLowerCase())) continue;
-    if (/[\r\n\0]/.test(value) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    const verdict = verdictOf(name);
+    if (verdict === 'drop') continue;
+    if (verdict === 'invalid' || !safeValue(value)) {
       throw new Error(`the app returned an invalid header ${JSON.stringify(name)}: CR, LF or NUL in it`);
     }
     out.push([name, value]);

@@ -209,7 +209,10 @@ class RawConn implements GatewayConn {
     this.state = 'closed';
     clearTimeout(this.lingerTimer);
     this.handle.onread = noop;
-    this.handle.close(() => this.onClosed());
+    // libuv closes the descriptor at once; without a close callback, one call from libuv back
+    // into JavaScript per connection is saved.
+    this.handle.close();
+    this.onClosed();
   }
 
   onRead(arrayBuffer: ArrayBuffer | undefined): void {

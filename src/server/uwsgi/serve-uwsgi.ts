@@ -3,7 +3,7 @@
 // app runs are answered with their status when the peer can still read (400, 408, 413, 431),
 // logged as one line, and never escape this connection.
 import { performance } from 'node:perf_hooks';
-import { dispatch, sendError } from '../app/dispatch.js';
+import { dispatchThen, sendError } from '../app/dispatch.js';
 import type { RequestHead } from '../app/request-head.js';
 import { BadRequestError, describeError, statusOf } from '../errors.js';
 import type { GatewayConn } from '../gateway/conn.js';
@@ -95,10 +95,12 @@ export function serveUwsgi(
       },
       () => ctx.watchdog?.headSent(slot),
     );
-    dispatch(ctx.app, head, body, sink, {
-      log: (line) => ctx.log(`${peer()}: ${line}`),
-      deadlineMs: ctx.limits.harakiriMs,
-    }).then(
+    dispatchThen(
+      ctx.app,
+      head,
+      body,
+      sink,
+      { log: (line) => ctx.log(`${peer()}: ${line}`), deadlineMs: ctx.limits.harakiriMs },
       (result) => ctx.onRequest(requestRecord('uwsgi', head, peer(), result, startedAt)),
       (err: unknown) => {
         ctx.log(`${peer()}: ${describeError(err)}`);
