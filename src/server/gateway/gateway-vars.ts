@@ -42,10 +42,11 @@ function metaValue(name: string, value: string): string {
 
 export function cgiVarMap(pairs: Iterable<[string, string]>): Map<string, string> {
   const vars = new Map<string, string>();
-  const fromConfig = new Set<string>();
+  // Created only for a config that sets header-named variables (most send none).
+  let fromConfig: Set<string> | undefined;
   for (const [name, value] of pairs) {
     if (name.startsWith('HTTP_')) {
-      if (fromConfig.has(name)) continue;
+      if (fromConfig?.has(name)) continue;
       const earlier = vars.get(name);
       // Host has one value (a client cannot send two: the web server refuses that). A second
       // HTTP_HOST comes from a config that repeats uwsgi_params' line: keep the first.
@@ -59,6 +60,7 @@ export function cgiVarMap(pairs: Iterable<[string, string]>): Map<string, string
     } else if (headerName.test(name) && value !== '') {
       const asCgi = `HTTP_${name.toUpperCase().replaceAll('-', '_')}`;
       vars.set(asCgi, value);
+      fromConfig ??= new Set();
       fromConfig.add(asCgi);
     }
   }

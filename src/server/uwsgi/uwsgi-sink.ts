@@ -2,9 +2,67 @@
 // of the body is the end of the connection. An abort resets the connection, so nginx can tell a
 // cut response from a complete one (with no Content-Length both end at a close).
 import { bodyAllowed } from '../app/body-allowed.js';
-import type { ResponseSink } from '../app/response-sink.js';
+import type { ResponseHead, ResponseSink } from '../app/response-sink.js';
 import type { GatewayConn } from '../gateway/conn.js';
 import { httpHead, httpResponse } from './http-head.js';
+
+// A class rather than closures: one is made for every request.
+class UwsgiSink implements ResponseSink {
+  private withBody = true;
+  // A streamed head waits for the first body bytes (or the end of the tick) so both leave in
+  // one packet.
+  private pendingHead: Buffer | undefined;
+
+  constructor(
+    private readonly conn: GatewayConn,
+    private readonly method: string,
+    private readonly onEnd: () => void,
+    private readonly onHead: (() => void) | undefined,
+  ) {}
+
+  head(response: ResponseHead): void {
+    this.onHead?.();
+    this.withBody = bodyAllowed(this.method, response.status);
+    if (this.conn.closed) return;
+    // A streamed response leaves in several writes; Nagle would hold the last one back for the
+    // peer's delayed ACK. (A whole response goes out in one write, see complete().)
+    this.conn.noDelay();
+    this.pendingHead = httpHead(response);
+    process.nextTick(() => this.flushHead());
+  }
+
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    if (!this.withBody || this.conn.closed) return undefined;
+    const head = this.pendingHead;
+    this.pendingHead = undefined;
+    const ok = this.conn.write(head ? Buffer.concat([head, chunk]) : chunk);
+    return ok ? undefined : this.conn.drained();
+  }
+
+  end(): void {
+    this.flushHead();
+    this.onEnd();
+  }
+
+  abort(): void {
+    this.pendingHead = undefined;
+    this.conn.reset();
+  }
+
+  complete(response: ResponseHead, body: Uint8Array | undefined): void {
+    this.onHead?.();
+    this.withBody = bodyAllowed(this.method, response.status);
+    if (!this.conn.closed) this.conn.write(httpResponse(response, this.withBody ? body : undefined));
+    this.onEnd();
+  }
+
+  private flushHead(): void {
+    const head = this.pendingHead;
+    if (!head) return;
+    this.pendingHead = undefined;
+    this.conn.write(head);
+  }
+}
 
 export function uwsgiSink(
   conn: GatewayConn,
@@ -12,51 +70,5 @@ export function uwsgiSink(
   onEnd: () => void,
   onHead?: () => void,
 ): ResponseSink {
-  let withBody = true;
-  // A streamed head waits for the first body bytes (or the end of the tick) so both leave in
-  // one packet.
-  let head: Buffer | undefined;
-  const flushHead = (): void => {
-    if (!head) return;
-    const bytes = head;
-    head = undefined;
-    conn.write(bytes);
-  };
-  return {
-    head(response) {
-      onHead?.();
-      withBody = bodyAllowed(method, response.status);
-      if (conn.closed) return;
-      // A streamed response leaves in several writes; Nagle would hold the last one back for the
-      // peer's delayed ACK. (A whole response goes out in one write, see complete().)
-      conn.noDelay();
-      head = httpHead(response);
-      process.nextTick(flushHead);
-    },
-    write(chunk) {
-      if (!withBody || conn.closed) return undefined;
-      let ok: boolean;
-      if (head) {
-        ok = conn.write(Buffer.concat([head, chunk]));
-        head = undefined;
-      } else {
-        ok = conn.write(chunk);
-      }
-      return ok ? undefined : conn.drained();
-    },
-    end() {
-      flushHead();
-      onEnd();
-    },
-    abort() {
-      head = undefined;
-      conn.reset();
-    },
-    complete(response, body) {
-      onHead?.();
-      withBody = bodyAllowed(method, response.status);
-      if (!conn.closed) conn.write(httpResponse(response, withBody ? body : undefined));
-      onEnd();
-    },
-  };
+  return new UwsgiSink(conn, method, onEnd, onHead);
 }
