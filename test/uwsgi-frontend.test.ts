@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { EchoReport } from '../examples/echo/app.js';
+import { toApp } from '../src/server/app/handler.js';
+import { LightResponse } from '../src/server/app/light-response.js';
 import { failsMidBody, neverAnswers } from './fixtures/failing-apps.js';
 import { uwsgiPacket, type Var } from './fixtures/uwsgi/packet.js';
 import { type GatewayServer, startUwsgiGateway } from './helpers/gateway-server.js';
@@ -17,6 +19,22 @@ const base: Var[] = [
   ['SERVER_PORT', '80'],
   ['HTTP_HOST', 'example.test'],
 ];
+
+// 8 MiB answered whole (the light Response workers build, written at once) or streamed in
+// 64 KiB chunks: more than the socket buffers hold, so writes wait for a slow reader.
+const big = randomBytes(8 * 1024 * 1024);
+const bigApp = toApp((req: Request) => {
+  if (!new URL(req.url).searchParams.has('stream')) return new LightResponse(big) as unknown as Response;
+  let at = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= big.length) return controller.close();
+      controller.enqueue(big.subarray(at, at + 65536));
+      at += 65536;
+    },
+  });
+  return new Response(body);
+}, 'big');
 
 function request(method: string, uri: string, extra: Var[] = [], body?: Buffer): Buffer {
   const vars: Var[] = [['REQUEST_METHOD', method], ['REQUEST_URI', uri], ...base, ...extra];
@@ -162,6 +180,29 @@ for (const io of ['libuv', 'net'] as const) {
         const reply = await exchange(server.port, request('GET', '/stuck'));
         assert.equal(parseHead(reply.bytes).status, 504);
         assert.match(server.logs.join('\n'), /harakiri/);
+      } finally {
+        await server.close();
+      }
+    });
+
+    test('8 MiB responses, whole and streamed, reach a reader that starts late intact', async () => {
+      const server = await startUwsgiGateway({ io, app: bigApp });
+      try {
+        for (const uri of ['/whole', '/streamed?stream=1']) {
+          const socket = await openSocket(server.port);
+          socket.pause();
+          const done = readUntilClose(socket);
+          socket.write(request('GET', uri));
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          socket.resume();
+          const reply = await done;
+          assert.equal(reply.ended, 'close', uri);
+          const http = parseHead(reply.bytes);
+          assert.equal(http.status, 200, uri);
+          assert.equal(http.body.length, big.length, uri);
+          assert.ok(http.body.equals(big), `${uri}: the body differs from what the app sent`);
+        }
+        assert.equal(server.records.length, 2);
       } finally {
         await server.close();
       }
