@@ -62,7 +62,11 @@ export function createGatewayFront(
   };
 
   let closeListener: (onClosed: () => void) => void;
-  const io = protocol === 'uwsgi' && options.gatewayIo === 'libuv' ? rawStreams() : null;
+  const wantRaw = protocol === 'uwsgi' && options.gatewayIo === 'libuv';
+  const io = wantRaw ? rawStreams() : null;
+  if (wantRaw && !io) {
+    ctx.log('uwsgi: this Node does not expose its stream handles (process.binding); serving on net.Socket');
+  }
   const listen = (handle: object, backlog: number): void => {
     if (io && isListenHandle(handle)) {
       const listener: ListenHandle = handle;
