@@ -173,6 +173,9 @@ const targets: Target[] = [
   behindNginx('nginx → pier (uwsgi), 2 workers', 'uwsgi', (upstream) =>
     run(process.execPath, [pier, 'serve', '--socket', upstream, ...pierHello]),
   ),
+  behindNginx('nginx → pier (uwsgi on net.Socket), 2 workers', 'uwsgi', (upstream) =>
+    run(process.execPath, [pier, 'serve', '--socket', upstream, '--gateway-io', 'net', ...pierHello]),
+  ),
   behindNginx('nginx → pier (FastCGI, keep-conn), 2 workers', 'fastcgi', (upstream) =>
     run(process.execPath, [pier, 'serve', '--fastcgi-socket', upstream, ...pierHello]),
   ),
@@ -256,6 +259,10 @@ const ratios = {
   'pier HTTP / gunicorn': ratio(byName('pier serve HTTP'), byName('gunicorn')),
   'pier HTTP / PM2': ratio(byName('pier serve HTTP'), byName('PM2')),
   'nginx→pier (uwsgi) / nginx→uWSGI': ratio(byName('nginx → pier (uwsgi)'), byName('nginx → uWSGI')),
+  'nginx→pier (uwsgi on net.Socket) / nginx→uWSGI': ratio(
+    byName('nginx → pier (uwsgi on net'),
+    byName('nginx → uWSGI'),
+  ),
   'nginx→pier (FastCGI keep-conn) / nginx→uWSGI': ratio(
     byName('nginx → pier (FastCGI'),
     byName('nginx → uWSGI'),
