@@ -1,5 +1,6 @@
 // CGI-style meta-variables (RFC 3875; also what uwsgi and FastCGI carry) → a RequestHead.
 // Validation happens here, once: a malformed variable is a BadRequestError with its status.
+import { boundedMemo } from '../../common/bounded-memo.js';
 import { BadRequestError } from '../errors.js';
 import type { RequestHead } from './request-head.js';
 
@@ -34,16 +35,7 @@ function requestTarget(get: (name: string) => string | undefined): string {
 }
 
 // HTTP_USER_AGENT → user-agent, remembered: the same few names come with every request.
-const headerNames = new Map<string, string>();
-
-function headerNameOf(cgiName: string): string {
-  let name = headerNames.get(cgiName);
-  if (name === undefined) {
-    name = cgiName.slice(5).toLowerCase().replaceAll('_', '-');
-    if (headerNames.size < 512) headerNames.set(cgiName, name);
-  }
-  return name;
-}
+const headerNameOf = boundedMemo((cgiName) => cgiName.slice(5).toLowerCase().replaceAll('_', '-'));
 
 export function headFromCgiVars(vars: CgiVars): RequestHead {
   const get = reader(vars);

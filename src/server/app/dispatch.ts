@@ -57,8 +57,7 @@ export function dispatch(
   sink: ResponseSink,
   options: DispatchOptions,
 ): Promise<DispatchResult> {
-  const answered = answerAtOnce(app, head, body, sink);
-  return 'kind' in answered ? run(answered, head, body, sink, options) : Promise.resolve(answered);
+  return new Promise((resolve, reject) => dispatchThen(app, head, body, sink, options, resolve, reject));
 }
 
 /**

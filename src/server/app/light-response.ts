@@ -6,6 +6,7 @@
 // builds the real Response once and delegates, and `instanceof Response` keeps working for
 // real responses too (from fetch(), Response.error()...).
 
+import { boundedMemo } from '../../common/bounded-memo.js';
 import { bodyAllowed } from './body-allowed.js';
 import { forwardableHeaders, type ResponseHead } from './response-sink.js';
 
@@ -93,16 +94,7 @@ export interface ResponseParts {
 }
 
 // 'Content-Type' → 'content-type', remembered: the same few names come with every response.
-const lowerNames = new Map<string, string>();
-
-function lowerName(name: string): string {
-  let lower = lowerNames.get(name);
-  if (lower === undefined) {
-    lower = name.toLowerCase();
-    if (lowerNames.size < 512) lowerNames.set(name, lower);
-  }
-  return lower;
-}
+const lowerName = boundedMemo((name) => name.toLowerCase());
 
 function headerPairs(headers: ResponseInit['headers']): Array<[string, string]> | undefined {
   if (headers === undefined) return [];

@@ -1,5 +1,6 @@
 // Where a dispatched response goes. Each front-end that speaks CGI-style variables (CGI, uwsgi,
 // FastCGI) implements one: it serializes the head its own way and frames the body bytes.
+import { boundedMemo } from '../../common/bounded-memo.js';
 
 export interface ResponseHead {
   status: number;
@@ -27,17 +28,9 @@ const tokenName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 // Header names already checked, and what becomes of them: apps send the same few names with
 // every response.
-type Verdict = 'forward' | 'drop' | 'invalid';
-const checkedNames = new Map<string, Verdict>();
-
-function verdictOf(name: string): Verdict {
-  let verdict = checkedNames.get(name);
-  if (verdict === undefined) {
-    verdict = !tokenName.test(name) ? 'invalid' : hopByHop.has(name.toLowerCase()) ? 'drop' : 'forward';
-    if (checkedNames.size < 512) checkedNames.set(name, verdict);
-  }
-  return verdict;
-}
+const verdictOf = boundedMemo((name): 'forward' | 'drop' | 'invalid' =>
+  !tokenName.test(name) ? 'invalid' : hopByHop.has(name.toLowerCase()) ? 'drop' : 'forward',
+);
 
 function safeValue(value: string): boolean {
   for (let i = 0; i < value.length; i++) {

@@ -4,7 +4,7 @@
 // writes END_REQUEST and decides keep or close when `host.finished` is called.
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { dispatch, sendError } from '../app/dispatch.js';
+import { dispatchThen, sendError } from '../app/dispatch.js';
 import type { RequestHead } from '../app/request-head.js';
 import { BadRequestError, describeError, statusOf } from '../errors.js';
 import { checkDeclaredBody, gatewayHead } from '../gateway/gateway-head.js';
@@ -68,10 +68,12 @@ export class FastcgiRequest {
     });
     this.response = this.newResponse(head.method);
     this.watchdogSlot = ctx.watchdog ? ctx.watchdog.begin(socketFd(socket), this.id) : -1;
-    dispatch(ctx.app, head, head.contentLength === 0 ? null : this.body, this.response, {
-      log: (line) => ctx.log(`${this.host.peer}: ${line}`),
-      deadlineMs: ctx.limits.harakiriMs,
-    }).then(
+    dispatchThen(
+      ctx.app,
+      head,
+      head.contentLength === 0 ? null : this.body,
+      this.response,
+      { log: (line) => ctx.log(`${this.host.peer}: ${line}`), deadlineMs: ctx.limits.harakiriMs },
       (result) => this.record(this.aborted ? { status: clientClosed, bytes: result.bytes } : result),
       (err: unknown) => {
         ctx.log(`${this.host.peer}: ${describeError(err)}`);

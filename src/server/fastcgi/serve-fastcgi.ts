@@ -34,7 +34,7 @@ class FastcgiConnection implements ServedConnection, RequestHost {
     readonly socket: Socket,
     readonly ctx: ConnectionContext,
   ) {
-    this.peer = peerLabel('fastcgi', socket);
+    this.peer = peerLabel('fastcgi', { address: socket.remoteAddress, port: socket.remotePort });
     this.parser = new FastcgiParser(ctx.limits.bufferSize, (event) => this.onEvent(event));
     // A peer that half-closes after its request still gets the response.
     socket.allowHalfOpen = true;

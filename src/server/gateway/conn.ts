@@ -4,6 +4,7 @@
 // fast path for uwsgi's one-connection-per-request traffic) and a net.Socket (socketConn below,
 // the portable path).
 import type { Socket } from 'node:net';
+import { socketFd } from '../worker/stall-watchdog.js';
 import { lingeringClose } from './socket-write.js';
 
 export interface ConnHandlers {
@@ -59,7 +60,7 @@ export function socketConn(socket: Socket): GatewayConn {
   socket.on('error', () => {}); // resets and EPIPEs end the connection; 'close' reports it
   return {
     get fd() {
-      return (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+      return socketFd(socket);
     },
     get closed() {
       return resetting || socket.destroyed || !socket.writable;

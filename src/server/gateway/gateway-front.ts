@@ -61,7 +61,8 @@ export function createGatewayFront(
     serveUwsgi(conn, ctx, closed);
   };
 
-  let closeListener: (onClosed: () => void) => void;
+  // Until listen() runs there is nothing to close.
+  let closeListener = (onClosed: () => void): void => onClosed();
   const wantRaw = protocol === 'uwsgi' && options.gatewayIo === 'libuv';
   const io = wantRaw ? rawStreams() : null;
   if (wantRaw && !io) {

@@ -8,6 +8,7 @@ import type { RequestHead } from '../app/request-head.js';
 import { BadRequestError, describeError, statusOf } from '../errors.js';
 import type { GatewayConn } from '../gateway/conn.js';
 import { checkDeclaredBody, gatewayHead } from '../gateway/gateway-head.js';
+import { peerLabel } from '../gateway/peer-label.js';
 import { RequestBody } from '../gateway/request-body.js';
 import { requestRecord } from '../gateway/request-record.js';
 import type { ConnectionContext, ServedConnection } from '../protocol.js';
@@ -24,14 +25,19 @@ export function serveUwsgi(
   // Computed only for log lines: getpeername on every connection is measurable at nginx rates.
   let peerText: string | undefined;
   const peer = (): string => {
-    if (peerText === undefined) {
-      const { address, port } = conn.peer();
-      peerText = `uwsgi ${address ?? 'unix'}${port ? `:${port}` : ''}`;
-    }
+    peerText ??= peerLabel('uwsgi', conn.peer());
     return peerText;
   };
   let answering = false;
   let body: RequestBody | null = null;
+  // The stall watchdog's slot for the request, once it runs; ended once (afterwards the slot may
+  // already belong to another request).
+  let slot = -1;
+  const endSlot = (): void => {
+    if (slot < 0) return;
+    ctx.watchdog?.end(slot);
+    slot = -1;
+  };
 
   const close = (): void => {
     body?.discard();
@@ -77,20 +83,12 @@ export function serveUwsgi(
         onDemand: () => conn.resume(),
       });
     }
-    const slot = ctx.watchdog ? ctx.watchdog.begin(conn.fd) : -1;
-    let slotEnded = false;
-    // Ends once: after end() the slot may already belong to another request.
-    const ended = (): void => {
-      if (slotEnded) return;
-      slotEnded = true;
-      ctx.watchdog?.end(slot);
-    };
-    if (slot >= 0) closeHooks.push(ended);
+    slot = ctx.watchdog ? ctx.watchdog.begin(conn.fd) : -1;
     const sink = uwsgiSink(
       conn,
       head.method,
       () => {
-        ended();
+        endSlot();
         close();
       },
       () => ctx.watchdog?.headSent(slot),
@@ -143,7 +141,6 @@ export function serveUwsgi(
     );
   }, ctx.limits.headersTimeoutMs);
 
-  const closeHooks: Array<() => void> = [];
   conn.start({
     data(chunk) {
       try {
@@ -156,7 +153,7 @@ export function serveUwsgi(
     end: () => parser.end(),
     close() {
       clearTimeout(headTimer);
-      for (const hook of closeHooks) hook();
+      endSlot();
       if (body) {
         body.fail(
           new BadRequestError('CONNECTION_CLOSED', 'the connection closed before the request body was read'),
