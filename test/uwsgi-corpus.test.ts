@@ -24,7 +24,7 @@ function parse(chunks: Buffer[], bufferSize: number, closes: boolean): Outcome {
   const parser = new UwsgiParser(bufferSize, (event: UwsgiEvent) => {
     if (out.error) out.afterError++;
     if (event.kind === 'request') {
-      out.vars = event.vars;
+      out.vars = event.vars.pairs();
       out.contentLength = event.contentLength;
     } else if (event.kind === 'body') out.body += event.data.toString('latin1');
     else if (event.kind === 'end') out.ended = true;

@@ -1,11 +1,13 @@
 // The uwsgi front-end on real loopback sockets with the echo app: handcrafted packets in, raw
-// HTTP out. Every case runs on both transports: libuv handles driven directly, and net.Socket.
+// HTTP out. Every case runs on the three transports: pier's native one, libuv handles driven
+// directly, and net.Socket.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { EchoReport } from '../examples/echo/app.js';
 import { toApp } from '../src/server/app/handler.js';
 import { LightResponse } from '../src/server/app/light-response.js';
+import { nativeIo } from '../src/server/gateway/native-conn.js';
 import { failsMidBody, neverAnswers } from './fixtures/failing-apps.js';
 import { uwsgiPacket, type Var } from './fixtures/uwsgi/packet.js';
 import { type GatewayServer, startUwsgiGateway } from './helpers/gateway-server.js';
@@ -42,7 +44,7 @@ function request(method: string, uri: string, extra: Var[] = [], body?: Buffer):
   return uwsgiPacket(vars, body ? { body } : {});
 }
 
-for (const io of ['libuv', 'net'] as const) {
+for (const io of ['native', 'libuv', 'net'] as const) {
   describe(`uwsgi front-end on ${io}`, () => {
     let gateway: GatewayServer;
     let limited: GatewayServer;
@@ -56,6 +58,17 @@ for (const io of ['libuv', 'net'] as const) {
     after(async () => {
       await gateway.close();
       await limited.close();
+    });
+
+    test('the transport asked for is the one serving: nothing fell back', async () => {
+      // npm ci builds the native transport (scripts/build-native.mjs); without it this fails.
+      if (io === 'native')
+        assert.ok(nativeIo(), `the native transport is not built: run npm run build:native`);
+      await exchange(gateway.port, request('GET', '/'));
+      assert.deepEqual(
+        gateway.logs.filter((line) => line.includes('serving on')),
+        [],
+      );
     });
 
     test('a GET is answered in raw HTTP and the connection closes; the request is recorded', async () => {

@@ -1,4 +1,4 @@
-// Resident memory of a process and all its descendants, read from /proc.
+// Resident memory and CPU time of a process and all its descendants, read from /proc.
 import { readdirSync, readFileSync } from 'node:fs';
 
 function children(): Map<number, number[]> {
@@ -24,14 +24,38 @@ export function rssOf(pid: number): number {
   }
 }
 
-export function treeRss(root: number): number {
+function treeSum(root: number, of: (pid: number) => number): number {
   const tree = children();
   let total = 0;
   const stack = [root];
   while (stack.length > 0) {
     const pid = stack.pop() ?? 0;
-    total += rssOf(pid);
+    total += of(pid);
     stack.push(...(tree.get(pid) ?? []));
   }
   return total;
+}
+
+export function treeRss(root: number): number {
+  return treeSum(root, rssOf);
+}
+
+// /proc counts CPU time in clock ticks: 100 per second on Linux (sysconf(_SC_CLK_TCK)).
+const ticksPerSecond = 100;
+
+/** User plus system CPU seconds used so far by a process (its own threads, not its children). */
+export function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat; `fields` starts at field 3.
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds used by a process and all its live descendants. */
+export function treeCpu(root: number): number {
+  return treeSum(root, cpuOf);
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseWrk } from '../../test/helpers/load.js';
 import { freePort, waitForPort } from '../../test/helpers/net.js';
-import { rssOf, treeRss } from './process-tree.js';
+import { rssOf, treeCpu, treeRss } from './process-tree.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const here = path.join(root, 'bench/serve');
@@ -24,6 +24,8 @@ interface Row {
   p99: string;
   peakRssMb: number;
   masterRssMb?: number;
+  /** CPU time the server's processes spent per request, in microseconds. */
+  cpuUsPerRequest: number;
   non2xx: number;
   errors: number;
 }
@@ -173,6 +175,9 @@ const targets: Target[] = [
   behindNginx('nginx → pier (uwsgi), 2 workers', 'uwsgi', (upstream) =>
     run(process.execPath, [pier, 'serve', '--socket', upstream, ...pierHello]),
   ),
+  behindNginx('nginx → pier (uwsgi on libuv handles), 2 workers', 'uwsgi', (upstream) =>
+    run(process.execPath, [pier, 'serve', '--socket', upstream, '--gateway-io', 'libuv', ...pierHello]),
+  ),
   behindNginx('nginx → pier (uwsgi on net.Socket), 2 workers', 'uwsgi', (upstream) =>
     run(process.execPath, [pier, 'serve', '--socket', upstream, '--gateway-io', 'net', ...pierHello]),
   ),
@@ -203,6 +208,7 @@ async function measure(target: Target): Promise<Row> {
     const sampler = setInterval(() => {
       peak = Math.max(peak, treeRss(started.measure));
     }, 250);
+    const cpuBefore = treeCpu(started.measure);
     const out = await new Promise<string>((resolve) => {
       const child = spawn('wrk', ['-t2', '-c64', `-d${seconds}s`, '--latency', url]);
       let text = '';
@@ -212,6 +218,7 @@ async function measure(target: Target): Promise<Row> {
       child.on('exit', () => resolve(text));
     });
     clearInterval(sampler);
+    const cpu = treeCpu(started.measure) - cpuBefore;
     const result = parseWrk(out);
     const percentile = (p: string): string => out.match(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm'))?.[1] ?? '?';
     return {
@@ -221,6 +228,7 @@ async function measure(target: Target): Promise<Row> {
       p99: percentile('99'),
       peakRssMb: Math.round(peak / 1048576),
       ...(started.master ? { masterRssMb: Math.round(rssOf(started.master) / 1048576) } : {}),
+      cpuUsPerRequest: result.requests > 0 ? Math.round((cpu * 1e6) / result.requests) : 0,
       non2xx: result.non2xx,
       errors: result.socketErrors,
     };
@@ -246,11 +254,13 @@ for (const target of targets) {
 }
 const byName = (part: string): Row | undefined => rows.find((row) => row.name.startsWith(part));
 const ratio = (a?: Row, b?: Row): string => (a && b && b.rps > 0 ? (a.rps / b.rps).toFixed(2) : 'n/a');
-console.log('| server | req/s | p50 | p99 | peak RSS MB | master RSS MB | non-2xx | socket errors |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log(
+  '| server | req/s | p50 | p99 | server CPU µs/req | peak RSS MB | master RSS MB | non-2xx | socket errors |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows)
   console.log(
-    `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.peakRssMb} | ${r.masterRssMb ?? '-'} | ${r.non2xx} | ${r.errors} |`,
+    `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRequest} | ${r.peakRssMb} | ${r.masterRssMb ?? '-'} | ${r.non2xx} | ${r.errors} |`,
   );
 const ratios = {
   'pier HTTP / node:http': ratio(byName('pier serve HTTP'), byName('node:http')),
@@ -259,6 +269,10 @@ const ratios = {
   'pier HTTP / gunicorn': ratio(byName('pier serve HTTP'), byName('gunicorn')),
   'pier HTTP / PM2': ratio(byName('pier serve HTTP'), byName('PM2')),
   'nginx→pier (uwsgi) / nginx→uWSGI': ratio(byName('nginx → pier (uwsgi)'), byName('nginx → uWSGI')),
+  'nginx→pier (uwsgi on libuv handles) / nginx→uWSGI': ratio(
+    byName('nginx → pier (uwsgi on libuv'),
+    byName('nginx → uWSGI'),
+  ),
   'nginx→pier (uwsgi on net.Socket) / nginx→uWSGI': ratio(
     byName('nginx → pier (uwsgi on net'),
     byName('nginx → uWSGI'),

@@ -37,8 +37,24 @@ function requestTarget(get: (name: string) => string | undefined): string {
 // HTTP_USER_AGENT → user-agent, remembered: the same few names come with every request.
 const headerNameOf = boundedMemo((cgiName) => cgiName.slice(5).toLowerCase().replaceAll('_', '-'));
 
+/** What a request must get right before anything runs: method, target, declared body length. */
+export interface RequestLine {
+  method: string;
+  target: string;
+  contentLength: number | null;
+}
+
+/** The rest of a RequestHead: what front-ends may build only when something reads it. */
+export type HeadDetails = Omit<RequestHead, keyof RequestLine>;
+
 export function headFromCgiVars(vars: CgiVars): RequestHead {
   const get = reader(vars);
+  const line = requestLineFromCgiVars(get);
+  return { ...line, ...headDetailsFromCgiVars(vars) };
+}
+
+/** Reads and validates the request line; a malformed one is a BadRequestError. */
+export function requestLineFromCgiVars(get: (name: string) => string | undefined): RequestLine {
   const method = get('REQUEST_METHOD');
   if (!method) {
     throw new BadRequestError(
@@ -62,6 +78,12 @@ export function headFromCgiVars(vars: CgiVars): RequestHead {
     );
   }
 
+  return { method, target, contentLength: parseContentLength(get('CONTENT_LENGTH')) };
+}
+
+/** Headers, protocol version, scheme, authority and the client's address. */
+export function headDetailsFromCgiVars(vars: CgiVars): HeadDetails {
+  const get = reader(vars);
   const headers: Array<[string, string]> = [];
   const names = vars instanceof Map ? vars.keys() : Object.keys(vars);
   for (const name of names) {
@@ -86,14 +108,11 @@ export function headFromCgiVars(vars: CgiVars): RequestHead {
   const authority = serverPort && serverPort !== defaultPort ? `${serverName}:${serverPort}` : serverName;
 
   return {
-    method,
-    target,
     headers,
     httpVersion: get('SERVER_PROTOCOL') === 'HTTP/1.0' ? '1.0' : '1.1',
     scheme,
     authority,
     remoteAddress: get('REMOTE_ADDR') ?? '',
     remotePort: Number(get('REMOTE_PORT') ?? 0) || 0,
-    contentLength,
   };
 }

@@ -1,20 +1,44 @@
 // Runs a fetch-style app: RequestHead + body → Web Request → Response → sink.
 import type { Readable } from 'node:stream';
 import type { FetchHandler } from './handler.js';
-import { lazyRequest } from './lazy-request.js';
+import { lazyRequest, type RequestSource } from './lazy-request.js';
 import { lightParts, wholeResponse } from './light-response.js';
 import type { RequestHead } from './request-head.js';
 import { forwardableHeaders, type ResponseSink } from './response-sink.js';
 
+/** A CGI-style request as the lazy Request reads it: the URL, too, only once asked for. */
+class HeadSource implements RequestSource {
+  readonly method: string;
+  private absolute: string | undefined;
+
+  constructor(
+    private readonly head: RequestHead,
+    private readonly content: Readable | null,
+  ) {
+    this.method = head.method;
+  }
+
+  get url(): string {
+    if (this.absolute === undefined) {
+      const { head } = this;
+      const host = head.headers.find(([name]) => name === 'host')?.[1] ?? head.authority;
+      this.absolute = `${head.scheme}://${host}${head.target}`;
+    }
+    return this.absolute;
+  }
+
+  headerPairs(): Iterable<[string, string]> {
+    return this.head.headers;
+  }
+
+  body(): Readable | null {
+    return this.content;
+  }
+}
+
 /** The lazy Web Request of a request that arrived as CGI-style variables (CGI, uwsgi, FastCGI). */
 export function toWebRequest(head: RequestHead, body: Readable | null): Request {
-  const host = head.headers.find(([name]) => name === 'host')?.[1] ?? head.authority;
-  return lazyRequest({
-    method: head.method,
-    url: `${head.scheme}://${host}${head.target}`,
-    headerPairs: () => head.headers,
-    body: () => body,
-  });
+  return lazyRequest(new HeadSource(head, body));
 }
 
 export async function writeWebResponse(

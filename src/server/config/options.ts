@@ -70,7 +70,7 @@ export function defaultConfig(): ServeConfig {
     socketTimeout: 10,
     httpKeepalive: 5,
     uwsgiAllowFrom: ['127.0.0.0/8', '::1', 'unix'],
-    gatewayIo: 'libuv',
+    gatewayIo: 'native',
     stats: undefined,
     logformat: 'combined',
     disableLogging: false,
@@ -271,10 +271,10 @@ export const options: OptionSpec[] = [
   {
     name: 'gateway-io',
     value: 'MODE',
-    doc: 'uwsgi connections on libuv handles directly (libuv, falls back to net where Node lacks them) or on net.Socket (net)',
-    shownDefault: 'libuv',
+    doc: "uwsgi connections on pier's native epoll transport (native), on libuv handles (libuv) or on net.Socket (net); each falls back to the next where it is missing",
+    shownDefault: 'native',
     apply: (config, raw) => {
-      config.gatewayIo = parseChoice(['libuv', 'net'] as const)(raw);
+      config.gatewayIo = parseChoice(['native', 'libuv', 'net'] as const)(raw);
     },
   },
   {

@@ -10,7 +10,7 @@ export interface SocketSpec {
 }
 
 /** See the `gateway-io` option. */
-export type GatewayIo = 'libuv' | 'net';
+export type GatewayIo = 'native' | 'libuv' | 'net';
 
 export interface ServeConfig {
   sockets: SocketSpec[];

@@ -148,6 +148,8 @@ export class FastcgiRequest {
   }
 
   private record(result: { status: number; bytes: number }): void {
-    this.host.ctx.onRequest(requestRecord('fastcgi', this.head, this.host.peer, result, this.startedAt));
+    this.host.ctx.onRequest(
+      requestRecord('fastcgi', this.head, () => this.host.peer, result, this.startedAt),
+    );
   }
 }

@@ -22,7 +22,10 @@ export interface GatewayConn {
   readonly closed: boolean;
   /** The peer's address and port; `address` is undefined for a unix socket. */
   peer(): { address: string | undefined; port: number | undefined };
-  /** Starts delivering events; called once, before any other method. */
+  /**
+   * Starts delivering events; called once, before any other method. Bytes that came with the
+   * connection may be delivered before it returns.
+   */
   start(handlers: ConnHandlers): void;
   pause(): void;
   resume(): void;

@@ -2,16 +2,20 @@
 // master bound, hands each connection to serveUwsgi / serveFastcgi, refuses uwsgi peers outside
 // uwsgi-allow-from (their vars are trusted input), and drains gracefully on stop.
 //
-// uwsgi connections are driven on libuv's handles directly when this Node allows it
-// (`gateway-io = libuv`, see raw-conn.ts); FastCGI connections, long-lived under
-// fastcgi_keep_conn, stay on net.Socket.
+// uwsgi connections run on pier's native transport (`gateway-io = native`, see native-conn.ts)
+// when it is built, else on libuv's handles driven directly when this Node allows it
+// (`gateway-io = libuv`, see raw-conn.ts), else on net.Socket. FastCGI connections, long-lived
+// under fastcgi_keep_conn, stay on net.Socket.
+
 import { createServer, type Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import type { GatewayIo } from '../config/serve-config.js';
 import { serveFastcgi } from '../fastcgi/serve-fastcgi.js';
 import type { ConnectionContext, ServedConnection } from '../protocol.js';
 import { serveUwsgi } from '../uwsgi/serve-uwsgi.js';
 import type { Front } from '../worker/fronts.js';
 import { type GatewayConn, socketConn } from './conn.js';
+import { acceptNative, nativeIo } from './native-conn.js';
 import { acceptRaw, isListenHandle, type ListenHandle, rawStreams } from './raw-conn.js';
 
 export interface GatewayFrontOptions {
@@ -63,21 +67,34 @@ export function createGatewayFront(
 
   // Until listen() runs there is nothing to close.
   let closeListener = (onClosed: () => void): void => onClosed();
-  const wantRaw = protocol === 'uwsgi' && options.gatewayIo === 'libuv';
-  const io = wantRaw ? rawStreams() : null;
-  if (wantRaw && !io) {
-    ctx.log('uwsgi: this Node does not expose its stream handles (process.binding); serving on net.Socket');
-  }
+  const transport = protocol === 'uwsgi' ? uwsgiTransport(options.gatewayIo, ctx.log) : 'net';
+  const acceptFailed = (errno: number): void =>
+    ctx.log(`${protocol}: accept failed: ${errno < 0 ? getSystemErrorName(errno) : errno}`);
   const listen = (handle: object, backlog: number): void => {
-    if (io && isListenHandle(handle)) {
+    if (transport !== 'net' && isListenHandle(handle)) {
       const listener: ListenHandle = handle;
       const bound: { address?: string } = {};
       if (listener.getsockname?.(bound) !== 0) bound.address = undefined;
       checkBound(bound.address);
-      closeListener = acceptRaw(listener, backlog, io, onUwsgi, (status) =>
-        ctx.log(`${protocol}: accept failed (libuv status ${status})`),
-      );
-      return;
+      const native = transport === 'native' ? nativeIo() : null;
+      if (native && typeof listener.fd === 'number') {
+        const stop = acceptNative(native, listener.fd, backlog, onUwsgi, acceptFailed);
+        if (typeof stop === 'function') {
+          closeListener = (onClosed) => {
+            stop();
+            listener.close(onClosed);
+          };
+          return;
+        }
+        ctx.log(
+          `uwsgi: the native transport cannot listen (${getSystemErrorName(stop)}); serving on libuv handles`,
+        );
+      }
+      const io = rawStreams();
+      if (io) {
+        closeListener = acceptRaw(listener, backlog, io, onUwsgi, acceptFailed);
+        return;
+      }
     }
     const server = createServer((socket: Socket) => {
       if (protocol === 'uwsgi') {
@@ -115,4 +132,21 @@ export function createGatewayFront(
       for (const served of idleCapable) served.closeWhenIdle();
     },
   };
+}
+
+/**
+ * The transport uwsgi connections get: the one `gateway-io` asks for, or the next one down
+ * (native → libuv → net) when this build or this Node cannot offer it, said once in the log.
+ */
+function uwsgiTransport(wanted: GatewayIo, log: (line: string) => void): GatewayIo {
+  if (wanted === 'native') {
+    if (nativeIo()) return 'native';
+    log('uwsgi: the native transport is not built (npm run build:native); serving on libuv handles');
+    wanted = 'libuv';
+  }
+  if (wanted === 'libuv') {
+    if (rawStreams()) return 'libuv';
+    log('uwsgi: this Node does not expose its stream handles (process.binding); serving on net.Socket');
+  }
+  return 'net';
 }

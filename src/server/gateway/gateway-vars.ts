@@ -32,7 +32,8 @@ function hasHighBytes(value: string): boolean {
   return false;
 }
 
-function metaValue(name: string, value: string): string {
+/** A CGI meta-variable's value as the app sees it (see the header comment). */
+export function metaValue(name: string, value: string): string {
   if (!hasHighBytes(value)) return value;
   if (name === 'REQUEST_URI' || name === 'QUERY_STRING') {
     return value.replace(highByte, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);

@@ -37,6 +37,7 @@ export interface StreamHandle {
 
 /** A listening TCP or Pipe wrap, as the master hands it to the workers. */
 export interface ListenHandle {
+  readonly fd?: number;
   onconnection: (status: number, client: StreamHandle | undefined) => void;
   listen(backlog: number): number;
   close(callback?: () => void): void;

@@ -1,26 +1,53 @@
 // The access-log record of one answered gateway request (see RequestRecord in protocol.ts).
-// Method and target are empty when the request was answered before its head was parsed.
+// Method and target are empty when the request was answered before its head was parsed. The
+// client's address and the two logged headers are looked up only when read: with the access
+// log off nothing reads them, and a head builds its headers only on demand.
 import { performance } from 'node:perf_hooks';
 import type { RequestHead } from '../app/request-head.js';
 import type { ProtocolName, RequestRecord } from '../protocol.js';
 
+class GatewayRecord implements RequestRecord {
+  readonly method: string;
+  readonly target: string;
+  readonly status: number;
+  readonly bytes: number;
+  readonly durationMs: number;
+
+  constructor(
+    readonly protocol: ProtocolName,
+    private readonly head: RequestHead | null,
+    private readonly fallbackAddress: () => string,
+    result: { status: number; bytes: number },
+    startedAt: number,
+  ) {
+    this.method = head?.method ?? '';
+    this.target = head?.target ?? '';
+    this.status = result.status;
+    this.bytes = result.bytes;
+    this.durationMs = Math.round((performance.now() - startedAt) * 1000) / 1000;
+  }
+
+  get remoteAddress(): string {
+    return this.head?.remoteAddress || this.fallbackAddress();
+  }
+  get referer(): string {
+    return this.header('referer');
+  }
+  get userAgent(): string {
+    return this.header('user-agent');
+  }
+
+  private header(name: string): string {
+    return this.head?.headers.find(([n]) => n === name)?.[1] ?? '';
+  }
+}
+
 export function requestRecord(
   protocol: ProtocolName,
   head: RequestHead | null,
-  fallbackAddress: string,
+  fallbackAddress: () => string,
   result: { status: number; bytes: number },
   startedAt: number,
 ): RequestRecord {
-  const header = (name: string): string => head?.headers.find(([n]) => n === name)?.[1] ?? '';
-  return {
-    protocol,
-    remoteAddress: head?.remoteAddress || fallbackAddress,
-    method: head?.method ?? '',
-    target: head?.target ?? '',
-    status: result.status,
-    bytes: result.bytes,
-    durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
-    referer: header('referer'),
-    userAgent: header('user-agent'),
-  };
+  return new GatewayRecord(protocol, head, fallbackAddress, result, startedAt);
 }

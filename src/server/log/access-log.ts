@@ -25,7 +25,21 @@ export function combinedLine(r: RequestRecord, now: number): string {
 }
 
 export function jsonLine(r: RequestRecord, now: number): string {
-  return `${JSON.stringify({ time: new Date(now).toISOString(), event: 'request', ...r })}\n`;
+  // Field by field: a record may compute some of them in getters, which a spread would miss.
+  const line = {
+    time: new Date(now).toISOString(),
+    event: 'request',
+    protocol: r.protocol,
+    remoteAddress: r.remoteAddress,
+    method: r.method,
+    target: r.target,
+    status: r.status,
+    bytes: r.bytes,
+    durationMs: r.durationMs,
+    referer: r.referer,
+    userAgent: r.userAgent,
+  };
+  return `${JSON.stringify(line)}\n`;
 }
 
 export interface AccessLog {

@@ -7,12 +7,12 @@ import { dispatchThen, sendError } from '../app/dispatch.js';
 import type { RequestHead } from '../app/request-head.js';
 import { BadRequestError, describeError, statusOf } from '../errors.js';
 import type { GatewayConn } from '../gateway/conn.js';
-import { checkDeclaredBody, gatewayHead } from '../gateway/gateway-head.js';
+import { checkDeclaredBody, lazyGatewayHead } from '../gateway/gateway-head.js';
 import { peerLabel } from '../gateway/peer-label.js';
 import { RequestBody } from '../gateway/request-body.js';
 import { requestRecord } from '../gateway/request-record.js';
 import type { ConnectionContext, ServedConnection } from '../protocol.js';
-import { type UwsgiEvent, UwsgiParser } from './uwsgi-parser.js';
+import { type UwsgiEvent, UwsgiParser, type UwsgiVars } from './uwsgi-parser.js';
 import { uwsgiSink } from './uwsgi-sink.js';
 
 /** Serves the one request of `conn`; `onClosed` runs once the connection is gone. */
@@ -57,15 +57,15 @@ export function serveUwsgi(
       return;
     }
     sendError(uwsgiSink(conn, head?.method ?? 'GET', close), status, describeError(err));
-    ctx.onRequest(requestRecord('uwsgi', head, peer(), { status, bytes: 0 }, startedAt));
+    ctx.onRequest(requestRecord('uwsgi', head, peer, { status, bytes: 0 }, startedAt));
   };
 
-  const start = (vars: Array<[string, string]>, contentLength: number): void => {
+  const start = (vars: UwsgiVars, contentLength: number): void => {
     clearTimeout(headTimer);
     answering = true;
     let head: RequestHead;
     try {
-      head = gatewayHead(vars, 'uwsgi');
+      head = lazyGatewayHead(vars.line, () => vars.pairs(), 'uwsgi');
     } catch (err) {
       refuse(err, null);
       return;
@@ -99,7 +99,7 @@ export function serveUwsgi(
       body,
       sink,
       { log: (line) => ctx.log(`${peer()}: ${line}`), deadlineMs: ctx.limits.harakiriMs },
-      (result) => ctx.onRequest(requestRecord('uwsgi', head, peer(), result, startedAt)),
+      (result) => ctx.onRequest(requestRecord('uwsgi', head, peer, result, startedAt)),
       (err: unknown) => {
         ctx.log(`${peer()}: ${describeError(err)}`);
         conn.destroy();
@@ -129,17 +129,8 @@ export function serveUwsgi(
   };
 
   const parser = new UwsgiParser(ctx.limits.bufferSize, onEvent);
-  const headTimer = setTimeout(() => {
-    if (parser.headComplete || answering) return;
-    refuse(
-      new BadRequestError(
-        'HEADERS_TIMEOUT',
-        `no complete uwsgi packet head within ${ctx.limits.headersTimeoutMs} ms`,
-        408,
-      ),
-      null,
-    );
-  }, ctx.limits.headersTimeoutMs);
+  let headTimer: NodeJS.Timeout | undefined;
+  let gone = false;
 
   conn.start({
     data(chunk) {
@@ -152,6 +143,7 @@ export function serveUwsgi(
     },
     end: () => parser.end(),
     close() {
+      gone = true;
       clearTimeout(headTimer);
       endSlot();
       if (body) {
@@ -162,6 +154,22 @@ export function serveUwsgi(
       onClosed?.();
     },
   });
+
+  // A request that came whole with the connection has been answered already: a deadline for
+  // the head only when it is still to come.
+  if (!gone && !answering && !parser.headComplete) {
+    headTimer = setTimeout(() => {
+      if (parser.headComplete || answering) return;
+      refuse(
+        new BadRequestError(
+          'HEADERS_TIMEOUT',
+          `no complete uwsgi packet head within ${ctx.limits.headersTimeoutMs} ms`,
+          408,
+        ),
+        null,
+      );
+    }, ctx.limits.headersTimeoutMs);
+  }
 
   return oneRequest;
 }

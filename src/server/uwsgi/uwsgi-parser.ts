@@ -12,7 +12,7 @@ import { parseContentLength } from '../app/cgi-vars.js';
 import { BadRequestError } from '../errors.js';
 
 export type UwsgiEvent =
-  | { kind: 'request'; vars: Array<[string, string]>; contentLength: number }
+  | { kind: 'request'; vars: UwsgiVars; contentLength: number }
   | { kind: 'body'; data: Buffer }
   | { kind: 'end' }
   | { kind: 'error'; error: BadRequestError };
@@ -42,6 +42,63 @@ function varName(block: Buffer, at: number, length: number): string {
   const name = (block as Latin1Buffer).latin1Slice(at, at + length);
   if (knownNames.size < maxKnownNames) knownNames.set(id, name);
   return name;
+}
+
+// The variables a request line is made of: the parser decodes these (and only these) at once.
+const lineNames = [
+  'REQUEST_METHOD',
+  'REQUEST_URI',
+  'SCRIPT_NAME',
+  'PATH_INFO',
+  'QUERY_STRING',
+  'CONTENT_LENGTH',
+];
+const lineNameBytes = lineNames.map((name) => Buffer.from(name, 'latin1'));
+const contentLengthIndex = lineNames.indexOf('CONTENT_LENGTH');
+
+/** Which of `lineNames` the name at `block[at..at+length)` is, or -1. */
+function lineNameIndex(block: Buffer, at: number, length: number): number {
+  if (length !== 9 && length !== 11 && length !== 12 && length !== 14) return -1;
+  for (let index = 0; index < lineNameBytes.length; index++) {
+    const name = lineNameBytes[index] as Buffer;
+    if (name.length !== length) continue;
+    let i = 0;
+    while (i < length && name[i] === block[at + i]) i++;
+    if (i === length) return index;
+  }
+  return -1;
+}
+
+/** The request-line variables of a packet (the last of a repeated one counts), latin1. */
+export type RequestLineVars = Partial<Record<string, string>>;
+
+/**
+ * A parsed vars block. The request-line variables are decoded at once; the others only when
+ * `pairs()` is called (most apps never read most of them, and each decoded string costs).
+ */
+export class UwsgiVars {
+  constructor(
+    private readonly block: Buffer,
+    readonly line: RequestLineVars,
+  ) {}
+
+  /** Every variable in packet order, names and values decoded latin1. */
+  pairs(): Array<[string, string]> {
+    const { block } = this;
+    const pairs: Array<[string, string]> = [];
+    let at = 0;
+    // The block was checked whole by the parser: every length fits.
+    while (at < block.length) {
+      const keyLength = block.readUInt16LE(at);
+      const key = varName(block, at + 2, keyLength);
+      at += 2 + keyLength;
+      const valueLength = block.readUInt16LE(at);
+      at += 2;
+      pairs.push([key, valueLength === 0 ? '' : (block as Latin1Buffer).latin1Slice(at, at + valueLength)]);
+      at += valueLength;
+    }
+    return pairs;
+  }
 }
 
 export class UwsgiParser {
@@ -132,7 +189,7 @@ export class UwsgiParser {
   }
 
   private readVars(block: Buffer): void {
-    const vars: Array<[string, string]> = [];
+    const line: RequestLineVars = {};
     let contentLength: number | null = null;
     let at = 0;
     while (at < block.length) {
@@ -150,7 +207,7 @@ export class UwsgiParser {
         this.badVars(at, `a key of ${keyLength} bytes (plus its value length) past the block end`);
         return;
       }
-      const key = varName(block, at, keyLength);
+      const lineIndex = lineNameIndex(block, at, keyLength);
       at += keyLength;
       const valueLength = block.readUInt16LE(at);
       at += 2;
@@ -158,21 +215,24 @@ export class UwsgiParser {
         this.badVars(at, `a value of ${valueLength} bytes past the block end`);
         return;
       }
-      const value = valueLength === 0 ? '' : (block as Latin1Buffer).latin1Slice(at, at + valueLength);
-      at += valueLength;
-      if (key === 'CONTENT_LENGTH') {
-        try {
-          contentLength = parseContentLength(value);
-        } catch (err) {
-          this.fail('BAD_CONTENT_LENGTH', (err as Error).message);
-          return;
+      if (lineIndex >= 0) {
+        const value = valueLength === 0 ? '' : (block as Latin1Buffer).latin1Slice(at, at + valueLength);
+        line[lineNames[lineIndex] as string] = value;
+        if (lineIndex === contentLengthIndex) {
+          // Every CONTENT_LENGTH must be valid, not only the one that counts.
+          try {
+            contentLength = parseContentLength(value);
+          } catch (err) {
+            this.fail('BAD_CONTENT_LENGTH', (err as Error).message);
+            return;
+          }
         }
       }
-      vars.push([key, value]);
+      at += valueLength;
     }
     this.bodyLeft = contentLength ?? 0;
     this.state = this.bodyLeft > 0 ? 'body' : 'done';
-    this.emit({ kind: 'request', vars, contentLength: this.bodyLeft });
+    this.emit({ kind: 'request', vars: new UwsgiVars(block, line), contentLength: this.bodyLeft });
     if (this.state === 'done') this.emit({ kind: 'end' });
   }
 
