@@ -445,9 +445,11 @@ static napi_value js_unlisten(napi_env env, napi_callback_info info) {
   return int_result(env, 0);
 }
 
-// write(fd, gen, bytes) → bytes still queued (0: all sent), or -errno.
+// write(fd, gen, bytes, more) → bytes still queued (0: all sent), or -errno. With `more`
+// (MSG_MORE), a short write may wait in the kernel for what follows; a close right after
+// sends it with the FIN, in one segment.
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  ARGS(3);
+  ARGS(4);
   int fd;
   conn_t *c = conn_arg(env, s, argv, &fd);
   if (!c) return int_result(env, -EBADF);
@@ -460,10 +462,12 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
     if (napi_get_typedarray_info(env, argv[2], &type, &length, &data, &array_buffer, &offset) != napi_ok)
       return int_result(env, -EINVAL);
   }
+  bool more = false;
+  napi_get_value_bool(env, argv[3], &more);
   size_t sent = 0;
   if (!c->out) {
     while (sent < length) {
-      ssize_t n = send(fd, (char *)data + sent, length - sent, MSG_NOSIGNAL);
+      ssize_t n = send(fd, (char *)data + sent, length - sent, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;

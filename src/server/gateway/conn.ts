@@ -36,11 +36,13 @@ export interface GatewayConn {
   /** Sends small writes at once instead of waiting for the peer's ACK (streamed responses). */
   noDelay(): void;
   /**
-   * Closes once the queued bytes are sent. With `linger`, ends our side first and drops what the
-   * peer still sends for a while: closing with unread bytes makes the kernel send a reset, and
-   * the peer could lose the response it has not read yet.
+   * Sends `last` (when given) and closes once the queued bytes are sent. With `linger`, ends our
+   * side first and drops what the peer still sends for a while: closing with unread bytes makes
+   * the kernel send a reset, and the peer could lose the response it has not read yet. Handing
+   * over the last bytes here rather than through write() lets a transport send them together
+   * with the end of the connection.
    */
-  finish(linger: boolean): void;
+  finish(linger: boolean, last?: Uint8Array): void;
   /**
    * Closes with a TCP reset, so the peer can tell a cut response from a complete one. The reset
    * leaves `resetDelayMs` after the bytes already written: a peer that finds the last bytes and
@@ -90,8 +92,9 @@ export function socketConn(socket: Socket): GatewayConn {
         socket.on('drain', done).on('close', done);
       }),
     noDelay: () => socket.setNoDelay(true),
-    finish(linger) {
+    finish(linger, last) {
       if (resetting || socket.destroyed) return;
+      if (last) socket.write(last);
       if (!linger) {
         socket.end(() => socket.destroy());
         return;

@@ -18,8 +18,11 @@ interface GatewayIoAddon {
   ): ArrayBuffer | number;
   listen(fd: number, backlog: number): number;
   unlisten(index: number): number;
-  /** Bytes still queued after the call (0: all sent), or -errno. */
-  write(fd: number, gen: number, data: Uint8Array): number;
+  /**
+   * Bytes still queued after the call (0: all sent), or -errno. With `more`, the kernel may hold
+   * the bytes back for what follows: a close right after sends them and the FIN in one segment.
+   */
+  write(fd: number, gen: number, data: Uint8Array, more: boolean): number;
   pause(fd: number, gen: number, paused: boolean): number;
   shutdown(fd: number, gen: number): number;
   close(fd: number, gen: number, reset: boolean): number;
@@ -155,7 +158,7 @@ class NativeConn implements GatewayConn {
 
   write(data: Uint8Array): boolean {
     if (this.state !== 'open') return true;
-    const queued = this.io.write(this.fd, this.gen, data);
+    const queued = this.io.write(this.fd, this.gen, data, false);
     if (queued < 0) {
       this.destroy();
       return true;
@@ -176,8 +179,18 @@ class NativeConn implements GatewayConn {
     this.io.noDelay(this.fd, this.gen);
   }
 
-  finish(linger: boolean): void {
+  finish(linger: boolean, last?: Uint8Array): void {
     if (this.state !== 'open') return;
+    if (last) {
+      // A response written whole, then the close: one segment carries both to the peer (one
+      // delivery and one wakeup on its side instead of two).
+      const queued = this.io.write(this.fd, this.gen, last, !linger && this.queued === 0);
+      if (queued < 0) {
+        this.destroy();
+        return;
+      }
+      this.queued = queued;
+    }
     this.state = 'finishing';
     this.lingering = linger;
     if (this.queued === 0) this.afterFlush();

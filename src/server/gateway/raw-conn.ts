@@ -186,7 +186,9 @@ class RawConn implements GatewayConn {
     this.handle.setNoDelay?.(true);
   }
 
-  finish(linger: boolean): void {
+  finish(linger: boolean, last?: Uint8Array): void {
+    if (this.state !== 'open') return;
+    if (last) this.write(last);
     if (this.state !== 'open') return;
     this.state = 'finishing';
     this.lingering = linger;

@@ -39,12 +39,12 @@ export function serveUwsgi(
     slot = -1;
   };
 
-  const close = (): void => {
+  const close = (last?: Uint8Array): void => {
     body?.discard();
     body = null;
     // Once the whole packet is read the peer sends nothing more, and the connection can close
     // at once; otherwise unread bytes would turn the close into a reset.
-    conn.finish(!parser.done);
+    conn.finish(!parser.done, last);
   };
 
   /** Answers a request that never reached the app. */
@@ -87,9 +87,9 @@ export function serveUwsgi(
     const sink = uwsgiSink(
       conn,
       head.method,
-      () => {
+      (last) => {
         endSlot();
-        close();
+        close(last);
       },
       () => ctx.watchdog?.headSent(slot),
     );

@@ -58,15 +58,32 @@ const contentLengthIndex = lineNames.indexOf('CONTENT_LENGTH');
 
 /** Which of `lineNames` the name at `block[at..at+length)` is, or -1. */
 function lineNameIndex(block: Buffer, at: number, length: number): number {
-  if (length !== 9 && length !== 11 && length !== 12 && length !== 14) return -1;
-  for (let index = 0; index < lineNameBytes.length; index++) {
-    const name = lineNameBytes[index] as Buffer;
-    if (name.length !== length) continue;
-    let i = 0;
-    while (i < length && name[i] === block[at + i]) i++;
-    if (i === length) return index;
+  // Every var of every request comes through here: most names are rejected on their length or
+  // first byte before any loop runs.
+  let index: number;
+  const first = block[at];
+  switch (length) {
+    case 9:
+      index = first === 0x50 ? 3 : -1; // PATH_INFO
+      break;
+    case 11:
+      // REQUEST_URI, SCRIPT_NAME (SERVER_NAME and REMOTE_* share lengths and first bytes)
+      index = first === 0x52 ? 1 : first === 0x53 && block[at + 1] === 0x43 ? 2 : -1;
+      break;
+    case 12:
+      index = first === 0x51 ? 4 : -1; // QUERY_STRING
+      break;
+    case 14:
+      // REQUEST_METHOD (REQUEST_SCHEME shares its first 8 bytes), CONTENT_LENGTH
+      index = first === 0x52 ? 0 : first === 0x43 ? 5 : -1;
+      break;
+    default:
+      return -1;
   }
-  return -1;
+  if (index < 0) return -1;
+  const name = lineNameBytes[index] as Buffer;
+  for (let i = 1; i < length; i++) if (name[i] !== block[at + i]) return -1;
+  return index;
 }
 
 /** The request-line variables of a packet (the last of a repeated one counts), latin1. */

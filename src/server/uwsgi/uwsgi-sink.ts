@@ -16,7 +16,8 @@ class UwsgiSink implements ResponseSink {
   constructor(
     private readonly conn: GatewayConn,
     private readonly method: string,
-    private readonly onEnd: () => void,
+    // Closes the connection, after `last` when given.
+    private readonly onEnd: (last?: Uint8Array) => void,
     private readonly onHead: (() => void) | undefined,
   ) {}
 
@@ -52,8 +53,7 @@ class UwsgiSink implements ResponseSink {
   complete(response: ResponseHead, body: Uint8Array | undefined): void {
     this.onHead?.();
     this.withBody = bodyAllowed(this.method, response.status);
-    if (!this.conn.closed) this.conn.write(httpResponse(response, this.withBody ? body : undefined));
-    this.onEnd();
+    this.onEnd(this.conn.closed ? undefined : httpResponse(response, this.withBody ? body : undefined));
   }
 
   private flushHead(): void {
@@ -67,7 +67,7 @@ class UwsgiSink implements ResponseSink {
 export function uwsgiSink(
   conn: GatewayConn,
   method: string,
-  onEnd: () => void,
+  onEnd: (last?: Uint8Array) => void,
   onHead?: () => void,
 ): ResponseSink {
   return new UwsgiSink(conn, method, onEnd, onHead);
