@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EchoReport } from '../examples/echo/app.js';
 import { startFastcgiGateway } from './helpers/gateway-server.js';
+import { wrk } from './helpers/load.js';
 import { freePort, http } from './helpers/net.js';
 import { type Nginx, startNginx } from './helpers/nginx.js';
 import { echoApp, repoRoot } from './helpers/paths.js';
@@ -214,6 +215,45 @@ test('fastcgi_keep_conn on reuses connections; off opens one per request', async
     await counting.stop();
     await keep.close();
     await close.close();
+  }
+});
+
+test('10 SIGHUPs under load through nginx over uwsgi: zero failed requests, every worker replaced', async () => {
+  // Each reload hands the listening socket to new workers while the old ones drain; a
+  // connection lost on the way shows up as a 502 from nginx.
+  const served = await startServe([
+    '--socket',
+    '127.0.0.1:0',
+    '--app',
+    path.join(fixtures, 'slow-app.js'),
+    '--processes',
+    '2',
+    '--disable-logging',
+    'true',
+  ]);
+  const front = await startNginx([
+    location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass ${served.addresses[0]?.address};`),
+  ]);
+  try {
+    const pids = (): number[] =>
+      [...served.log().matchAll(/worker\.ready slot=\d+ pid=(\d+)/g)].map((m) => Number(m[1]));
+    const before = pids();
+    const load = wrk(`http://127.0.0.1:${front.ports[0]}/`, 8, 32);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (let i = 0; i < 10; i++) {
+      served.signal('SIGHUP');
+      await served.waitForLog(new RegExp(`(reload\\.done[^\\n]*\\n[\\s\\S]*){${i + 1}}`), 10_000);
+    }
+    const result = await load;
+    assert.ok(result.requests > 1000, `only ${result.requests} requests under load`);
+    assert.equal(result.non2xx, 0, result.raw);
+    assert.equal(result.socketErrors, 0, result.raw);
+    const replaced = pids().slice(before.length);
+    assert.equal(replaced.length, 20, 'two new workers per reload');
+    assert.ok(!replaced.some((pid) => before.includes(pid)));
+  } finally {
+    await front.stop();
+    await served.stop();
   }
 });
 
