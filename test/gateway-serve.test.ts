@@ -1,6 +1,10 @@
-// The uwsgi and FastCGI front-ends inside a real `pier serve`: uwsgi-allow-from, and a graceful
-// stop that closes idle kept FastCGI connections at once instead of waiting for reload-mercy.
+// The uwsgi and FastCGI front-ends inside a real `pier serve`: uwsgi-allow-from, a graceful
+// stop that closes idle kept FastCGI connections at once instead of waiting for reload-mercy,
+// and a worker that runs out of file descriptors.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { begin, pairs, params, stdin } from './fixtures/fastcgi/records.js';
 import { uwsgiPacket } from './fixtures/uwsgi/packet.js';
@@ -59,6 +63,38 @@ test('SIGTERM: an idle kept FastCGI connection is closed at once and the worker 
     assert.ok(Date.now() - started < 5000, `stopped in ${Date.now() - started} ms, not after reload-mercy`);
     assert.equal(reader.closed, true);
   } finally {
+    await served.stop();
+  }
+});
+
+test('out of file descriptors: the worker logs EMFILE once a second, keeps running, and serves again once connections close', async () => {
+  const served = await startServe(['--socket', '127.0.0.1:0', '--app', echoApp, '--processes', '1']);
+  const held: Socket[] = [];
+  try {
+    const port = Number(served.addresses[0]?.address.split(':')[1]);
+    const [, pid] = (await served.waitForLog(/worker\.ready slot=\d+ pid=(\d+)/)) as RegExpMatchArray;
+    // Leave the worker a few descriptors above what it holds now (a real limit, set from outside).
+    const open = readdirSync(`/proc/${pid}/fd`).length;
+    const limit = open + 4;
+    execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${limit}:${limit}`]);
+    // Connections that send half a packet head: accepted, then held open until the head timeout.
+    for (let i = 0; i < 12; i++) {
+      const socket = await openSocket(port);
+      socket.on('error', () => {});
+      socket.write(Buffer.from([0, 10]));
+      held.push(socket);
+    }
+    await served.waitForLog(/uwsgi: accept failed: EMFILE[^\n]*LimitNOFILE=/);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const emfileLines = served.log().match(/accept failed: EMFILE/g) ?? [];
+    assert.ok(emfileLines.length <= 3, `rate-limited: ${emfileLines.length} lines in about 2 s`);
+    for (const socket of held.splice(0)) socket.destroy();
+    const reply = await exchange(port, uwsgiPacket(get()));
+    assert.equal(parseHead(reply.bytes).statusLine, 'HTTP/1.1 200 OK');
+    assert.equal(served.child.exitCode, null, 'the master is still running');
+    assert.doesNotMatch(served.log(), /worker\.exit/, 'the worker was never replaced');
+  } finally {
+    for (const socket of held) socket.destroy();
     await served.stop();
   }
 });

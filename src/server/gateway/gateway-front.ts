@@ -68,8 +68,7 @@ export function createGatewayFront(
   // Until listen() runs there is nothing to close.
   let closeListener = (onClosed: () => void): void => onClosed();
   const transport = protocol === 'uwsgi' ? uwsgiTransport(options.gatewayIo, ctx.log) : 'net';
-  const acceptFailed = (errno: number): void =>
-    ctx.log(`${protocol}: accept failed: ${errno < 0 ? getSystemErrorName(errno) : errno}`);
+  const acceptFailed = acceptErrorLog(protocol, ctx.log);
   const listen = (handle: object, backlog: number): void => {
     if (transport !== 'net' && isListenHandle(handle)) {
       const listener: ListenHandle = handle;
@@ -149,4 +148,30 @@ function uwsgiTransport(wanted: GatewayIo, log: (line: string) => void): Gateway
     log('uwsgi: this Node does not expose its stream handles (process.binding); serving on net.Socket');
   }
   return 'net';
+}
+
+/**
+ * Logs failed accepts at most once a second, with how many more there were. Out of file
+ * descriptors, the transports pause accepting and retry, which would otherwise log a line each
+ * time.
+ */
+function acceptErrorLog(protocol: string, log: (line: string) => void): (errno: number) => void {
+  let lastAt = 0;
+  let unreported = 0;
+  return (errno) => {
+    const now = Date.now();
+    if (now - lastAt < 1000) {
+      unreported++;
+      return;
+    }
+    lastAt = now;
+    const name = errno < 0 ? getSystemErrorName(errno) : String(errno);
+    const more = unreported > 0 ? ` (${unreported} more since the last report)` : '';
+    unreported = 0;
+    const hint =
+      name === 'EMFILE' || name === 'ENFILE'
+        ? ': out of file descriptors; new connections wait in the backlog. Raise the limit (LimitNOFILE= in the systemd unit, ulimit -n)'
+        : '';
+    log(`${protocol}: accept failed: ${name}${more}${hint}`);
+  };
 }

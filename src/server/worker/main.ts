@@ -128,7 +128,11 @@ process.on('message', (message: MasterMessage, handle?: unknown) => {
       attach(message, handle as object);
       break;
     case 'ping':
-      counters.rss = process.memoryUsage.rss();
+      try {
+        counters.rss = process.memoryUsage.rss();
+      } catch {
+        // Reading it opens /proc/self/stat: out of file descriptors, the last value stands.
+      }
       send({ type: 'pong', counters });
       break;
     case 'stop':
