@@ -162,10 +162,16 @@ for (const [name, vars] of headCases) {
     });
     parser.push(uwsgiPacket(vars));
     assert.ok(parsed, 'the packet parsed');
-    const all = parsed.pairs();
-    const line = parsed.line;
+    const packet = parsed;
+    const all = packet.pairs();
     assert.deepEqual(
-      outcome(() => lazyGatewayHead(line, () => all, 'uwsgi')),
+      outcome(() =>
+        lazyGatewayHead(
+          (name) => packet.lineVar(name),
+          () => all,
+          'uwsgi',
+        ),
+      ),
       outcome(() => gatewayHead(all, 'uwsgi')),
     );
   });

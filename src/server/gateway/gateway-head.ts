@@ -77,16 +77,16 @@ class LazyGatewayHead implements RequestHead {
 }
 
 /**
- * gatewayHead() for a parser that decoded only the request-line variables (`line`, latin1, the
- * last of a repeated one); `allVars` decodes the rest when needed. Same head, same errors.
+ * gatewayHead() for a parser that decoded only the request-line variables (`lineVar`: latin1,
+ * the last of a repeated one); `allVars` decodes the rest when needed. Same head, same errors.
  */
 export function lazyGatewayHead(
-  line: Partial<Record<string, string>>,
+  lineVar: (name: string) => string | undefined,
   allVars: () => Iterable<[string, string]>,
   protocol: Protocol,
 ): RequestHead {
   const get = (name: string): string | undefined => {
-    const raw = line[name];
+    const raw = lineVar(name);
     return raw === undefined ? undefined : metaValue(name, raw);
   };
   requireMethod(get('REQUEST_METHOD'), protocol);

@@ -64,7 +64,11 @@ const acceptors: Array<Acceptor | undefined> = [];
 let readBuffer = Buffer.alloc(0);
 
 /** The `count` bytes just read, copied out of the shared read buffer. */
-const justRead = (count: number): Buffer => Buffer.from(readBuffer.subarray(0, count));
+function justRead(count: number): Buffer {
+  const bytes = Buffer.allocUnsafe(count);
+  readBuffer.copy(bytes, 0, 0, count);
+  return bytes;
+}
 
 function onEvent(kind: number, fd: number, gen: number, arg: number, arg2: number): void {
   if (kind === Accepted) {

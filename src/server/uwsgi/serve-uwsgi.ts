@@ -65,7 +65,11 @@ export function serveUwsgi(
     answering = true;
     let head: RequestHead;
     try {
-      head = lazyGatewayHead(vars.line, () => vars.pairs(), 'uwsgi');
+      head = lazyGatewayHead(
+        (name) => vars.lineVar(name),
+        () => vars.pairs(),
+        'uwsgi',
+      );
     } catch (err) {
       refuse(err, null);
       return;

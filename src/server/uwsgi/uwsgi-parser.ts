@@ -86,9 +86,6 @@ function lineNameIndex(block: Buffer, at: number, length: number): number {
   return index;
 }
 
-/** The request-line variables of a packet (the last of a repeated one counts), latin1. */
-export type RequestLineVars = Partial<Record<string, string>>;
-
 /**
  * A parsed vars block. The request-line variables are decoded at once; the others only when
  * `pairs()` is called (most apps never read most of them, and each decoded string costs).
@@ -96,8 +93,15 @@ export type RequestLineVars = Partial<Record<string, string>>;
 export class UwsgiVars {
   constructor(
     private readonly block: Buffer,
-    readonly line: RequestLineVars,
+    // The request-line variables by their index in `lineNames` (the last of a repeated one).
+    private readonly line: Array<string | undefined>,
   ) {}
+
+  /** A request-line variable (REQUEST_METHOD, REQUEST_URI, ...), latin1; undefined when absent. */
+  lineVar(name: string): string | undefined {
+    const index = lineNames.indexOf(name);
+    return index < 0 ? undefined : this.line[index];
+  }
 
   /** Every variable in packet order, names and values decoded latin1. */
   pairs(): Array<[string, string]> {
@@ -155,13 +159,12 @@ export class UwsgiParser {
     this.chunks = [pending];
     if (this.state === 'header' && !this.readHeader(pending)) return;
     if (pending.length < 4 + this.datasize) return;
-    const vars = pending.subarray(4, 4 + this.datasize);
-    const rest = pending.subarray(4 + this.datasize);
+    const end = 4 + this.datasize;
     this.chunks = [];
     this.buffered = 0;
     // readVars moves the state on; `headComplete` reads it afresh (TS narrowed `state` above).
-    this.readVars(vars);
-    if (this.headComplete && rest.length > 0) this.feedBody(rest);
+    this.readVars(pending.subarray(4, end));
+    if (this.headComplete && pending.length > end) this.feedBody(pending.subarray(end));
   }
 
   /** The peer closed its side: anything but a finished packet is truncated. */
@@ -206,7 +209,14 @@ export class UwsgiParser {
   }
 
   private readVars(block: Buffer): void {
-    const line: RequestLineVars = {};
+    const line: Array<string | undefined> = [
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ];
     let contentLength: number | null = null;
     let at = 0;
     while (at < block.length) {
@@ -234,7 +244,7 @@ export class UwsgiParser {
       }
       if (lineIndex >= 0) {
         const value = valueLength === 0 ? '' : (block as Latin1Buffer).latin1Slice(at, at + valueLength);
-        line[lineNames[lineIndex] as string] = value;
+        line[lineIndex] = value;
         if (lineIndex === contentLengthIndex) {
           // Every CONTENT_LENGTH must be valid, not only the one that counts.
           try {
