@@ -18,6 +18,7 @@ const needed = {
   '/usr/bin/systemd-analyze': 'systemd',
   '/usr/bin/systemd-notify': 'systemd',
   '/usr/bin/python3': 'python3',
+  '/usr/bin/prlimit': 'util-linux',
 };
 
 const missing = [
