@@ -11,7 +11,7 @@ import {
   statSync,
   symlinkSync,
 } from 'node:fs';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -329,6 +329,23 @@ describe('deploys and bad releases', () => {
     assert.equal(result.code, 3);
     assert.equal(result.stderr.match(/worker\.spawn/g)?.length, 3);
     assert.match(result.stderr, /master\.halt[^\n]*this release is broken: missing configuration/);
+  });
+
+  test('a TCP port another server holds: refused at start with the reason, no worker spawned', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const result = await serveFails(['--socket', `127.0.0.1:${port}`, '--app', echoApp]);
+      assert.equal(result.code, 1);
+      assert.match(
+        result.stderr,
+        new RegExp(`cannot bind 127\\.0\\.0\\.1:${port} \\(uwsgi\\): address already in use`),
+      );
+      assert.doesNotMatch(result.stderr, /worker\.spawn/);
+    } finally {
+      holder.close();
+    }
   });
 
   test('config errors exit 2 with file:line and a hint, before anything starts', async () => {

@@ -74,7 +74,16 @@ function bind(spec: SocketSpec): { handle: RawHandle; bound: string } {
   }
   if (address.kind !== 'tcp') return { handle: result, bound: address.path };
   const out: { address?: string; port?: number } = {};
-  result.getsockname?.(out);
+  // libuv reports a TCP port in use only when the socket listens (the workers' job); the
+  // address lookup returns that delayed error now, so the master can refuse to start.
+  const status = result.getsockname?.(out) ?? 0;
+  if (status < 0) {
+    result.close();
+    throw new ServerError(
+      'LISTEN',
+      `cannot bind ${where}: ${errnoText[String(status)] ?? `error ${status}`}${status === -98 ? ' (another server holds this port: stop it or pick another)' : ''}`,
+    );
+  }
   const host = out.address ?? address.host;
   return { handle: result, bound: host.includes(':') ? `[${host}]:${out.port}` : `${host}:${out.port}` };
 }
