@@ -8,6 +8,9 @@
 // connection is a slot in a table indexed by its fd; a batch of ready descriptors costs one
 // entry into JavaScript per event, all under one callback scope, and a write that the kernel
 // takes whole (a uwsgi response nearly always is) returns at once, with nothing to complete.
+// A TCP connection is accepted once its request is there (TCP_DEFER_ACCEPT) and read with the
+// accept, so the usual request is read, answered and closed before its fd enters the epoll set,
+// and the answer and the close leave in one segment (MSG_MORE, then close).
 //
 // JavaScript sees connections as (fd, generation) pairs: a slot's generation moves on when its
 // fd is closed, so a late call for a connection that is gone (its fd maybe reused) is refused
@@ -37,7 +40,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -74,7 +76,6 @@ typedef struct {
   int epfd;
   uv_poll_t poll;
   uv_timer_t retry;
-  int poll_started;
   napi_ref on_event;
   napi_ref resource;
   napi_ref read_buffer;  // the ArrayBuffer read_buf lives in, shared with JavaScript
@@ -102,7 +103,7 @@ static void keep_loop_alive(state_t *s) {
     uv_unref((uv_handle_t *)&s->poll);
 }
 
-static int conn_events(const conn_t *c) {
+static uint32_t conn_events(const conn_t *c) {
   uint32_t want = 0;
   if (c->reading && !c->ended) want |= EPOLLIN;
   if (c->out) want |= EPOLLOUT;

@@ -98,3 +98,31 @@ test('out of file descriptors: the worker logs EMFILE once a second, keeps runni
     await served.stop();
   }
 });
+
+test('10,000 malformed uwsgi packets: 400s, then the fds of master and workers come back', async () => {
+  const served = await startServe(['--socket', '127.0.0.1:0', '--app', echoApp, '--processes', '2']);
+  try {
+    const port = Number(served.addresses[0]?.address.split(':')[1]);
+    const pids = [
+      served.pid,
+      ...[...served.log().matchAll(/worker\.ready slot=\d+ pid=(\d+)/g)].map((m) => Number(m[1])),
+    ];
+    const fds = (): number => pids.reduce((n, pid) => n + readdirSync(`/proc/${pid}/fd`).length, 0);
+    const fdsBefore = fds();
+    // A vars block whose first key is empty: the packet is malformed, the peer can still read.
+    const malformed = Buffer.from([0, 4, 0, 0, 0, 0, 1, 0]);
+    let answered400 = 0;
+    const one = async (): Promise<void> => {
+      const reply = await exchange(port, malformed);
+      if (reply.bytes.toString('latin1').startsWith('HTTP/1.1 400')) answered400++;
+    };
+    for (let batch = 0; batch < 200; batch++) await Promise.all(Array.from({ length: 50 }, one));
+    assert.equal(answered400, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(fds() <= fdsBefore + 2, `fds ${fdsBefore} → ${fds()}`);
+    const reply = await exchange(port, uwsgiPacket(get()));
+    assert.equal(parseHead(reply.bytes).statusLine, 'HTTP/1.1 200 OK');
+  } finally {
+    await served.stop();
+  }
+});

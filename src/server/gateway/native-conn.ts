@@ -42,7 +42,7 @@ const AcceptError = 5;
 const addonFile = 'build/Release/gateway_io.node';
 
 /** Where the built addon is: the package root is a few levels above this module (src or dist). */
-export function nativeAddonPath(): string | undefined {
+function nativeAddonPath(): string | undefined {
   let dir = new URL('.', import.meta.url);
   for (let up = 0; up < 5; up++) {
     const candidate = fileURLToPath(new URL(addonFile, dir));
