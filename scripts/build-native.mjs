@@ -6,8 +6,12 @@
 // front-end then drives libuv's handles from JavaScript, and says so once in its log. So a
 // failed build is reported here and does not fail the install.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// node-gyp works in the package root (binding.gyp), wherever this runs from.
+process.chdir(path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
 
 if (process.platform !== 'linux') {
   console.log('pier: the native gateway transport is Linux-only; uwsgi runs on libuv handles here');
@@ -41,4 +45,12 @@ if (result.status !== 0) {
   );
   process.exit(0);
 }
-console.log('pier: built the native gateway transport (build/Release/gateway_io.node)');
+// Keep only the module: the rest of build/ (makefiles, objects, dependency files) names this
+// directory's absolute path, and an app that depends on pier would otherwise never pack into
+// the same bytes twice (pier release builds artifacts in a fresh directory each time).
+const built = path.join('build', 'Release', 'gateway_io.node');
+const kept = readFileSync(built);
+rmSync('build', { recursive: true, force: true });
+mkdirSync(path.dirname(built), { recursive: true });
+writeFileSync(built, kept, { mode: 0o755 });
+console.log(`pier: built the native gateway transport (${built})`);
