@@ -3,14 +3,16 @@
 // and a worker that runs out of file descriptors.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { begin, pairs, params, stdin } from './fixtures/fastcgi/records.js';
 import { uwsgiPacket } from './fixtures/uwsgi/packet.js';
 import { ReplyReader } from './helpers/fastcgi-client.js';
 import { freePort } from './helpers/net.js';
-import { echoApp } from './helpers/paths.js';
+import { echoApp, repoRoot } from './helpers/paths.js';
 import { exchange, openSocket, parseHead } from './helpers/raw-client.js';
 import { startServe } from './helpers/serve.js';
 
@@ -124,5 +126,31 @@ test('10,000 malformed uwsgi packets: 400s, then the fds of master and workers c
     assert.equal(parseHead(reply.bytes).statusLine, 'HTTP/1.1 200 OK');
   } finally {
     await served.stop();
+  }
+});
+
+test('a pier without its native transport built says so once and serves uwsgi on libuv handles', async () => {
+  // A copy of the built tree with no build/ directory: what an install without a compiler gets.
+  const tree = mkdtempSync(path.join(tmpdir(), 'pier-no-native-'));
+  try {
+    cpSync(path.join(repoRoot, 'dist'), path.join(tree, 'dist'), { recursive: true });
+    cpSync(path.join(repoRoot, 'package.json'), path.join(tree, 'package.json'));
+    symlinkSync(path.join(repoRoot, 'node_modules'), path.join(tree, 'node_modules'));
+    const served = await startServe(
+      ['--socket', '127.0.0.1:0', '--app', path.join(tree, 'dist/examples/echo/app.js'), '--processes', '1'],
+      { bin: path.join(tree, 'dist/src/cli/main.js') },
+    );
+    try {
+      const port = Number(served.addresses[0]?.address.split(':')[1]);
+      const reply = await exchange(port, uwsgiPacket(get()));
+      assert.equal(parseHead(reply.bytes).statusLine, 'HTTP/1.1 200 OK');
+      const notices =
+        served.log().match(/the native transport is not built[^\n]*serving on libuv handles/g) ?? [];
+      assert.equal(notices.length, 1, served.log());
+    } finally {
+      await served.stop();
+    }
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
   }
 });

@@ -18,9 +18,9 @@ export interface Served {
 
 export async function startServe(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; bin?: string } = {},
 ): Promise<Served> {
-  const child = spawn(process.execPath, [pierBin, 'serve', ...args], {
+  const child = spawn(process.execPath, [options.bin ?? pierBin, 'serve', ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
