@@ -270,17 +270,26 @@ static void conn_readable(state_t *s, int fd) {
   emit(s, EV_DATA, fd, gen, (int)n, 0);
 }
 
-// Sends queued output; 1 when all of it is gone, 0 when the kernel is full, -errno on failure.
-static int conn_flush(conn_t *c, int fd) {
-  while (c->out_off < c->out_len) {
-    ssize_t n = send(fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+// Sends as much of bytes[*sent..length) as the kernel takes, moving *sent on; 0 when the kernel
+// is full or all is sent, -errno on failure.
+static int send_some(int fd, const char *bytes, size_t length, size_t *sent, int flags) {
+  while (*sent < length) {
+    ssize_t n = send(fd, bytes + *sent, length - *sent, MSG_NOSIGNAL | flags);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       return -errno;
     }
-    c->out_off += (size_t)n;
+    *sent += (size_t)n;
   }
+  return 0;
+}
+
+// Sends queued output; 1 when all of it is gone, 0 when the kernel is full, -errno on failure.
+static int conn_flush(conn_t *c, int fd) {
+  int err = send_some(fd, c->out, c->out_len, &c->out_off, 0);
+  if (err < 0) return err;
+  if (c->out_off < c->out_len) return 0;
   free(c->out);
   c->out = NULL;
   c->out_len = c->out_off = 0;
@@ -344,6 +353,14 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   napi_value argv[count];                                                          \
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);                            \
   state_t *s = state_of(env);
+
+// The arguments of a call about one connection (fd, gen first): `c` and `fd` for it, or the
+// call answers -EBADF when that connection is closed.
+#define CONN_ARGS(count)                                                           \
+  ARGS(count);                                                                     \
+  int fd;                                                                          \
+  conn_t *c = conn_arg(env, s, argv, &fd);                                         \
+  if (!c) return int_result(env, -EBADF);
 
 static int32_t int_arg(napi_env env, napi_value value) {
   int32_t out = -1;
@@ -450,10 +467,7 @@ static napi_value js_unlisten(napi_env env, napi_callback_info info) {
 // (MSG_MORE), a short write may wait in the kernel for what follows; a close right after
 // sends it with the FIN, in one segment.
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  ARGS(4);
-  int fd;
-  conn_t *c = conn_arg(env, s, argv, &fd);
-  if (!c) return int_result(env, -EBADF);
+  CONN_ARGS(4);
   void *data;
   size_t length;
   if (napi_get_buffer_info(env, argv[2], &data, &length) != napi_ok) {
@@ -467,15 +481,8 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[3], &more);
   size_t sent = 0;
   if (!c->out) {
-    while (sent < length) {
-      ssize_t n = send(fd, (char *)data + sent, length - sent, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        return int_result(env, -errno);
-      }
-      sent += (size_t)n;
-    }
+    int err = send_some(fd, data, length, &sent, more ? MSG_MORE : 0);
+    if (err < 0) return int_result(env, err);
     if (sent == length) return int_result(env, 0);
   }
   size_t rest = length - sent;
@@ -494,10 +501,7 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
 
 // pause(fd, gen, paused): stops or restarts reading.
 static napi_value js_pause(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  int fd;
-  conn_t *c = conn_arg(env, s, argv, &fd);
-  if (!c) return int_result(env, -EBADF);
+  CONN_ARGS(3);
   bool paused = false;
   napi_get_value_bool(env, argv[2], &paused);
   c->reading = !paused;
@@ -508,10 +512,7 @@ static napi_value js_pause(napi_env env, napi_callback_info info) {
 // shutdown(fd, gen): ends our side and drops what the peer still sends, until it ends too
 // (then CLOSED) or the caller closes.
 static napi_value js_shutdown(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  int fd;
-  conn_t *c = conn_arg(env, s, argv, &fd);
-  if (!c) return int_result(env, -EBADF);
+  CONN_ARGS(2);
   if (shutdown(fd, SHUT_WR) != 0) return int_result(env, -errno);
   c->discard = 1;
   c->reading = 1;
@@ -521,10 +522,7 @@ static napi_value js_shutdown(napi_env env, napi_callback_info info) {
 
 // close(fd, gen, reset): closes now, dropping queued output; with `reset`, with a TCP RST.
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  int fd;
-  conn_t *c = conn_arg(env, s, argv, &fd);
-  if (!c) return int_result(env, -EBADF);
+  CONN_ARGS(3);
   bool reset = false;
   napi_get_value_bool(env, argv[2], &reset);
   conn_close(s, fd, reset);
@@ -533,10 +531,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 // noDelay(fd, gen)
 static napi_value js_no_delay(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  int fd;
-  conn_t *c = conn_arg(env, s, argv, &fd);
-  if (!c) return int_result(env, -EBADF);
+  CONN_ARGS(2);
   int on = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // fails harmlessly on unix sockets
   return int_result(env, 0);

@@ -54,6 +54,24 @@ export interface GatewayConn {
   destroy(): void;
 }
 
+/** Callers waiting in `drained()` for a transport's queued bytes; woken all at once. */
+export class DrainWaiters {
+  private waiting: Array<() => void> | undefined;
+
+  wait(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting ??= [];
+      this.waiting.push(resolve);
+    });
+  }
+
+  wake(): void {
+    const ready = this.waiting;
+    this.waiting = undefined;
+    if (ready) for (const resolve of ready) resolve();
+  }
+}
+
 export const lingerMs = 2000;
 export const resetDelayMs = 50;
 

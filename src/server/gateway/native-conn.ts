@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { type ConnHandlers, type GatewayConn, lingerMs, resetDelayMs } from './conn.js';
+import { type ConnHandlers, DrainWaiters, type GatewayConn, lingerMs, resetDelayMs } from './conn.js';
 
 interface GatewayIoAddon {
   /** Starts the transport; returns the shared read buffer (0 when already started). */
@@ -124,7 +124,7 @@ class NativeConn implements GatewayConn {
   private peerEnded = false;
   private reported = false; // handlers.close() has run
   private queued = 0; // bytes the addon still holds
-  private waiters: Array<() => void> | undefined;
+  private waiters: DrainWaiters | undefined; // made on the first wait: most connections never wait
   private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -173,10 +173,8 @@ class NativeConn implements GatewayConn {
 
   drained(): Promise<void> {
     if (this.state === 'closed' || this.queued === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.waiters ??= [];
-      this.waiters.push(resolve);
-    });
+    this.waiters ??= new DrainWaiters();
+    return this.waiters.wait();
   }
 
   noDelay(): void {
@@ -238,14 +236,14 @@ class NativeConn implements GatewayConn {
     this.state = 'closed';
     clearTimeout(this.lingerTimer);
     if (conns[this.fd] === this) conns[this.fd] = undefined;
-    this.wake();
+    this.waiters?.wake();
     if (this.reported) return;
     this.reported = true;
     this.handlers?.close();
   }
 
   private afterFlush(): void {
-    this.wake();
+    this.waiters?.wake();
     if (this.state !== 'finishing') return;
     // A peer that has already ended its side sends nothing more: nothing to wait for.
     if (!this.lingering || this.peerEnded || this.io.shutdown(this.fd, this.gen) !== 0) {
@@ -254,12 +252,6 @@ class NativeConn implements GatewayConn {
     }
     this.lingerTimer = setTimeout(() => this.destroy(), lingerMs);
     this.lingerTimer.unref();
-  }
-
-  private wake(): void {
-    const ready = this.waiters;
-    this.waiters = undefined;
-    if (ready) for (const resolve of ready) resolve();
   }
 }
 

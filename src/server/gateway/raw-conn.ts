@@ -7,7 +7,7 @@
 // stream_wrap binding: onread with the byte count in streamBaseState, WriteWrap/ShutdownWrap
 // requests). Node exposes them through process.binding; where that is missing or changed,
 // `rawStreams()` answers null and the front-end uses net.Socket instead.
-import { type ConnHandlers, type GatewayConn, lingerMs, resetDelayMs } from './conn.js';
+import { type ConnHandlers, DrainWaiters, type GatewayConn, lingerMs, resetDelayMs } from './conn.js';
 
 const owner = Symbol('pier.rawConn');
 
@@ -118,7 +118,7 @@ class RawConn implements GatewayConn {
   private lingering = false;
   private peerEnded = false;
   private inFlight = 0; // writes libuv has not completed yet
-  private waiters: Array<() => void> | undefined;
+  private waiters: DrainWaiters | undefined; // made on the first wait: most connections never wait
   private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -176,10 +176,8 @@ class RawConn implements GatewayConn {
 
   drained(): Promise<void> {
     if (this.state === 'closed' || this.inFlight === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.waiters ??= [];
-      this.waiters.push(resolve);
-    });
+    this.waiters ??= new DrainWaiters();
+    return this.waiters.wait();
   }
 
   noDelay(): void {
@@ -240,7 +238,7 @@ class RawConn implements GatewayConn {
   }
 
   private afterFlush(): void {
-    this.wake();
+    this.waiters?.wake();
     if (this.state !== 'finishing') return;
     if (!this.lingering) {
       this.destroy();
@@ -261,14 +259,8 @@ class RawConn implements GatewayConn {
   }
 
   private onClosed(): void {
-    this.wake();
+    this.waiters?.wake();
     this.handlers?.close();
-  }
-
-  private wake(): void {
-    const ready = this.waiters;
-    this.waiters = undefined;
-    if (ready) for (const resolve of ready) resolve();
   }
 }
 
