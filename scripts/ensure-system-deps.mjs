@@ -19,6 +19,10 @@ const needed = {
   '/usr/bin/systemd-notify': 'systemd',
   '/usr/bin/python3': 'python3',
   '/usr/bin/prlimit': 'util-linux',
+  // Login shells a fleet host may have: remote scripts must run the same under each.
+  '/usr/bin/fish': 'fish',
+  '/usr/bin/tcsh': 'tcsh',
+  '/usr/bin/sudo': 'sudo',
 };
 
 const missing = [

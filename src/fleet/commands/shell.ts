@@ -84,3 +84,46 @@ function needsBraces(parent: 'and' | 'or' | 'seq' | 'pipe', child: Script): bool
 function braced(script: Script): string {
   return `{ ${render(script)}; }`;
 }
+
+/**
+ * The PATH every remote script runs with: the system directories first (a normal user's login
+ * PATH lacks /usr/sbin, where Debian keeps start-stop-daemon, useradd and visudo), then whatever
+ * the login environment had (a Node installed under /opt or ~/.local stays reachable).
+ */
+export const remotePath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * Printed on stdout and stderr by the envelope just before the script runs: what a host prints
+ * before it (a chatty ~/.bashrc, a motd, a "Welcome" from /etc/profile) is cut off at this line.
+ */
+export const outputMarker = '--pier-output-7c1e--';
+
+/**
+ * The command line sent over SSH for a script: the login shell only starts /bin/sh, whatever
+ * shell it is (bash, dash, fish, tcsh and zsh all parse this line the same way: a word, a
+ * single-quoted word whose inside holds no quote or backslash, and base64 text). /bin/sh then
+ * decodes and evaluates the script with a fixed PATH and the C locale, so commands are found for
+ * a non-root user and every message pier might read is in one language. Exit status, stdin and
+ * stdout are the script's own.
+ *
+ * Shape: `exec /bin/sh -c 'eval "$(printf %s <base64> | base64 -d)"'`.
+ */
+export function envelope(part: Part): string {
+  const body = [
+    `PATH=${remotePath}:$PATH; export PATH`,
+    'LC_ALL=C; LANG=C; export LC_ALL LANG; unset LANGUAGE',
+    `printf '%s\\n' ${outputMarker}; printf '%s\\n' ${outputMarker} >&2`,
+    render(part),
+  ].join('\n');
+  const encoded = Buffer.from(body, 'utf8').toString('base64');
+  return `exec /bin/sh -c 'eval "$(printf %s ${encoded} | base64 -d)"'`;
+}
+
+/**
+ * What the script itself printed: the text after the envelope's marker line. Without a marker
+ * the script never ran (the login shell could not start /bin/sh): nothing is the script's.
+ */
+export function scriptOutput(raw: string): string {
+  const at = raw.indexOf(`${outputMarker}\n`);
+  return at === -1 ? '' : raw.slice(at + outputMarker.length + 1);
+}

@@ -20,6 +20,8 @@ export interface Host {
   user: string;
   deployTo: string;
   proxyJump: Jump | undefined;
+  /** Steps that need root go through `sudo -n` (ssh.sudo, per data center or host). */
+  sudo: boolean;
 }
 
 export interface Datacenter {
@@ -34,6 +36,8 @@ export interface Fleet {
   app: string;
   keepReleases: number;
   lockTtlMs: number;
+  runtime: FleetFile['runtime'];
+  setup: FleetFile['setup'];
   ssh: FleetFile['ssh'];
   service: FleetFile['service'] & { name: string };
   health: FleetFile['health'];
@@ -111,6 +115,7 @@ export function resolveFleet(file: FleetFile): Fleet {
           user,
           deployTo: spec.deploy_to ?? dc.vars?.deploy_to ?? deployTo,
           proxyJump: jump === undefined ? undefined : parseJump(jump, user),
+          sudo: spec.sudo ?? dc.vars?.sudo ?? file.ssh.sudo,
         });
       }
     });
@@ -141,6 +146,8 @@ export function resolveFleet(file: FleetFile): Fleet {
     app: file.app,
     keepReleases: file.keep_releases,
     lockTtlMs: file.lock_ttl,
+    runtime: file.runtime,
+    setup: file.setup,
     ssh: file.ssh,
     service: { ...file.service, name: file.service.name ?? file.app },
     health: file.health,

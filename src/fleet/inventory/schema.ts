@@ -73,6 +73,8 @@ const hostVars = {
   user: user.optional(),
   deploy_to: remotePath.optional(),
   proxy_jump: jump.optional(),
+  /** Run the steps that need root through `sudo -n` (the login user is not root). */
+  sudo: z.boolean().optional(),
 };
 
 const hostEntry = z.union([
@@ -122,6 +124,11 @@ const service = z
         error: 'expected a path inside the release (no . or .. parts)',
       })
       .optional(),
+    /**
+     * The system account the app runs as: created by `pier setup` (`useradd --system`). The unit
+     * names it in `User=`; pier does not edit units.
+     */
+    user: user.optional(),
     /** manager `none`: the program to run from `<deploy_to>/current`, as argv. */
     command: z.array(z.string().min(1)).min(1).optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
@@ -173,6 +180,29 @@ const ssh = z.strictObject({
   command_timeout: duration.default(300_000),
   handshake_concurrency: z.number().int().min(1).default(32),
   proxy_jump: jump.optional(),
+  sudo: z.boolean().default(false),
+});
+
+/** A file of the repository's working tree, relative to its root. */
+const repoFile = z
+  .string()
+  .regex(/^[A-Za-z0-9_@.+-]+(\/[A-Za-z0-9_@.+-]+)*$/, {
+    error: 'expected a relative path inside the repository, like deploy/nginx/hello.conf',
+  })
+  .refine((value) => !value.split('/').some((part) => part === '.' || part === '..'), {
+    error: 'expected a path inside the repository (no . or .. parts)',
+  });
+
+/** What `pier setup` puts on a bare host once, before the first deploy. */
+const setup = z.strictObject({
+  /** systemd units from the repository installed into /etc/systemd/system (default: service.unit). */
+  units: z.array(repoFile).optional(),
+  /** nginx site from the repository, linked into /etc/nginx/sites-enabled as <app>.conf. */
+  nginx_site: repoFile.optional(),
+  /** Remove Debian's `default` site link (it answers every name on :80). */
+  disable_default_site: z.boolean().default(false),
+  /** Install the sudoers drop-in of `pier setup --print-sudoers` (checked by visudo first). */
+  sudoers: z.boolean().default(false),
 });
 
 export const fleetSchema = z.strictObject({
@@ -180,6 +210,12 @@ export const fleetSchema = z.strictObject({
   deploy_to: remotePath.optional(),
   keep_releases: z.number().int().min(2, { error: 'expected at least 2 (current and previous)' }).default(5),
   lock_ttl: duration.default(30 * 60_000),
+  /**
+   * `bundled`: the artifact carries the Node binary that built it and the app runs on that one
+   * (hosts need no Node). `host`: the host's own `node`, checked at stage for the build's ABI.
+   */
+  runtime: z.enum(['bundled', 'host']).default('bundled'),
+  setup: setup.default(setup.parse({})),
   ssh: ssh.default(ssh.parse({})),
   service,
   health,

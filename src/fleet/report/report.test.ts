@@ -14,6 +14,7 @@ const host = (name: string, dc: string): Host => ({
   user: 'root',
   deployTo: '/opt/app',
   proxyJump: undefined,
+  sudo: false,
 });
 const hosts = [host('a1', 'ams'), host('a2', 'ams'), host('f1', 'fra')];
 

@@ -5,6 +5,7 @@
 import type { ClientChannel } from 'ssh2';
 import { layoutOf } from '../commands/layout.js';
 import { dropRelayCopy, relayUrl, serveArtifact } from '../commands/relay.js';
+import { scriptOutput } from '../commands/shell.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
@@ -179,10 +180,12 @@ function firstLine(channel: ClientChannel): Promise<string> {
     const timer = setTimeout(() => reject(new Error('the relay did not start')), 10_000);
     channel.on('data', (chunk: Buffer) => {
       text += chunk.toString('utf8');
-      const end = text.indexOf('\n');
+      // The port is the first line the relay itself prints, after the envelope's marker.
+      const own = scriptOutput(text);
+      const end = own.indexOf('\n');
       if (end !== -1) {
         clearTimeout(timer);
-        resolve(text.slice(0, end).trim());
+        resolve(own.slice(0, end).trim());
       }
     });
     channel.on('close', () => {

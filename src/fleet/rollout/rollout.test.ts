@@ -21,6 +21,7 @@ function dc(name: string, size: number, extra: Partial<Datacenter> = {}): Datace
     user: 'root',
     deployTo: '/opt/app',
     proxyJump: undefined,
+    sudo: false,
   }));
   return { name, canary: count(1), window: count(2), failureBudget: count(0), hosts, ...extra };
 }

@@ -2,7 +2,7 @@
 // a command tree (quoting every argument), runs it, and returns exit code and output.
 import type { Readable } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
-import { render, type Script } from '../commands/shell.js';
+import { envelope, outputMarker, render, type Script, scriptOutput } from '../commands/shell.js';
 import { HostError, RemoteCommandError } from './errors.js';
 
 export interface ExecResult {
@@ -37,7 +37,7 @@ export class Connection {
 
   /** Runs the script; resolves with any exit code (callers decide what a failure means). */
   exec(script: Script, options: ExecOptions = {}): Promise<ExecResult> {
-    const command = render(script);
+    const command = envelope(script);
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, channel) => {
@@ -45,7 +45,7 @@ export class Connection {
           reject(new HostError('FLEET_SSH_CHANNEL', `cannot run a command: ${err.message}`, { cause: err }));
           return;
         }
-        collect(channel, command, timeoutMs, options.stdin).then(resolve, reject);
+        collect(channel, render(script), timeoutMs, options.stdin).then(resolve, reject);
       });
     });
   }
@@ -57,16 +57,25 @@ export class Connection {
     return result.stdout;
   }
 
-  /** Opens a long-running command (the relay) and hands its channel to the caller. */
+  /**
+   * Opens a long-running command (the relay) and hands its channel to the caller; what the
+   * channel yields on stdout starts with the envelope's marker line (see `outputMarker`).
+   */
   open(script: Script): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
-      this.client.exec(render(script), (err, channel) => (err ? reject(err) : resolve(channel)));
+      this.client.exec(envelope(script), (err, channel) => (err ? reject(err) : resolve(channel)));
     });
   }
 
   close(): void {
     if (!this.closed) this.client.end();
   }
+}
+
+/** Why a login shell could not run the envelope (a nologin shell, no /bin/sh, no base64). */
+function shellProblem(stderr: string, exit: number): string {
+  const said = stderr.trim().split('\n').slice(-2).join(' / ');
+  return `the login shell did not run /bin/sh (exit ${exit})${said ? `: ${said}` : ''}; pier needs /bin/sh and base64 on the host and a login shell that can start a program`;
 }
 
 function collect(
@@ -106,7 +115,13 @@ function collect(
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 255), stdout, stderr });
+      const exit = code ?? (signal ? 128 : 255);
+      if (!stdout.includes(outputMarker)) {
+        // The login shell never started the script: its own complaint is the only clue.
+        resolve({ code: exit === 0 ? 255 : exit, stdout: '', stderr: shellProblem(stderr, exit) });
+        return;
+      }
+      resolve({ code: exit, stdout: scriptOutput(stdout), stderr: scriptOutput(stderr) || stderr });
     });
     if (stdin === undefined) channel.end();
     else if (Buffer.isBuffer(stdin)) channel.end(stdin);
