@@ -68,7 +68,12 @@ test('the same tag builds the same bytes, whatever the working tree holds now', 
   app.commit('v2');
   const other = mkdtempSync(path.join(tmpdir(), 'pif-store-'));
   try {
-    const rebuilt = await buildArtifact({ repo: app.dir, version: 'v1', store: new ReleaseStore(other) });
+    const rebuilt = await buildArtifact({
+      repo: app.dir,
+      version: 'v1',
+      store: new ReleaseStore(other),
+      runtime: 'host',
+    });
     assert.equal(rebuilt.sha256, first?.sha256);
     assert.deepEqual(
       readFileSync(path.join(other, '.pier', rebuilt.artifact)),

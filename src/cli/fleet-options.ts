@@ -2,15 +2,18 @@
 // a session (validated fleet, SSH pool, release store). The only fleet code that reads the
 // environment (home directory, $SSH_AUTH_SOCK, user and host names).
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import { parse } from 'yaml';
 import { FleetError } from '../fleet/errors.js';
 import { type Selection, selectHosts } from '../fleet/inventory/filter.js';
 import type { Datacenter, Fleet } from '../fleet/inventory/inventory.js';
 import { loadFleet } from '../fleet/inventory/load.js';
 import type { Amount } from '../fleet/inventory/schema.js';
 import { repoRoot } from '../fleet/release/git.js';
+import type { RuntimeMode } from '../fleet/release/runtime.js';
 import { ReleaseStore } from '../fleet/release/store.js';
 import type { FleetSession } from '../fleet/session.js';
 import { ConnectionPool, readSshFiles } from '../fleet/ssh/connection-pool.js';
@@ -70,6 +73,33 @@ export async function loadFleetFor(flags: FleetFlags, repo: string): Promise<{ f
     });
   }
   return { fleet: await loadFleet(file), file };
+}
+
+/**
+ * The runtime mode a release is built for: `--runtime`, else fleet.yml's `runtime` (only that key
+ * is read, so a release does not depend on the rest of the inventory), else `bundled`.
+ */
+export async function runtimeFor(
+  flags: FleetFlags & { runtime?: string },
+  repo: string,
+): Promise<RuntimeMode> {
+  const modes = ['bundled', 'host'];
+  let chosen = flags.runtime;
+  let where = '--runtime';
+  if (chosen === undefined) {
+    const file = path.resolve(flags.config ?? path.join(repo, 'deploy', 'fleet.yml'));
+    if (!existsSync(file)) return 'bundled';
+    const value = (parse(await readFile(file, 'utf8')) as { runtime?: unknown } | null)?.runtime;
+    if (value === undefined) return 'bundled';
+    chosen = String(value);
+    where = `${file}: runtime`;
+  }
+  if (!modes.includes(chosen)) {
+    throw new FleetError('FLEET_CONFIG', `${where}: expected bundled or host, got "${chosen}"`, {
+      exitCode: 2,
+    });
+  }
+  return chosen as RuntimeMode;
 }
 
 export function selection(fleet: Fleet, flags: FleetFlags): Datacenter[] {

@@ -5,7 +5,13 @@ import { createRelease, listReleases } from '../fleet/release/release.js';
 import { ReleaseStore } from '../fleet/release/store.js';
 import { checkVersion } from '../fleet/release/version.js';
 import { table } from '../fleet/report/summary.js';
-import { type FleetFlags, findRepo } from './fleet-options.js';
+import { type FleetFlags, findRepo, runtimeFor } from './fleet-options.js';
+
+interface ReleaseFlags extends FleetFlags {
+  push?: boolean;
+  remote: string;
+  runtime?: string;
+}
 
 export function registerRelease(program: Command): void {
   program
@@ -15,9 +21,12 @@ export function registerRelease(program: Command): void {
     .option('--repo <dir>', 'the app repository (default: the one around the current directory)')
     .option('--push', 'push the tag to the remote')
     .option('--remote <name>', 'remote to push to', 'origin')
-    .action(async (version: string, options: FleetFlags & { push?: boolean; remote: string }) => {
+    .option('-c, --config <file>', 'fleet inventory whose `runtime` applies (default: deploy/fleet.yml)')
+    .option('--runtime <mode>', 'bundled (the artifact carries this Node) or host (default: from fleet.yml)')
+    .action(async (version: string, options: ReleaseFlags) => {
       checkVersion(version);
       const repo = await findRepo(options, true);
+      const runtime = await runtimeFor(options, repo);
       const store = new ReleaseStore(repo);
       const manifest = await createRelease({
         repo,
@@ -25,6 +34,7 @@ export function registerRelease(program: Command): void {
         store,
         push: options.push === true,
         remote: options.remote,
+        runtime,
         log: (line) => process.stderr.write(`${line}\n`),
       });
       process.stdout.write(

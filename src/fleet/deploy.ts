@@ -36,7 +36,7 @@ export interface DeployOutcome {
 export async function deploy(session: FleetSession, request: DeployRequest): Promise<DeployOutcome> {
   const version = checkVersion(request.version);
   const { fleet, pool, store, out } = session;
-  const manifest: ReleaseManifest = await artifactFor(session.repo, version, store, (line) =>
+  const manifest: ReleaseManifest = await artifactFor(session.repo, version, store, fleet.runtime, (line) =>
     out.write(`${line}\n`),
   );
   if (request.resume && request.resume.replay.start.sha256 !== manifest.sha256) {
@@ -93,7 +93,12 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
       owner: session.owner,
       action: 'deploy',
       versionFor: () => version,
-      artifact: { path: store.artifactPath(manifest.sha256), sha256: manifest.sha256, version },
+      artifact: {
+        path: store.artifactPath(manifest.sha256),
+        sha256: manifest.sha256,
+        runtime: manifest.runtime,
+        version,
+      },
       resumed: request.resume?.replay.hosts,
       haltReason: request.resume?.replay.halt,
       failedEarly: locked.unreachable,

@@ -87,6 +87,8 @@ export function createAppRepo(): AppRepo {
     `${JSON.stringify({ name: 'hello-fleet', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'hello-fleet', version: '1.0.0' } } }, null, 2)}\n`,
   );
   writeFileSync(path.join(dir, '.gitignore'), 'node_modules/\ndist/\n.pier/\ndeploy/fleet*.yml\n');
+  // Until a test writes its own inventory: releases use the host's Node (small and fast).
+  writeFileSync(path.join(dir, 'deploy', 'fleet.yml'), 'runtime: host\n');
   writeFileSync(path.join(dir, 'server.mjs'), server);
   writeFileSync(path.join(dir, 'build.mjs'), build);
   writeFileSync(path.join(dir, 'src', 'app.mjs'), app);

@@ -119,6 +119,8 @@ export async function createTestFleet(
         'app: hello',
         'deploy_to: /opt/hello',
         'keep_releases: 3',
+        // The host's own Node (bound in from the test machine): small artifacts, fast tests.
+        'runtime: host',
         `ssh: ${json({ user: 'root', identity: fleet.identity, known_hosts: fleet.knownHosts, connect_timeout: '3s', handshake_concurrency: 16, ...extra.ssh })}`,
         `service: ${json({ manager: 'none', command: ['node', 'server.mjs'], env: { PORT: '8080' }, stop_timeout: '2s' })}`,
         `health: ${json({ url: 'http://127.0.0.1:8080/health', status: 200, body: 'ok {version}', timeout: '4s', interval: '100ms', bake: 0, ...extra.health })}`,

@@ -6,6 +6,7 @@ import { appendAudit, auditLine } from './audit.js';
 import { parseProbe, probeHealth } from './health.js';
 import { layoutOf } from './layout.js';
 import { breakLock, readLock, releaseLock, renewLock, replaceLock, takeLock, writeLockInfo } from './lock.js';
+import { asRoot, refusedCommand } from './privilege.js';
 import { dropRelayCopy, relayUrl, serveArtifact } from './relay.js';
 import { listReleases, removeReleases } from './retention.js';
 import { applyRelease, type ServiceSpec, startService, stopService } from './service.js';
@@ -92,9 +93,21 @@ test('service commands for systemd and for start-stop-daemon', () => {
     env: {},
     stop_timeout: 10_000,
   };
-  assert.equal(render(applyRelease(layout, systemd)), 'systemctl reload-or-restart hello');
-  assert.equal(render(applyRelease(layout, { ...systemd, action: 'restart' })), 'systemctl restart hello');
-  assert.equal(render(stopService(layout, systemd)), 'systemctl stop hello');
+  assert.equal(render(applyRelease(layout, systemd)), '/usr/bin/systemctl reload-or-restart hello');
+  assert.equal(
+    render(applyRelease(layout, { ...systemd, action: 'restart' })),
+    '/usr/bin/systemctl restart hello',
+  );
+  assert.equal(render(stopService(layout, systemd)), '/usr/bin/systemctl stop hello');
+  // Through sudo: asked first whether it may run without a password (exit 97 names it if not).
+  assert.equal(
+    render(applyRelease(layout, systemd, false, asRoot(true))),
+    "{ { sudo -n -l /usr/bin/systemctl reload-or-restart hello > /dev/null; } 2>/dev/null || { printf 'pier-sudo-refused: %s\\n' '/usr/bin/systemctl reload-or-restart hello' && sh -c 'exit 97'; }; } && sudo -n -- /usr/bin/systemctl reload-or-restart hello",
+  );
+  assert.equal(
+    refusedCommand('pier-sudo-refused: /usr/bin/systemctl restart hello\n'),
+    '/usr/bin/systemctl restart hello',
+  );
   const none: ServiceSpec = {
     manager: 'none',
     name: 'hello',
@@ -118,9 +131,9 @@ test("the release's unit is installed only when it differs, and then forces a re
   assert.equal(
     render(installUnit(layout, 'v2', 'hello', 'deploy/systemd/hello.service')),
     'cmp -s /opt/hello/releases/v2/deploy/systemd/hello.service /etc/systemd/system/hello.service || ' +
-      '{ install -m 0644 /opt/hello/releases/v2/deploy/systemd/hello.service /etc/systemd/system/hello.service.pier-tmp' +
-      ' && mv -fT /etc/systemd/system/hello.service.pier-tmp /etc/systemd/system/hello.service' +
-      ' && systemctl daemon-reload && echo pier-unit-changed; }',
+      '{ /usr/bin/install -m 0644 /opt/hello/releases/v2/deploy/systemd/hello.service /etc/systemd/system/hello.service.pier-tmp' +
+      ' && /usr/bin/mv -fT /etc/systemd/system/hello.service.pier-tmp /etc/systemd/system/hello.service' +
+      ' && /usr/bin/systemctl daemon-reload && echo pier-unit-changed; }',
   );
   assert.equal(unitFileName('hello'), 'hello.service');
   assert.equal(unitFileName('web@1.service'), 'web@1.service');
@@ -134,8 +147,8 @@ test("the release's unit is installed only when it differs, and then forces a re
     env: {},
     stop_timeout: 10_000,
   };
-  assert.equal(render(applyRelease(layout, spec, false)), 'systemctl reload-or-restart hello');
-  assert.equal(render(applyRelease(layout, spec, true)), 'systemctl restart hello');
+  assert.equal(render(applyRelease(layout, spec, false)), '/usr/bin/systemctl reload-or-restart hello');
+  assert.equal(render(applyRelease(layout, spec, true)), '/usr/bin/systemctl restart hello');
 });
 
 test('health probe and its parser', () => {

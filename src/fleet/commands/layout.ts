@@ -2,6 +2,12 @@
 // the `current` symlink, shared/ for logs and pidfiles, revisions.log, and the lock directory.
 import path from 'node:path/posix';
 
+/**
+ * Inside a release: `runtime.json` (the Node that built it: version, ABI, platform, arch) and,
+ * with `runtime: bundled`, `bin/node` itself.
+ */
+export const runtimeDir = '.pier-runtime';
+
 export interface Layout {
   root: string;
   releases: string;

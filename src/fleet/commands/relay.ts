@@ -13,8 +13,9 @@ const server = [
   "process.stdin.on('end',()=>process.exit(0)).resume();",
 ].join('');
 
-export function serveArtifact(layout: Layout, sha256: string, bindAddress: string): Script {
-  return all(['node', '-e', server, layout.incoming(sha256), sha256, bindAddress]);
+/** `node`: the program that runs the server (the host's, or the release's bundled one). */
+export function serveArtifact(layout: Layout, sha256: string, bindAddress: string, node = 'node'): Script {
+  return all([node, '-e', server, layout.incoming(sha256), sha256, bindAddress]);
 }
 
 export function relayUrl(address: string, port: number, sha256: string): string {

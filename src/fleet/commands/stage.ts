@@ -46,3 +46,12 @@ export function unpackArtifact(layout: Layout, version: string, sha256: string, 
 export function cleanStage(layout: Layout, version: string, sha256: string): Script {
   return all(['rm', '-rf', layout.partial(version), layout.incoming(sha256)]);
 }
+
+/** Prints `VERSION ABI PLATFORM ARCH` of a Node: the host's (`node`) or a bundled binary. */
+export function runtimeProbe(node: string): Script {
+  return all([
+    node,
+    '-p',
+    `[process.version, process.versions.modules, process.platform, process.arch].join(' ')`,
+  ]);
+}

@@ -4,6 +4,7 @@
 // a restart, since a reload keeps the process (and the old unit's settings) running.
 import path from 'node:path/posix';
 import type { Layout } from './layout.js';
+import { type AsRoot, asRoot, rootTools } from './privilege.js';
 import { all, either, type Script } from './shell.js';
 
 export const unitDir = '/etc/systemd/system';
@@ -16,7 +17,13 @@ export function unitFileName(name: string): string {
 }
 
 /** The unit file `unitPath` of `releases/<version>` installed as the service's unit when it differs. */
-export function installUnit(layout: Layout, version: string, name: string, unitPath: string): Script {
+export function installUnit(
+  layout: Layout,
+  version: string,
+  name: string,
+  unitPath: string,
+  root: AsRoot = asRoot(false),
+): Script {
   const source = path.join(layout.release(version), unitPath);
   const target = path.join(unitDir, unitFileName(name));
   // Written beside the target and renamed over it: systemd never reads a half-written unit
@@ -25,9 +32,9 @@ export function installUnit(layout: Layout, version: string, name: string, unitP
   return either(
     ['cmp', '-s', source, target],
     all(
-      ['install', '-m', '0644', source, temporary],
-      ['mv', '-fT', temporary, target],
-      ['systemctl', 'daemon-reload'],
+      root([rootTools.install, '-m', '0644', source, temporary]),
+      root([rootTools.mv, '-fT', temporary, target]),
+      root([rootTools.systemctl, 'daemon-reload']),
       ['echo', unitChangedMarker],
     ),
   );

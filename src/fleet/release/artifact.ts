@@ -12,12 +12,15 @@ import { pipeline } from 'node:stream/promises';
 import { FleetError } from '../errors.js';
 import { tagCommit } from './git.js';
 import { run } from './run.js';
+import { addRuntime, type RuntimeMode } from './runtime.js';
 import type { ReleaseManifest, ReleaseStore } from './store.js';
 
 export interface BuildOptions {
   repo: string;
   version: string;
   store: ReleaseStore;
+  /** `bundled` puts the building Node into the artifact (see runtime.ts). */
+  runtime: RuntimeMode;
   log?: (line: string) => void;
 }
 
@@ -30,8 +33,15 @@ export async function buildArtifact(options: BuildOptions): Promise<ReleaseManif
   try {
     log(`building ${version} (${commit.slice(0, 12)}) from the tag in ${app}`);
     await extractTag(repo, version, work);
-    const env = { ...process.env, SOURCE_DATE_EPOCH: String(time), NODE_ENV: 'development' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SOURCE_DATE_EPOCH: String(time),
+      NODE_ENV: 'development',
+    };
+    // npm and node-gyp build with the Node running pier, the one recorded (and bundled).
+    env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ''}`;
     await installAndBuild(app, env, log);
+    const runtime = await addRuntime(app, options.runtime);
     await writeFile(path.join(app, 'REVISION'), `${commit}\n`);
     const partial = path.join(work, 'artifact.tar.gz');
     const sha256 = await pack(app, time, partial);
@@ -49,6 +59,7 @@ export async function buildArtifact(options: BuildOptions): Promise<ReleaseManif
       size: (await stat(target)).size,
       artifact: path.relative(store.root, target),
       builtAt: new Date().toISOString(),
+      runtime,
     };
     await store.writeManifest(manifest);
     log(`artifact ${target} (${manifest.size} bytes)`);

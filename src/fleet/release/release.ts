@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { FleetError } from '../errors.js';
 import { buildArtifact } from './artifact.js';
 import { createTag, deleteTag, dirtyFiles, listTags, pushTag, tagExists } from './git.js';
+import { checkRuntimeMode, type RuntimeMode } from './runtime.js';
 import type { ReleaseManifest, ReleaseStore } from './store.js';
 import { checkVersion } from './version.js';
 
@@ -13,6 +14,7 @@ export interface ReleaseOptions {
   store: ReleaseStore;
   push: boolean;
   remote: string;
+  runtime: RuntimeMode;
   log?: (line: string) => void;
 }
 
@@ -37,7 +39,13 @@ export async function createRelease(options: ReleaseOptions): Promise<ReleaseMan
   await createTag(options.repo, version);
   let manifest: ReleaseManifest;
   try {
-    manifest = await buildArtifact({ repo: options.repo, version, store: options.store, log: options.log });
+    manifest = await buildArtifact({
+      repo: options.repo,
+      version,
+      store: options.store,
+      runtime: options.runtime,
+      log: options.log,
+    });
   } catch (err) {
     // The tag was made a moment ago and never pushed: remove it so fixing the build and
     // running the same command again works.
@@ -53,16 +61,20 @@ export async function artifactFor(
   repo: string,
   version: string,
   store: ReleaseStore,
+  runtime: RuntimeMode,
   log?: (line: string) => void,
 ): Promise<ReleaseManifest> {
   const manifest = await store.readManifest(version);
-  if (manifest && existsSync(store.artifactPath(manifest.sha256))) return manifest;
+  if (manifest && existsSync(store.artifactPath(manifest.sha256))) {
+    checkRuntimeMode(version, manifest.runtime, runtime);
+    return manifest;
+  }
   if (!(await tagExists(repo, version))) {
     throw new FleetError('FLEET_NO_RELEASE', `there is no release ${version} (no tag, no artifact)`, {
       hint: `create it with: pier release ${version}`,
     });
   }
-  return buildArtifact({ repo, version, store, log });
+  return buildArtifact({ repo, version, store, runtime, log });
 }
 
 export interface ReleaseListing {

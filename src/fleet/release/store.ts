@@ -2,6 +2,7 @@
 // one manifest per version, and the journals and reports of deploys.
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { RuntimeInfo } from './runtime.js';
 
 export interface ReleaseManifest {
   version: string;
@@ -11,6 +12,8 @@ export interface ReleaseManifest {
   /** Relative to the store. */
   artifact: string;
   builtAt: string;
+  /** The Node that built it; absent in manifests written before runtimes were recorded. */
+  runtime?: RuntimeInfo | undefined;
 }
 
 export class ReleaseStore {

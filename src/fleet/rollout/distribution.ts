@@ -8,8 +8,16 @@ import { dropRelayCopy, relayUrl, serveArtifact } from '../commands/relay.js';
 import { scriptOutput } from '../commands/shell.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
+import type { Connection } from '../ssh/connection.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
-import { type Artifact, isStaged, pullFromRelay, uploadArtifact } from './host-steps.js';
+import {
+  type Artifact,
+  checkRuntime,
+  isStaged,
+  pullFromRelay,
+  releaseNode,
+  uploadArtifact,
+} from './host-steps.js';
 
 interface Relay {
   host: Host;
@@ -73,30 +81,35 @@ export class Distribution {
     this.events.staging(host);
     const connection = await this.pool.connection(host);
     try {
-      if (await isStaged(connection, host, this.version, this.artifact.sha256)) return;
-      const useRelay =
-        this.fleet.rollout.distribution === 'relay' &&
-        (this.fleet.datacenters.find((dc) => dc.name === host.dc)?.hosts.length ?? 0) > 1;
-      if (!useRelay) {
-        this.directUploads++;
-        await uploadArtifact(connection, host, this.version, this.artifact, false);
-        return;
-      }
-      const relay = await this.relayFor(host);
-      if (relay === 'self') return;
-      if (relay) {
-        try {
-          await pullFromRelay(connection, host, this.version, this.artifact.sha256, relay.url);
-          return;
-        } catch {
-          // The relay is gone or unreachable from here: the controller still has the artifact.
-        }
-      }
-      this.directUploads++;
-      await uploadArtifact(connection, host, this.version, this.artifact, false);
+      await this.put(connection, host);
+      await checkRuntime(connection, host, this.version, this.artifact.runtime);
     } finally {
       this.pool.release(host);
     }
+  }
+
+  private async put(connection: Connection, host: Host): Promise<void> {
+    if (await isStaged(connection, host, this.version, this.artifact.sha256)) return;
+    const useRelay =
+      this.fleet.rollout.distribution === 'relay' &&
+      (this.fleet.datacenters.find((dc) => dc.name === host.dc)?.hosts.length ?? 0) > 1;
+    if (!useRelay) {
+      this.directUploads++;
+      await uploadArtifact(connection, host, this.version, this.artifact, false);
+      return;
+    }
+    const relay = await this.relayFor(host);
+    if (relay === 'self') return;
+    if (relay) {
+      try {
+        await pullFromRelay(connection, host, this.version, this.artifact.sha256, relay.url);
+        return;
+      } catch {
+        // The relay is gone or unreachable from here: the controller still has the artifact.
+      }
+    }
+    this.directUploads++;
+    await uploadArtifact(connection, host, this.version, this.artifact, false);
   }
 
   /** The data center's relay; 'self' when this host just became it (and is staged). */
@@ -142,7 +155,12 @@ export class Distribution {
     const layout = layoutOf(host.deployTo);
     try {
       const channel = await connection.open(
-        serveArtifact(layout, this.artifact.sha256, host.internalAddress),
+        serveArtifact(
+          layout,
+          this.artifact.sha256,
+          host.internalAddress,
+          releaseNode(host, this.version, this.artifact.runtime),
+        ),
       );
       const port = await firstLine(channel);
       const relay = {

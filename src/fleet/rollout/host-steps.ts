@@ -1,9 +1,11 @@
 // The steps one host goes through, each a few commands from commands/* run on the host's
 // connection. No policy here: the runner decides what runs when.
 import { createReadStream } from 'node:fs';
+import path from 'node:path';
 import { readCurrent, switchCurrent, versionOfLink } from '../commands/activate.js';
 import { type AuditEntry, appendAudit } from '../commands/audit.js';
-import { layoutOf } from '../commands/layout.js';
+import { layoutOf, runtimeDir } from '../commands/layout.js';
+import { asRoot } from '../commands/privilege.js';
 import { listReleases, removeReleases } from '../commands/retention.js';
 import { applyRelease } from '../commands/service.js';
 import {
@@ -11,12 +13,14 @@ import {
   prepareDirs,
   pullArtifact,
   receiveArtifact,
+  runtimeProbe,
   stagedSha,
   unpackArtifact,
   verifyArtifact,
 } from '../commands/stage.js';
 import { installUnit, unitChanged } from '../commands/unit.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
+import { type RuntimeInfo, runtimeProblem } from '../release/runtime.js';
 import type { Connection } from '../ssh/connection.js';
 import { HostError } from '../ssh/errors.js';
 import { parseReleaseList, releasesToRemove } from './retention.js';
@@ -24,6 +28,47 @@ import { parseReleaseList, releasesToRemove } from './retention.js';
 export interface Artifact {
   path: string;
   sha256: string;
+  /** The Node that built it (manifests from before runtimes were recorded have none). */
+  runtime?: RuntimeInfo | undefined;
+}
+
+/** The Node a staged release runs on: its bundled binary, or the host's `node`. */
+export function releaseNode(host: Host, version: string, runtime: RuntimeInfo | undefined): string {
+  return runtime?.bundled
+    ? path.posix.join(layoutOf(host.deployTo).release(version), runtimeDir, 'bin', 'node')
+    : 'node';
+}
+
+/**
+ * After staging, before anything is activated: the release's Node must run on this host and, for
+ * `runtime: host`, have the build's ABI, platform and arch (native addons load only then).
+ */
+export async function checkRuntime(
+  connection: Connection,
+  host: Host,
+  version: string,
+  runtime: RuntimeInfo | undefined,
+): Promise<void> {
+  if (runtime === undefined) return;
+  const node = releaseNode(host, version, runtime);
+  const probe = await connection.exec(runtimeProbe(node));
+  if (runtime.bundled) {
+    if (probe.code === 0) return;
+    const said = probe.stderr.trim().split('\n').slice(-1)[0] ?? '';
+    throw new HostError(
+      'FLEET_RUNTIME',
+      `the bundled Node ${runtime.node} does not run on this host (exit ${probe.code}${said ? `: ${said}` : ''})`,
+      {
+        hint: "the controller that builds releases must match the hosts' OS and architecture; or use runtime: host",
+      },
+    );
+  }
+  const problem = runtimeProblem(runtime, probe.code === 0 ? probe.stdout : '');
+  if (problem !== undefined) {
+    throw new HostError('FLEET_RUNTIME', problem, {
+      hint: `install Node ${runtime.node} on the host, build releases with the hosts' Node, or set runtime: bundled`,
+    });
+  }
 }
 
 /** True when `version` is already unpacked from this artifact; a different artifact is an error. */
@@ -121,17 +166,18 @@ export async function switchTo(
   const layout = layoutOf(host.deployTo);
   const { service } = fleet;
   let changed = false;
+  const root = asRoot(host.sudo);
   if (service.manager === 'systemd' && service.unit !== undefined) {
     const output = await connection.check(
       'installing the systemd unit',
-      installUnit(layout, version, service.name, service.unit),
+      installUnit(layout, version, service.name, service.unit, root),
     );
     changed = unitChanged(output);
   }
   await connection.check('switching current', switchCurrent(layout, version));
   await connection.check(
     `${service.manager === 'systemd' ? 'systemctl' : 'restarting the app'}`,
-    applyRelease(layout, service, changed),
+    applyRelease(layout, { ...service, runtime: fleet.runtime }, changed, root),
   );
 }
 

@@ -2,6 +2,7 @@
 // a command tree (quoting every argument), runs it, and returns exit code and output.
 import type { Readable } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
+import { refusedCommand, sudoRefusedExit } from '../commands/privilege.js';
 import { envelope, outputMarker, render, type Script, scriptOutput } from '../commands/shell.js';
 import { HostError, RemoteCommandError } from './errors.js';
 
@@ -50,9 +51,22 @@ export class Connection {
     });
   }
 
-  /** Runs the script and fails with its stderr unless it exits 0. */
+  /**
+   * Runs the script and fails with its stderr unless it exits 0. A privileged step that sudo
+   * refused (exit 97, see privilege.ts) fails with FLEET_SUDO naming the command.
+   */
   async check(what: string, script: Script, options: ExecOptions = {}): Promise<string> {
     const result = await this.exec(script, options);
+    if (result.code === sudoRefusedExit) {
+      const refused = refusedCommand(result.stdout) ?? 'a command';
+      throw new HostError(
+        'FLEET_SUDO',
+        `${what}: sudo -n refused \`${refused}\` (no rule allows it without a password)`,
+        {
+          hint: 'install the rule `pier setup --print-sudoers` prints (setup.sudoers: true makes `pier setup` install it)',
+        },
+      );
+    }
     if (result.code !== 0) throw new RemoteCommandError(what, result.code, result.stderr || result.stdout);
     return result.stdout;
   }
