@@ -10,7 +10,7 @@ set -eu
 
 ROOT=${1:-/var/cache/pier-test/bookworm}
 MIRROR=${PIER_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES=systemd-sysv,dbus,openssh-server,iproute2,curl,nginx,ca-certificates
+PACKAGES=systemd-sysv,dbus,openssh-server,iproute2,curl,nginx,ca-certificates,sudo
 STAMP="$ROOT/.pier-test-root"
 
 mkdir -p "$(dirname "$ROOT")"

@@ -1,8 +1,12 @@
-// The seed's last stage end to end: this repository (the Hello app with the `deploy/` that
-// `pier init` writes) is tagged and shipped to a host with a real systemd (helpers/nspawn.ts)
-// behind nginx. The release carries pier itself (dist + node_modules), and the unit in the
-// release (`service.unit`) is what systemd runs: `pier serve deploy/pier/prod.ini` from
-// /opt/hello/current. v1, then v2 by a chain reload (same main PID, no restart), then rollback.
+// The seed's last stage end to end, on a bare host: this repository (the Hello app with the
+// `deploy/` that `pier init` writes) is tagged and shipped to a Debian host with a real systemd
+// (helpers/nspawn.ts) that has sshd, sudo, curl and an nginx package, and no Node. The login is
+// a non-root `deploy` user with sudo. `pier setup` creates the deploy tree, the service user, the
+// unit, the bundled runtime's drop-in, the nginx site and a narrow sudoers drop-in; after that the
+// broad sudo rule goes and the deploys run on the narrow one. The release carries pier itself
+// (dist + node_modules) and the Node that built it (`runtime: bundled`). v1, then v2 by a chain
+// reload (same main PID, no restart), then rollback. Users without sudo, or whose sudo wants a
+// password, fail setup at once with the refused command named.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +22,7 @@ let fleet: TestFleet;
 let host: SystemdHost;
 let work: string;
 let repo: string;
+let address: string;
 
 const git = (...args: string[]) =>
   execFileSync('git', args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,24 +66,37 @@ before(async () => {
   assert.equal(init.code, 0, `${init.stdout}\n${init.stderr}`);
   assert.equal(git('status', '--porcelain'), '', 'pier init rewrote deploy/');
 
-  const address = fleet.gateway.replace(/\.1$/, '.200');
-  writeFileSync(
-    path.join(repo, 'deploy', 'fleet.yml'),
+  address = fleet.gateway.replace(/\.1$/, '.200');
+  const ssh = (user: string) =>
+    `{ user: ${user}, sudo: true, identity: ${fleet.identity}, known_hosts: ${fleet.knownHosts}, connect_timeout: 5s }`;
+  const fleetFile = (user: string, hosts: string[]) =>
     [
       'app: hello',
-      `ssh: { user: root, identity: ${fleet.identity}, known_hosts: ${fleet.knownHosts}, connect_timeout: 5s }`,
-      'service: { manager: systemd, name: hello, action: reload, unit: deploy/systemd/hello.service }',
+      'runtime: bundled',
+      `ssh: ${ssh(user)}`,
+      'service: { manager: systemd, name: hello, action: reload, unit: deploy/systemd/hello.service, user: hello }',
+      'setup: { nginx_site: deploy/nginx/hello.conf, disable_default_site: true, sudoers: true }',
       'health: { url: "http://127.0.0.1/", body: "Hello", timeout: 20s, interval: 200ms }',
       'datacenters:',
       '  sfo:',
-      `    hosts: [{ name: web1.sfo, address: "${address}" }]`,
+      '    hosts:',
+      ...hosts.map((line) => `      - ${line}`),
       '',
-    ].join('\n'),
+    ].join('\n');
+  writeFileSync(
+    path.join(repo, 'deploy', 'fleet.yml'),
+    fleetFile('deploy', [`{ name: web1.sfo, address: "${address}" }`]),
   );
-  git('commit', '--quiet', '-am', 'fleet: one host');
+  git('commit', '--quiet', '-am', 'fleet: one host, a non-root deploy user');
+  // Logins that cannot set the host up: no sudo at all, and a sudo that wants a password.
+  writeFileSync(
+    path.join(work, 'fleet-users.yml'),
+    fleetFile('nosudo', [
+      `{ name: nosudo.sfo, address: "${address}", deploy_to: /opt/nosudo }`,
+      `{ name: password.sfo, address: "${address}", user: pwuser, deploy_to: /opt/pwuser }`,
+    ]),
+  );
 
-  const nginxSite = readFileSync(path.join(repo, 'deploy/nginx/hello.conf'), 'utf8');
-  const install = readFileSync(path.join(repo, 'deploy/scripts/install.sh'), 'utf8');
   // Booting the host and building v1 (npm ci + tsc) overlap.
   const [booted] = await Promise.all([
     startSystemdHost({
@@ -86,26 +104,30 @@ before(async () => {
       bridge: fleet.bridge,
       address: `${address}/24`,
       authorizedKeys: [readFileSync(`${fleet.identity}.pub`, 'utf8').trim()],
-      // The unit's ExecStart is /usr/bin/node: the controller's node, the one the artifact's
-      // native addon was built for.
-      binds: [{ source: '/usr/bin/node' }],
-      files: { '/etc/nginx/sites-available/hello.conf': { content: nginxSite } },
+      files: {
+        // What a cloud image gives its first user, for the one-time setup; removed after it.
+        '/etc/sudoers.d/deploy-setup': { content: 'deploy ALL=(ALL:ALL) NOPASSWD: ALL\n', mode: 0o440 },
+        '/etc/sudoers.d/pwuser': { content: 'pwuser ALL=(ALL:ALL) ALL\n', mode: 0o440 },
+      },
     }),
     release('v1'),
   ]);
   host = booted;
   const key = readFileSync(path.join(host.root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8').split(' ');
-  appendFileSync(fleet.knownHosts, `web1.sfo,${address} ${key[0]} ${key[1]}\n`);
-
-  // The one-time host bootstrap (docs/fleet.md): the unit's User= account, created by the same
-  // lines as install.sh, and the nginx site as the only site (Debian's default would answer
-  // http://127.0.0.1/ otherwise).
-  const useradd = /if ! id -u[\s\S]*?\nfi\n/.exec(install)?.[0];
-  assert.ok(useradd, 'install.sh creates the service user');
-  await host.run(['sh', '-euc', `SERVICE_USER=hello\n${useradd}`]);
-  await host.run(['rm', '-f', '/etc/nginx/sites-enabled/default']);
-  await host.run(['ln', '-s', '../sites-available/hello.conf', '/etc/nginx/sites-enabled/hello.conf']);
-  await host.run(['systemctl', 'start', 'nginx']);
+  appendFileSync(fleet.knownHosts, `web1.sfo,nosudo.sfo,password.sfo,${address} ${key[0]} ${key[1]}\n`);
+  // Login users with /bin/sh, as a provisioning tool makes them; the key is the test's.
+  const publicKey = readFileSync(`${fleet.identity}.pub`, 'utf8').trim();
+  for (const user of ['deploy', 'nosudo', 'pwuser']) {
+    await host.run(['useradd', '--create-home', '--shell', '/bin/sh', user]);
+    await host.run([
+      'sh',
+      '-euc',
+      'mkdir -p "/home/$1/.ssh" && printf "%s\\n" "$2" > "/home/$1/.ssh/authorized_keys" && chown -R "$1:$1" "/home/$1/.ssh" && chmod 700 "/home/$1/.ssh"',
+      'sh',
+      user,
+      publicKey,
+    ]);
+  }
 });
 
 after(async () => {
@@ -119,6 +141,37 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
 }, async () => {
   const url = `http://${host.address}/`;
   assert.equal((await host.exec(['test', '-e', '/etc/systemd/system/hello.service'])).code, 1);
+  assert.notEqual((await host.exec(['sh', '-c', 'command -v node'])).code, 0, 'the host has no Node');
+
+  // A bare host: --check lists what is missing and changes nothing.
+  const check = await pier(repo, ['setup', '--check']);
+  assert.equal(check.code, 1, `${check.stdout}\n${check.stderr}`);
+  assert.match(check.stdout, /missing:/);
+  assert.match(check.stdout, /\/etc\/systemd\/system\/hello\.service: 1 host/);
+  assert.match(check.stdout, /the service user hello: 1 host/);
+  assert.equal((await host.exec(['test', '-e', '/opt/hello'])).code, 1, '--check changed nothing');
+
+  const setup = await pier(repo, ['setup']);
+  assert.equal(setup.code, 0, `${setup.stdout}\n${setup.stderr}`);
+  assert.match(setup.stdout, /setup: 1 hosts changed, 0 unchanged, 0 failed/);
+  assert.equal(await hostText(['stat', '-c', '%U', '/opt/hello']), 'deploy');
+  assert.equal(await hostText(['id', '-un', 'hello']), 'hello');
+  assert.equal(await hostText(['systemctl', 'is-enabled', 'hello']), 'enabled');
+  assert.equal(
+    await hostText(['readlink', '/etc/nginx/sites-enabled/hello.conf']),
+    '../sites-available/hello.conf',
+  );
+  assert.equal((await host.exec(['test', '-e', '/etc/nginx/sites-enabled/default'])).code, 1);
+  assert.match(await hostText(['cat', '/etc/sudoers.d/pier-hello']), /^deploy ALL=\(root\) NOPASSWD:/m);
+  const again = await pier(repo, ['setup']);
+  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+  assert.match(again.stdout, /setup: nothing to change on 1 hosts/);
+
+  // From here on, deploy has only the narrow rule setup installed.
+  await host.run(['rm', '/etc/sudoers.d/deploy-setup']);
+  const prepared = await pier(repo, ['setup', '--check']);
+  assert.equal(prepared.code, 0, `${prepared.stdout}\n${prepared.stderr}`);
+  assert.match(prepared.stdout, /all 1 hosts have everything pier needs/);
 
   // v2: a second commit changes the greeting. Its build overlaps the deploy of v1.
   const helloSource = path.join(repo, 'src/hello/hello.ts');
@@ -138,6 +191,11 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
   assert.match(await fetchText(url), /^Hello! \d{4}-\d\d-\d\d /);
   const pid = await mainPid();
   assert.equal(await hostText(['stat', '-c', '%U', `/proc/${pid}`]), 'hello');
+  // The host has no Node: the service runs the one the release carries.
+  assert.equal(
+    await hostText(['readlink', `/proc/${pid}/exe`]),
+    '/opt/hello/releases/v1/.pier-runtime/bin/node',
+  );
 
   // v2: the unit is the same, so activation is a reload (SIGHUP: chain reload), not a restart.
   const second = await pier(repo, ['deploy', 'v2']);
@@ -161,4 +219,25 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
     await hostText(['cat', '/opt/hello/revisions.log']),
     /action=rollback version=v1 previous=v2 result=healthy/,
   );
+});
+
+test('a login without sudo, or whose sudo wants a password, fails setup at once, naming the command', {
+  timeout: 60_000,
+}, async () => {
+  const started = Date.now();
+  const result = await pier(repo, ['setup', '--config', path.join(work, 'fleet-users.yml')]);
+  assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}`);
+  for (const [user, dir] of [
+    ['nosudo', '/opt/nosudo'],
+    ['pwuser', '/opt/pwuser'],
+  ]) {
+    assert.ok(
+      result.stdout.includes(
+        `1 host: ${dir} writable by ${user}: sudo -n refused \`/usr/bin/install -d -o ${user} ${dir}\``,
+      ),
+      result.stdout,
+    );
+  }
+  assert.ok(Date.now() - started < 30_000, 'no password prompt was waited on');
+  assert.equal((await host.exec(['test', '-e', '/opt/nosudo'])).code, 1);
 });

@@ -133,7 +133,7 @@ describe('pier init writes the repository deploy/ exactly', () => {
     assert.match(unit, /^User=shopper$/m);
     assert.match(
       unit,
-      /^ExecStart=\/usr\/bin\/node \/opt\/shop\/current\/dist\/src\/cli\/main\.js serve infra\/pier\/prod\.ini$/m,
+      /^ExecStart=\/usr\/bin\/env node \/opt\/shop\/current\/dist\/src\/cli\/main\.js serve infra\/pier\/prod\.ini$/m,
     );
     assert.match(
       readFileSync(path.join(project, 'infra/nginx/shop.conf'), 'utf8'),

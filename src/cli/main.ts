@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Register>> = {
   status: () => import('./status-command.js').then((m) => m.registerStatus),
   trust: () => import('./trust-command.js').then((m) => m.registerTrust),
   unlock: () => import('./unlock-command.js').then((m) => m.registerUnlock),
+  setup: () => import('./setup-command.js').then((m) => m.registerSetup),
 };
 
 const program = new Command('pier')

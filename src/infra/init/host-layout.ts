@@ -9,8 +9,11 @@ export const releaseRoot = (o: InitOptions): string => `/opt/${o.name}/current`;
 /** pier ships inside the release, so the server's version moves with the app's. */
 export const pierCli = 'dist/src/cli/main.js';
 
-/** Debian's (and NodeSource's) node; systemd wants an absolute ExecStart. */
-export const nodeBin = '/usr/bin/node';
+/**
+ * systemd wants an absolute ExecStart; env finds `node` on the unit's PATH: the release's own
+ * Node where `pier setup` wrote the bundled runtime's drop-in, else the host's (/usr/bin/node).
+ */
+export const nodeBin = '/usr/bin/env node';
 
 export const devHttpSocket = ':9090';
 export const prodSocket = '127.0.0.1:9000';
