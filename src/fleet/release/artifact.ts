@@ -1,6 +1,7 @@
-// The release artifact: the app built from the tag (never the working tree) with its production
-// dependencies, as one .tar.gz that is byte-for-byte the same every time the same tag is built:
-// entries sorted, mtimes set to the commit time, owners 0, modes normalised, `gzip -n`.
+// The release artifact: the app built from the tag (never the working tree), submodules included,
+// with its production dependencies, as one .tar.gz that is byte-for-byte the same every time the
+// same tag is built: entries sorted, mtimes set to the commit time, owners 0, modes normalised,
+// `gzip -n`.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { FleetError } from '../errors.js';
 import { tagCommit } from './git.js';
 import { run } from './run.js';
+import { extractSource } from './source.js';
 import type { ReleaseManifest, ReleaseStore } from './store.js';
 
 export interface BuildOptions {
@@ -29,7 +31,7 @@ export async function buildArtifact(options: BuildOptions): Promise<ReleaseManif
   const app = path.join(work, 'app');
   try {
     log(`building ${version} (${commit.slice(0, 12)}) from the tag in ${app}`);
-    await extractTag(repo, version, work);
+    await extractSource(repo, version, commit, app, work);
     const env = { ...process.env, SOURCE_DATE_EPOCH: String(time), NODE_ENV: 'development' };
     await installAndBuild(app, env, log);
     await writeFile(path.join(app, 'REVISION'), `${commit}\n`);
@@ -56,15 +58,6 @@ export async function buildArtifact(options: BuildOptions): Promise<ReleaseManif
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-}
-
-async function extractTag(repo: string, version: string, work: string): Promise<void> {
-  const archive = path.join(work, 'source.tar');
-  await run(['git', 'archive', '--format=tar', '--prefix=app/', '-o', archive, `refs/tags/${version}`], {
-    cwd: repo,
-  });
-  await run(['tar', '-xf', archive, '-C', work], { cwd: work });
-  await rm(archive);
 }
 
 async function installAndBuild(
