@@ -19,10 +19,11 @@ import {
   type SetupItem,
   serviceUserItem,
   setupScript,
+  sudoAllows,
   sudoRightItem,
   toolItem,
 } from './commands/setup.js';
-import { remotePath } from './commands/shell.js';
+import { all, remotePath } from './commands/shell.js';
 import { deployCommands, sudoersDropIn } from './commands/sudoers.js';
 import { unitDir, unitFileName } from './commands/unit.js';
 import { describeError, FleetError } from './errors.js';
@@ -152,6 +153,7 @@ export function setupItems(fleet: Fleet, host: Host, files: SetupFiles): SetupIt
         layout,
         root,
         check: (file) => [rootTools.visudo, '-c', '-q', '-f', file],
+        unreadable: all(...deployCommands(target, 'pier-check').map(sudoAllows)),
       }),
     );
   }

@@ -22,6 +22,8 @@ export interface TestHost {
   /** The host's PID 1 (sshd), as seen from the controller. */
   initPid: number | undefined;
   fullDisk: boolean;
+  localBin?: string | undefined;
+  loginShell?: string | undefined;
 }
 
 export interface TestFleet {
@@ -63,7 +65,13 @@ function freeSubnet(): number {
 
 export async function createTestFleet(
   layout: Record<string, number>,
-  options: { fullDisk?: string[] } = {},
+  options: {
+    fullDisk?: string[];
+    /** A directory of the test mounted over a host's /usr/local/bin (first on pier's PATH). */
+    localBin?: Record<string, string>;
+    /** root's login shell on a host (its own /etc/passwd is mounted over the machine's). */
+    loginShell?: Record<string, string>;
+  } = {},
 ): Promise<TestFleet> {
   const id = randomBytes(2).toString('hex');
   const dir = mkdtempSync(path.join(tmpdir(), 'pif-fleet-'));
@@ -185,6 +193,8 @@ export async function createTestFleet(
           sshd: undefined,
           initPid: undefined,
           fullDisk: options.fullDisk?.includes(name) ?? false,
+          localBin: options.localBin?.[name],
+          loginShell: options.loginShell?.[name],
         };
         hosts.push(host);
         mkdirSync(host.dir, { recursive: true });
@@ -250,6 +260,16 @@ async function startSshd(host: TestHost): Promise<void> {
   // A fresh home for root, like a new server's: the controller's own ~/.bashrc stays out.
   const home = path.join(host.dir, 'root');
   mkdirSync(home, { recursive: true });
+  const mounts = [`mount --bind ${home} /root`, mountOpt];
+  if (host.localBin) mounts.push(`mount --bind ${host.localBin} /usr/local/bin`);
+  if (host.loginShell) {
+    const passwd = readFileSync('/etc/passwd', 'utf8').replace(
+      /^(root:[^\n]*:)[^:\n]*$/m,
+      `$1${host.loginShell}`,
+    );
+    writeFileSync(path.join(host.dir, 'passwd'), passwd);
+    mounts.push(`mount --bind ${path.join(host.dir, 'passwd')} /etc/passwd`);
+  }
   const child = spawn(
     'ip',
     [
@@ -260,7 +280,7 @@ async function startSshd(host: TestHost): Promise<void> {
       ...[
         'sh',
         '-c',
-        `mount --bind ${home} /root && ${mountOpt} && exec /usr/sbin/sshd -D -e -f ${path.join(host.dir, 'sshd_config')}`,
+        `${mounts.join(' && ')} && exec /usr/sbin/sshd -D -e -f ${path.join(host.dir, 'sshd_config')}`,
       ],
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },

@@ -113,6 +113,11 @@ export function rootFileItem(options: {
   root: AsRoot;
   check?: (file: string) => Argv;
   after?: Script;
+  /**
+   * For a file the login user cannot read (a 0440 sudoers drop-in): what proves it in place
+   * when `cmp` cannot (it exists and does what it is for).
+   */
+  unreadable?: Script;
 }): SetupItem {
   const { target, content, layout, root } = options;
   const staged = path.join(layout.root, `.pier-setup-${options.id}`);
@@ -129,7 +134,12 @@ export function rootFileItem(options: {
   return {
     id: options.id,
     what: options.what,
-    probe: pipe(['printf', '%s', content], ['cmp', '-s', '-', target]),
+    probe: options.unreadable
+      ? either(
+          all(['test', '-r', target], pipe(['printf', '%s', content], ['cmp', '-s', '-', target])),
+          all(['sh', '-c', 'test ! -r "$1"', 'sh', target], ['test', '-e', target], options.unreadable),
+        )
+      : pipe(['printf', '%s', content], ['cmp', '-s', '-', target]),
     fix: all(
       ...install,
       ...validated,
@@ -183,12 +193,17 @@ export function noDefaultSiteItem(root: AsRoot): SetupItem {
   };
 }
 
+/** Exit 0 when sudo would run this exact command line without a password. */
+export function sudoAllows(argv: Argv): Script {
+  return silently(['sudo', '-n', '-l', ...argv]);
+}
+
 /** A command the login user must be able to run through `sudo -n` at deploy time. */
 export function sudoRightItem(argv: Argv, user: string): SetupItem {
   return {
     id: `sudo ${argv.join(' ')}`,
     what: `sudo -n ${argv.join(' ')}`,
-    probe: silently(['sudo', '-n', '-l', ...argv]),
+    probe: sudoAllows(argv),
     fix: undefined,
     hint: `${user} needs a NOPASSWD rule for it: \`pier setup --print-sudoers\` prints the drop-in (setup.sudoers: true installs it)`,
   };

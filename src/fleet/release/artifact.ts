@@ -1,18 +1,22 @@
-// The release artifact: the app built from the tag (never the working tree) with its production
-// dependencies, as one .tar.gz that is byte-for-byte the same every time the same tag is built:
-// entries sorted, mtimes set to the commit time, owners 0, modes normalised, `gzip -n`.
+// The release artifact: the app built from the tag (never the working tree), submodules included,
+// with its production dependencies, as one .tar.gz that is byte-for-byte the same every time the
+// same tag is built, wherever: native addons compiled path-independently and trimmed to what is
+// loaded at run time, entries sorted, mtimes set to the commit time, owners 0, modes normalised,
+// `gzip -n`.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FleetError } from '../errors.js';
 import { tagCommit } from './git.js';
+import { pathIndependentBuildEnv, trimNativeBuilds } from './native-builds.js';
 import { run } from './run.js';
 import { addRuntime, type RuntimeMode } from './runtime.js';
+import { extractSource } from './source.js';
 import type { ReleaseManifest, ReleaseStore } from './store.js';
 
 export interface BuildOptions {
@@ -28,19 +32,20 @@ export async function buildArtifact(options: BuildOptions): Promise<ReleaseManif
   const { repo, version, store } = options;
   const log = options.log ?? (() => {});
   const { commit, time } = await tagCommit(repo, version);
-  const work = await mkdtemp(path.join(tmpdir(), 'pier-build-'));
+  // The real path: compilers record the directory as getcwd() reports it.
+  const work = await realpath(await mkdtemp(path.join(tmpdir(), 'pier-build-')));
   const app = path.join(work, 'app');
   try {
     log(`building ${version} (${commit.slice(0, 12)}) from the tag in ${app}`);
-    await extractTag(repo, version, work);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      SOURCE_DATE_EPOCH: String(time),
-      NODE_ENV: 'development',
-    };
+    await extractSource(repo, version, commit, app, work);
+    const env: NodeJS.ProcessEnv = pathIndependentBuildEnv(
+      { ...process.env, SOURCE_DATE_EPOCH: String(time), NODE_ENV: 'development' },
+      app,
+    );
     // npm and node-gyp build with the Node running pier, the one recorded (and bundled).
     env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ''}`;
     await installAndBuild(app, env, log);
+    for (const build of await trimNativeBuilds(app)) log(`kept only the run-time files of ${build}`);
     const runtime = await addRuntime(app, options.runtime);
     await writeFile(path.join(app, 'REVISION'), `${commit}\n`);
     const partial = path.join(work, 'artifact.tar.gz');
@@ -67,15 +72,6 @@ export async function buildArtifact(options: BuildOptions): Promise<ReleaseManif
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-}
-
-async function extractTag(repo: string, version: string, work: string): Promise<void> {
-  const archive = path.join(work, 'source.tar');
-  await run(['git', 'archive', '--format=tar', '--prefix=app/', '-o', archive, `refs/tags/${version}`], {
-    cwd: repo,
-  });
-  await run(['tar', '-xf', archive, '-C', work], { cwd: work });
-  await rm(archive);
 }
 
 async function installAndBuild(

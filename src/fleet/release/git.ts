@@ -1,4 +1,6 @@
-// The git questions and actions a release needs, as argv arrays run in the repository.
+// The git questions and actions a release needs, as argv arrays run in the repository (or, for
+// submodules, against an explicit --git-dir).
+import path from 'node:path';
 import { FleetError } from '../errors.js';
 import { run, succeeds } from './run.js';
 
@@ -28,6 +30,78 @@ export async function tagCommit(repo: string, version: string): Promise<{ commit
   const out = await run(['git', 'log', '-1', '--format=%H %ct', `refs/tags/${version}`, '--'], { cwd: repo });
   const [commit = '', time = '0'] = out.trim().split(' ');
   return { commit, time: Number(time) };
+}
+
+/** The repository's git directory, absolute (a worktree's own one, under .git/worktrees/). */
+export async function gitDirOf(repo: string): Promise<string> {
+  return (await run(['git', 'rev-parse', '--absolute-git-dir'], { cwd: repo })).trim();
+}
+
+/** A submodule as a tree records it: its path in the tree and the commit it is pinned to. */
+export interface Gitlink {
+  path: string;
+  commit: string;
+}
+
+/** Every gitlink (mode 160000) in `commit`'s tree, at any depth of that tree, in tree order. */
+export async function gitlinks(gitDir: string, commit: string): Promise<Gitlink[]> {
+  const out = await run(['git', '--git-dir', gitDir, 'ls-tree', '-r', '-z', '--full-tree', commit], {
+    cwd: path.dirname(gitDir),
+  });
+  const links: Gitlink[] = [];
+  for (const entry of out.split('\0')) {
+    // "<mode> <type> <object>\t<path>"
+    const tab = entry.indexOf('\t');
+    const [mode, , object = ''] = entry.slice(0, tab).split(' ');
+    if (mode === '160000') links.push({ path: entry.slice(tab + 1), commit: object });
+  }
+  return links;
+}
+
+/**
+ * Submodule names by path, from the `.gitmodules` of `commit` (empty when it has none). Git keeps
+ * a submodule's repository under its name, which `git submodule add` sets to the path but which
+ * stays the same when the submodule moves (gitmodules(5)).
+ */
+export async function submoduleNames(gitDir: string, commit: string): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  const argv = ['git', '--git-dir', gitDir, 'config', '--blob', `${commit}:.gitmodules`, '--null'];
+  let out: string;
+  try {
+    out = await run([...argv, '--get-regexp', '^submodule\\..*\\.path$'], { cwd: path.dirname(gitDir) });
+  } catch {
+    return names; // no .gitmodules, or no path in it
+  }
+  for (const entry of out.split('\0').filter(Boolean)) {
+    // "submodule.<name>.path\n<path>"
+    const [key = '', value = ''] = entry.split('\n');
+    names.set(value, key.slice('submodule.'.length, -'.path'.length));
+  }
+  return names;
+}
+
+/**
+ * Where a repository keeps the repository of its submodule `name`: `<git dir>/modules/<name>`
+ * (per worktree), absolute. It may not exist: the submodule was never initialised.
+ */
+export async function submoduleGitDir(gitDir: string, name: string): Promise<string> {
+  const cwd = path.dirname(gitDir);
+  const out = await run(['git', '--git-dir', gitDir, 'rev-parse', '--git-path', `modules/${name}`], { cwd });
+  return path.resolve(cwd, out.trim());
+}
+
+/** Whether the repository at `gitDir` (a directory or a `.git` file) holds the commit. */
+export function hasCommit(gitDir: string, commit: string): Promise<boolean> {
+  return succeeds(['git', '--git-dir', gitDir, 'cat-file', '-e', `${commit}^{commit}`], {
+    cwd: path.dirname(gitDir),
+  });
+}
+
+/** Writes `commit`'s tree as a tar to `out` (`git archive`: no .git, export-ignore honoured). */
+export async function archiveCommit(gitDir: string, commit: string, out: string): Promise<void> {
+  await run(['git', '--git-dir', gitDir, 'archive', '--format=tar', '-o', out, commit], {
+    cwd: path.dirname(gitDir),
+  });
 }
 
 export interface TagInfo {
