@@ -73,9 +73,9 @@ test('chatty and non-POSIX login shells deploy like any host; a Node of another 
     );
   }
   const status = await pier(app.dir, ['status', '--json']);
-  const hosts = JSON.parse(status.stdout).hosts as Array<{ name: string; version?: string }>;
+  const hosts = JSON.parse(status.stdout).hosts as Array<{ name: string; current?: string }>;
   assert.deepEqual(
-    hosts.filter((h) => h.name !== 'ams-3').map((h) => [h.name, h.version]),
+    hosts.filter((h) => h.name !== 'ams-3').map((h) => [h.name, h.current]),
     [
       ['ams-1', 'v1'],
       ['ams-2', 'v1'],
