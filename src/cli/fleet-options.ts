@@ -127,7 +127,7 @@ export async function openSession(
     connectTimeoutMs: fleet.ssh.connect_timeout,
     commandTimeoutMs: fleet.ssh.command_timeout,
     handshakeConcurrency: fleet.ssh.handshake_concurrency,
-    maxOpen: 1024,
+    maxOpen: fleet.ssh.max_open,
   });
   return {
     repo,

@@ -81,7 +81,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     throw err;
   }
   const stopRenewing = keepLocked(pool, locked.locked, lock, fleet.lockTtlMs);
-  const progress = new Progress(out, session.tty, request.selection);
+  const progress = new Progress(out, session.tty, request.selection).start();
   let result: RolloutResult;
   try {
     result = await runRollout({

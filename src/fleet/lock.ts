@@ -104,6 +104,8 @@ export async function lockFleet(
             error: describeError(err),
             code: typeof code === 'string' ? code : 'FLEET_HOST',
           });
+        } finally {
+          pool.release(host);
         }
       }),
     ),
@@ -144,6 +146,7 @@ export function keepLocked(
         void limiter.run(async () => {
           const connection = await pool.connection(host).catch(() => undefined);
           await connection?.exec(renewLock(layoutOf(host.deployTo), info.deploy, line)).catch(() => {});
+          pool.release(host);
         });
       }
     },
@@ -165,6 +168,7 @@ export async function unlockFleet(
       limiter.run(async () => {
         const connection = await pool.connection(host).catch(() => undefined);
         await connection?.exec(releaseLock(layoutOf(host.deployTo), deployId)).catch(() => {});
+        pool.release(host);
       }),
     ),
   );
@@ -191,6 +195,8 @@ export async function breakLocks(pool: ConnectionPool, hosts: readonly Host[]): 
           if (text.trim() !== '') out.push({ host, holder: parseLockInfo(text) });
         } catch (err) {
           out.push({ host, holder: undefined, error: describeError(err) });
+        } finally {
+          pool.release(host);
         }
       }),
     ),

@@ -34,6 +34,7 @@ export async function probeHost(pool: ConnectionPool, host: Host): Promise<HostS
     const connection = await pool.connection(host);
     const probe = parseStatus(await connection.check('probing', probeStatus(layoutOf(host.deployTo))));
     const revisions = parseRevisions(probe.revisions);
+    pool.release(host);
     return {
       name: host.name,
       dc: host.dc,
@@ -45,6 +46,7 @@ export async function probeHost(pool: ConnectionPool, host: Host): Promise<HostS
       error: undefined,
     };
   } catch (err) {
+    pool.release(host);
     return {
       name: host.name,
       dc: host.dc,

@@ -25,7 +25,7 @@ const knownKeys = [
   ...['stop_timeout', 'url', 'status', 'body', 'timeout', 'interval', 'bake', 'canary', 'window'],
   ...['failure_budget', 'dc_order', 'dc_parallel', 'stage_window', 'distribution', 'vars', 'hosts'],
   ...['address', 'internal_address', 'sudo', 'runtime', 'setup', 'units', 'nginx_site'],
-  ...['disable_default_site', 'sudoers'],
+  ...['disable_default_site', 'sudoers', 'max_open'],
 ];
 
 /** Parses and validates fleet.yml text; `fileName` only labels the errors. No I/O. */

@@ -179,6 +179,11 @@ const ssh = z.strictObject({
   connect_timeout: duration.default(10_000),
   command_timeout: duration.default(300_000),
   handshake_concurrency: z.number().int().min(1).default(32),
+  /**
+   * Connections open at once, in every phase (a laptop's `ulimit -n` is often 1,024; each
+   * connection is one descriptor). Hosts beyond it wait, and idle connections are closed first.
+   */
+  max_open: z.number().int().min(1).default(512),
   proxy_jump: jump.optional(),
   sudo: z.boolean().default(false),
 });

@@ -3,6 +3,7 @@
 // counts change (at most once a second), so 5,000 hosts never mean 5,000 interleaved lines.
 import type { Host } from '../inventory/inventory.js';
 import { type HostState, hostStates } from '../rollout/host-state.js';
+import { quietLimitMs } from './phase-progress.js';
 
 export interface ProgressSink {
   write(text: string): void;
@@ -21,6 +22,8 @@ export class Progress {
   private drawnLines = 0;
   private timer: NodeJS.Timeout | undefined;
   private failuresShown = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private lastOutput = 0;
 
   constructor(
     private readonly out: ProgressSink,
@@ -35,6 +38,20 @@ export class Progress {
     }
   }
 
+  /**
+   * The heartbeat: a TTY is redrawn every second; otherwise the unfinished data centers' lines
+   * are printed again after `quietLimitMs` without a change, so slow phases (a long health
+   * gate, a big upload) never look hung.
+   */
+  start(): this {
+    this.heartbeat = setInterval(() => {
+      if (this.tty) this.redraw();
+      else if (this.now() - this.lastOutput >= quietLimitMs) this.printUnfinished();
+    }, 1000);
+    this.heartbeat.unref();
+    return this;
+  }
+
   update(host: Host, state: HostState, error?: string): void {
     const counts = this.counts.get(host.dc);
     const before = this.stateOf.get(host.name);
@@ -44,6 +61,7 @@ export class Progress {
     this.stateOf.set(host.name, state);
     if (state === 'failed' && !this.tty && this.failuresShown < 10) {
       this.failuresShown++;
+      this.lastOutput = this.now();
       this.out.write(`  ${host.name} failed: ${error ?? 'unknown error'}\n`);
     }
     if (this.tty) this.schedule();
@@ -52,6 +70,8 @@ export class Progress {
 
   /** Final lines (plain) or the last redraw (TTY). */
   finish(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.tty) this.redraw();
@@ -78,6 +98,19 @@ export class Progress {
       if (!force && at - (this.lastPrinted.get(dc) ?? 0) < 1000 && !this.allDone(dc)) continue;
       this.lastLine.set(dc, line);
       this.lastPrinted.set(dc, at);
+      this.lastOutput = at;
+      this.out.write(`${line}\n`);
+    }
+  }
+
+  private printUnfinished(): void {
+    const at = this.now();
+    for (const dc of this.totals.keys()) {
+      if (this.allDone(dc)) continue;
+      const line = this.line(dc);
+      this.lastLine.set(dc, line);
+      this.lastPrinted.set(dc, at);
+      this.lastOutput = at;
       this.out.write(`${line}\n`);
     }
   }

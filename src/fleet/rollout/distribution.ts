@@ -153,6 +153,8 @@ export class Distribution {
     this.directUploads++;
     await uploadArtifact(connection, host, this.version, this.artifact, true);
     const layout = layoutOf(host.deployTo);
+    // The relay's channel lives on this connection: it must outlast the pressure of the cap.
+    this.pool.pin(host);
     try {
       const channel = await connection.open(
         serveArtifact(
@@ -171,6 +173,7 @@ export class Distribution {
       this.started.push(relay);
       return relay;
     } catch {
+      this.pool.unpin(host);
       // Staged, but cannot serve (no node on the host?): the others fetch some other way.
       await connection.exec(dropRelayCopy(layout, this.artifact.sha256)).catch(() => {});
       return undefined;
@@ -183,6 +186,7 @@ export class Distribution {
     for (const relay of this.started.splice(0)) {
       relay.channel.end();
       relay.channel.close();
+      this.pool.unpin(relay.host);
       const connection = await this.pool.connection(relay.host).catch(() => undefined);
       await connection
         ?.exec(dropRelayCopy(layoutOf(relay.host.deployTo), this.artifact.sha256))

@@ -50,6 +50,11 @@ export class ConnectionPool {
   private readonly open = new Map<string, Promise<Connection>>();
   private readonly idle = new Set<string>();
   private readonly handshakes: Limiter;
+  /** Callers waiting for a slot under `maxOpen` (woken when a connection goes idle or closes). */
+  private readonly waiting: Array<() => void> = [];
+  private readonly pinned = new Set<string>();
+  /** The most connections open (or opening) at once during this run. */
+  peakOpen = 0;
 
   constructor(private readonly options: PoolOptions) {
     this.handshakes = new Limiter(options.handshakeConcurrency);
@@ -108,24 +113,56 @@ export class ConnectionPool {
     };
   }
 
-  /** The host is between phases: its connection may be closed if too many are open. */
+  /**
+   * The host is between steps: its connection stays open for the next one unless a host
+   * waiting for a slot needs it (then the least recently released goes first).
+   */
   release(host: Host): void {
     const key = `${host.user}@${host.address}:${host.port}`;
+    if (!this.open.has(key) || this.pinned.has(key)) return;
+    this.idle.delete(key);
     this.idle.add(key);
-    if (this.open.size <= this.options.maxOpen) return;
-    for (const idleKey of this.idle) {
-      if (this.open.size <= this.options.maxOpen) break;
-      const pending = this.open.get(idleKey);
-      this.open.delete(idleKey);
-      this.idle.delete(idleKey);
-      pending?.then((connection) => connection.close()).catch(() => {});
+    this.wake();
+  }
+
+  /** Keeps the host's connection open whatever the pressure (a relay serving its data center). */
+  pin(host: Host): void {
+    const key = `${host.user}@${host.address}:${host.port}`;
+    this.pinned.add(key);
+    this.idle.delete(key);
+  }
+
+  unpin(host: Host): void {
+    this.pinned.delete(`${host.user}@${host.address}:${host.port}`);
+    this.release(host);
+  }
+
+  /** Waiters first take closed slots, then idle connections are closed for them. */
+  private wake(): void {
+    while (this.waiting.length > 0) {
+      if (this.open.size < this.options.maxOpen) {
+        this.waiting.shift()?.();
+        // The woken caller reserves its slot synchronously in `get`.
+        continue;
+      }
+      const oldest = this.idle.values().next();
+      if (oldest.done) return;
+      this.closeIdle(oldest.value);
     }
+  }
+
+  private closeIdle(key: string): void {
+    const pending = this.open.get(key);
+    this.open.delete(key);
+    this.idle.delete(key);
+    pending?.then((connection) => connection.close()).catch(() => {});
   }
 
   async closeAll(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();
     this.idle.clear();
+    for (const wake of this.waiting.splice(0)) wake();
     await Promise.all(all.map((pending) => pending.then((connection) => connection.close()).catch(() => {})));
   }
 
@@ -133,10 +170,18 @@ export class ConnectionPool {
     this.idle.delete(target.key);
     const existing = this.open.get(target.key);
     if (existing) return existing;
+    if (this.open.size >= this.options.maxOpen) {
+      const oldest = this.idle.values().next();
+      if (!oldest.done) this.closeIdle(oldest.value);
+      else return this.afterSlot().then(() => this.get(target));
+    }
     const pending = this.connect(target);
     this.open.set(target.key, pending);
+    this.peakOpen = Math.max(this.peakOpen, this.open.size);
     pending.then(
       (connection) => {
+        // A connection that drops (host down, idle close) frees its slot at once.
+        connection.client.once('close', () => this.forget(target.key, pending));
         if (!connection.isOpen) this.forget(target.key, pending);
       },
       () => this.forget(target.key, pending),
@@ -147,6 +192,11 @@ export class ConnectionPool {
   private forget(key: string, pending: Promise<Connection>): void {
     if (this.open.get(key) === pending) this.open.delete(key);
     this.idle.delete(key);
+    this.wake();
+  }
+
+  private afterSlot(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   private async connect(target: Target): Promise<Connection> {
