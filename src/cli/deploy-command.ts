@@ -16,6 +16,7 @@ import {
   selection,
   withFleetFlags,
 } from './fleet-options.js';
+import { runExitCode } from './run-exit-code.js';
 
 interface DeployFlags extends FleetFlags {
   resume?: string | boolean;
@@ -94,13 +95,13 @@ export function registerDeploy(program: Command): void {
       };
       process.once('SIGINT', onInterrupt);
       try {
-        const { result } = await deploy(session, {
+        const outcome = await deploy(session, {
           version,
           selection: chosen,
           resume,
           signal: interrupt.signal,
         });
-        process.exitCode = result.outcome === 'done' ? 0 : result.outcome === 'interrupted' ? 130 : 1;
+        process.exitCode = runExitCode(outcome, false);
       } finally {
         process.off('SIGINT', onInterrupt);
       }

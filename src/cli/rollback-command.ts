@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { checkVersion } from '../fleet/release/version.js';
 import { rollback } from '../fleet/rollback.js';
 import { type FleetFlags, openSession, selection, withFleetFlags } from './fleet-options.js';
+import { runExitCode } from './run-exit-code.js';
 
 export function registerRollback(program: Command): void {
   withFleetFlags(
@@ -16,12 +17,11 @@ export function registerRollback(program: Command): void {
     if (flags.to !== undefined) checkVersion(flags.to);
     const session = await openSession(flags, { repoRequired: false });
     try {
-      const { result } = await rollback(session, {
+      const outcome = await rollback(session, {
         to: flags.to,
         selection: selection(session.fleet, flags),
       });
-      process.exitCode =
-        result.outcome === 'done' && result.hosts.every((h) => h.state === 'healthy') ? 0 : 1;
+      process.exitCode = runExitCode(outcome, true);
     } finally {
       await session.pool.closeAll();
     }

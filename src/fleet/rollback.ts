@@ -3,12 +3,11 @@
 // Same lock, window, health gate and report as a deploy; no automatic roll-forward.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { finishRun } from './deploy.js';
+import { type DeployOutcome, finishRun, noteLocksLeft } from './deploy.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
-import { keepLocked, type LockInfo, lockFleet, unlockFleet } from './lock.js';
+import { keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
 import { checkVersion } from './release/version.js';
-import type { DeployReport } from './report/deploy-report.js';
 import { Progress } from './report/progress.js';
 import { previousGood } from './rollout/history.js';
 import { Journal } from './rollout/journal.js';
@@ -22,10 +21,7 @@ export interface RollbackRequest {
   selection: Datacenter[];
 }
 
-export async function rollback(
-  session: FleetSession,
-  request: RollbackRequest,
-): Promise<{ report: DeployReport; reportFile: string; result: RolloutResult }> {
+export async function rollback(session: FleetSession, request: RollbackRequest): Promise<DeployOutcome> {
   const to = request.to === undefined ? undefined : checkVersion(request.to);
   const { fleet, pool, store, out } = session;
   const hosts = request.selection.flatMap((dc) => dc.hosts);
@@ -80,6 +76,11 @@ export async function rollback(
   );
   const stopRenewing = keepLocked(pool, locked.locked, lock, fleet.lockTtlMs);
   const progress = new Progress(out, session.tty, request.selection);
+  const release = async (): Promise<LockLeft[]> => {
+    progress.finish();
+    stopRenewing();
+    return unlockFleet(pool, locked.locked, id);
+  };
   let result: RolloutResult;
   try {
     result = await runRollout({
@@ -95,17 +96,22 @@ export async function rollback(
       failedEarly,
       onState: (host, state, error) => progress.update(host, state, error),
     });
-  } finally {
-    progress.finish();
-    stopRenewing();
-    await unlockFleet(pool, locked.locked, id);
+  } catch (err) {
+    noteLocksLeft(session, await release());
+    throw err;
   }
-  return finishRun(session, journal, result, {
-    id,
-    action: 'rollback',
-    version: label,
-    sha256: undefined,
-    owner: session.owner,
-    startedAt: startedAt.toISOString(),
-  });
+  return finishRun(
+    session,
+    journal,
+    result,
+    {
+      id,
+      action: 'rollback',
+      version: label,
+      sha256: undefined,
+      owner: session.owner,
+      startedAt: startedAt.toISOString(),
+    },
+    await release(),
+  );
 }

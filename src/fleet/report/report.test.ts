@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { Host } from '../inventory/inventory.js';
 import type { HostOutcome } from '../rollout/runner.js';
 import { Progress } from './progress.js';
-import { groupedFailures, summaryTable } from './summary.js';
+import { groupedFailures, outcomeLine, summaryTable } from './summary.js';
 
 const host = (name: string, dc: string): Host => ({
   name,
@@ -89,4 +89,31 @@ test('summary table and failures grouped by message', () => {
   assert.deepEqual(groupedFailures(results), [
     '2 hosts: cannot connect: connection refused (ECONNREFUSED)\n    a2, f1',
   ]);
+});
+
+test('the outcome line never says done while a lock of the run remains', () => {
+  const outcome = (h: Host, state: HostOutcome['state']): HostOutcome => ({
+    host: h,
+    state,
+    previous: undefined,
+    version: undefined,
+    error: undefined,
+    code: undefined,
+  });
+  const all = hosts.map((h) => outcome(h, 'healthy'));
+  const done = { outcome: 'done' as const, haltReason: undefined, hosts: all, directUploads: 0 };
+  assert.equal(outcomeLine(done, 'v2', 'deploy'), 'deploy v2: done, 3/3 hosts healthy');
+  assert.equal(
+    outcomeLine(done, 'v2', 'deploy', ['a2', 'f1']),
+    "deploy v2: 3/3 hosts healthy, but this deploy's lock remains on 2 hosts (a2, f1): `pier unlock --hosts a2,f1` removes it",
+  );
+  const interrupted = {
+    ...done,
+    outcome: 'interrupted' as const,
+    hosts: [outcome(hosts[0] as Host, 'healthy'), ...hosts.slice(1).map((h) => outcome(h, 'skipped'))],
+  };
+  assert.equal(
+    outcomeLine(interrupted, 'v2', 'deploy', ['a1']),
+    "deploy v2: interrupted with 1/3 hosts healthy; `pier deploy --resume` continues it; this deploy's lock remains on 1 host (a1): `pier unlock --hosts a1` removes it",
+  );
 });
