@@ -1,5 +1,6 @@
 // The fleet lock on real hosts (network namespaces with sshd): an expired lock is taken over on
-// a host that speaks German, and a lock that cannot be released is reported instead of a "done".
+// a host that speaks German, a lock that cannot be released is reported instead of a "done",
+// and a deploy cancelled with SIGTERM (a CI job) releases its locks and can be resumed.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -154,4 +155,48 @@ test('a lock that cannot be released is reported, never a "done"', { timeout: 90
   assert.match(unlock.stdout, new RegExp(`^${broken}: removed the lock of \\S+ \\(deploy \\S+-v2-`, 'm'));
   assert.deepEqual(lockedHosts(), []);
   for (const host of fleet.hosts) rmSync(path.join(host.dir, 'root', '.bashrc'));
+});
+
+test('SIGTERM mid-rollout: hosts in flight finish, locks are released, --resume converges', {
+  timeout: 120_000,
+}, async () => {
+  const run = await startPier(
+    ['deploy', 'v3', '--config', 'deploy/fleet-slow.yml'],
+    /^ams +\[.*\] [1-3]\/4 .*\b[1-3] healthy/m,
+  );
+  run.child.kill('SIGTERM');
+  const code = await run.exited;
+  assert.equal(code, 143, run.output());
+  assert.match(run.output(), /interrupted: finishing the hosts in flight.*SIGTERM/);
+  assert.match(
+    run.output(),
+    /deploy v3: interrupted with [1-3]\/4 hosts healthy; `pier deploy --resume` continues it/,
+  );
+  assert.deepEqual(lockedHosts(), []);
+  const resumed = await pier(app.dir, ['deploy', '--resume', '--config', 'deploy/fleet-slow.yml']);
+  assert.equal(resumed.code, 0, `${resumed.stdout}\n${resumed.stderr}`);
+  assert.match(resumed.stdout, /deploy v3: done, 4\/4 hosts healthy/);
+  assert.deepEqual(await answers(), Array(4).fill('Hello! from v3'));
+  assert.deepEqual(lockedHosts(), []);
+});
+
+test('SIGHUP mid-rollback: the same, and the hosts not started are named', { timeout: 120_000 }, async () => {
+  const run = await startPier(
+    ['rollback', '--config', 'deploy/fleet-slow.yml'],
+    /^ams +\[.*\] [1-3]\/4 .*\b[1-3] healthy/m,
+  );
+  run.child.kill('SIGHUP');
+  assert.equal(await run.exited, 129, run.output());
+  const rest = /`pier rollback --hosts (\S+)` finishes it/.exec(run.output())?.[1];
+  assert.ok(rest, run.output());
+  assert.deepEqual(lockedHosts(), []);
+  const finished = await pier(app.dir, ['rollback', '--config', 'deploy/fleet-slow.yml', '--hosts', rest]);
+  assert.equal(finished.code, 0, `${finished.stdout}\n${finished.stderr}`);
+  // Every host went back exactly once (ams-1 to v1: the broken shell above kept its v2 audit line).
+  for (const [n, answer] of (await answers()).entries()) {
+    const log = readFileSync(path.join(fleet.hosts[n]?.opt as string, 'hello', 'revisions.log'), 'utf8');
+    assert.equal(log.match(/action=rollback .*result=healthy/g)?.length, 1, log);
+    assert.match(answer, /^Hello! from v[12]$/);
+  }
+  assert.deepEqual(lockedHosts(), []);
 });

@@ -24,7 +24,10 @@ export interface DeployRequest {
   selection: Datacenter[];
   /** Set by --resume: the interrupted deploy's id and journal. */
   resume?: { id: string; replay: Replay } | undefined;
-  /** Aborted by the operator (Ctrl-C): hosts in flight finish, nothing new starts. */
+  /**
+   * Aborted by the operator (Ctrl-C, SIGTERM, SIGHUP): hosts in flight finish, nothing new
+   * starts. Aborted before any host is locked, the deploy throws the signal's reason instead.
+   */
   signal?: AbortSignal | undefined;
 }
 
@@ -51,6 +54,8 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   const id = request.resume?.id ?? newDeployId(version);
   const hosts = request.selection.flatMap((dc) => dc.hosts);
   const plan = planRollout(request.selection, fleet);
+  // Interrupted while the artifact was built: nothing was locked or changed, nothing to resume.
+  request.signal?.throwIfAborted();
   await mkdir(store.deploysDir(), { recursive: true });
   const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
   const startedAt = new Date();

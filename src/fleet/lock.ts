@@ -220,13 +220,25 @@ export interface BrokenLock {
   error?: string;
 }
 
-/** `pier unlock`: removes whatever lock is there, reporting who held it; hosts without one are left out. */
-export async function breakLocks(pool: ConnectionPool, hosts: readonly Host[]): Promise<BrokenLock[]> {
+/**
+ * `pier unlock`: removes whatever lock is there, reporting who held it; hosts without a lock are
+ * left out. Once `signal` is aborted no new host is started (those in flight finish) and the
+ * rest are reported as not attempted.
+ */
+export async function breakLocks(
+  pool: ConnectionPool,
+  hosts: readonly Host[],
+  signal?: AbortSignal,
+): Promise<BrokenLock[]> {
   const out: BrokenLock[] = [];
   const limiter = new Limiter(256);
   await Promise.all(
     hosts.map((host) =>
       limiter.run(async () => {
+        if (signal?.aborted) {
+          out.push({ host, holder: undefined, error: 'not attempted: interrupted' });
+          return;
+        }
         try {
           const connection = await pool.connection(host);
           const result = await connection.exec(breakLock(layoutOf(host.deployTo), nonce()));

@@ -19,6 +19,8 @@ import { probeHost } from './status.js';
 export interface RollbackRequest {
   to: string | undefined;
   selection: Datacenter[];
+  /** As for a deploy: hosts in flight finish, nothing new starts, the locks are released. */
+  signal?: AbortSignal | undefined;
 }
 
 export async function rollback(session: FleetSession, request: RollbackRequest): Promise<DeployOutcome> {
@@ -35,6 +37,7 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
     expires: new Date(startedAt.getTime() + fleet.lockTtlMs).toISOString(),
   };
   out.write(`rolling back ${hosts.length} hosts to ${to ?? 'their previous good release'}, ${id}\n`);
+  request.signal?.throwIfAborted();
   const locked = await lockFleet(pool, hosts, lock);
   await mkdir(store.deploysDir(), { recursive: true });
   const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
@@ -95,6 +98,7 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
       artifact: undefined,
       failedEarly,
       onState: (host, state, error) => progress.update(host, state, error),
+      signal: request.signal,
     });
   } catch (err) {
     noteLocksLeft(session, await release());

@@ -116,4 +116,13 @@ test('the outcome line never says done while a lock of the run remains', () => {
     outcomeLine(interrupted, 'v2', 'deploy', ['a1']),
     "deploy v2: interrupted with 1/3 hosts healthy; `pier deploy --resume` continues it; this deploy's lock remains on 1 host (a1): `pier unlock --hosts a1` removes it",
   );
+  // Run again without --to, a rollback would take the hosts it moved one release further back.
+  assert.equal(
+    outcomeLine(interrupted, 'previous', 'rollback'),
+    'rollback previous: interrupted with 1/3 hosts healthy; `pier rollback --hosts a2,f1` finishes it',
+  );
+  assert.equal(
+    outcomeLine(interrupted, 'v1', 'rollback'),
+    'rollback v1: interrupted with 1/3 hosts healthy; `pier rollback --to v1 --hosts a2,f1` finishes it',
+  );
 });

@@ -63,7 +63,7 @@ export function outcomeLine(
     return `${action} ${version}: stopped and rolled back (${result.haltReason ?? 'halted'})${tail}`;
   }
   if (result.outcome === 'interrupted') {
-    return `${action} ${version}: interrupted with ${healthy}/${result.hosts.length} hosts healthy; \`pier deploy --resume\` continues it${tail}`;
+    return `${action} ${version}: interrupted with ${healthy}/${result.hosts.length} hosts healthy; ${continuation(result, version, action)}${tail}`;
   }
   return `${action} ${version}: stopped (${result.haltReason ?? 'halted'})${tail}`;
 }
@@ -72,6 +72,19 @@ export function outcomeLine(
 export function locksLeftNote(hosts: readonly string[]): string {
   const shown = hosts.slice(0, 10).join(', ') + (hosts.length > 10 ? `, … (${hosts.length - 10} more)` : '');
   return `this deploy's lock remains on ${hosts.length} host${hosts.length === 1 ? '' : 's'} (${shown}): \`${unlockCommand(hosts)}\` removes it`;
+}
+
+/**
+ * How to finish an interrupted run. A deploy resumes from its journal. A rollback is not
+ * journaled for resuming, and run again without --to it would take the hosts it already moved
+ * one release further back: so it names the hosts it never started.
+ */
+function continuation(result: RolloutResult, version: string, action: string): string {
+  if (action !== 'rollback') return '`pier deploy --resume` continues it';
+  const skipped = result.hosts.filter((h) => h.state === 'skipped').map((h) => h.host.name);
+  if (skipped.length === 0) return 'no host was left unstarted';
+  const to = version === 'previous' ? '' : ` --to ${version}`;
+  return `\`pier rollback${to} --hosts ${skipped.join(',')}\` finishes it`;
 }
 
 export function table(rows: readonly (readonly string[])[]): string {
