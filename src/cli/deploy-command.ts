@@ -16,6 +16,8 @@ import {
   selection,
   withFleetFlags,
 } from './fleet-options.js';
+import { withInterrupts } from './interrupts.js';
+import { runExitCode } from './run-exit-code.js';
 
 interface DeployFlags extends FleetFlags {
   resume?: string | boolean;
@@ -61,52 +63,38 @@ export function registerDeploy(program: Command): void {
       );
       return;
     }
-    const session = await openSession(flags, { repoRequired: true });
-    try {
-      applyOverrides(session.fleet, flags);
-      let resume: Awaited<ReturnType<typeof findResumable>> | undefined;
-      let chosen = selection(session.fleet, flags);
-      if (flags.resume !== undefined) {
-        resume = await findResumable(
-          session.store.deploysDir(),
-          typeof flags.resume === 'string' ? flags.resume : undefined,
-        );
-        const names = new Set(resume.replay.start.hosts);
-        chosen = session.fleet.datacenters
-          .map((dc) => ({ ...dc, hosts: dc.hosts.filter((host) => names.has(host.name)) }))
-          .filter((dc) => dc.hosts.length > 0);
-        if (versionArg !== undefined && versionArg !== resume.replay.start.version) {
-          throw new FleetError(
-            'FLEET_USAGE',
-            `deploy ${resume.id} was deploying ${resume.replay.start.version}, not ${versionArg}`,
-            { exitCode: 2 },
-          );
-        }
-      }
-      const version = resume?.replay.start.version ?? (versionArg as string);
-      // Ctrl-C: hosts in flight finish (no host is left half-switched), locks are released and
-      // the journal stays open for --resume. A second Ctrl-C stops at once.
-      const interrupt = new AbortController();
-      const onInterrupt = (): void => {
-        session.out.write('\ninterrupted: finishing the hosts in flight (Ctrl-C again to stop now)\n');
-        interrupt.abort();
-        process.once('SIGINT', () => process.exit(130));
-      };
-      process.once('SIGINT', onInterrupt);
+    // Ctrl-C, SIGTERM, SIGHUP: hosts in flight finish (no host is left half-switched), locks are
+    // released and the journal stays open for --resume. A second signal stops at once.
+    await withInterrupts(async (signal) => {
+      const session = await openSession(flags, { repoRequired: true });
       try {
-        const { result } = await deploy(session, {
-          version,
-          selection: chosen,
-          resume,
-          signal: interrupt.signal,
-        });
-        process.exitCode = result.outcome === 'done' ? 0 : result.outcome === 'interrupted' ? 130 : 1;
+        applyOverrides(session.fleet, flags);
+        let resume: Awaited<ReturnType<typeof findResumable>> | undefined;
+        let chosen = selection(session.fleet, flags);
+        if (flags.resume !== undefined) {
+          resume = await findResumable(
+            session.store.deploysDir(),
+            typeof flags.resume === 'string' ? flags.resume : undefined,
+          );
+          const names = new Set(resume.replay.start.hosts);
+          chosen = session.fleet.datacenters
+            .map((dc) => ({ ...dc, hosts: dc.hosts.filter((host) => names.has(host.name)) }))
+            .filter((dc) => dc.hosts.length > 0);
+          if (versionArg !== undefined && versionArg !== resume.replay.start.version) {
+            throw new FleetError(
+              'FLEET_USAGE',
+              `deploy ${resume.id} was deploying ${resume.replay.start.version}, not ${versionArg}`,
+              { exitCode: 2 },
+            );
+          }
+        }
+        const version = resume?.replay.start.version ?? (versionArg as string);
+        const outcome = await deploy(session, { version, selection: chosen, resume, signal });
+        process.exitCode = runExitCode(outcome, signal, false);
       } finally {
-        process.off('SIGINT', onInterrupt);
+        await session.pool.closeAll();
       }
-    } finally {
-      await session.pool.closeAll();
-    }
+    });
   });
 }
 

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { checkVersion } from '../fleet/release/version.js';
 import { rollback } from '../fleet/rollback.js';
 import { type FleetFlags, openSession, selection, withFleetFlags } from './fleet-options.js';
+import { withInterrupts } from './interrupts.js';
+import { runExitCode } from './run-exit-code.js';
 
 export function registerRollback(program: Command): void {
   withFleetFlags(
@@ -14,16 +16,18 @@ export function registerRollback(program: Command): void {
       .option('--to <version>', 'a release still on the hosts'),
   ).action(async (flags: FleetFlags & { to?: string }) => {
     if (flags.to !== undefined) checkVersion(flags.to);
-    const session = await openSession(flags, { repoRequired: false });
-    try {
-      const { result } = await rollback(session, {
-        to: flags.to,
-        selection: selection(session.fleet, flags),
-      });
-      process.exitCode =
-        result.outcome === 'done' && result.hosts.every((h) => h.state === 'healthy') ? 0 : 1;
-    } finally {
-      await session.pool.closeAll();
-    }
+    await withInterrupts(async (signal) => {
+      const session = await openSession(flags, { repoRequired: false });
+      try {
+        const outcome = await rollback(session, {
+          to: flags.to,
+          selection: selection(session.fleet, flags),
+          signal,
+        });
+        process.exitCode = runExitCode(outcome, signal, true);
+      } finally {
+        await session.pool.closeAll();
+      }
+    });
   });
 }

@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { sudoersDropIn } from '../fleet/commands/sudoers.js';
-import { newDeployId } from '../fleet/session.js';
+import { type FleetSession, newDeployId } from '../fleet/session.js';
 import { readSetupFiles, type SetupHostResult, setupFleet, setupSummary } from '../fleet/setup.js';
 import {
   type FleetFlags,
@@ -15,6 +15,7 @@ import {
   selection,
   withFleetFlags,
 } from './fleet-options.js';
+import { interruptExitCode, withInterrupts } from './interrupts.js';
 
 interface SetupFlags extends FleetFlags {
   check?: boolean;
@@ -57,68 +58,69 @@ export function registerSetup(program: Command): void {
       }
       return;
     }
-    const session = await openSession(flags, { repoRequired: false });
-    const interrupt = new AbortController();
-    const onSignal = (): void => {
-      session.out.write('\ninterrupted: finishing the hosts in flight (again to stop now)\n');
-      interrupt.abort();
-      for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-        process.once(name, () => process.exit(130));
-    };
-    for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(name, onSignal);
-    try {
-      const files = await readSetupFiles(session.repo, session.fleet);
-      const chosen = selection(session.fleet, flags);
-      const total = chosen.reduce((sum, dc) => sum + dc.hosts.length, 0);
-      const startedAt = new Date();
-      let done = 0;
-      let lastPrint = 0;
-      const verb = flags.check ? 'checking' : 'setting up';
-      session.out.write(`${verb} ${total} hosts in ${chosen.length} data centers\n`);
-      const result = await setupFleet(session, {
-        selection: chosen,
-        check: flags.check === true,
-        concurrency: flags.concurrency ?? session.fleet.ssh.handshake_concurrency,
-        files,
-        signal: interrupt.signal,
-        onHost: (host: SetupHostResult) => {
-          done++;
-          const now = Date.now();
-          if (now - lastPrint >= 1000 || done === total) {
-            lastPrint = now;
-            session.out.write(`  ${done}/${total} hosts (last: ${host.host.name} ${host.state})\n`);
-          }
-        },
-      });
-      const id = newDeployId(flags.check ? 'setup-check' : 'setup', startedAt);
-      const report = {
-        id,
-        action: flags.check ? 'setup-check' : 'setup',
-        owner: session.owner,
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        interrupted: result.interrupted,
-        hosts: result.hosts.map((h) => ({
-          name: h.host.name,
-          dc: h.host.dc,
-          state: h.state,
-          changed: h.changed,
-          lacking: h.lacking,
-          error: h.error,
-          code: h.code,
-        })),
-      };
-      const dir = session.store.deploysDir();
-      await mkdir(dir, { recursive: true });
-      const reportFile = path.join(dir, `${id}.json`);
-      await writeFile(reportFile, `${JSON.stringify(report, null, 2)}\n`);
-      if (flags.json) session.out.write(`${JSON.stringify(report, null, 2)}\n`);
-      else session.out.write(`\n${setupSummary(result)}report: ${reportFile}\n`);
-      const failed = result.hosts.some((h) => h.state === 'failed' || h.state === 'lacking');
-      process.exitCode = result.interrupted ? 130 : failed ? 1 : 0;
-    } finally {
-      for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(name, onSignal);
-      await session.pool.closeAll();
-    }
+    // Ctrl-C, SIGTERM, SIGHUP: hosts in flight finish their one round trip, no new one starts.
+    await withInterrupts(
+      async (signal) => {
+        const session = await openSession(flags, { repoRequired: false });
+        try {
+          await runSetup(session, flags, signal);
+        } finally {
+          await session.pool.closeAll();
+        }
+      },
+      { finishing: 'finishing the hosts in flight' },
+    );
   });
+}
+
+async function runSetup(session: FleetSession, flags: SetupFlags, signal: AbortSignal): Promise<void> {
+  const files = await readSetupFiles(session.repo, session.fleet);
+  const chosen = selection(session.fleet, flags);
+  const total = chosen.reduce((sum, dc) => sum + dc.hosts.length, 0);
+  const startedAt = new Date();
+  let done = 0;
+  let lastPrint = 0;
+  const verb = flags.check ? 'checking' : 'setting up';
+  session.out.write(`${verb} ${total} hosts in ${chosen.length} data centers\n`);
+  const result = await setupFleet(session, {
+    selection: chosen,
+    check: flags.check === true,
+    concurrency: flags.concurrency ?? session.fleet.ssh.handshake_concurrency,
+    files,
+    signal,
+    onHost: (host: SetupHostResult) => {
+      done++;
+      const now = Date.now();
+      if (now - lastPrint >= 1000 || done === total) {
+        lastPrint = now;
+        session.out.write(`  ${done}/${total} hosts (last: ${host.host.name} ${host.state})\n`);
+      }
+    },
+  });
+  const id = newDeployId(flags.check ? 'setup-check' : 'setup', startedAt);
+  const report = {
+    id,
+    action: flags.check ? 'setup-check' : 'setup',
+    owner: session.owner,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    interrupted: result.interrupted,
+    hosts: result.hosts.map((h) => ({
+      name: h.host.name,
+      dc: h.host.dc,
+      state: h.state,
+      changed: h.changed,
+      lacking: h.lacking,
+      error: h.error,
+      code: h.code,
+    })),
+  };
+  const dir = session.store.deploysDir();
+  await mkdir(dir, { recursive: true });
+  const reportFile = path.join(dir, `${id}.json`);
+  await writeFile(reportFile, `${JSON.stringify(report, null, 2)}\n`);
+  if (flags.json) session.out.write(`${JSON.stringify(report, null, 2)}\n`);
+  else session.out.write(`\n${setupSummary(result)}report: ${reportFile}\n`);
+  const failed = result.hosts.some((h) => h.state === 'failed' || h.state === 'lacking');
+  process.exitCode = result.interrupted ? interruptExitCode(signal) : failed ? 1 : 0;
 }

@@ -1,18 +1,19 @@
 // `pier deploy`: the composition of the fleet part. Find the artifact, lock the targeted hosts,
-// run the rollout with a journal and live progress, unlock, write the JSON report. `--resume`
-// replays the journal of a deploy whose controller died and carries on from there.
+// run the rollout with a journal and live progress, unlock (saying where a lock remains), write
+// the JSON report. `--resume` replays the journal of a deploy whose controller died and carries
+// on from there.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FleetError } from './errors.js';
 import type { Datacenter } from './inventory/inventory.js';
-import { keepLocked, type LockInfo, lockFleet, unlockFleet } from './lock.js';
+import { keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
 import { artifactFor } from './release/release.js';
 import type { ReleaseManifest } from './release/store.js';
 import { checkVersion } from './release/version.js';
 import { buildReport, type DeployReport, writeReport } from './report/deploy-report.js';
 import { Progress } from './report/progress.js';
-import { groupedFailures, outcomeLine, summaryTable } from './report/summary.js';
+import { groupedFailures, locksLeftNote, outcomeLine, summaryTable } from './report/summary.js';
 import { Journal, type Replay, replayJournal } from './rollout/journal.js';
 import { planRollout } from './rollout/plan.js';
 import { type RolloutResult, runRollout } from './rollout/runner.js';
@@ -23,7 +24,10 @@ export interface DeployRequest {
   selection: Datacenter[];
   /** Set by --resume: the interrupted deploy's id and journal. */
   resume?: { id: string; replay: Replay } | undefined;
-  /** Aborted by the operator (Ctrl-C): hosts in flight finish, nothing new starts. */
+  /**
+   * Aborted by the operator (Ctrl-C, SIGTERM, SIGHUP): hosts in flight finish, nothing new
+   * starts. Aborted before any host is locked, the deploy throws the signal's reason instead.
+   */
   signal?: AbortSignal | undefined;
 }
 
@@ -31,6 +35,8 @@ export interface DeployOutcome {
   report: DeployReport;
   reportFile: string;
   result: RolloutResult;
+  /** Hosts where this run's lock may remain; the outcome line and the report name them. */
+  locksLeft: LockLeft[];
 }
 
 export async function deploy(session: FleetSession, request: DeployRequest): Promise<DeployOutcome> {
@@ -48,6 +54,8 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   const id = request.resume?.id ?? newDeployId(version);
   const hosts = request.selection.flatMap((dc) => dc.hosts);
   const plan = planRollout(request.selection, fleet);
+  // Interrupted while the artifact was built: nothing was locked or changed, nothing to resume.
+  request.signal?.throwIfAborted();
   await mkdir(store.deploysDir(), { recursive: true });
   const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
   const startedAt = new Date();
@@ -82,6 +90,11 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   }
   const stopRenewing = keepLocked(pool, locked.locked, lock, fleet.lockTtlMs);
   const progress = new Progress(out, session.tty, request.selection).start();
+  const release = async (): Promise<LockLeft[]> => {
+    progress.finish();
+    stopRenewing();
+    return unlockFleet(pool, locked.locked, id);
+  };
   let result: RolloutResult;
   try {
     result = await runRollout({
@@ -105,19 +118,29 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
       onState: (host, state, error) => progress.update(host, state, error),
       signal: request.signal,
     });
-  } finally {
-    progress.finish();
-    stopRenewing();
-    await unlockFleet(pool, locked.locked, id);
+  } catch (err) {
+    noteLocksLeft(session, await release());
+    throw err;
   }
-  return finishRun(session, journal, result, {
-    id,
-    action: 'deploy',
-    version,
-    sha256: manifest.sha256,
-    owner: session.owner,
-    startedAt: startedAt.toISOString(),
-  });
+  return finishRun(
+    session,
+    journal,
+    result,
+    {
+      id,
+      action: 'deploy',
+      version,
+      sha256: manifest.sha256,
+      owner: session.owner,
+      startedAt: startedAt.toISOString(),
+    },
+    await release(),
+  );
+}
+
+/** A run that failed with an error still says where its lock remains (the error follows). */
+export function noteLocksLeft(session: FleetSession, left: readonly LockLeft[]): void {
+  if (left.length > 0) session.out.write(`\n${locksLeftNote(left.map((entry) => entry.host.name))}\n`);
 }
 
 /** The end of a deploy or rollback: close its journal, write its report, print its summary. */
@@ -126,16 +149,17 @@ export async function finishRun(
   journal: Journal,
   result: RolloutResult,
   base: Parameters<typeof buildReport>[0],
+  locksLeft: LockLeft[],
 ): Promise<DeployOutcome> {
   // An interrupted run has no end in its journal: `pier deploy --resume` continues it.
   if (result.outcome !== 'interrupted') {
     journal.write({ type: 'end', outcome: result.outcome, at: new Date().toISOString() });
   }
   journal.close();
-  const report = buildReport(base, result, new Date());
+  const report = buildReport(base, result, new Date(), locksLeft);
   const reportFile = await writeReport(session.store.deploysDir(), report);
-  printSummary(session, result, base.version, base.action, reportFile);
-  return { report, reportFile, result };
+  printSummary(session, result, base.version, base.action, reportFile, locksLeft);
+  return { report, reportFile, result, locksLeft };
 }
 
 export function printSummary(
@@ -144,12 +168,18 @@ export function printSummary(
   version: string,
   action: string,
   reportFile: string,
+  locksLeft: readonly LockLeft[] = [],
 ): void {
   const { out } = session;
   out.write(`\n${summaryTable(result.hosts)}\n`);
   const failures = groupedFailures(result.hosts);
   if (failures.length > 0) out.write(`\nfailures:\n${failures.map((line) => `  ${line}`).join('\n')}\n`);
-  out.write(`\n${outcomeLine(result, version, action)}\nreport: ${reportFile}\n`);
+  if (locksLeft.length > 0) {
+    const lines = locksLeft.map((entry) => `  ${entry.host.name}: ${entry.error}`);
+    out.write(`\nlocks not released:\n${lines.join('\n')}\n`);
+  }
+  const names = locksLeft.map((entry) => entry.host.name);
+  out.write(`\n${outcomeLine(result, version, action, names)}\nreport: ${reportFile}\n`);
 }
 
 /** The journal `--resume` continues: the one named, or the newest deploy that never ended. */

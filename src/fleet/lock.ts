@@ -1,23 +1,26 @@
 // The fleet lock: taken on every targeted host before anything changes, released at the end
 // whatever happened. A lock names its owner, deploy and expiry; an expired one, or one left by
 // the same deploy (--resume after the controller died), is taken over; any other refuses the
-// deploy, saying who holds it.
+// deploy, saying who holds it. Releasing says per host whether a lock of the deploy remains, so
+// a run never reports success while the next deploy would be refused. The commands and their
+// outcome lines are in commands/lock.ts: nothing here reads a remote program's messages.
 
-import { layoutOf } from './commands/layout.js';
+import { randomBytes } from 'node:crypto';
+import { type Layout, layoutOf } from './commands/layout.js';
 import {
   breakLock,
-  readLock,
+  type LockReport,
+  parseLockReport,
   releaseLock,
   renewLock,
-  replaceLock,
   takeLock,
-  writeLockInfo,
 } from './commands/lock.js';
 import { describeError, FleetError } from './errors.js';
 import type { Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
+import type { Connection } from './ssh/connection.js';
 import type { ConnectionPool } from './ssh/connection-pool.js';
-import { RemoteCommandError } from './ssh/errors.js';
+import { HostError, RemoteCommandError } from './ssh/errors.js';
 
 export interface LockInfo {
   owner: string;
@@ -73,31 +76,19 @@ export async function lockFleet(
         const layout = layoutOf(host.deployTo);
         try {
           const connection = await pool.connection(host);
-          const taken = await connection.exec(takeLock(layout));
-          if (taken.code === 0) {
-            try {
-              await connection.check('writing the lock', writeLockInfo(layout, line));
-            } catch (err) {
-              await connection.exec(breakLock(layout)).catch(() => {});
-              throw err;
-            }
-            locked.push(host);
-            return;
+          let report = await take(connection, layout, info.deploy, line);
+          if (report.state === 'held') {
+            const holder = parseLockInfo(report.holder);
+            // Ours (--resume after the controller died) or expired: take it over, unless it changed
+            // since it was read. One line only: that is how pier writes it, and how it is matched.
+            const stale =
+              holder !== undefined &&
+              !report.holder.includes('\n') &&
+              (holder.deploy === info.deploy || Date.parse(holder.expires) < now().getTime());
+            if (stale) report = await take(connection, layout, info.deploy, line, report.holder);
           }
-          if (!/exists/i.test(taken.stderr))
-            throw new RemoteCommandError('taking the lock', taken.code, taken.stderr);
-          const holder = parseLockInfo(await connection.check('reading the lock', readLock(layout)));
-          const stale =
-            holder && (holder.deploy === info.deploy || Date.parse(holder.expires) < now().getTime());
-          if (!stale) {
-            held.push({ host, holder });
-            return;
-          }
-          await connection.check('replacing a stale lock', replaceLock(layout, line));
-          // Two controllers replacing the same stale lock: the one whose line stayed wins.
-          const after = parseLockInfo(await connection.check('reading the lock', readLock(layout)));
-          if (after?.deploy === info.deploy) locked.push(host);
-          else held.push({ host, holder: after });
+          if (report.state === 'taken') locked.push(host);
+          else held.push({ host, holder: parseLockInfo(report.holder) });
         } catch (err) {
           const code = (err as { code?: unknown }).code;
           unreachable.set(host.name, {
@@ -111,19 +102,53 @@ export async function lockFleet(
     ),
   );
   if (held.length > 0) {
-    await unlockFleet(pool, locked, info.deploy);
+    const left = await unlockFleet(pool, locked, info.deploy);
     const first = held[0];
     const names = held.map((entry) => entry.host.name);
+    const stuck = left.map((entry) => entry.host.name);
     throw new FleetError(
       'FLEET_LOCKED',
       `the fleet is locked by ${describeHolder(first?.holder)} on ${held.length} host(s): ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}`,
       {
-        hint: `wait for that deploy to finish; if it is dead, \`pier unlock\` removes the lock (it also expires at ${first?.holder?.expires ?? 'its TTL'})`,
+        hint:
+          `wait for that deploy to finish; if it is dead, \`pier unlock\` removes the lock (it also expires at ${first?.holder?.expires ?? 'its TTL'})` +
+          (stuck.length > 0
+            ? `; this attempt's own lock remains on ${stuck.length} host(s): \`${unlockCommand(stuck)}\` removes it`
+            : ''),
         exitCode: 3,
       },
     );
   }
   return { locked, unreachable };
+}
+
+/** One take on one host: `taken` or `held` by someone (with their info); anything else throws. */
+async function take(
+  connection: Connection,
+  layout: Layout,
+  deployId: string,
+  line: string,
+  stale?: string,
+): Promise<LockReport> {
+  const result = await connection.exec(takeLock(layout, deployId, line, nonce(), stale));
+  if (result.code !== 0) {
+    throw new RemoteCommandError('taking the lock', result.code, result.stderr || result.stdout);
+  }
+  const report = parseLockReport(result.stdout);
+  if (report === undefined || report.state === 'none') {
+    throw new HostError('FLEET_LOCK_OUTPUT', 'taking the lock printed no outcome', {
+      hint: "the host's login shell must run the command it is given (see docs/fleet.md)",
+    });
+  }
+  return report;
+}
+
+/** Names the temporary directories of one lock command, so concurrent ones never collide. */
+const nonce = (): string => randomBytes(6).toString('hex');
+
+/** The command that removes what `hosts` still hold, for messages. */
+export function unlockCommand(hosts: readonly string[]): string {
+  return `pier unlock --hosts ${hosts.join(',')}`;
 }
 
 /**
@@ -156,22 +181,42 @@ export function keepLocked(
   return () => clearInterval(timer);
 }
 
-/** Releases this deploy's locks (never someone else's), best effort. */
+/** A lock of this deploy that may still be on a host, and why it was not released. */
+export interface LockLeft {
+  host: Host;
+  error: string;
+}
+
+/**
+ * Releases this deploy's locks (never someone else's). Each host answers by exit code whether
+ * no lock of this deploy is left there; returns the hosts where one may remain (release failed,
+ * host unreachable), with the reason. Never throws.
+ */
 export async function unlockFleet(
   pool: ConnectionPool,
   hosts: readonly Host[],
   deployId: string,
-): Promise<void> {
+): Promise<LockLeft[]> {
+  const left: LockLeft[] = [];
   const limiter = new Limiter(256);
   await Promise.all(
     hosts.map((host) =>
       limiter.run(async () => {
-        const connection = await pool.connection(host).catch(() => undefined);
-        await connection?.exec(releaseLock(layoutOf(host.deployTo), deployId)).catch(() => {});
-        pool.release(host);
+        try {
+          const connection = await pool.connection(host);
+          const result = await connection.exec(releaseLock(layoutOf(host.deployTo), deployId, nonce()));
+          if (result.code !== 0) {
+            throw new RemoteCommandError('releasing the lock', result.code, result.stderr || result.stdout);
+          }
+        } catch (err) {
+          left.push({ host, error: describeError(err) });
+        } finally {
+          pool.release(host);
+        }
       }),
     ),
   );
+  return left.sort((a, b) => a.host.name.localeCompare(b.host.name));
 }
 
 export interface BrokenLock {
@@ -180,19 +225,33 @@ export interface BrokenLock {
   error?: string;
 }
 
-/** `pier unlock`: removes whatever lock is there, reporting who held it. */
-export async function breakLocks(pool: ConnectionPool, hosts: readonly Host[]): Promise<BrokenLock[]> {
+/**
+ * `pier unlock`: removes whatever lock is there, reporting who held it; hosts without a lock are
+ * left out. Once `signal` is aborted no new host is started (those in flight finish) and the
+ * rest are reported as not attempted.
+ */
+export async function breakLocks(
+  pool: ConnectionPool,
+  hosts: readonly Host[],
+  signal?: AbortSignal,
+): Promise<BrokenLock[]> {
   const out: BrokenLock[] = [];
   const limiter = new Limiter(256);
   await Promise.all(
     hosts.map((host) =>
       limiter.run(async () => {
+        if (signal?.aborted) {
+          out.push({ host, holder: undefined, error: 'not attempted: interrupted' });
+          return;
+        }
         try {
           const connection = await pool.connection(host);
-          const layout = layoutOf(host.deployTo);
-          const text = await connection.check('reading the lock', readLock(layout));
-          await connection.check('removing the lock', breakLock(layout));
-          if (text.trim() !== '') out.push({ host, holder: parseLockInfo(text) });
+          const result = await connection.exec(breakLock(layoutOf(host.deployTo), nonce()));
+          if (result.code !== 0) {
+            throw new RemoteCommandError('removing the lock', result.code, result.stderr || result.stdout);
+          }
+          const report = parseLockReport(result.stdout);
+          if (report?.state === 'held') out.push({ host, holder: parseLockInfo(report.holder) });
         } catch (err) {
           out.push({ host, holder: undefined, error: describeError(err) });
         } finally {
@@ -201,5 +260,5 @@ export async function breakLocks(pool: ConnectionPool, hosts: readonly Host[]): 
       }),
     ),
   );
-  return out;
+  return out.sort((a, b) => a.host.name.localeCompare(b.host.name));
 }

@@ -3,12 +3,11 @@
 // Same lock, window, health gate and report as a deploy; no automatic roll-forward.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { finishRun } from './deploy.js';
+import { type DeployOutcome, finishRun, noteLocksLeft } from './deploy.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
-import { keepLocked, type LockInfo, lockFleet, unlockFleet } from './lock.js';
+import { keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
 import { checkVersion } from './release/version.js';
-import type { DeployReport } from './report/deploy-report.js';
 import { Progress } from './report/progress.js';
 import { previousGood } from './rollout/history.js';
 import { Journal } from './rollout/journal.js';
@@ -20,12 +19,11 @@ import { probeHost } from './status.js';
 export interface RollbackRequest {
   to: string | undefined;
   selection: Datacenter[];
+  /** As for a deploy: hosts in flight finish, nothing new starts, the locks are released. */
+  signal?: AbortSignal | undefined;
 }
 
-export async function rollback(
-  session: FleetSession,
-  request: RollbackRequest,
-): Promise<{ report: DeployReport; reportFile: string; result: RolloutResult }> {
+export async function rollback(session: FleetSession, request: RollbackRequest): Promise<DeployOutcome> {
   const to = request.to === undefined ? undefined : checkVersion(request.to);
   const { fleet, pool, store, out } = session;
   const hosts = request.selection.flatMap((dc) => dc.hosts);
@@ -39,6 +37,7 @@ export async function rollback(
     expires: new Date(startedAt.getTime() + fleet.lockTtlMs).toISOString(),
   };
   out.write(`rolling back ${hosts.length} hosts to ${to ?? 'their previous good release'}, ${id}\n`);
+  request.signal?.throwIfAborted();
   const locked = await lockFleet(pool, hosts, lock);
   await mkdir(store.deploysDir(), { recursive: true });
   const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
@@ -80,6 +79,11 @@ export async function rollback(
   );
   const stopRenewing = keepLocked(pool, locked.locked, lock, fleet.lockTtlMs);
   const progress = new Progress(out, session.tty, request.selection).start();
+  const release = async (): Promise<LockLeft[]> => {
+    progress.finish();
+    stopRenewing();
+    return unlockFleet(pool, locked.locked, id);
+  };
   let result: RolloutResult;
   try {
     result = await runRollout({
@@ -94,18 +98,24 @@ export async function rollback(
       artifact: undefined,
       failedEarly,
       onState: (host, state, error) => progress.update(host, state, error),
+      signal: request.signal,
     });
-  } finally {
-    progress.finish();
-    stopRenewing();
-    await unlockFleet(pool, locked.locked, id);
+  } catch (err) {
+    noteLocksLeft(session, await release());
+    throw err;
   }
-  return finishRun(session, journal, result, {
-    id,
-    action: 'rollback',
-    version: label,
-    sha256: undefined,
-    owner: session.owner,
-    startedAt: startedAt.toISOString(),
-  });
+  return finishRun(
+    session,
+    journal,
+    result,
+    {
+      id,
+      action: 'rollback',
+      version: label,
+      sha256: undefined,
+      owner: session.owner,
+      startedAt: startedAt.toISOString(),
+    },
+    await release(),
+  );
 }

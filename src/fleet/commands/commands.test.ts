@@ -5,7 +5,7 @@ import { readCurrent, switchCurrent, versionOfLink } from './activate.js';
 import { appendAudit, auditLine } from './audit.js';
 import { parseProbe, probeHealth } from './health.js';
 import { layoutOf } from './layout.js';
-import { breakLock, readLock, releaseLock, renewLock, replaceLock, takeLock, writeLockInfo } from './lock.js';
+import { breakLock, parseLockReport, releaseLock, renewLock, takeLock } from './lock.js';
 import { asRoot, refusedCommand } from './privilege.js';
 import { dropRelayCopy, relayUrl, serveArtifact } from './relay.js';
 import { listReleases, removeReleases } from './retention.js';
@@ -163,22 +163,47 @@ test('health probe and its parser', () => {
 
 test('lock commands', () => {
   const info = '{"owner":"a@b","deploy":"d1"}';
-  assert.equal(render(takeLock(layout)), 'mkdir -p /opt/hello && mkdir /opt/hello/.pier-lock');
-  assert.equal(render(writeLockInfo(layout, info)), `printf '%s\\n' '${info}' > /opt/hello/.pier-lock/info`);
+  const lock = '/opt/hello/.pier-lock';
+  const built = `mkdir ${lock}.new-n1 && printf '%s\\n' '${info}' > ${lock}.new-n1/info && touch ${lock}.new-n1/deploy-d1`;
+  const place =
+    `{ mv -T ${lock}.new-n1 ${lock} && echo 'pier-lock: taken'; } || { rm -rf ${lock}.new-n1 && test -d ${lock}` +
+    ` && echo 'pier-lock: held' && { cat ${lock}/info 2>/dev/null || true; }; }`;
   assert.equal(
-    render(replaceLock(layout, info)),
-    `rm -rf /opt/hello/.pier-lock && mkdir /opt/hello/.pier-lock && printf '%s\\n' '${info}' > /opt/hello/.pier-lock/info`,
+    render(takeLock(layout, 'd1', info, 'n1')),
+    `mkdir -p /opt/hello && { { ${built}; } || { rm -rf ${lock}.new-n1 && false; }; } && { ${place}; }`,
+  );
+  const stale = '{"owner":"x@y","deploy":"d0"}';
+  assert.equal(
+    render(takeLock(layout, 'd1', info, 'n1', stale)),
+    `mkdir -p /opt/hello && { { ${built}; } || { rm -rf ${lock}.new-n1 && false; }; }` +
+      ` && { { grep -qxF -e '${stale}' ${lock}/info && mv -T ${lock} ${lock}.old-n1` +
+      ` && { { grep -qxF -e '${stale}' ${lock}.old-n1/info && { rm -rf ${lock}.old-n1 2>/dev/null || true; }; }` +
+      ` || { mv -T ${lock}.old-n1 ${lock} && false; }; }; } 2>/dev/null || true; } && { ${place}; }`,
   );
   assert.equal(
-    render(releaseLock(layout, 'd1')),
-    `{ grep -qF '"deploy":"d1"' /opt/hello/.pier-lock/info && rm -rf /opt/hello/.pier-lock; } 2>/dev/null || true`,
+    render(releaseLock(layout, 'd1', 'n1')),
+    `test '!' -e ${lock}/deploy-d1 || { mv -T ${lock} ${lock}.old-n1 && { rm -rf ${lock}.old-n1 2>/dev/null || true; }; }`,
   );
   assert.equal(
     render(renewLock(layout, 'd1', '{"deploy":"d1"}')),
-    `{ grep -qF '"deploy":"d1"' /opt/hello/.pier-lock/info && printf '%s\\n' '{"deploy":"d1"}' > /opt/hello/.pier-lock/info.next && mv -f /opt/hello/.pier-lock/info.next /opt/hello/.pier-lock/info; } 2>/dev/null || true`,
+    `{ test -e ${lock}/deploy-d1 && printf '%s\\n' '{"deploy":"d1"}' > ${lock}/info.next && mv -f ${lock}/info.next ${lock}/info; } 2>/dev/null || true`,
   );
-  assert.equal(render(breakLock(layout)), 'rm -rf /opt/hello/.pier-lock');
-  assert.equal(render(readLock(layout)), 'cat /opt/hello/.pier-lock/info 2>/dev/null || true');
+  assert.equal(
+    render(breakLock(layout, 'n1')),
+    `{ test -d ${lock} && echo 'pier-lock: held' && { cat ${lock}/info 2>/dev/null || true; }; } || echo 'pier-lock: none';` +
+      ` test '!' -e ${lock} || { mv -T ${lock} ${lock}.old-n1 && { rm -rf ${lock}.old-n1 2>/dev/null || true; }; }`,
+  );
+});
+
+test("lock outcomes are read from pier's own lines, whatever a login shell printed first", () => {
+  assert.deepEqual(parseLockReport('pier-lock: taken\n'), { state: 'taken', holder: '' });
+  assert.deepEqual(parseLockReport('Welcome!\npier-lock: held\n{"deploy":"d0"}\n'), {
+    state: 'held',
+    holder: '{"deploy":"d0"}',
+  });
+  assert.deepEqual(parseLockReport('pier-lock: held\n'), { state: 'held', holder: '' });
+  assert.deepEqual(parseLockReport('pier-lock: none\n'), { state: 'none', holder: '' });
+  assert.equal(parseLockReport('mkdir: Die Datei existiert bereits\n'), undefined);
 });
 
 test('audit line and its command', () => {

@@ -25,15 +25,18 @@ export interface DeployReport {
     error: string | undefined;
     code: string | undefined;
   }>;
+  /** Hosts where this run's lock may remain (releasing it failed), with why; empty when none. */
+  locksLeft: Array<{ name: string; error: string }>;
 }
 
 export function buildReport(
   base: Omit<
     DeployReport,
-    'hosts' | 'outcome' | 'haltReason' | 'finishedAt' | 'durationMs' | 'directUploads'
+    'hosts' | 'outcome' | 'haltReason' | 'finishedAt' | 'durationMs' | 'directUploads' | 'locksLeft'
   >,
   result: RolloutResult,
   finished: Date,
+  locksLeft: ReadonlyArray<{ host: { name: string }; error: string }> = [],
 ): DeployReport {
   return {
     ...base,
@@ -51,6 +54,7 @@ export function buildReport(
       error: h.error,
       code: h.code,
     })),
+    locksLeft: locksLeft.map((entry) => ({ name: entry.host.name, error: entry.error })),
   };
 }
 

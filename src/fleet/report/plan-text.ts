@@ -4,7 +4,7 @@ import { readCurrent, switchCurrent } from '../commands/activate.js';
 import { appendAudit } from '../commands/audit.js';
 import { probeHealth } from '../commands/health.js';
 import { layoutOf } from '../commands/layout.js';
-import { takeLock, writeLockInfo } from '../commands/lock.js';
+import { releaseLock, takeLock } from '../commands/lock.js';
 import { relayUrl } from '../commands/relay.js';
 import { applyRelease } from '../commands/service.js';
 import { render } from '../commands/shell.js';
@@ -45,8 +45,7 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
     lines.push(
       '',
       `commands on each host (as on ${host.name}):`,
-      `  lock:      ${render(takeLock(layout))}`,
-      `             ${render(writeLockInfo(layout, lock))}`,
+      `  lock:      ${render(takeLock(layout, 'ID', lock, 'NONCE'))}`,
       `  check:     ${render(stagedSha(layout, version))}`,
       `  stage:     ${render(prepareDirs(layout))}`,
       `             ${render(receiveArtifact(layout, sha256))}   (artifact on stdin; once per data center with the relay)`,
@@ -61,6 +60,7 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
       `             ${render(applyRelease(layout, fleet.service))}`,
       `  health:    ${render(probeHealth(fleet.health.url, fleet.health.timeout))}   (until ${fleet.health.status}${fleet.health.body ? ` with "${fleet.health.body}"` : ''}, then ${fleet.health.bake / 1000} s bake)`,
       `  audit:     ${render(appendAudit(layout, { at: new Date(0), deploy: 'ID', action: 'deploy', version, previous: 'PREVIOUS', result: 'healthy', by: 'USER@HOST' }))}`,
+      `  unlock:    ${render(releaseLock(layout, 'ID', 'NONCE'))}`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { Host } from '../inventory/inventory.js';
 import type { HostOutcome } from '../rollout/runner.js';
 import { Progress } from './progress.js';
-import { groupedFailures, summaryTable } from './summary.js';
+import { groupedFailures, outcomeLine, summaryTable } from './summary.js';
 
 const host = (name: string, dc: string): Host => ({
   name,
@@ -90,4 +90,40 @@ test('summary table and failures grouped by message', () => {
   assert.deepEqual(groupedFailures(results), [
     '2 hosts: cannot connect: connection refused (ECONNREFUSED)\n    a2, f1',
   ]);
+});
+
+test('the outcome line never says done while a lock of the run remains', () => {
+  const outcome = (h: Host, state: HostOutcome['state']): HostOutcome => ({
+    host: h,
+    state,
+    previous: undefined,
+    version: undefined,
+    error: undefined,
+    code: undefined,
+  });
+  const all = hosts.map((h) => outcome(h, 'healthy'));
+  const done = { outcome: 'done' as const, haltReason: undefined, hosts: all, directUploads: 0 };
+  assert.equal(outcomeLine(done, 'v2', 'deploy'), 'deploy v2: done, 3/3 hosts healthy');
+  assert.equal(
+    outcomeLine(done, 'v2', 'deploy', ['a2', 'f1']),
+    "deploy v2: 3/3 hosts healthy, but this deploy's lock remains on 2 hosts (a2, f1): `pier unlock --hosts a2,f1` removes it",
+  );
+  const interrupted = {
+    ...done,
+    outcome: 'interrupted' as const,
+    hosts: [outcome(hosts[0] as Host, 'healthy'), ...hosts.slice(1).map((h) => outcome(h, 'skipped'))],
+  };
+  assert.equal(
+    outcomeLine(interrupted, 'v2', 'deploy', ['a1']),
+    "deploy v2: interrupted with 1/3 hosts healthy; `pier deploy --resume` continues it; this deploy's lock remains on 1 host (a1): `pier unlock --hosts a1` removes it",
+  );
+  // Run again without --to, a rollback would take the hosts it moved one release further back.
+  assert.equal(
+    outcomeLine(interrupted, 'previous', 'rollback'),
+    'rollback previous: interrupted with 1/3 hosts healthy; `pier rollback --hosts a2,f1` finishes it',
+  );
+  assert.equal(
+    outcomeLine(interrupted, 'v1', 'rollback'),
+    'rollback v1: interrupted with 1/3 hosts healthy; `pier rollback --to v1 --hosts a2,f1` finishes it',
+  );
 });

@@ -1,5 +1,6 @@
 // The end of a rollout, for people: a table per data center, failures grouped by message
 // (the same problem on 300 hosts is one line), and the outcome.
+import { unlockCommand } from '../lock.js';
 import type { HostOutcome, RolloutResult } from '../rollout/runner.js';
 
 export function summaryTable(hosts: readonly HostOutcome[]): string {
@@ -40,17 +41,50 @@ export function groupedFailures(hosts: readonly HostOutcome[]): string[] {
     });
 }
 
-export function outcomeLine(result: RolloutResult, version: string, action: string): string {
+/**
+ * The last line of a deploy or rollback. `locksLeft` names the hosts where this run's lock may
+ * remain: then the line never says "done" (the next deploy would be refused until the lock
+ * expires) and gives the command that removes them.
+ */
+export function outcomeLine(
+  result: RolloutResult,
+  version: string,
+  action: string,
+  locksLeft: readonly string[] = [],
+): string {
   const healthy = result.hosts.filter((h) => h.state === 'healthy').length;
-  if (result.outcome === 'done')
+  const locks = locksLeft.length > 0 ? locksLeftNote(locksLeft) : '';
+  if (result.outcome === 'done') {
+    if (locks) return `${action} ${version}: ${healthy}/${result.hosts.length} hosts healthy, but ${locks}`;
     return `${action} ${version}: done, ${healthy}/${result.hosts.length} hosts healthy`;
+  }
+  const tail = locks ? `; ${locks}` : '';
   if (result.outcome === 'rolled-back') {
-    return `${action} ${version}: stopped and rolled back (${result.haltReason ?? 'halted'})`;
+    return `${action} ${version}: stopped and rolled back (${result.haltReason ?? 'halted'})${tail}`;
   }
   if (result.outcome === 'interrupted') {
-    return `${action} ${version}: interrupted with ${healthy}/${result.hosts.length} hosts healthy; \`pier deploy --resume\` continues it`;
+    return `${action} ${version}: interrupted with ${healthy}/${result.hosts.length} hosts healthy; ${continuation(result, version, action)}${tail}`;
   }
-  return `${action} ${version}: stopped (${result.haltReason ?? 'halted'})`;
+  return `${action} ${version}: stopped (${result.haltReason ?? 'halted'})${tail}`;
+}
+
+/** `this deploy's lock remains on 2 hosts (a, b): \`pier unlock --hosts a,b\` removes it` */
+export function locksLeftNote(hosts: readonly string[]): string {
+  const shown = hosts.slice(0, 10).join(', ') + (hosts.length > 10 ? `, … (${hosts.length - 10} more)` : '');
+  return `this deploy's lock remains on ${hosts.length} host${hosts.length === 1 ? '' : 's'} (${shown}): \`${unlockCommand(hosts)}\` removes it`;
+}
+
+/**
+ * How to finish an interrupted run. A deploy resumes from its journal. A rollback is not
+ * journaled for resuming, and run again without --to it would take the hosts it already moved
+ * one release further back: so it names the hosts it never started.
+ */
+function continuation(result: RolloutResult, version: string, action: string): string {
+  if (action !== 'rollback') return '`pier deploy --resume` continues it';
+  const skipped = result.hosts.filter((h) => h.state === 'skipped').map((h) => h.host.name);
+  if (skipped.length === 0) return 'no host was left unstarted';
+  const to = version === 'previous' ? '' : ` --to ${version}`;
+  return `\`pier rollback${to} --hosts ${skipped.join(',')}\` finishes it`;
 }
 
 export function table(rows: readonly (readonly string[])[]): string {
