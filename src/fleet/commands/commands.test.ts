@@ -7,7 +7,7 @@ import { parseProbe, probeHealth } from './health.js';
 import { layoutOf } from './layout.js';
 import { breakLock, readLock, releaseLock, renewLock, replaceLock, takeLock, writeLockInfo } from './lock.js';
 import { dropRelayCopy, relayUrl, serveArtifact } from './relay.js';
-import { listReleases, removeReleases } from './retention.js';
+import { probeReleases, removeReleases, splitReleaseProbe } from './retention.js';
 import { applyRelease, type ServiceSpec, startService, stopService } from './service.js';
 import { all, each, either, pipe, quote, render, writeTo } from './shell.js';
 import {
@@ -186,9 +186,15 @@ test('audit line and its command', () => {
 
 test('retention and relay commands', () => {
   assert.equal(
-    render(listReleases(layout)),
-    `find /opt/hello/releases -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\\n' 2>/dev/null || true`,
+    render(probeReleases(layout)),
+    `find /opt/hello/releases -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\\n' 2>/dev/null || true;` +
+      ' echo --pier-section--; tail -n 200 /opt/hello/revisions.log 2>/dev/null || true',
   );
+  assert.deepEqual(splitReleaseProbe('100 v1\n200 v2\n--pier-section--\nline 1\n\nline 2\n'), {
+    list: '100 v1\n200 v2\n',
+    revisions: ['line 1', 'line 2'],
+  });
+  assert.deepEqual(splitReleaseProbe('--pier-section--\n'), { list: '', revisions: [] });
   assert.equal(
     render(removeReleases(layout, ['v1', 'v2'])),
     'rm -rf /opt/hello/releases/v1 /opt/hello/releases/v2',

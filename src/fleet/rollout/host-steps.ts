@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { readCurrent, switchCurrent, versionOfLink } from '../commands/activate.js';
 import { type AuditEntry, appendAudit } from '../commands/audit.js';
 import { layoutOf } from '../commands/layout.js';
-import { listReleases, removeReleases } from '../commands/retention.js';
+import { probeReleases, removeReleases, splitReleaseProbe } from '../commands/retention.js';
 import { applyRelease } from '../commands/service.js';
 import {
   cleanStage,
@@ -19,6 +19,7 @@ import { installUnit, unitChanged } from '../commands/unit.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import type { Connection } from '../ssh/connection.js';
 import { HostError } from '../ssh/errors.js';
+import { parseRevisions } from './history.js';
 import { parseReleaseList, releasesToRemove } from './retention.js';
 
 export interface Artifact {
@@ -135,6 +136,7 @@ export async function switchTo(
   );
 }
 
+/** keep_releases after a host is healthy on `current`: one round trip to read, one to remove. */
 export async function pruneReleases(
   connection: Connection,
   host: Host,
@@ -143,8 +145,14 @@ export async function pruneReleases(
   previous: string | undefined,
 ): Promise<void> {
   const layout = layoutOf(host.deployTo);
-  const listed = parseReleaseList(await connection.check('listing releases', listReleases(layout)));
-  const doomed = releasesToRemove(listed, keep, current, previous);
+  const probe = splitReleaseProbe(await connection.check('listing releases', probeReleases(layout)));
+  const doomed = releasesToRemove({
+    releases: parseReleaseList(probe.list),
+    revisions: parseRevisions(probe.revisions),
+    keep,
+    current,
+    previous,
+  });
   if (doomed.length > 0) await connection.check('removing old releases', removeReleases(layout, doomed));
 }
 
