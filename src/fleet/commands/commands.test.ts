@@ -8,7 +8,7 @@ import { layoutOf } from './layout.js';
 import { breakLock, readLock, releaseLock, renewLock, replaceLock, takeLock, writeLockInfo } from './lock.js';
 import { dropRelayCopy, relayUrl, serveArtifact } from './relay.js';
 import { probeReleases, removeReleases, splitReleaseProbe } from './retention.js';
-import { applyRelease, type ServiceSpec, startService, stopService } from './service.js';
+import { applyRelease, appRunning, type ServiceSpec, startService, stopService } from './service.js';
 import { all, each, either, pipe, quote, render, writeTo } from './shell.js';
 import {
   cleanStage,
@@ -103,15 +103,26 @@ test('service commands for systemd and for start-stop-daemon', () => {
     env: { PORT: '8080', GREETING: 'a b' },
     stop_timeout: 3_000,
   };
+  // The whole process group goes: with `sh -c "node server.js"` the pidfile names only the shell.
   const stop =
-    'start-stop-daemon --stop --quiet --oknodo --pidfile /opt/hello/shared/hello.pid --remove-pidfile --retry TERM/3/KILL/5';
+    `sh -c 'f=$1 ticks=$2; pid=$(cat "$f" 2>/dev/null) || exit 0;` +
+    ` case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac; group=$pid;` +
+    ` stat=$(cat /proc/$pid/stat 2>/dev/null) && set -- \${stat##*)} && [ "$3" -gt 1 ] && group=$3;` +
+    ` kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; }; n=0;` +
+    ' while kill -0 -$group 2>/dev/null; do [ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;' +
+    ` [ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };` +
+    ` sleep 0.02; n=$((n + 1)); done; rm -f "$f"' pier-stop /opt/hello/shared/hello.pid 150`;
   const start =
     'start-stop-daemon --start --quiet --background --make-pidfile --pidfile /opt/hello/shared/hello.pid' +
-    ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log --startas /usr/bin/env --' +
-    ` PORT=8080 'GREETING=a b' node server.js`;
+    ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log' +
+    ` --startas /usr/bin/setsid -- /usr/bin/env PORT=8080 'GREETING=a b' node server.js`;
   assert.equal(render(stopService(layout, none)), stop);
   assert.equal(render(startService(layout, none)), start);
   assert.equal(render(applyRelease(layout, none)), `${stop} && ${start}`);
+  assert.equal(
+    render(appRunning(layout, none)),
+    'start-stop-daemon --status --pidfile /opt/hello/shared/hello.pid',
+  );
 });
 
 test("the release's unit is installed only when it differs, and then forces a restart", () => {

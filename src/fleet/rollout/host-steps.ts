@@ -5,7 +5,7 @@ import { readCurrent, switchCurrent, versionOfLink } from '../commands/activate.
 import { type AuditEntry, appendAudit } from '../commands/audit.js';
 import { layoutOf } from '../commands/layout.js';
 import { probeReleases, removeReleases, splitReleaseProbe } from '../commands/retention.js';
-import { applyRelease } from '../commands/service.js';
+import { appLog, applyRelease, appRunning } from '../commands/service.js';
 import {
   cleanStage,
   prepareDirs,
@@ -19,6 +19,7 @@ import { installUnit, unitChanged } from '../commands/unit.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import type { Connection } from '../ssh/connection.js';
 import { HostError } from '../ssh/errors.js';
+import { passHealthGate } from './health-gate.js';
 import { parseRevisions } from './history.js';
 import { parseReleaseList, releasesToRemove } from './retention.js';
 
@@ -134,6 +135,43 @@ export async function switchTo(
     `${service.manager === 'systemd' ? 'systemctl' : 'restarting the app'}`,
     applyRelease(layout, service, changed),
   );
+}
+
+/**
+ * How long after its start the process pier started must still run when the health answer does
+ * not name the version: then it may come from a process pier did not start (one holding the
+ * port), and an app that cannot bind exits within its startup (node: 0.1-0.25 s here), so a check
+ * right after a fast gate could still find it alive. With `{version}` in health.body the answer
+ * itself shows the new release serves, and the check runs at once.
+ */
+export const startGraceMs = 1_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The health gate for `version`, then (service.manager `none`) a check that the process pier
+ * started still runs, at least `startGraceMs` after `startedAt` (ms since the epoch, when the
+ * service was started) unless health.body holds `{version}`. Throws HostError FLEET_UNHEALTHY,
+ * or FLEET_APP_EXITED naming the app's log.
+ */
+export async function passGate(
+  connection: Connection,
+  host: Host,
+  fleet: Fleet,
+  version: string,
+  startedAt: number,
+): Promise<void> {
+  await passHealthGate(connection, fleet.health, version);
+  if (fleet.service.manager !== 'none') return;
+  if (fleet.health.body?.includes('{version}') !== true) await sleep(startedAt + startGraceMs - Date.now());
+  const layout = layoutOf(host.deployTo);
+  const running = await connection.exec(appRunning(layout, fleet.service));
+  if (running.code !== 0) {
+    const log = appLog(layout, fleet.service);
+    throw new HostError('FLEET_APP_EXITED', `the app exited after start; see ${log}`, {
+      hint: `the health URL answered, but the process pier started is gone: another process may hold the port, or the app crashed after answering; ${log} says why`,
+    });
+  }
 }
 
 /** keep_releases after a host is healthy on `current`: one round trip to read, one to remove. */
