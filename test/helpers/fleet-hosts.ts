@@ -43,6 +43,8 @@ export interface TestFleet {
   /** Runs a command inside the host's namespaces (network and mount, like a login would). */
   exec(name: string, argv: string[]): string;
   fleetYaml(extra?: {
+    keepReleases?: number;
+    service?: Record<string, unknown>;
     rollout?: Record<string, unknown>;
     health?: Record<string, unknown>;
     ssh?: Record<string, unknown>;
@@ -126,11 +128,11 @@ export async function createTestFleet(
       return [
         'app: hello',
         'deploy_to: /opt/hello',
-        'keep_releases: 3',
+        `keep_releases: ${extra.keepReleases ?? 3}`,
         // The host's own Node (bound in from the test machine): small artifacts, fast tests.
         'runtime: host',
         `ssh: ${json({ user: 'root', identity: fleet.identity, known_hosts: fleet.knownHosts, connect_timeout: '3s', handshake_concurrency: 16, ...extra.ssh })}`,
-        `service: ${json({ manager: 'none', command: ['node', 'server.mjs'], env: { PORT: '8080' }, stop_timeout: '2s' })}`,
+        `service: ${json({ manager: 'none', command: ['node', 'server.mjs'], env: { PORT: '8080' }, stop_timeout: '2s', ...extra.service })}`,
         `health: ${json({ url: 'http://127.0.0.1:8080/health', status: 200, body: 'ok {version}', timeout: '4s', interval: '100ms', bake: 0, ...extra.health })}`,
         `rollout: ${json({ canary: 1, window: 2, failure_budget: 1, dc_order: dcs, stage_window: 10, ...extra.rollout })}`,
         'datacenters:',

@@ -8,8 +8,8 @@ import { layoutOf } from './layout.js';
 import { breakLock, parseLockReport, releaseLock, renewLock, takeLock } from './lock.js';
 import { asRoot, refusedCommand } from './privilege.js';
 import { dropRelayCopy, relayUrl, serveArtifact } from './relay.js';
-import { listReleases, removeReleases } from './retention.js';
-import { applyRelease, type ServiceSpec, startService, stopService } from './service.js';
+import { probeReleases, removeReleases, splitReleaseProbe } from './retention.js';
+import { applyRelease, appRunning, type ServiceSpec, startService, stopService } from './service.js';
 import { all, each, either, pipe, quote, render, writeTo } from './shell.js';
 import {
   cleanStage,
@@ -116,15 +116,26 @@ test('service commands for systemd and for start-stop-daemon', () => {
     env: { PORT: '8080', GREETING: 'a b' },
     stop_timeout: 3_000,
   };
+  // The whole process group goes: with `sh -c "node server.js"` the pidfile names only the shell.
   const stop =
-    'start-stop-daemon --stop --quiet --oknodo --pidfile /opt/hello/shared/hello.pid --remove-pidfile --retry TERM/3/KILL/5';
+    `sh -c 'f=$1 ticks=$2; pid=$(cat "$f" 2>/dev/null) || exit 0;` +
+    ` case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac; group=$pid;` +
+    ` stat=$(cat /proc/$pid/stat 2>/dev/null) && set -- \${stat##*)} && [ "$3" -gt 1 ] && group=$3;` +
+    ` kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; }; n=0;` +
+    ' while kill -0 -$group 2>/dev/null; do [ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;' +
+    ` [ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };` +
+    ` sleep 0.02; n=$((n + 1)); done; rm -f "$f"' pier-stop /opt/hello/shared/hello.pid 150`;
   const start =
     'start-stop-daemon --start --quiet --background --make-pidfile --pidfile /opt/hello/shared/hello.pid' +
-    ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log --startas /usr/bin/env --' +
-    ` PORT=8080 'GREETING=a b' node server.js`;
+    ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log' +
+    ` --startas /usr/bin/setsid -- /usr/bin/env PORT=8080 'GREETING=a b' node server.js`;
   assert.equal(render(stopService(layout, none)), stop);
   assert.equal(render(startService(layout, none)), start);
   assert.equal(render(applyRelease(layout, none)), `${stop} && ${start}`);
+  assert.equal(
+    render(appRunning(layout, none)),
+    'start-stop-daemon --status --pidfile /opt/hello/shared/hello.pid',
+  );
 });
 
 test("the release's unit is installed only when it differs, and then forces a restart", () => {
@@ -224,9 +235,15 @@ test('audit line and its command', () => {
 
 test('retention and relay commands', () => {
   assert.equal(
-    render(listReleases(layout)),
-    `find /opt/hello/releases -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\\n' 2>/dev/null || true`,
+    render(probeReleases(layout)),
+    `find /opt/hello/releases -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\\n' 2>/dev/null || true;` +
+      ' echo --pier-section--; tail -n 200 /opt/hello/revisions.log 2>/dev/null || true',
   );
+  assert.deepEqual(splitReleaseProbe('100 v1\n200 v2\n--pier-section--\nline 1\n\nline 2\n'), {
+    list: '100 v1\n200 v2\n',
+    revisions: ['line 1', 'line 2'],
+  });
+  assert.deepEqual(splitReleaseProbe('--pier-section--\n'), { list: '', revisions: [] });
   assert.equal(
     render(removeReleases(layout, ['v1', 'v2'])),
     'rm -rf /opt/hello/releases/v1 /opt/hello/releases/v2',

@@ -1,21 +1,41 @@
-// Listing and removing old releases; which ones go is decided by rollout/retention.ts.
+// Reading what retention needs and removing old releases; which ones go is decided by
+// rollout/retention.ts.
 import type { Layout } from './layout.js';
-import { all, optional, type Script } from './shell.js';
+import { all, each, optional, type Script } from './shell.js';
+import { sectionMarker } from './status.js';
 
-/** One `<mtime> <name>` line per release directory. */
-export function listReleases(layout: Layout): Script {
-  return optional([
-    'find',
-    layout.releases,
-    '-mindepth',
-    '1',
-    '-maxdepth',
-    '1',
-    '-type',
-    'd',
-    '-printf',
-    '%T@ %f\\n',
-  ]);
+/**
+ * Lines of revisions.log read for retention: a release last used further back ranks as never
+ * used. 200 deploys back is far beyond any keep_releases, and bounds what 5,000 hosts send back.
+ */
+export const revisionsRead = 200;
+
+/**
+ * One round trip: a `<mtime> <name>` line per release directory, a marker line, then the tail of
+ * revisions.log (either part empty when absent).
+ */
+export function probeReleases(layout: Layout): Script {
+  return each(
+    optional([
+      ...['find', layout.releases, '-mindepth', '1', '-maxdepth', '1', '-type', 'd'],
+      ...['-printf', '%T@ %f\\n'],
+    ]),
+    ['echo', sectionMarker],
+    optional(['tail', '-n', String(revisionsRead), layout.revisions]),
+  );
+}
+
+/** The probe's output → its two parts: the release list and the revisions.log lines. */
+export function splitReleaseProbe(output: string): { list: string; revisions: string[] } {
+  const at = output.indexOf(`${sectionMarker}\n`);
+  if (at === -1) return { list: output, revisions: [] };
+  return {
+    list: output.slice(0, at),
+    revisions: output
+      .slice(at + sectionMarker.length + 1)
+      .split('\n')
+      .filter((line) => line.trim() !== ''),
+  };
 }
 
 export function removeReleases(layout: Layout, versions: readonly string[]): Script {

@@ -1,6 +1,9 @@
 // Making the service run the release `current` points at. `systemd`: the unit (installed once on
 // the host, or rendered from the release by unit.ts) is reloaded or restarted. `none`: start-stop-daemon keeps a pidfile and
-// starts the command from `current`, so no process of pier stays behind on the host.
+// starts the command from `current`, so no process of pier stays behind on the host. The command
+// runs as the leader of its own process group (setsid), and stopping it stops the whole group:
+// with `sh -c "node server.mjs"` the pidfile names the shell, and the server under it would
+// otherwise outlive it, keep the port, and answer the health check for the next release.
 import path from 'node:path/posix';
 import { type Layout, runtimeDir } from './layout.js';
 import { type AsRoot, asRoot, rootTools } from './privilege.js';
@@ -28,13 +31,34 @@ export function pidFile(layout: Layout, spec: ServiceSpec): string {
   return path.join(layout.shared, `${spec.name}.pid`);
 }
 
+/**
+ * `sh -c` program stopping the process group of the pid in a pidfile ($1): TERM, up to $2 ticks
+ * of 20 ms for the group to be gone (a stopped node is gone in one or two), then KILL and up to
+ * 5 s more. Exits 0 when nothing of the group is left (or nothing ran) and removes the pidfile;
+ * exits 1 if the group survives KILL. The group is the one the pidfile's process is in while it
+ * runs (one started by an earlier pier, without setsid, leads no group), else the group it led.
+ * Decided by exit codes only; pids 0 and 1 are refused, as `kill -TERM -1` signals everything.
+ */
+export const stopGroupScript = [
+  'f=$1 ticks=$2;',
+  'pid=$(cat "$f" 2>/dev/null) || exit 0;',
+  'case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac;',
+  'group=$pid;',
+  'stat=$(cat /proc/$pid/stat 2>/dev/null) && set -- ${stat##*)} && [ "$3" -gt 1 ] && group=$3;',
+  'kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };',
+  'n=0;',
+  'while kill -0 -$group 2>/dev/null; do',
+  '[ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;',
+  '[ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };',
+  'sleep 0.02; n=$((n + 1));',
+  'done;',
+  'rm -f "$f"',
+].join(' ');
+
 export function stopService(layout: Layout, spec: ServiceSpec, root: AsRoot = asRoot(false)): Script {
   if (spec.manager === 'systemd') return root([rootTools.systemctl, 'stop', spec.name]);
-  const seconds = Math.max(1, Math.ceil(spec.stop_timeout / 1000));
-  return all([
-    ...['start-stop-daemon', '--stop', '--quiet', '--oknodo', '--pidfile', pidFile(layout, spec)],
-    ...['--remove-pidfile', '--retry', `TERM/${seconds}/KILL/5`],
-  ]);
+  const ticks = Math.max(1, Math.ceil(spec.stop_timeout / 20));
+  return all(['sh', '-c', stopGroupScript, 'pier-stop', pidFile(layout, spec), String(ticks)]);
 }
 
 export function startService(layout: Layout, spec: ServiceSpec, root: AsRoot = asRoot(false)): Script {
@@ -44,10 +68,20 @@ export function startService(layout: Layout, spec: ServiceSpec, root: AsRoot = a
   return all([
     ...['start-stop-daemon', '--start', '--quiet', '--background', '--make-pidfile'],
     ...['--pidfile', pidFile(layout, spec), '--chdir', layout.current],
-    ...['--output', path.join(layout.log, `${spec.name}.log`), '--startas', '/usr/bin/env', '--'],
+    ...['--output', appLog(layout, spec), '--startas', '/usr/bin/setsid', '--', '/usr/bin/env'],
     ...env,
     ...(spec.command ?? []),
   ]);
+}
+
+/** `none`: exits 0 while the process pier started (the pidfile's pid) runs, 1 or 3 once it exited. */
+export function appRunning(layout: Layout, spec: ServiceSpec): Script {
+  return all(['start-stop-daemon', '--status', '--pidfile', pidFile(layout, spec)]);
+}
+
+/** `none`: where the command's stdout and stderr go. */
+export function appLog(layout: Layout, spec: ServiceSpec): string {
+  return path.join(layout.log, `${spec.name}.log`);
 }
 
 /** After `current` moved: make the service serve it. A changed unit is applied by a restart only. */

@@ -6,8 +6,8 @@ import { readCurrent, switchCurrent, versionOfLink } from '../commands/activate.
 import { type AuditEntry, appendAudit } from '../commands/audit.js';
 import { layoutOf, runtimeDir } from '../commands/layout.js';
 import { asRoot } from '../commands/privilege.js';
-import { listReleases, removeReleases } from '../commands/retention.js';
-import { applyRelease } from '../commands/service.js';
+import { probeReleases, removeReleases, splitReleaseProbe } from '../commands/retention.js';
+import { appLog, applyRelease, appRunning } from '../commands/service.js';
 import {
   cleanStage,
   prepareDirs,
@@ -23,6 +23,8 @@ import type { Fleet, Host } from '../inventory/inventory.js';
 import { type RuntimeInfo, runtimeProblem } from '../release/runtime.js';
 import type { Connection } from '../ssh/connection.js';
 import { HostError } from '../ssh/errors.js';
+import { passHealthGate } from './health-gate.js';
+import { parseRevisions } from './history.js';
 import { parseReleaseList, releasesToRemove } from './retention.js';
 
 export interface Artifact {
@@ -181,6 +183,44 @@ export async function switchTo(
   );
 }
 
+/**
+ * How long after its start the process pier started must still run when the health answer does
+ * not name the version: then it may come from a process pier did not start (one holding the
+ * port), and an app that cannot bind exits within its startup (node: 0.1-0.25 s here), so a check
+ * right after a fast gate could still find it alive. With `{version}` in health.body the answer
+ * itself shows the new release serves, and the check runs at once.
+ */
+export const startGraceMs = 1_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The health gate for `version`, then (service.manager `none`) a check that the process pier
+ * started still runs, at least `startGraceMs` after `startedAt` (ms since the epoch, when the
+ * service was started) unless health.body holds `{version}`. Throws HostError FLEET_UNHEALTHY,
+ * or FLEET_APP_EXITED naming the app's log.
+ */
+export async function passGate(
+  connection: Connection,
+  host: Host,
+  fleet: Fleet,
+  version: string,
+  startedAt: number,
+): Promise<void> {
+  await passHealthGate(connection, fleet.health, version);
+  if (fleet.service.manager !== 'none') return;
+  if (fleet.health.body?.includes('{version}') !== true) await sleep(startedAt + startGraceMs - Date.now());
+  const layout = layoutOf(host.deployTo);
+  const running = await connection.exec(appRunning(layout, fleet.service));
+  if (running.code !== 0) {
+    const log = appLog(layout, fleet.service);
+    throw new HostError('FLEET_APP_EXITED', `the app exited after start; see ${log}`, {
+      hint: `the health URL answered, but the process pier started is gone: another process may hold the port, or the app crashed after answering; ${log} says why`,
+    });
+  }
+}
+
+/** keep_releases after a host is healthy on `current`: one round trip to read, one to remove. */
 export async function pruneReleases(
   connection: Connection,
   host: Host,
@@ -189,8 +229,14 @@ export async function pruneReleases(
   previous: string | undefined,
 ): Promise<void> {
   const layout = layoutOf(host.deployTo);
-  const listed = parseReleaseList(await connection.check('listing releases', listReleases(layout)));
-  const doomed = releasesToRemove(listed, keep, current, previous);
+  const probe = splitReleaseProbe(await connection.check('listing releases', probeReleases(layout)));
+  const doomed = releasesToRemove({
+    releases: parseReleaseList(probe.list),
+    revisions: parseRevisions(probe.revisions),
+    keep,
+    current,
+    previous,
+  });
   if (doomed.length > 0) await connection.check('removing old releases', removeReleases(layout, doomed));
 }
 

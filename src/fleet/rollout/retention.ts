@@ -1,5 +1,8 @@
-// Which releases `keep_releases` removes: the oldest beyond the newest `keep`, but never the
-// one `current` points at nor the previous good one (the rollback target).
+// Which releases `keep_releases` removes. Releases are ranked by use, not by arrival: staging
+// runs ahead of activation over the whole fleet, so the newest directory on a host may be a
+// release that never ran there (its deploy stopped at a failed canary), while the one before
+// `current` is what `pier rollback` needs.
+import { previousGood, type Revision } from './history.js';
 
 export interface ReleaseDir {
   name: string;
@@ -16,15 +19,43 @@ export function parseReleaseList(output: string): ReleaseDir[] {
     .filter((dir) => !dir.name.startsWith('.'));
 }
 
-export function releasesToRemove(
-  releases: readonly ReleaseDir[],
-  keep: number,
-  current: string | undefined,
-  previousGood: string | undefined,
-): string[] {
-  const newestFirst = [...releases].sort((a, b) => b.mtime - a.mtime || b.name.localeCompare(a.name));
-  const kept = new Set(newestFirst.slice(0, keep).map((dir) => dir.name));
-  if (current) kept.add(current);
-  if (previousGood) kept.add(previousGood);
-  return newestFirst.filter((dir) => !kept.has(dir.name)).map((dir) => dir.name);
+export interface RetentionInput {
+  /** The release directories on the host. */
+  releases: readonly ReleaseDir[];
+  /** The host's revisions.log, oldest first (or its tail). */
+  revisions: readonly Revision[];
+  /** keep_releases: how many releases stay, at least current and the previous good one. */
+  keep: number;
+  /** The release `current` points at. */
+  current: string | undefined;
+  /** The release `current` pointed at before this deploy. */
+  previous: string | undefined;
+}
+
+/**
+ * The release names to delete, the least useful first. Kept, in this order, until `keep` are:
+ * `current`; the release `pier rollback` would return to (history.ts `previousGood`, the newest
+ * other release with a `result=healthy` line); the release current before this deploy; then the
+ * others by their latest `result=healthy` line in revisions.log, newest first. A release with no
+ * such line (staged and never activated, or activated and failed) ranks last, newest directory
+ * first, which is also the whole order on a host without a revisions.log.
+ */
+export function releasesToRemove(input: RetentionInput): string[] {
+  const onDisk = input.releases.map((dir) => dir.name);
+  const lastHealthy = new Map<string, number>();
+  input.revisions.forEach((revision, at) => {
+    if (revision.result === 'healthy') lastHealthy.set(revision.version, at);
+  });
+  const byUse = [...input.releases].sort(
+    (a, b) =>
+      (lastHealthy.get(b.name) ?? -1) - (lastHealthy.get(a.name) ?? -1) ||
+      b.mtime - a.mtime ||
+      b.name.localeCompare(a.name),
+  );
+  const pinned = [input.current, previousGood(input.revisions, input.current, onDisk), input.previous].filter(
+    (name): name is string => name !== undefined && onDisk.includes(name),
+  );
+  const ranked = [...new Set([...pinned, ...byUse.map((dir) => dir.name)])];
+  const kept = new Set([...pinned, ...ranked.slice(0, input.keep)]);
+  return ranked.filter((name) => !kept.has(name)).reverse();
 }

@@ -95,12 +95,52 @@ test('the planner: percentage budgets are taken of the hosts they cover', () => 
   assert.equal(plan.datacenters[0]?.failureBudget, 4);
 });
 
-test('retention keeps the newest, current and the previous good release', () => {
+const revisionsOf = (...lines: [version: string, result: string][]) =>
+  parseRevisions(
+    lines.map(
+      ([version, result], at) =>
+        `2024-01-0${at + 1}T00:00:00Z deploy=d${at} action=deploy version=${version} previous=- result=${result} by=x@y`,
+    ),
+  );
+
+test('retention without a revisions.log keeps current, the previous release and the newest', () => {
   const dirs = parseReleaseList('100.5 v1\n200 v2\n300 v3\n400 v4\n500 v5\n50 .partial-v6\ngarbage\n');
-  assert.deepEqual(releasesToRemove(dirs, 2, 'v5', 'v4'), ['v3', 'v2', 'v1']);
-  // Rolled back to an old release: it and the previous good stay even though they are old.
-  assert.deepEqual(releasesToRemove(dirs, 2, 'v1', 'v2'), ['v3']);
-  assert.deepEqual(releasesToRemove(dirs, 10, 'v5', 'v4'), []);
+  const none = { releases: dirs, revisions: [], keep: 2 };
+  assert.deepEqual(releasesToRemove({ ...none, current: 'v5', previous: 'v4' }), ['v1', 'v2', 'v3']);
+  // Rolled back to an old release: it and the one it replaced stay even though they are old.
+  assert.deepEqual(releasesToRemove({ ...none, current: 'v1', previous: 'v2' }), ['v3', 'v4', 'v5']);
+  assert.deepEqual(releasesToRemove({ ...none, keep: 3, current: 'v1', previous: 'v2' }), ['v3', 'v4']);
+  assert.deepEqual(releasesToRemove({ ...none, keep: 10, current: 'v5', previous: 'v4' }), []);
+});
+
+test('retention removes a staged, never activated release before the rollback target', () => {
+  // v3 was staged ahead of its canary, which failed; then v2 was deployed again.
+  const releases = parseReleaseList('100 v1\n200 v2\n300 v3\n');
+  const revisions = revisionsOf(['v1', 'healthy'], ['v2', 'healthy'], ['v2', 'healthy']);
+  const input = { releases, revisions, keep: 2, current: 'v2', previous: undefined };
+  assert.deepEqual(releasesToRemove(input), ['v3']);
+  // On the canary itself v3 ran and failed: no more use than a release that never ran.
+  const canary = revisionsOf(['v1', 'healthy'], ['v2', 'healthy'], ['v3', 'failed']);
+  assert.deepEqual(releasesToRemove({ ...input, revisions: canary }), ['v3']);
+  // And what stays is what `pier rollback` looks for.
+  assert.equal(previousGood(revisions, 'v2', ['v1', 'v2']), 'v1');
+});
+
+test('retention ranks releases by their latest healthy activation, not by their age', () => {
+  const releases = parseReleaseList('100 v1\n200 v2\n300 v3\n400 v4\n');
+  // v1 came back by a rollback, then v4 was deployed: v1 is the rollback target, v3 the next used.
+  const revisions = revisionsOf(
+    ['v1', 'healthy'],
+    ['v2', 'healthy'],
+    ['v3', 'healthy'],
+    ['v1', 'healthy'],
+    ['v4', 'healthy'],
+  );
+  const input = { releases, revisions, keep: 3, current: 'v4', previous: 'v1' };
+  assert.deepEqual(releasesToRemove(input), ['v2']);
+  assert.deepEqual(releasesToRemove({ ...input, keep: 2 }), ['v2', 'v3']);
+  // The release current before this deploy stays as well, beyond keep_releases.
+  assert.deepEqual(releasesToRemove({ ...input, keep: 2, previous: 'v2' }), ['v3']);
 });
 
 test('history: the rollback target is the newest healthy release still on disk', () => {

@@ -11,7 +11,7 @@ import { type BudgetBreach, FailureBudget } from './budget.js';
 import { Distribution } from './distribution.js';
 import { passHealthGate } from './health-gate.js';
 import type { HostState } from './host-state.js';
-import { type Artifact, audit, currentVersion, pruneReleases, switchTo } from './host-steps.js';
+import { type Artifact, audit, currentVersion, passGate, pruneReleases, switchTo } from './host-steps.js';
 import type { HostRecord, Journal } from './journal.js';
 import type { DcPlan, Plan } from './plan.js';
 
@@ -165,7 +165,7 @@ class Rollout {
       // From here the host may run the new release: a failure returns it to `previous`.
       outcome.version = version;
       await switchTo(connection, host, input.fleet, version);
-      await passHealthGate(connection, input.fleet.health, version);
+      await passGate(connection, host, input.fleet, version, Date.now());
       this.set(host, 'healthy');
       input.journal.host(host.name, 'healthy');
       await pruneReleases(connection, host, input.fleet.keepReleases, version, previous).catch(() => {});
@@ -222,7 +222,7 @@ class Rollout {
             const connection = await this.input.pool.connection(o.host);
             await switchTo(connection, o.host, this.input.fleet, o.previous);
             o.version = o.previous;
-            await passHealthGate(connection, this.input.fleet.health, o.previous);
+            await passGate(connection, o.host, this.input.fleet, o.previous, Date.now());
             this.set(o.host, 'rolled-back');
             this.input.journal.host(o.host.name, 'rolled-back');
             await this.audit(o.host, o.previous, this.input.versionFor(o.host), 'rolled-back');

@@ -1,0 +1,108 @@
+// The `manager: none` stop command, run by a real /bin/sh against real process groups on this
+// machine: what a host does with it, without SSH.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { layoutOf } from '../src/fleet/commands/layout.js';
+import { pidFile, type ServiceSpec, stopService } from '../src/fleet/commands/service.js';
+import { render } from '../src/fleet/commands/shell.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'pif-stop-'));
+const layout = layoutOf(root);
+mkdirSync(layout.shared);
+const spec: ServiceSpec = {
+  manager: 'none',
+  name: 'hello',
+  action: 'restart',
+  command: ['sh', '-c', 'node server.mjs'],
+  env: {},
+  stop_timeout: 500,
+};
+const started: ChildProcess[] = [];
+
+after(() => {
+  for (const child of started) {
+    if (child.pid && groupAlive(child.pid)) process.kill(-child.pid, 'SIGKILL');
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+function groupAlive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A shell leading its own process group with a child under it, as setsid starts the app. */
+function startGroup(script: string): number {
+  const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  started.push(child);
+  return child.pid as number;
+}
+
+/** Runs the stop command; asynchronously, so this process reaps the group leader it started. */
+function stop(): Promise<{ code: number | null; ms: number; stderr: string }> {
+  const begun = Date.now();
+  const child = spawn('sh', ['-c', render(stopService(layout, spec))], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  return new Promise((resolve) => {
+    child.on('close', (code) => resolve({ code, ms: Date.now() - begun, stderr }));
+  });
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 200));
+
+test('the group goes, not only the shell in the pidfile', async () => {
+  // The shell forwards nothing: TERM to it alone would leave the child running.
+  const leader = startGroup('sleep 60; true');
+  await settle();
+  writeFileSync(pidFile(layout, spec), `${leader}\n`);
+  const result = await stop();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(groupAlive(leader), false);
+  assert.equal(existsSync(pidFile(layout, spec)), false, 'the pidfile is removed');
+});
+
+test('a group that ignores TERM is killed after stop_timeout', async () => {
+  const leader = startGroup(`trap '' TERM; sh -c "trap '' TERM; sleep 60"; true`);
+  await settle();
+  writeFileSync(pidFile(layout, spec), `${leader}\n`);
+  const result = await stop();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(groupAlive(leader), false);
+  assert.ok(result.ms >= 500 && result.ms < 3_000, `${result.ms} ms`);
+});
+
+test('a pidfile naming a member of a group whose leader exited stops that whole group', async () => {
+  // As start-stop-daemon --background alone leaves the app: its group leader was a fork that exited.
+  const memberFile = path.join(root, 'member');
+  const leader = startGroup(`sh -c "sleep 60; true" & echo $! > ${memberFile}`);
+  await settle();
+  assert.equal(groupAlive(leader), true);
+  writeFileSync(pidFile(layout, spec), readFileSync(memberFile));
+  const result = await stop();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(groupAlive(leader), false);
+});
+
+test('nothing to stop: no pidfile, a stale pid, or garbage', async () => {
+  rmSync(pidFile(layout, spec), { force: true });
+  assert.equal((await stop()).code, 0);
+  for (const content of ['999999999\n', 'not a pid\n', '1\n', '']) {
+    writeFileSync(pidFile(layout, spec), content);
+    const result = await stop();
+    assert.equal(result.code, 0, `${JSON.stringify(content)}: ${result.stderr}`);
+    assert.equal(existsSync(pidFile(layout, spec)), false);
+  }
+});
