@@ -84,6 +84,7 @@ export function registerDeploy(program: Command): void {
         }
       }
       const version = resume?.replay.start.version ?? (versionArg as string);
+      session.pool.expect(chosen.flatMap((dc) => dc.hosts));
       // Ctrl-C: hosts in flight finish (no host is left half-switched), locks are released and
       // the journal stays open for --resume. A second Ctrl-C stops at once.
       const interrupt = new AbortController();

@@ -16,10 +16,9 @@ export function registerRollback(program: Command): void {
     if (flags.to !== undefined) checkVersion(flags.to);
     const session = await openSession(flags, { repoRequired: false });
     try {
-      const { result } = await rollback(session, {
-        to: flags.to,
-        selection: selection(session.fleet, flags),
-      });
+      const chosen = selection(session.fleet, flags);
+      session.pool.expect(chosen.flatMap((dc) => dc.hosts));
+      const { result } = await rollback(session, { to: flags.to, selection: chosen });
       process.exitCode =
         result.outcome === 'done' && result.hosts.every((h) => h.state === 'healthy') ? 0 : 1;
     } finally {

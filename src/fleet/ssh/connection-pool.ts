@@ -9,7 +9,8 @@ import type { Host, Jump } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
 import { Connection } from './connection.js';
 import { HostError } from './errors.js';
-import { type KnownKey, lookupName, preferredAlgorithms, verifyHostKey } from './known-hosts.js';
+import { lookupName, preferredAlgorithms, verifyHostKey } from './known-hosts.js';
+import type { KnownHostsIndex } from './known-hosts-index.js';
 
 export interface PoolOptions {
   user: string;
@@ -17,7 +18,8 @@ export interface PoolOptions {
   privateKey: Buffer | undefined;
   /** $SSH_AUTH_SOCK, when agent auth is allowed. */
   agent: string | undefined;
-  knownHosts: KnownKey[];
+  /** known_hosts, indexed once; `expect` tells it the names this run will check. */
+  knownHosts: KnownHostsIndex;
   knownHostsFile: string;
   strictHostKeys: boolean;
   connectTimeoutMs: number;
@@ -58,6 +60,19 @@ export class ConnectionPool {
   /** The host's connection, opened if needed. Fails with a HostError naming the cause. */
   connection(host: Host): Promise<Connection> {
     return this.get(this.targetOf(host));
+  }
+
+  /**
+   * The hosts this run will connect to: their known_hosts entries (and their jump hosts') are
+   * resolved in one pass before the first handshake, not one scan of the file per host.
+   */
+  expect(hosts: readonly Host[]): void {
+    this.options.knownHosts.expect(
+      hosts.flatMap((host) => {
+        const { names, jump } = this.targetOf(host);
+        return jump ? [...names, lookupName(jump.host, jump.port)] : names;
+      }),
+    );
   }
 
   /** The key the host presents, without authenticating (for `pier trust`). */
@@ -150,6 +165,7 @@ export class ConnectionPool {
   }
 
   private async connect(target: Target): Promise<Connection> {
+    await this.options.knownHosts.resolve(target.names);
     const sock = target.jump ? await this.tunnel(target) : undefined;
     return this.handshakes.run(() => this.handshake(target, sock));
   }
