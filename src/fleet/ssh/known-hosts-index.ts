@@ -35,7 +35,7 @@ export class KnownHostsIndex {
   private readonly entries: KnownKey[] = [];
   private readonly plain = new Map<string, number[]>();
   private readonly patterned: PatternedLine[] = [];
-  /** Hashed lines no resolved name owns. */
+  /** Hashed lines that may still belong to a name not resolved yet (compacted after each pass). */
   private open: HashedLine[] = [];
   private readonly hashedOf = new Map<string, number[]>();
   private readonly resolved = new Set<string>();
@@ -50,8 +50,8 @@ export class KnownHostsIndex {
   }
 
   /**
-   * Appends entries (lines just written to the file). `owner`: the lowercased name a hashed line
-   * was written for, so it needs no HMAC; without it, the line is tried against every name
+   * Appends entries (lines just written to the file). `owner`: the name a hashed line was
+   * written for, so placing it needs no HMAC; without it, the line is tried against every name
    * already resolved.
    */
   add(keys: readonly KnownKey[], owner?: string): void {
@@ -190,6 +190,12 @@ export class KnownHostsIndex {
     for (const line of this.open) {
       if (line.owner !== undefined) continue;
       for (let step = 0; step < 2 * names.length + 2; step++) {
+        if (sinceYield >= sliceHmacs) {
+          sinceYield = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+          // A lookup meanwhile may have placed this line.
+          if (line.owner !== undefined) break;
+        }
         const at = cursor + offset(step);
         const name = names[at];
         // Out of range, or resolved meanwhile by a lookup (which tried this line already).
@@ -200,10 +206,6 @@ export class KnownHostsIndex {
           cursor = at;
           break;
         }
-      }
-      if (sinceYield >= sliceHmacs) {
-        sinceYield = 0;
-        await new Promise((resolve) => setImmediate(resolve));
       }
     }
     for (const name of names) {
