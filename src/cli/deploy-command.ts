@@ -89,6 +89,7 @@ export function registerDeploy(program: Command): void {
           }
         }
         const version = resume?.replay.start.version ?? (versionArg as string);
+        session.pool.expect(chosen.flatMap((dc) => dc.hosts));
         const outcome = await deploy(session, { version, selection: chosen, resume, signal });
         process.exitCode = runExitCode(outcome, signal, false);
       } finally {

@@ -18,6 +18,7 @@ import { ReleaseStore } from '../fleet/release/store.js';
 import type { FleetSession } from '../fleet/session.js';
 import { ConnectionPool, readSshFiles } from '../fleet/ssh/connection-pool.js';
 import { parseKnownHosts } from '../fleet/ssh/known-hosts.js';
+import { KnownHostsIndex } from '../fleet/ssh/known-hosts-index.js';
 
 export interface FleetFlags {
   config?: string;
@@ -121,7 +122,7 @@ export async function openSession(
     user: fleet.ssh.user,
     privateKey: files.privateKey,
     agent: fleet.ssh.agent ? process.env.SSH_AUTH_SOCK : undefined,
-    knownHosts: parseKnownHosts(files.knownHostsText),
+    knownHosts: new KnownHostsIndex(parseKnownHosts(files.knownHostsText)),
     knownHostsFile,
     strictHostKeys: fleet.ssh.strict_host_keys,
     connectTimeoutMs: fleet.ssh.connect_timeout,

@@ -1,7 +1,9 @@
 // `pier rollback [--to VERSION]`: back to each host's previous good release, or to VERSION.
 import type { Command } from 'commander';
+import type { Datacenter } from '../fleet/inventory/inventory.js';
 import { checkVersion } from '../fleet/release/version.js';
 import { rollback } from '../fleet/rollback.js';
+import type { FleetSession } from '../fleet/session.js';
 import { type FleetFlags, openSession, selection, withFleetFlags } from './fleet-options.js';
 import { withInterrupts } from './interrupts.js';
 import { runExitCode } from './run-exit-code.js';
@@ -21,7 +23,7 @@ export function registerRollback(program: Command): void {
       try {
         const outcome = await rollback(session, {
           to: flags.to,
-          selection: selection(session.fleet, flags),
+          selection: expected(session, selection(session.fleet, flags)),
           signal,
         });
         process.exitCode = runExitCode(outcome, signal, true);
@@ -30,4 +32,10 @@ export function registerRollback(program: Command): void {
       }
     });
   });
+}
+
+/** The selection, announced to the pool (known_hosts is indexed for exactly these hosts). */
+function expected(session: FleetSession, chosen: Datacenter[]): Datacenter[] {
+  session.pool.expect(chosen.flatMap((dc) => dc.hosts));
+  return chosen;
 }

@@ -76,6 +76,7 @@ export function registerSetup(program: Command): void {
 async function runSetup(session: FleetSession, flags: SetupFlags, signal: AbortSignal): Promise<void> {
   const files = await readSetupFiles(session.repo, session.fleet);
   const chosen = selection(session.fleet, flags);
+  session.pool.expect(chosen.flatMap((dc) => dc.hosts));
   const total = chosen.reduce((sum, dc) => sum + dc.hosts.length, 0);
   const startedAt = new Date();
   let done = 0;

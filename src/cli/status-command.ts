@@ -14,6 +14,7 @@ export function registerStatus(program: Command): void {
     const session = await openSession(flags, { repoRequired: false });
     try {
       const chosen = selection(session.fleet, flags);
+      session.pool.expect(chosen.flatMap((dc) => dc.hosts));
       const status = await fleetStatus(session.pool, chosen);
       if (flags.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else {

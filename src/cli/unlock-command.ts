@@ -13,6 +13,7 @@ export function registerUnlock(program: Command): void {
         const session = await openSession(flags, { repoRequired: false });
         try {
           const hosts = selection(session.fleet, flags).flatMap((dc) => dc.hosts);
+          session.pool.expect(hosts);
           const broken = await breakLocks(session.pool, hosts, signal);
           for (const entry of broken) {
             process.stdout.write(

@@ -14,6 +14,7 @@ import {
   parseKnownHosts,
   verifyHostKey,
 } from './ssh/known-hosts.js';
+import { KnownHostsIndex } from './ssh/known-hosts-index.js';
 
 export interface TrustResult {
   host: string;
@@ -41,6 +42,11 @@ export async function trustHosts(
     ),
   );
   let text = await readFile(knownHostsFile, 'utf8').catch(() => '');
+  // One index for the whole run, told about each line added, so 5,000 hosts do not mean 5,000
+  // scans of the file.
+  const allNames = scanned.flatMap(({ host }) => pool.namesOf(host));
+  let known = new KnownHostsIndex(parseKnownHosts(text));
+  await known.resolve(allNames);
   const results: TrustResult[] = [];
   for (const { host, key, error } of scanned) {
     if (!key) {
@@ -49,7 +55,7 @@ export async function trustHosts(
     }
     const names = pool.namesOf(host);
     const shown = `${keyTypeOf(key)} ${fingerprint(key)}`;
-    const verdict = verifyHostKey(parseKnownHosts(text), names, key);
+    const verdict = verifyHostKey(known, names, key);
     if (verdict.ok) {
       results.push({ host: host.name, fingerprint: shown, action: 'already-trusted', detail: undefined });
       continue;
@@ -63,8 +69,17 @@ export async function trustHosts(
       });
       continue;
     }
-    if (verdict.reason === 'changed') text = withoutHost(text, names);
-    text = `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${knownHostsLines(names, key, options.hash).join('\n')}\n`;
+    if (verdict.reason === 'changed') {
+      text = withoutHost(text, names);
+      known = new KnownHostsIndex(parseKnownHosts(text));
+      await known.resolve(allNames);
+    }
+    const lines = knownHostsLines(names, key, options.hash);
+    text = `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${lines.join('\n')}\n`;
+    // Hashed: one line per name, in order (so each needs no HMAC to place).
+    if (options.hash) {
+      for (const [i, line] of lines.entries()) known.add(parseKnownHosts(line), names[i]);
+    } else known.add(parseKnownHosts(lines.join('\n')));
     results.push({
       host: host.name,
       fingerprint: shown,

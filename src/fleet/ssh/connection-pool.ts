@@ -2,6 +2,8 @@
 // handshakes bounded (a controller opening 5,000 at once would time most of them out), host
 // keys checked strictly against known_hosts (ssh2 accepts any key unless told otherwise), jump
 // hosts shared by the hosts behind them. Idle connections beyond `maxOpen` are closed.
+// `connect_timeout` bounds every hop: a host behind a jump host gets the same time for the
+// tunnel to open and the handshake over it as a direct host gets for TCP plus handshake.
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import { Client, type ConnectConfig } from 'ssh2';
@@ -9,7 +11,8 @@ import type { Host, Jump } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
 import { Connection } from './connection.js';
 import { HostError } from './errors.js';
-import { type KnownKey, lookupName, preferredAlgorithms, verifyHostKey } from './known-hosts.js';
+import { lookupName, preferredAlgorithms, verifyHostKey } from './known-hosts.js';
+import type { KnownHostsIndex } from './known-hosts-index.js';
 
 export interface PoolOptions {
   user: string;
@@ -17,7 +20,8 @@ export interface PoolOptions {
   privateKey: Buffer | undefined;
   /** $SSH_AUTH_SOCK, when agent auth is allowed. */
   agent: string | undefined;
-  knownHosts: KnownKey[];
+  /** known_hosts, indexed once; `expect` tells it the names this run will check. */
+  knownHosts: KnownHostsIndex;
   knownHostsFile: string;
   strictHostKeys: boolean;
   connectTimeoutMs: number;
@@ -65,10 +69,29 @@ export class ConnectionPool {
     return this.get(this.targetOf(host));
   }
 
+  /**
+   * The hosts this run will connect to: their known_hosts entries (and their jump hosts') are
+   * resolved in one pass before the first handshake, not one scan of the file per host.
+   */
+  expect(hosts: readonly Host[]): void {
+    this.options.knownHosts.expect(
+      hosts.flatMap((host) => {
+        const { names, jump } = this.targetOf(host);
+        return jump ? [...names, lookupName(jump.host, jump.port)] : names;
+      }),
+    );
+  }
+
   /** The key the host presents, without authenticating (for `pier trust`). */
   async scanHostKey(host: Host): Promise<Buffer> {
     const target = this.targetOf(host);
-    const sock = target.jump ? await this.tunnel(target) : undefined;
+    let sock: Duplex | undefined;
+    let deadline = Date.now() + this.options.connectTimeoutMs;
+    if (target.jump) {
+      const via = await this.jumpConnection(target);
+      deadline = Date.now() + this.options.connectTimeoutMs;
+      sock = await this.tunnel(target, via, deadline);
+    }
     return new Promise((resolve, reject) => {
       const client = new Client();
       let key: Buffer | undefined;
@@ -87,7 +110,7 @@ export class ConnectionPool {
         host: target.address,
         port: target.port,
         username: target.user,
-        readyTimeout: this.options.connectTimeoutMs,
+        readyTimeout: Math.max(1, deadline - Date.now()),
         ...(sock ? { sock } : {}),
         hostVerifier: (presented: Buffer) => {
           key = presented;
@@ -200,50 +223,93 @@ export class ConnectionPool {
   }
 
   private async connect(target: Target): Promise<Connection> {
-    const sock = target.jump ? await this.tunnel(target) : undefined;
-    return this.handshakes.run(() => this.handshake(target, sock));
+    await this.options.knownHosts.resolve(target.names);
+    if (!target.jump)
+      return this.handshakes.run(() => this.handshake(target, undefined, this.options.connectTimeoutMs));
+    // The jump host's own connection is opened (and bounded) outside this host's handshake slot:
+    // inside it, a full limiter could wait on itself.
+    const via = await this.jumpConnection(target);
+    return this.handshakes.run(async () => {
+      const deadline = Date.now() + this.options.connectTimeoutMs;
+      const sock = await this.tunnel(target, via, deadline);
+      return this.handshake(target, sock, deadline - Date.now());
+    });
   }
 
-  /** A TCP stream to the target opened from its jump host (OpenSSH's ProxyJump). */
-  private async tunnel(target: Target): Promise<Duplex> {
+  private jumpTarget(jump: Jump): Target {
+    return {
+      key: `${jump.user}@${jump.host}:${jump.port}`,
+      names: [lookupName(jump.host, jump.port)],
+      address: jump.host,
+      port: jump.port,
+      user: jump.user,
+      jump: undefined,
+    };
+  }
+
+  private async jumpConnection(target: Target): Promise<Connection> {
     const jump = target.jump as Jump;
-    let via: Connection;
     try {
-      via = await this.get({
-        key: `${jump.user}@${jump.host}:${jump.port}`,
-        names: [lookupName(jump.host, jump.port)],
-        address: jump.host,
-        port: jump.port,
-        user: jump.user,
-        jump: undefined,
-      });
+      return await this.get(this.jumpTarget(jump));
     } catch (err) {
       throw new HostError('FLEET_SSH_JUMP', `jump host ${jump.host}: ${(err as Error).message}`, {
         cause: err,
       });
     }
+  }
+
+  /**
+   * A TCP stream to the target opened from its jump host (OpenSSH's ProxyJump), by `deadline`
+   * (ms since the epoch). The jump host's own connect() to a black-holed address would otherwise
+   * last its SYN retries (about 130 s on Linux); SSH cannot cancel a channel being opened, so a
+   * channel that opens after the deadline is closed on arrival.
+   */
+  private tunnel(target: Target, via: Connection, deadline: number): Promise<Duplex> {
+    const jump = target.jump as Jump;
     return new Promise((resolve, reject) => {
-      via.client.forwardOut('127.0.0.1', 0, target.address, target.port, (err, stream) =>
-        err
-          ? reject(
-              new HostError(
-                'FLEET_SSH_JUMP',
-                `jump host ${jump.host} cannot reach ${target.address}:${target.port}: ${err.message}`,
-              ),
-            )
-          : resolve(stream),
+      let late = false;
+      const timer = setTimeout(
+        () => {
+          late = true;
+          reject(
+            new HostError(
+              'FLEET_SSH_JUMP',
+              `timed out after ${seconds(this.options.connectTimeoutMs)} connecting through jump host ${jump.host}`,
+              {
+                hint: 'the jump host cannot reach this host (down, firewalled, or a wrong address); ssh.connect_timeout bounds each hop',
+              },
+            ),
+          );
+        },
+        Math.max(0, deadline - Date.now()),
       );
+      via.client.forwardOut('127.0.0.1', 0, target.address, target.port, (err, stream) => {
+        if (late) {
+          stream?.close();
+          return;
+        }
+        clearTimeout(timer);
+        if (err)
+          reject(
+            new HostError(
+              'FLEET_SSH_JUMP',
+              `jump host ${jump.host} cannot reach ${target.address}:${target.port}: ${err.message}`,
+            ),
+          );
+        else resolve(stream);
+      });
     });
   }
 
-  private handshake(target: Target, sock: Duplex | undefined): Promise<Connection> {
+  /** `timeoutMs`: what is left of `connect_timeout` for TCP (when direct) and the handshake. */
+  private handshake(target: Target, sock: Duplex | undefined, timeoutMs: number): Promise<Connection> {
     const { options } = this;
     let rejectedKey: HostError | undefined;
     const config: ConnectConfig = {
       host: target.address,
       port: target.port,
       username: target.user,
-      readyTimeout: options.connectTimeoutMs,
+      readyTimeout: Math.max(1, timeoutMs),
       keepaliveInterval: 15_000,
       algorithms: {
         serverHostKey: preferredAlgorithms(options.knownHosts, target.names, allHostKeyAlgorithms) as never,
@@ -290,6 +356,10 @@ export class ConnectionPool {
       client.connect(config);
     });
   }
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 /** Socket errors without the address in them, so the same problem on many hosts groups as one. */

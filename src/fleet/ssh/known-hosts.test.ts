@@ -14,6 +14,9 @@ import {
   preferredAlgorithms,
   verifyHostKey,
 } from './known-hosts.js';
+import { KnownHostsIndex } from './known-hosts-index.js';
+
+const indexOf = (text: string) => new KnownHostsIndex(parseKnownHosts(text));
 
 function keyPair(dir: string, name: string): { blob: Buffer; line: string; openSshFingerprint: string } {
   const file = path.join(dir, name);
@@ -29,7 +32,7 @@ test('keys match by plain name, [host]:port, wildcard and negation', () => {
   try {
     const a = keyPair(dir, 'a');
     const b = keyPair(dir, 'b');
-    const known = parseKnownHosts(
+    const known = indexOf(
       [
         '# comment',
         `web1.example.net,10.0.0.1 ${a.line.split(' ').slice(0, 2).join(' ')}`,
@@ -63,9 +66,8 @@ test('hashed entries written by ssh-keygen -H are matched, and ours by ssh-keyge
     execFileSync('ssh-keygen', ['-q', '-H', '-f', file], { stdio: 'ignore' });
     const text = readFileSync(file, 'utf8');
     assert.match(text, /^\|1\|/);
-    const known = parseKnownHosts(text);
-    assert.deepEqual(verifyHostKey(known, ['web1.example.net'], a.blob), { ok: true });
-    assert.equal(matchesHost(known[0]?.patterns ?? '', 'web2.example.net'), false);
+    assert.deepEqual(verifyHostKey(indexOf(text), ['web1.example.net'], a.blob), { ok: true });
+    assert.equal(matchesHost(parseKnownHosts(text)[0]?.patterns ?? '', 'web2.example.net'), false);
 
     const ours = path.join(dir, 'ours');
     writeFileSync(ours, `${knownHostsLines(['[h.example]:2200'], a.blob, true).join('\n')}\n`);
@@ -83,10 +85,10 @@ test('revoked keys are refused; known algorithms are offered first', () => {
   try {
     const a = keyPair(dir, 'a');
     const pub = a.line.split(' ').slice(0, 2).join(' ');
-    const known = parseKnownHosts(`h1 ${pub}\n@revoked * ${pub}\n`);
+    const known = indexOf(`h1 ${pub}\n@revoked * ${pub}\n`);
     const verdict = verifyHostKey(known, ['h1'], a.blob);
     assert.equal(!verdict.ok && verdict.reason, 'revoked');
-    const rsa = parseKnownHosts(`h1 ssh-rsa ${Buffer.from('x').toString('base64')}\n`);
+    const rsa = indexOf(`h1 ssh-rsa ${Buffer.from('x').toString('base64')}\n`);
     assert.deepEqual(preferredAlgorithms(rsa, ['h1'], ['ssh-ed25519', 'rsa-sha2-512', 'ssh-rsa']), [
       'rsa-sha2-512',
       'ssh-rsa',

@@ -1,7 +1,9 @@
 // known_hosts, OpenSSH's format: `[marker] patterns keytype base64-key [comment]`. Patterns are
 // comma lists with * ? and ! (negation), `[host]:port` for ports other than 22, or hashed as
-// `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`. Parsing and matching do no I/O.
+// `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`. Parsing and matching do no I/O; checks go
+// through a KnownHostsIndex (known-hosts-index.ts), built once per run.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { type KnownHostsIndex, matchesPatterns, wildcard } from './known-hosts-index.js';
 
 export interface KnownKey {
   patterns: string;
@@ -53,68 +55,52 @@ export function keyTypeOf(key: Buffer): string {
   return key.subarray(4, 4 + key.readUInt32BE(0)).toString('latin1');
 }
 
+/** Whether one line's patterns cover `name` (lowercased). Scans: for one-off edits of the file. */
 export function matchesHost(patterns: string, name: string): boolean {
   if (patterns.startsWith('|1|')) {
     const [, , salt = '', hash = ''] = patterns.split('|');
     const digest = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
     return digest === hash;
   }
-  let matched = false;
-  for (const pattern of patterns.split(',')) {
-    const negated = pattern.startsWith('!');
-    if (wildcard(negated ? pattern.slice(1) : pattern).test(name)) {
-      if (negated) return false;
-      matched = true;
-    }
-  }
-  return matched;
+  return matchesPatterns(
+    patterns.split(',').map((pattern) => {
+      const negated = pattern.startsWith('!');
+      return { negated, test: wildcard(negated ? pattern.slice(1) : pattern) };
+    }),
+    name,
+  );
 }
 
-function wildcard(pattern: string): RegExp {
-  const body = pattern
-    .toLowerCase()
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\[/g, '\\[')
-    .replace(/\]/g, '\\]')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
-/** Checks a presented key for a host known by any of `names` (its inventory name and address). */
+/**
+ * Checks a presented key (SSH wire blob) for a host known by any of `names` (its inventory name
+ * and address, `[name]:port` off port 22). A key marked @revoked anywhere is refused; otherwise
+ * any unmarked entry for the host with this key accepts it. OpenSSH's rules (sshd(8), "SSH_KNOWN_HOSTS FILE FORMAT").
+ */
 export function verifyHostKey(
-  known: readonly KnownKey[],
+  known: KnownHostsIndex,
   names: readonly string[],
   presented: Buffer,
 ): HostKeyVerdict {
-  const lowered = names.map((name) => name.toLowerCase());
-  const forHost = known.filter((entry) => lowered.some((name) => matchesHost(entry.patterns, name)));
+  const forHost = known.entriesFor(names);
   const verdict = (reason: 'unknown' | 'changed' | 'revoked'): HostKeyVerdict => ({
     ok: false,
     reason,
     fingerprint: fingerprint(presented),
     keyType: keyTypeOf(presented),
-    known: forHost.filter((entry) => entry.marker === undefined).map((entry) => fingerprint(entry.key)),
+    known: forHost.map((entry) => fingerprint(entry.key)),
   });
-  if (known.some((entry) => entry.marker === 'revoked' && entry.key.equals(presented)))
-    return verdict('revoked');
-  const plain = forHost.filter((entry) => entry.marker === undefined);
-  if (plain.some((entry) => entry.key.equals(presented))) return { ok: true };
-  return verdict(plain.length === 0 ? 'unknown' : 'changed');
+  if (known.isRevoked(presented)) return verdict('revoked');
+  if (forHost.some((entry) => entry.key.equals(presented))) return { ok: true };
+  return verdict(forHost.length === 0 ? 'unknown' : 'changed');
 }
 
 /** Host key algorithms to offer, the ones known for this host first, so the server shows that key. */
 export function preferredAlgorithms(
-  known: readonly KnownKey[],
+  known: KnownHostsIndex,
   names: readonly string[],
   all: readonly string[],
 ): string[] {
-  const lowered = names.map((name) => name.toLowerCase());
-  const types = known
-    .filter(
-      (entry) => entry.marker === undefined && lowered.some((name) => matchesHost(entry.patterns, name)),
-    )
-    .map((entry) => entry.keyType);
+  const types = known.entriesFor(names).map((entry) => entry.keyType);
   const wanted = new Set(
     types.flatMap((type) => (type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type])),
   );
