@@ -43,6 +43,23 @@ function countEstablished(port: number): Promise<number> {
   });
 }
 
+/** Busy and total CPU time of the whole machine so far (first line of /proc/stat), in ms. */
+export function machineCpu(): { busyMs: number; totalMs: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number) as number[];
+  const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+  return { busyMs: busy * tickMs, totalMs: (busy + (idle ?? 0) + (iowait ?? 0)) * tickMs };
+}
+
+/** The share of the machine's CPU that was busy between two `machineCpu()` readings, in %. */
+export function busyPercent(
+  before: ReturnType<typeof machineCpu>,
+  after: ReturnType<typeof machineCpu>,
+): number {
+  const total = after.totalMs - before.totalMs;
+  return total > 0 ? Math.round(((after.busyMs - before.busyMs) / total) * 100) : 0;
+}
+
 export class ControllerMeter {
   private readonly started = Date.now();
   private readonly all: Sample[] = [];

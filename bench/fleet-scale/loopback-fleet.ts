@@ -6,7 +6,16 @@
 // can run it: it ends the processes this fleet started, by PID, removes the user and the files.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { waitForPort } from '../../test/helpers/net.js';
 
@@ -28,9 +37,10 @@ export interface LoopbackFleet {
   hostKey: Buffer;
   sshdPid: number;
   /**
-   * CPU time (user + system, ms) of every session sshd has finished: its reaped children's
-   * cutime + cstime, which take in what those sessions ran and waited for (sh, tar, curl, node).
-   * The "hosts'" side of a deploy; a daemonised app is not counted.
+   * CPU time (ms) of sshd and everything it started (sessions, the commands they ran, apps that
+   * daemonised), from the cpuacct cgroup sshd runs in: the "hosts'" side of a deploy. A process
+   * sshd's session leaves behind is orphaned and reaped by PID 1, so sshd's own cutime would miss
+   * most of it. NaN without a writable cgroup v1 cpuacct hierarchy.
    */
   sessionsCpuMs(): number;
   /** What sshd printed on stderr (LogLevel ERROR), the last 8 KiB. */
@@ -85,6 +95,14 @@ export function descendants(root: number): number[] {
   return out;
 }
 
+function cgroupProcs(cgroup: string): number[] {
+  try {
+    return readFileSync(path.join(cgroup, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 function ownedBy(pid: number, uid: number): boolean {
   try {
     return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) === uid;
@@ -133,6 +151,8 @@ export async function createLoopbackFleet(
     });
   }
 
+  const cgroup = `/sys/fs/cgroup/cpuacct/pier-scale-${user}`;
+  let cgroupMade = false;
   let cleaned = false;
   const cleanup = (): void => {
     if (cleaned) return;
@@ -157,6 +177,20 @@ export async function createLoopbackFleet(
     if (sshd?.pid !== undefined) {
       for (const pid of descendants(sshd.pid).reverse()) kill(pid);
       kill(sshd.pid);
+    }
+    // Whatever else sshd's sessions left running is still in its cgroup.
+    if (cgroupMade) {
+      for (let round = 0; round < 50; round++) {
+        const left = cgroupProcs(cgroup);
+        if (left.length === 0) break;
+        for (const pid of left) kill(pid);
+        sleepSync(100);
+      }
+      try {
+        rmdirSync(cgroup);
+      } catch (err) {
+        process.stderr.write(`fleet-scale: rmdir ${cgroup} failed: ${(err as Error).message}\n`);
+      }
     }
     if (uid >= 0) {
       for (let round = 0; round < 50; round++) {
@@ -235,6 +269,14 @@ export async function createLoopbackFleet(
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
     });
+    try {
+      mkdirSync(cgroup);
+      cgroupMade = true;
+      // Before the first connection: every process sshd forks from now on is counted here.
+      writeFileSync(path.join(cgroup, 'cgroup.procs'), String(sshd.pid));
+    } catch {
+      // no cpuacct hierarchy to write to: the hosts' CPU goes unmeasured
+    }
     sshd.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-8192);
     });
@@ -253,11 +295,8 @@ export async function createLoopbackFleet(
       hostKey: Buffer.from(keyBase64 as string, 'base64'),
       sshdPid: sshd.pid as number,
       sshdLog: () => stderr,
-      sessionsCpuMs: () => {
-        const stat = readFileSync(`/proc/${sshd?.pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return (Number(fields[13]) + Number(fields[14])) * 10;
-      },
+      sessionsCpuMs: () =>
+        cgroupMade ? Number(readFileSync(path.join(cgroup, 'cpuacct.usage'), 'utf8')) / 1e6 : Number.NaN,
       hosts,
       cleanup,
     };

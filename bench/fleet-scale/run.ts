@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { type AppRepo, createAppRepo } from '../../test/helpers/fleet-app.js';
 import { freePort } from '../../test/helpers/net.js';
 import { pierBin, repoRoot } from '../../test/helpers/paths.js';
-import { ControllerMeter, type MeterSummary } from './controller-meter.js';
+import { busyPercent, ControllerMeter, type MeterSummary, machineCpu } from './controller-meter.js';
 import { datacenters, fleetYaml, handshakeConcurrency, rollout } from './fleet-file.js';
 import { createLoopbackFleet, descendants, type LoopbackFleet } from './loopback-fleet.js';
 import type { SocketTotals } from './socket-meter.js';
@@ -137,6 +137,7 @@ try {
   );
   const lines: Line[] = [];
   const hostsCpuBefore = fleet.sessionsCpuMs();
+  const machineBefore = machineCpu();
   const deployStart = process.hrtime.bigint();
   const since = () => Number(process.hrtime.bigint() - deployStart) / 1e6;
   const child = spawn(process.execPath, ['--import', meterUrl.href, pierBin, 'deploy', 'v1'], {
@@ -157,6 +158,7 @@ try {
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
   );
   const deployMs = since();
+  const machineBusyDeploy = busyPercent(machineBefore, machineCpu());
   await sleep(50); // the last lines of the pipes
   const controller: MeterSummary = meter.stop();
   let sockets: SocketTotals = {};
@@ -190,6 +192,7 @@ try {
   };
   await sessionsEnded();
   const hostsCpuDeploy = fleet.sessionsCpuMs() - hostsCpuBefore;
+  const machineBeforeFloor = machineCpu();
   const floor = await sshFloor(
     fleet.hosts.map((host) => ({
       address: host.address,
@@ -200,6 +203,7 @@ try {
     })),
     handshakeConcurrency,
   );
+  const machineBusyFloor = busyPercent(machineBeforeFloor, machineCpu());
   await sessionsEnded();
   const hostsCpuFloor = fleet.sessionsCpuMs() - hostsCpuBefore - hostsCpuDeploy;
   const pierSsh = sockets[String(sshPort)] ?? { connections: 0, bytesWritten: 0, bytesRead: 0 };
@@ -227,6 +231,7 @@ try {
       peakFds: controller.peakFds,
       cpuMs: controller.cpuMs,
       hostsCpuMs: hostsCpuDeploy,
+      machineBusyPercent: machineBusyDeploy,
       sshConnectionsOpened: pierSsh.connections,
       bytesSentToSsh: pierSsh.bytesWritten,
       bytesReceivedFromSsh: pierSsh.bytesRead,
@@ -240,6 +245,7 @@ try {
       wallMs: Math.round(floor.wallMs),
       concurrency: floor.concurrency,
       hostsCpuMs: hostsCpuFloor,
+      machineBusyPercent: machineBusyFloor,
       failures: floor.failures.length,
       firstFailures: floor.failures.slice(0, 10),
       bytesSentToSsh: floorSsh.bytesWritten,
@@ -252,8 +258,10 @@ try {
         'ESTABLISHED TCP connections to the bench sshd port (ss, every 200 ms); only pier connects to it during the deploy',
       peakFds: 'entries of /proc/<pier pid>/fd, sampled every 200 ms',
       cpuMs: 'utime+stime of the pier process at the last sample',
+      machineBusyPercent:
+        'busy share of all cores (/proc/stat) over the run, whatever else the machine was doing',
       hostsCpuMs:
-        "CPU of the sshd sessions (and what they ran) the run caused: growth of sshd's cutime+cstime, read once its sessions ended",
+        "CPU of sshd and all it started (sessions, their commands, the apps) during the run: its cpuacct cgroup's usage, read once its sessions ended",
       bytes:
         "Node's socket.bytesWritten/bytesRead of every TCP socket to the sshd port (SSH packets, no TCP/IP headers), summed at close and at exit",
       maxSilentMs:
@@ -286,6 +294,7 @@ try {
   );
   console.log(`peak fds                     ${controller.peakFds}`);
   console.log(`controller CPU               ${seconds(controller.cpuMs)}`);
+  console.log(`machine CPU busy             pier ${machineBusyDeploy}%, floor ${machineBusyFloor}%`);
   console.log(
     `hosts' CPU (sshd sessions)   pier ${seconds(hostsCpuDeploy)}, floor ${seconds(hostsCpuFloor)}`,
   );
