@@ -12,6 +12,7 @@ import { artifactFor } from './release/release.js';
 import type { ReleaseManifest } from './release/store.js';
 import { checkVersion } from './release/version.js';
 import { buildReport, type DeployReport, writeReport } from './report/deploy-report.js';
+import { inPhase } from './report/phase-progress.js';
 import { Progress } from './report/progress.js';
 import { groupedFailures, locksLeftNote, outcomeLine, summaryTable } from './report/summary.js';
 import { Journal, type Replay, replayJournal } from './rollout/journal.js';
@@ -82,7 +83,9 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   );
   let locked: Awaited<ReturnType<typeof lockFleet>>;
   try {
-    locked = await lockFleet(pool, hosts, lock);
+    locked = await inPhase(out, session.tty, 'lock', hosts.length, (tick) =>
+      lockFleet(pool, hosts, lock, undefined, tick),
+    );
   } catch (err) {
     journal.write({ type: 'end', outcome: 'refused', at: new Date().toISOString() });
     journal.close();
@@ -93,7 +96,9 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   const release = async (): Promise<LockLeft[]> => {
     progress.finish();
     stopRenewing();
-    return unlockFleet(pool, locked.locked, id);
+    return inPhase(out, session.tty, 'unlock', locked.locked.length, (tick) =>
+      unlockFleet(pool, locked.locked, id, tick),
+    );
   };
   let result: RolloutResult;
   try {

@@ -64,6 +64,7 @@ export async function lockFleet(
   hosts: readonly Host[],
   info: LockInfo,
   now: () => Date = () => new Date(),
+  onHost: (failed: boolean) => void = () => {},
 ): Promise<LockResult> {
   const line = JSON.stringify(info);
   const locked: Host[] = [];
@@ -97,6 +98,7 @@ export async function lockFleet(
           });
         } finally {
           pool.release(host);
+          onHost(!locked.includes(host));
         }
       }),
     ),
@@ -196,6 +198,7 @@ export async function unlockFleet(
   pool: ConnectionPool,
   hosts: readonly Host[],
   deployId: string,
+  onHost: (failed: boolean) => void = () => {},
 ): Promise<LockLeft[]> {
   const left: LockLeft[] = [];
   const limiter = new Limiter(256);
@@ -212,6 +215,7 @@ export async function unlockFleet(
           left.push({ host, error: describeError(err) });
         } finally {
           pool.release(host);
+          onHost(left.some((entry) => entry.host === host));
         }
       }),
     ),

@@ -8,6 +8,7 @@ import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
 import { keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
 import { checkVersion } from './release/version.js';
+import { inPhase } from './report/phase-progress.js';
 import { Progress } from './report/progress.js';
 import { previousGood } from './rollout/history.js';
 import { Journal } from './rollout/journal.js';
@@ -38,7 +39,9 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
   };
   out.write(`rolling back ${hosts.length} hosts to ${to ?? 'their previous good release'}, ${id}\n`);
   request.signal?.throwIfAborted();
-  const locked = await lockFleet(pool, hosts, lock);
+  const locked = await inPhase(out, session.tty, 'lock', hosts.length, (tick) =>
+    lockFleet(pool, hosts, lock, undefined, tick),
+  );
   await mkdir(store.deploysDir(), { recursive: true });
   const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
   journal.write({
@@ -82,7 +85,9 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
   const release = async (): Promise<LockLeft[]> => {
     progress.finish();
     stopRenewing();
-    return unlockFleet(pool, locked.locked, id);
+    return inPhase(out, session.tty, 'unlock', locked.locked.length, (tick) =>
+      unlockFleet(pool, locked.locked, id, tick),
+    );
   };
   let result: RolloutResult;
   try {

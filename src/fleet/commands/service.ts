@@ -44,6 +44,7 @@ export const stopGroupScript = [
   'pid=$(cat "$f" 2>/dev/null) || exit 0;',
   'case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac;',
   'group=$pid;',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   'stat=$(cat /proc/$pid/stat 2>/dev/null) && set -- ${stat##*)} && [ "$3" -gt 1 ] && group=$3;',
   'kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };',
   'n=0;',

@@ -64,3 +64,19 @@ export class PhaseProgress {
     } else this.out.write(`${this.line()}\n`);
   }
 }
+
+/** Runs a whole-fleet phase with its progress shown; `tick` counts a host done (or failed). */
+export async function inPhase<T>(
+  out: ProgressSink,
+  tty: boolean,
+  phase: string,
+  total: number,
+  run: (tick: (failed: boolean) => void) => Promise<T>,
+): Promise<T> {
+  const progress = new PhaseProgress(out, tty, phase, total).start();
+  try {
+    return await run((failed) => progress.tick(failed));
+  } finally {
+    progress.finish();
+  }
+}

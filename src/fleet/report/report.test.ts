@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Host } from '../inventory/inventory.js';
 import type { HostOutcome } from '../rollout/runner.js';
+import { PhaseProgress } from './phase-progress.js';
 import { Progress } from './progress.js';
 import { groupedFailures, outcomeLine, summaryTable } from './summary.js';
 
@@ -126,4 +127,17 @@ test('the outcome line never says done while a lock of the run remains', () => {
     outcomeLine(interrupted, 'v1', 'rollback'),
     'rollback v1: interrupted with 1/3 hosts healthy; `pier rollback --to v1 --hosts a2,f1` finishes it',
   );
+});
+
+test('a whole-fleet phase shows its count, its rate and the time left', () => {
+  let now = 0;
+  let out = '';
+  const phase = new PhaseProgress({ write: (text) => (out += text) }, false, 'lock', 5000, () => now).start();
+  now = 4_000;
+  for (let i = 0; i < 1000; i++) phase.tick(i < 3);
+  assert.equal(phase.line(), 'lock: 1000/5000 hosts (3 failed), 250 hosts/s, about 16 s left');
+  now = 20_000;
+  for (let i = 0; i < 4000; i++) phase.tick();
+  phase.finish();
+  assert.equal(out, 'lock: 5000/5000 hosts (3 failed) in 20.0 s\n');
 });
