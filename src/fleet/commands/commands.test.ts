@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readCurrent, switchCurrent, versionOfLink } from './activate.js';
 import { appendAudit, auditLine } from './audit.js';
-import { parseProbe, probeHealth } from './health.js';
+import { healthGate, parseGate, parseProbe, probeHealth } from './health.js';
 import { layoutOf } from './layout.js';
 import { breakLock, parseLockReport, releaseLock, renewLock, takeLock } from './lock.js';
 import { asRoot, refusedCommand } from './privilege.js';
@@ -275,4 +275,29 @@ test('status probe and its parser', () => {
       lockInfo: '',
     },
   );
+});
+
+test('the health gate runs on the host as one program, its verdict read from its last line', () => {
+  const script = render(
+    healthGate({
+      url: 'http://127.0.0.1:8080/health',
+      status: 200,
+      body: 'ok v2',
+      timeoutMs: 4000,
+      intervalMs: 250,
+      bakeMs: 0,
+    }),
+  );
+  assert.match(
+    script,
+    /^sh -c '.*' pier-health http:\/\/127\.0\.0\.1:8080\/health 200 'ok v2' 4000 250 0\.250 0 4\.0$/,
+  );
+  assert.deepEqual(parseGate('Welcome\npier-health:ok\n'), { ok: true });
+  assert.deepEqual(parseGate('pier-health:fail:bake:500:1\n'), {
+    ok: false,
+    phase: 'bake',
+    status: 500,
+    bodyFound: true,
+  });
+  assert.equal(parseGate('curl: not found\n'), undefined);
 });

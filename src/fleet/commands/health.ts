@@ -16,3 +16,71 @@ export function parseProbe(output: string): { status: number; body: string } {
   if (at === -1) return { status: 0, body: output };
   return { status: Number(output.slice(at + statusMarker.length).trim()) || 0, body: output.slice(0, at) };
 }
+
+/** Printed last by the gate loop: `pier-health:ok`, or `pier-health:fail:<phase>:<status>:<body 0|1>`. */
+export const gateMarker = 'pier-health:';
+
+/**
+ * The whole health gate as one program on the host ($1 URL, $2 expected status, $3 text the
+ * body must hold or empty, $4 timeout ms, $5 interval ms, $6 the interval in seconds for
+ * sleep(1), $7 bake ms, $8 seconds per probe): probe until the answer is right or the next
+ * probe would start after the timeout, then keep probing through the bake. One SSH round trip
+ * instead of one per probe. The verdict is the last `pier-health:` line; curl's status (000
+ * when nothing answered) is what the controller judges (health-gate.ts), as for single probes.
+ */
+const gateLoop = [
+  'url=$1 want=$2 body=$3 timeout=$4 every=$5 pause=$6 bake=$7 probe=$8;',
+  'tmp=$(mktemp) || exit 1; trap \'rm -f "$tmp"\' EXIT;',
+  'now() { date +%s%3N; };',
+  'check() { code=$(curl -sS --max-time "$probe" -o "$tmp" -w "%{http_code}" "$url" 2>/dev/null); [ -n "$code" ] || code=000;',
+  'ok=1; found=1; [ "$code" = "$want" ] || ok=0;',
+  'if [ -n "$body" ] && ! grep -qF -e "$body" "$tmp"; then found=0; ok=0; fi; };',
+  'deadline=$(( $(now) + timeout )); check;',
+  'while [ $ok = 0 ] && [ $(( $(now) + every )) -lt $deadline ]; do sleep "$pause"; check; done;',
+  '[ $ok = 1 ] || { echo "pier-health:fail:gate:$code:$found"; exit 0; };',
+  'end=$(( $(now) + bake ));',
+  'while [ $(now) -lt $end ]; do sleep "$pause"; check; [ $ok = 1 ] || { echo "pier-health:fail:bake:$code:$found"; exit 0; }; done;',
+  'echo pier-health:ok',
+].join(' ');
+
+export interface GateSpec {
+  url: string;
+  status: number;
+  /** The text the body must hold, `{version}` already replaced; undefined: any body. */
+  body: string | undefined;
+  timeoutMs: number;
+  intervalMs: number;
+  bakeMs: number;
+}
+
+export function healthGate(spec: GateSpec): Script {
+  const probeSeconds = (Math.max(100, Math.min(spec.timeoutMs, 10_000)) / 1000).toFixed(1);
+  return all([
+    ...['sh', '-c', gateLoop, 'pier-health', spec.url, String(spec.status), spec.body ?? ''],
+    ...[String(spec.timeoutMs), String(spec.intervalMs), (spec.intervalMs / 1000).toFixed(3)],
+    ...[String(spec.bakeMs), probeSeconds],
+  ]);
+}
+
+export type GateVerdict =
+  | { ok: true }
+  | { ok: false; phase: 'gate' | 'bake'; status: number; bodyFound: boolean }
+  | undefined;
+
+/** The loop's last verdict line; undefined when it printed none (it did not run to the end). */
+export function parseGate(stdout: string): GateVerdict {
+  const line = stdout
+    .split('\n')
+    .map((text) => text.trim())
+    .filter((text) => text.startsWith(gateMarker))
+    .at(-1);
+  if (line === undefined) return undefined;
+  if (line === `${gateMarker}ok`) return { ok: true };
+  const [, , phase, status, found] = line.split(':');
+  return {
+    ok: false,
+    phase: phase === 'bake' ? 'bake' : 'gate',
+    status: Number(status) || 0,
+    bodyFound: found === '1',
+  };
+}

@@ -1,7 +1,7 @@
 // The health gate after a switch: poll the host's health URL (from the host, see
 // commands/health.ts) until it answers as expected or the timeout passes; then keep probing
 // through the bake time, so an app that starts and then falls over is caught too.
-import { parseProbe, probeHealth } from '../commands/health.js';
+import { healthGate, parseGate, parseProbe, probeHealth } from '../commands/health.js';
 import type { Fleet } from '../inventory/inventory.js';
 import type { Connection } from '../ssh/connection.js';
 import { HostError } from '../ssh/errors.js';
@@ -25,11 +25,51 @@ export function judge(
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The health gate for `version` on the host behind `connection`: in one round trip (the loop of
+ * commands/health.ts runs on the host), or probe by probe from here when the expected body holds
+ * a line break (grep -F would read it as several patterns). Throws HostError FLEET_UNHEALTHY
+ * saying what the last answer got wrong, and whether it failed before or during the bake.
+ */
 export async function passHealthGate(
   connection: Connection,
   spec: HealthSpec,
   version: string,
 ): Promise<void> {
+  const expected = spec.body?.replaceAll('{version}', version);
+  if (expected !== undefined && /[\r\n\0]/.test(expected)) return probeByProbe(connection, spec, version);
+  const result = await connection.exec(
+    healthGate({
+      url: spec.url,
+      status: spec.status,
+      body: expected,
+      timeoutMs: spec.timeout,
+      intervalMs: spec.interval,
+      bakeMs: spec.bake,
+    }),
+    { timeoutMs: spec.timeout + spec.bake + 15_000 },
+  );
+  const verdict = parseGate(result.stdout);
+  if (verdict === undefined) {
+    const said = result.stderr.trim().split('\n').slice(-1)[0];
+    throw new HostError(
+      'FLEET_UNHEALTHY',
+      `the health check could not run on the host (exit ${result.code}${said ? `: ${said}` : ''})`,
+      { hint: 'it needs sh, curl, mktemp, grep and GNU date on the host' },
+    );
+  }
+  if (verdict.ok) return;
+  const answer = { status: verdict.status, body: verdict.bodyFound ? (expected ?? '') : '' };
+  const problem = judge(spec, version, answer) ?? `${spec.url} answered wrongly`;
+  throw new HostError(
+    'FLEET_UNHEALTHY',
+    verdict.phase === 'bake'
+      ? `health check failed during the ${spec.bake / 1000} s bake: ${problem}`
+      : `health check failed after ${spec.timeout / 1000} s: ${problem}`,
+  );
+}
+
+async function probeByProbe(connection: Connection, spec: HealthSpec, version: string): Promise<void> {
   const probe = async (): Promise<string | undefined> => {
     const result = await connection.exec(probeHealth(spec.url, Math.min(spec.timeout, 10_000)), {
       timeoutMs: spec.timeout + 5_000,
