@@ -158,7 +158,7 @@ export const options: OptionSpec[] = [
   {
     name: 'vacuum',
     value: 'BOOL',
-    doc: 'remove unix sockets and the pidfile on exit',
+    doc: 'on exit, remove the unix sockets and the pidfile pier created (without it they stay; the next start replaces a stale socket)',
     shownDefault: 'false',
     apply: (config, raw) => {
       config.vacuum = parseBoolean(raw);
