@@ -2,6 +2,8 @@
 // clear status, exactly one stderr line, no stack trace, and no hang.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { echoApp, pierBin, repoRoot } from './helpers/paths.js';
@@ -96,6 +98,24 @@ test('a TypeScript app module runs from source', async () => {
   const run = await pierCgi(app, { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });
   assert.equal(run.stderr, '');
   assert.match(run.stdout, /^Status: 200 OK\r\n[\s\S]*\r\n\r\ntyped hello$/);
+});
+
+test('a .ts app outside an ES module package runs: no package.json, or a CommonJS one', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-cgi-ts-'));
+  try {
+    const app = "export default { fetch() { return new Response('x') } }\n";
+    writeFileSync(path.join(dir, 'app.ts'), app);
+    mkdirSync(path.join(dir, 'cjs'));
+    writeFileSync(path.join(dir, 'cjs/package.json'), '{"name":"cjs"}\n');
+    writeFileSync(path.join(dir, 'cjs/app.ts'), app);
+    for (const file of ['app.ts', 'cjs/app.ts']) {
+      const run = await pierCgi(path.join(dir, file), { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });
+      assert.equal(run.stderr, '', file);
+      assert.match(run.stdout, /^Status: 200 OK\r\n[\s\S]*\r\n\r\nx$/, file);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('an Express-style (req, res, next) listener answers through pier cgi', async () => {
