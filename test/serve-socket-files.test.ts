@@ -147,3 +147,23 @@ describe('what is left at exit', () => {
     assert.ok(!isSocket(paths.stats));
   });
 });
+
+describe("uWSGI's magic variables in the ini file", () => {
+  test('socket = DIR/%n.sock listens on DIR/app.sock for app.ini; an unknown %y is refused with file:line', async () => {
+    const sub = path.join(dir, 'magic');
+    mkdirSync(sub);
+    writeFileSync(path.join(sub, 'app.ini'), `[uwsgi]\nsocket = ${sub}/%n.sock\nwsgi-file = ${echoApp}\n`);
+    const served = await startServe(['app.ini'], { cwd: sub });
+    try {
+      assert.deepEqual(served.addresses, [{ protocol: 'uwsgi', address: path.join(sub, 'app.sock') }]);
+      assert.ok(isSocket(path.join(sub, 'app.sock')));
+    } finally {
+      await served.stop();
+    }
+
+    writeFileSync(path.join(sub, 'typo.ini'), `[uwsgi]\nsocket = ${sub}/%y.sock\nwsgi-file = ${echoApp}\n`);
+    const result = await serveFails(['typo.ini'], { cwd: sub });
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr.split('\n')[0], 'error[CONFIG]: typo.ini:2: socket: unknown placeholder %y');
+  });
+});

@@ -65,6 +65,17 @@ test('$(NAME) placeholders come from the environment', () => {
   });
 });
 
+test("uWSGI's magic variables in ini values: %n, %d, %%; other % text stays", () => {
+  const file = ini(
+    'funnyapp.ini',
+    '[uwsgi]\nsocket = %d%n.sock\nwsgi-file = %dapp.js\nenv = SALE=50% off, 100%%\n',
+  );
+  const config = load(file);
+  assert.deepEqual(config.sockets[0]?.address, { kind: 'unix', path: path.join(dir, 'funnyapp.sock') });
+  assert.equal(config.app, path.join(dir, 'app.js'));
+  assert.deepEqual(config.env, [['SALE', '50% off, 100%']]);
+});
+
 test('sizes, durations and booleans parse; defaults are sane', () => {
   const config = load(undefined, [
     ['http-socket', '[::1]:8080'],
@@ -113,6 +124,11 @@ const errors: Array<[string, string, RegExp]> = [
     'app directory with no module in it',
     '[pier]\nhttp-socket = :9090\napp = .\n',
     /^bad\.ini:3: app: \S+ is a directory with no app module: no package\.json "exports" or "main", and no index\.ts/,
+  ],
+  [
+    'unknown placeholder',
+    '[uwsgi]\nsocket = /tmp/%y.sock\napp = app.js\n',
+    /^bad\.ini:2: socket: unknown placeholder %y$/,
   ],
   ['no socket', '[pier]\napp = app.js\n', /^no socket to serve on$/],
   [

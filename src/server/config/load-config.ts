@@ -2,11 +2,13 @@
 // PIER_* environment variables, command-line flags. Every problem is a ConfigError that says
 // where (file:line, PIER_X or --flag), which option, and what is wrong.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { closest } from '../../common/closest-name.js';
 import { CodedError } from '../../common/coded-error.js';
 import { AppEntryError, appEntry } from '../app/app-entry.js';
 import { IniError, parseIni } from './ini-file.js';
+import { type HostFacts, magicTable } from './magic-variables.js';
 import { defaultConfig, envName, type OptionSpec, options } from './options.js';
 import type { ServeConfig, SocketProtocol, SocketSpec } from './serve-config.js';
 
@@ -86,7 +88,8 @@ function iniSettings(spec: string, sources: ConfigSources): Setting[] {
   }
   let sections: ReturnType<typeof parseIni>;
   try {
-    sections = parseIni(text, file, sources.env);
+    const host = hostFacts(sources.cwd);
+    sections = parseIni(text, file, sources.env, (name) => magicTable(file, name, host));
   } catch (err) {
     if (err instanceof IniError) throw new ConfigError(err.message);
     throw err;
@@ -98,6 +101,48 @@ function iniSettings(spec: string, sources: ConfigSources): Setting[] {
     throw new ConfigError(`${file}: no [${name}] section (sections found: ${found})`);
   }
   return entries.map((entry) => ({ name: entry.key, raw: entry.value, where: `${file}:${entry.line}` }));
+}
+
+/** What uWSGI's magic variables say about this host (%h, %k, %u, %U, %g, %G, %v, %t, %V). */
+function hostFacts(cwd: string): HostFacts {
+  const uid = (): number => process.getuid?.() ?? -1;
+  const gid = (): number => process.getgid?.() ?? -1;
+  return {
+    hostname: () => os.hostname(),
+    cpus: () => os.availableParallelism?.() ?? os.cpus().length,
+    uid,
+    gid,
+    // As uWSGI: the name when the account database has one, else the number.
+    user: () => {
+      try {
+        return os.userInfo().username;
+      } catch {
+        return String(uid());
+      }
+    },
+    group: () => groupName(gid()) ?? String(gid()),
+    cwd,
+    startedMs: Date.now(),
+    version: () =>
+      (
+        JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as {
+          version: string;
+        }
+      ).version,
+  };
+}
+
+/** The name of group `gid` from /etc/group (`name:x:gid:members`), or undefined. */
+function groupName(gid: number): string | undefined {
+  try {
+    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const [name, , id] = line.split(':');
+      if (name && id === String(gid)) return name;
+    }
+  } catch {
+    // no /etc/group: the number stands in
+  }
+  return undefined;
 }
 
 function envSettings(env: ConfigSources['env']): Setting[] {
