@@ -44,6 +44,43 @@ function assertClearFailure(run: Run, status: number, message: RegExp): void {
   assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at /, 'no stack trace');
 }
 
+/** Runs pier cgi writing `body` but never closing stdin, as a server may (RFC 3875 §4.2). */
+function pierCgiStdinOpen(env: Record<string, string>, body: Buffer): Promise<Run & { ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [pierBin, 'cgi', echoApp], {
+      env: { PATH: process.env.PATH ?? '', GATEWAY_INTERFACE: 'CGI/1.1', ...env },
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString();
+      resolve({ code, stdout, stderr: Buffer.concat(err).toString(), ms: Date.now() - started });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.write(body);
+  });
+}
+
+test('stdin left open past CONTENT_LENGTH: pier cgi reads exactly that much, answers and exits', async () => {
+  const body = Buffer.alloc(1024 * 1024, 'a');
+  const post = await pierCgiStdinOpen(
+    { REQUEST_METHOD: 'POST', REQUEST_URI: '/up', CONTENT_LENGTH: String(body.length) },
+    body,
+  );
+  assert.equal(post.code, 0, `pier cgi did not exit on its own (killed after ${post.ms} ms): ${post.stderr}`);
+  assert.match(post.stdout, /^Status: 200 OK\r\n/);
+  assert.match(post.stdout, /"bodyLength":1048576/);
+  const get = await pierCgiStdinOpen({ REQUEST_METHOD: 'GET', REQUEST_URI: '/' }, Buffer.alloc(0));
+  assert.equal(get.code, 0, `a GET with stdin open did not exit (killed after ${get.ms} ms)`);
+  assert.match(get.stdout, /^Status: 200 OK\r\n/);
+});
+
 test('missing REQUEST_METHOD → 500 naming the variable', async () => {
   assertClearFailure(await pierCgi(echoApp, { REQUEST_URI: '/' }), 500, /REQUEST_METHOD is not set/);
 });
