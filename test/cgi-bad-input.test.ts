@@ -2,6 +2,8 @@
 // clear status, exactly one stderr line, no stack trace, and no hang.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { echoApp, pierBin, repoRoot } from './helpers/paths.js';
@@ -41,6 +43,43 @@ function assertClearFailure(run: Run, status: number, message: RegExp): void {
   assert.match(lines[0] ?? '', message);
   assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at /, 'no stack trace');
 }
+
+/** Runs pier cgi writing `body` but never closing stdin, as a server may (RFC 3875 §4.2). */
+function pierCgiStdinOpen(env: Record<string, string>, body: Buffer): Promise<Run & { ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [pierBin, 'cgi', echoApp], {
+      env: { PATH: process.env.PATH ?? '', GATEWAY_INTERFACE: 'CGI/1.1', ...env },
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString();
+      resolve({ code, stdout, stderr: Buffer.concat(err).toString(), ms: Date.now() - started });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.write(body);
+  });
+}
+
+test('stdin left open past CONTENT_LENGTH: pier cgi reads exactly that much, answers and exits', async () => {
+  const body = Buffer.alloc(1024 * 1024, 'a');
+  const post = await pierCgiStdinOpen(
+    { REQUEST_METHOD: 'POST', REQUEST_URI: '/up', CONTENT_LENGTH: String(body.length) },
+    body,
+  );
+  assert.equal(post.code, 0, `pier cgi did not exit on its own (killed after ${post.ms} ms): ${post.stderr}`);
+  assert.match(post.stdout, /^Status: 200 OK\r\n/);
+  assert.match(post.stdout, /"bodyLength":1048576/);
+  const get = await pierCgiStdinOpen({ REQUEST_METHOD: 'GET', REQUEST_URI: '/' }, Buffer.alloc(0));
+  assert.equal(get.code, 0, `a GET with stdin open did not exit (killed after ${get.ms} ms)`);
+  assert.match(get.stdout, /^Status: 200 OK\r\n/);
+});
 
 test('missing REQUEST_METHOD → 500 naming the variable', async () => {
   assertClearFailure(await pierCgi(echoApp, { REQUEST_URI: '/' }), 500, /REQUEST_METHOD is not set/);
@@ -96,6 +135,24 @@ test('a TypeScript app module runs from source', async () => {
   const run = await pierCgi(app, { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });
   assert.equal(run.stderr, '');
   assert.match(run.stdout, /^Status: 200 OK\r\n[\s\S]*\r\n\r\ntyped hello$/);
+});
+
+test('a .ts app outside an ES module package runs: no package.json, or a CommonJS one', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-cgi-ts-'));
+  try {
+    const app = "export default { fetch() { return new Response('x') } }\n";
+    writeFileSync(path.join(dir, 'app.ts'), app);
+    mkdirSync(path.join(dir, 'cjs'));
+    writeFileSync(path.join(dir, 'cjs/package.json'), '{"name":"cjs"}\n');
+    writeFileSync(path.join(dir, 'cjs/app.ts'), app);
+    for (const file of ['app.ts', 'cjs/app.ts']) {
+      const run = await pierCgi(path.join(dir, file), { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });
+      assert.equal(run.stderr, '', file);
+      assert.match(run.stdout, /^Status: 200 OK\r\n[\s\S]*\r\n\r\nx$/, file);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('an Express-style (req, res, next) listener answers through pier cgi', async () => {

@@ -201,6 +201,35 @@ describe('pier serve with socket activation', () => {
     }
   });
 
+  test('no socket in the config: pier serves what systemd passed, HTTP when unnamed (as gunicorn does)', async () => {
+    const port = await freePort();
+    const server = serve(
+      [
+        'systemd-socket-activate',
+        '-l',
+        `127.0.0.1:${port}`,
+        process.execPath,
+        pierBin,
+        'serve',
+        '--app',
+        helloApp,
+      ],
+      {},
+    );
+    try {
+      await waitForPort(port);
+      const res = await http(`http://127.0.0.1:${port}/`);
+      assert.equal(res.status, 200, server.output());
+      assert.match(res.body.toString(), /^Hello! /);
+      assert.match(
+        server.output(),
+        new RegExp(`socket\\.bound protocol=http address=127\\.0\\.0\\.1:${port}`),
+      );
+    } finally {
+      await server.stop('SIGTERM');
+    }
+  });
+
   test('fd:NAME in the ini takes the descriptor of that name', async () => {
     const port = await freePort();
     const ini = writeIni(dir, 'named.ini', ['http-socket = fd:web', `app = ${helloApp}`, 'processes = 1']);

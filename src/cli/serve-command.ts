@@ -2,6 +2,7 @@
 // comes from the registry in src/server/config/options.ts.
 import { type Command, Option } from 'commander';
 import { connectServiceManager } from '../infra/service-manager.js';
+import { activatedSockets } from '../infra/socket-activation.js';
 import { ConfigError, loadServeConfig } from '../server/config/load-config.js';
 import { envName, options } from '../server/config/options.js';
 import { createLogger } from '../server/log/logger.js';
@@ -33,7 +34,9 @@ export function registerServe(program: Command): void {
     // commander also reads PIER_* into options; the loader reads the environment itself, so only
     // the values that really came from flags are passed on.
     const flags = collected.filter(([name]) => command.getOptionValueSource(camel(name)) === 'cli');
-    const config = loadServeConfig({ file, flags, env: process.env, cwd: process.cwd() });
+    // The passed sockets are what a config without socket options serves.
+    const activated = activatedSockets(process.env, process.pid).sockets;
+    const config = loadServeConfig({ file, flags, env: process.env, cwd: process.cwd(), activated });
     const log = createLogger('master', config.logformat === 'json', (line) => process.stderr.write(line));
     const systemd = connectServiceManager({
       env: process.env,

@@ -31,6 +31,11 @@ export async function runCgi(app: App | (() => Promise<App>), options: CgiOption
     options.log(`pier cgi: ${describeError(err)}`);
     sendError(sink, status, describeError(err));
     return status;
+  } finally {
+    // The body is exactly CONTENT_LENGTH bytes; a server may keep stdin open past it (RFC 3875
+    // §4.2: uWSGI's cgi plugin hands over the client socket). An open stdin would keep this
+    // process alive after it answered, so it is closed once the body is in.
+    options.stdin.destroy();
   }
   let loaded: App;
   try {

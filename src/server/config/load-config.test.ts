@@ -65,6 +65,17 @@ test('$(NAME) placeholders come from the environment', () => {
   });
 });
 
+test("uWSGI's magic variables in ini values: %n, %d, %%; other % text stays", () => {
+  const file = ini(
+    'funnyapp.ini',
+    '[uwsgi]\nsocket = %d%n.sock\nwsgi-file = %dapp.js\nenv = SALE=50% off, 100%%\n',
+  );
+  const config = load(file);
+  assert.deepEqual(config.sockets[0]?.address, { kind: 'unix', path: path.join(dir, 'funnyapp.sock') });
+  assert.equal(config.app, path.join(dir, 'app.js'));
+  assert.deepEqual(config.env, [['SALE', '50% off, 100%']]);
+});
+
 test('sizes, durations and booleans parse; defaults are sane', () => {
   const config = load(undefined, [
     ['http-socket', '[::1]:8080'],
@@ -108,6 +119,16 @@ const errors: Array<[string, string, RegExp]> = [
     'missing app file',
     '[pier]\nhttp-socket = :9090\napp = nope.js\n',
     /^bad\.ini:3: app: .*nope\.js does not exist$/,
+  ],
+  [
+    'app directory with no module in it',
+    '[pier]\nhttp-socket = :9090\napp = .\n',
+    /^bad\.ini:3: app: \S+ is a directory with no app module: no package\.json "exports" or "main", and no index\.ts/,
+  ],
+  [
+    'unknown placeholder',
+    '[uwsgi]\nsocket = /tmp/%y.sock\napp = app.js\n',
+    /^bad\.ini:2: socket: unknown placeholder %y$/,
   ],
   ['no socket', '[pier]\napp = app.js\n', /^no socket to serve on$/],
   [
@@ -162,6 +183,40 @@ test('bad values from flags and env name their source', () => {
       ),
     {
       message: 'PIER_HARAKIRI: harakiri: expected seconds (e.g. 30 or 2.5), got "soon"',
+    },
+  );
+});
+
+test('no socket option: the sockets systemd passed are served, each in the protocol of its name', () => {
+  const activated = [
+    { fd: 3, name: 'unknown' },
+    { fd: 4, name: 'uwsgi' },
+    { fd: 5, name: 'fastcgi' },
+  ];
+  const config = loadServeConfig({ flags: [['app', 'app.js']], env: {}, cwd: dir, activated });
+  assert.deepEqual(config.sockets, [
+    { protocol: 'http', address: { kind: 'fd', name: '3' } },
+    { protocol: 'uwsgi', address: { kind: 'fd', name: '4' } },
+    { protocol: 'fastcgi', address: { kind: 'fd', name: '5' } },
+  ]);
+  // A configured socket decides; the passed ones are then matched to it (socket-assignment.ts).
+  const configured = loadServeConfig({
+    flags: [
+      ['app', 'app.js'],
+      ['socket', 'fd:web'],
+    ],
+    env: {},
+    cwd: dir,
+    activated: [{ fd: 3, name: 'web' }],
+  });
+  assert.deepEqual(configured.sockets, [{ protocol: 'uwsgi', address: { kind: 'fd', name: 'web' } }]);
+  assert.throws(
+    () =>
+      loadServeConfig({ flags: [['app', 'app.js']], env: {}, cwd: dir, activated: [{ fd: 3, name: 'web' }] }),
+    {
+      code: 'CONFIG',
+      message:
+        'systemd passed fd 3 named "web" and no socket option takes it; with no socket in the config, a passed socket\'s name is its protocol: http, uwsgi or fastcgi (an unnamed one serves HTTP)',
     },
   );
 });

@@ -2,12 +2,15 @@
 // PIER_* environment variables, command-line flags. Every problem is a ConfigError that says
 // where (file:line, PIER_X or --flag), which option, and what is wrong.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { closest } from '../../common/closest-name.js';
 import { CodedError } from '../../common/coded-error.js';
+import { AppEntryError, appEntry } from '../app/app-entry.js';
 import { IniError, parseIni } from './ini-file.js';
+import { type HostFacts, magicTable } from './magic-variables.js';
 import { defaultConfig, envName, type OptionSpec, options } from './options.js';
-import type { ServeConfig } from './serve-config.js';
+import type { ServeConfig, SocketProtocol, SocketSpec } from './serve-config.js';
 
 export class ConfigError extends CodedError {
   constructor(message: string, hint?: string) {
@@ -22,6 +25,8 @@ export interface ConfigSources {
   flags: Array<[string, string]>;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
+  /** Listening sockets systemd passed (socket activation): served when no socket is configured. */
+  activated?: ReadonlyArray<{ fd: number; name: string }>;
 }
 
 const byName = new Map<string, OptionSpec>();
@@ -83,7 +88,8 @@ function iniSettings(spec: string, sources: ConfigSources): Setting[] {
   }
   let sections: ReturnType<typeof parseIni>;
   try {
-    sections = parseIni(text, file, sources.env);
+    const host = hostFacts(sources.cwd);
+    sections = parseIni(text, file, sources.env, (name) => magicTable(file, name, host));
   } catch (err) {
     if (err instanceof IniError) throw new ConfigError(err.message);
     throw err;
@@ -95,6 +101,48 @@ function iniSettings(spec: string, sources: ConfigSources): Setting[] {
     throw new ConfigError(`${file}: no [${name}] section (sections found: ${found})`);
   }
   return entries.map((entry) => ({ name: entry.key, raw: entry.value, where: `${file}:${entry.line}` }));
+}
+
+/** What uWSGI's magic variables say about this host (%h, %k, %u, %U, %g, %G, %v, %t, %V). */
+function hostFacts(cwd: string): HostFacts {
+  const uid = (): number => process.getuid?.() ?? -1;
+  const gid = (): number => process.getgid?.() ?? -1;
+  return {
+    hostname: () => os.hostname(),
+    cpus: () => os.availableParallelism?.() ?? os.cpus().length,
+    uid,
+    gid,
+    // As uWSGI: the name when the account database has one, else the number.
+    user: () => {
+      try {
+        return os.userInfo().username;
+      } catch {
+        return String(uid());
+      }
+    },
+    group: () => groupName(gid()) ?? String(gid()),
+    cwd,
+    startedMs: Date.now(),
+    version: () =>
+      (
+        JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as {
+          version: string;
+        }
+      ).version,
+  };
+}
+
+/** The name of group `gid` from /etc/group (`name:x:gid:members`), or undefined. */
+function groupName(gid: number): string | undefined {
+  try {
+    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const [name, , id] = line.split(':');
+      if (name && id === String(gid)) return name;
+    }
+  } catch {
+    // no /etc/group: the number stands in
+  }
+  return undefined;
 }
 
 function envSettings(env: ConfigSources['env']): Setting[] {
@@ -113,7 +161,7 @@ function checkComplete(config: ServeConfig, origins: Map<string, string>, cwd: s
   if (config.sockets.length === 0) {
     throw new ConfigError(
       'no socket to serve on',
-      'set http-socket, socket (uwsgi) or fastcgi-socket, e.g. --http-socket :9090',
+      'set http-socket, socket (uwsgi) or fastcgi-socket, e.g. --http-socket :9090, or start pier through a systemd .socket unit',
     );
   }
   if (!config.app)
@@ -129,6 +177,15 @@ function checkComplete(config: ServeConfig, origins: Map<string, string>, cwd: s
       'the app path is relative to chdir, or to the current directory',
     );
   }
+  try {
+    appEntry(app);
+  } catch (err) {
+    if (!(err instanceof AppEntryError)) throw err;
+    throw new ConfigError(
+      `${origins.get('app')}: app: ${err.message}`,
+      'point app at the module file, or give the directory a package.json "main" or an index.ts',
+    );
+  }
   const seen = new Set<string>();
   for (const socket of config.sockets) {
     // Port 0 asks the kernel for any free port: several such sockets do not collide.
@@ -138,6 +195,23 @@ function checkComplete(config: ServeConfig, origins: Map<string, string>, cwd: s
       throw new ConfigError(`the same address is configured twice: ${JSON.stringify(socket.address)}`);
     seen.add(key);
   }
+}
+
+const protocolNames = new Set<string>(['http', 'uwsgi', 'fastcgi']);
+
+/** With no socket configured, each passed socket is served in the protocol its name
+ * (FileDescriptorName=) says; an unnamed one speaks HTTP, as gunicorn serves them. */
+function activatedSockets(passed: NonNullable<ConfigSources['activated']>): SocketSpec[] {
+  return passed.map(({ fd, name }) => {
+    if (name === 'unknown') return { protocol: 'http', address: { kind: 'fd', name: String(fd) } };
+    if (!protocolNames.has(name)) {
+      throw new ConfigError(
+        `systemd passed fd ${fd} named "${name}" and no socket option takes it; with no socket in the config, a passed socket's name is its protocol: http, uwsgi or fastcgi (an unnamed one serves HTTP)`,
+        `set FileDescriptorName=http (or uwsgi, fastcgi) in the .socket unit, or configure it: http-socket = fd:${name}`,
+      );
+    }
+    return { protocol: name as SocketProtocol, address: { kind: 'fd', name: String(fd) } };
+  });
 }
 
 export function loadServeConfig(sources: ConfigSources): ServeConfig {
@@ -150,6 +224,7 @@ export function loadServeConfig(sources: ConfigSources): ServeConfig {
     sources.flags.map(([name, raw]) => ({ name, raw, where: `--${name}` })),
     origins,
   );
+  if (config.sockets.length === 0 && sources.activated) config.sockets = activatedSockets(sources.activated);
   checkComplete(config, origins, sources.cwd);
   return config;
 }

@@ -94,7 +94,7 @@ export const options: OptionSpec[] = [
     name: 'app',
     aliases: ['wsgi-file', 'module'],
     value: 'PATH',
-    doc: 'the app module: a fetch handler or a Node (req, res) listener, .js or .ts',
+    doc: 'the app module (.js or .ts, or a package directory): a fetch handler or a Node (req, res) listener',
     apply: (config, raw) => {
       if (!raw.trim()) throw new Error('expected the path of the app module');
       config.app = raw.trim();
@@ -158,7 +158,7 @@ export const options: OptionSpec[] = [
   {
     name: 'vacuum',
     value: 'BOOL',
-    doc: 'remove unix sockets and the pidfile on exit',
+    doc: 'on exit, remove the unix sockets and the pidfile pier created (without it they stay; the next start replaces a stale socket)',
     shownDefault: 'false',
     apply: (config, raw) => {
       config.vacuum = parseBoolean(raw);

@@ -1,14 +1,15 @@
 // Binds the configured sockets in the master, before privileges are dropped. The master only
 // binds them; each worker calls listen() on the shared handle and accepts on it, so the master
 // never takes a connection and the kernel queue survives any one worker.
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
-import net, { connect, isIPv6 } from 'node:net';
+import { chmodSync } from 'node:fs';
+import net, { isIPv6 } from 'node:net';
 import type { ActivatedSocket } from '../../infra/socket-activation.js';
 import { assignActivatedSockets, type ProbedSocket } from '../../infra/socket-assignment.js';
 import { unixSocketPath } from '../../infra/socket-path.js';
 import type { ServeConfig, SocketSpec } from '../config/serve-config.js';
 import { formatAddress } from '../config/values.js';
 import { ServerError } from '../errors.js';
+import { checkSocketPath, placeSocket, removeOwnSocket, stagingPath } from './socket-file.js';
 
 /** libuv's TCP/Pipe handle as Node's net module creates it (the same call node:cluster uses). */
 export interface RawHandle {
@@ -28,26 +29,10 @@ const createServerHandle = (net as unknown as { _createServerHandle: CreateServe
 export interface Listener {
   spec: SocketSpec;
   handle: RawHandle;
-  /** A unix socket path we created, to remove on exit with vacuum. */
-  path: string | undefined;
+  /** A unix socket file we created and its inode, to remove on exit with vacuum. */
+  file: { path: string; ino: number } | undefined;
   /** The bound address, with the real port when port 0 was asked for. */
   bound: string;
-}
-
-/** A unix socket file left by a dead server can be replaced; a live one cannot. */
-async function clearStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (alive)
-    throw new ServerError('ADDRESS_IN_USE', `${path}: another server is listening on this unix socket`);
-  unlinkSync(path);
 }
 
 const errnoText: Record<string, string> = {
@@ -56,7 +41,7 @@ const errnoText: Record<string, string> = {
   '-99': 'address not available on this host',
 };
 
-function bind(spec: SocketSpec): { handle: RawHandle; bound: string } {
+function bind(spec: SocketSpec, at?: string): { handle: RawHandle; bound: string } {
   const address = spec.address;
   const where = `${formatAddress(address)} (${spec.protocol})`;
   if (address.kind === 'fd') {
@@ -65,7 +50,7 @@ function bind(spec: SocketSpec): { handle: RawHandle; bound: string } {
   const result =
     address.kind === 'tcp'
       ? createServerHandle(address.host, address.port, isIPv6(address.host) ? 6 : 4)
-      : createServerHandle(address.path.replace(/^@/, '\0'), -1, -1);
+      : createServerHandle((at ?? address.path).replace(/^@/, '\0'), -1, -1);
   if (typeof result === 'number') {
     throw new ServerError(
       'LISTEN',
@@ -127,17 +112,28 @@ export async function bindListeners(
         listeners.push({
           spec,
           handle: passed.handle,
-          path: undefined,
+          file: undefined,
           bound: passed.address ?? `fd:${passed.fd}`,
         });
         continue;
       }
       const path =
         spec.address.kind === 'unix' && !spec.address.path.startsWith('@') ? spec.address.path : undefined;
-      if (path) await clearStaleSocket(path);
-      const { handle, bound } = bind(spec);
-      listeners.push({ spec, handle, path, bound });
-      if (path && config.chmodSocket !== undefined) chmodSync(path, config.chmodSocket);
+      if (!path) {
+        listeners.push({ spec, ...bind(spec), file: undefined });
+        continue;
+      }
+      await checkSocketPath(path, optionOf[spec.protocol]);
+      const staged = stagingPath(path, index);
+      const { handle, bound } = bind(spec, staged);
+      try {
+        // Permissions are set before the socket appears under its name: no client sees it open.
+        if (config.chmodSocket !== undefined) chmodSync(staged, config.chmodSocket);
+        listeners.push({ spec, handle, bound, file: { path, ino: placeSocket(staged, path) } });
+      } catch (err) {
+        handle.close();
+        throw err;
+      }
     }
   } catch (err) {
     closeListeners(listeners, true);
@@ -151,6 +147,6 @@ export async function bindListeners(
 export function closeListeners(listeners: Listener[], vacuum: boolean): void {
   for (const listener of listeners) {
     listener.handle.close();
-    if (vacuum && listener.path && existsSync(listener.path)) unlinkSync(listener.path);
+    if (vacuum && listener.file) removeOwnSocket(listener.file.path, listener.file.ino);
   }
 }

@@ -5,8 +5,7 @@
 // It also reaps and respawns workers (with back-off), kills workers that stop answering
 // heartbeats for `harakiri` seconds, and recycles them on max-requests / reload-on-rss.
 import { type ChildProcess, fork } from 'node:child_process';
-import { unlinkSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:net';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ActivatedSocket } from '../../infra/socket-activation.js';
 import type { ServeConfig } from '../config/serve-config.js';
@@ -14,7 +13,7 @@ import { ServerError } from '../errors.js';
 import { type MasterMessage, WorkerExit, type WorkerMessage } from '../ipc.js';
 import type { Logger } from '../log/logger.js';
 import { bindListeners, closeListeners, type Listener } from './listeners.js';
-import { startStatsServer } from './stats-server.js';
+import { type StatsServer, startStatsServer } from './stats-server.js';
 import { newCounters, type WorkerRecord } from './worker-slot.js';
 
 const workerMain = fileURLToPath(new URL('../worker/main.js', import.meta.url));
@@ -60,7 +59,7 @@ export class Master {
   private lastBootError = '';
   private respawnDelayMs = 0;
   private heartbeat: NodeJS.Timeout | undefined;
-  private statsServer: Server | undefined;
+  private statsServer: StatsServer | undefined;
   private finished!: (code: number) => void;
   private readonly startedAt = Date.now();
   private readonly hooks: MasterHooks;
@@ -81,7 +80,14 @@ export class Master {
     for (const listener of this.listeners) {
       this.deps.log.event('socket.bound', { protocol: listener.spec.protocol, address: listener.bound });
     }
-    if (this.config.stats) this.statsServer = await startStatsServer(this.config.stats, () => this.stats());
+    if (this.config.stats) {
+      try {
+        this.statsServer = await startStatsServer(this.config.stats, () => this.stats());
+      } catch (err) {
+        closeListeners(this.listeners, true);
+        throw err;
+      }
+    }
     this.dropPrivileges();
     if (this.config.pidfile) writeFileSync(this.config.pidfile, `${process.pid}\n`);
     const onSignal = (signal: Signal): void => this.queue(signal);
@@ -374,7 +380,7 @@ export class Master {
     this.hooks.stopping?.();
     this.deps.log.event('master.stop', { mode, workers: this.workers.length });
     clearInterval(this.heartbeat);
-    this.statsServer?.close();
+    this.statsServer?.close(this.config.vacuum);
     // The sockets close first so a restarted server can bind them while old workers drain.
     closeListeners(this.listeners, this.config.vacuum);
     if (this.workers.length === 0) {
@@ -385,13 +391,7 @@ export class Master {
   }
 
   private exitNow(): void {
-    if (this.config.pidfile && this.config.vacuum) {
-      try {
-        unlinkSync(this.config.pidfile);
-      } catch {
-        // already gone
-      }
-    }
+    if (this.config.pidfile && this.config.vacuum) removeOwnPidfile(this.config.pidfile);
     this.deps.log.event('master.exit', { code: this.exitCode });
     this.finished(this.exitCode);
   }
@@ -415,5 +415,15 @@ export class Master {
       );
     }
     this.deps.log.event('master.privileges', { uid, gid });
+  }
+}
+
+/** Removes the pidfile only while it still names this process: a file another master (or
+ * anything else) wrote there since is left alone. */
+function removeOwnPidfile(file: string): void {
+  try {
+    if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+  } catch {
+    // gone already, or not ours to read
   }
 }
