@@ -46,7 +46,7 @@ export function registerDeploy(program: Command): void {
     }
     if (flags.dryRun) {
       const repo = await findRepo(flags, false);
-      const { fleet } = await loadFleetFor(flags, repo);
+      const { fleet } = await loadFleetFor(flags, repo, { secrets: true });
       applyOverrides(fleet, flags);
       const { ReleaseStore } = await import('../fleet/release/store.js');
       const version = versionArg as string;
@@ -61,7 +61,7 @@ export function registerDeploy(program: Command): void {
       );
       return;
     }
-    const session = await openSession(flags, { repoRequired: true });
+    const session = await openSession(flags, { repoRequired: true, secrets: true });
     try {
       applyOverrides(session.fleet, flags);
       let resume: Awaited<ReturnType<typeof findResumable>> | undefined;

@@ -121,7 +121,8 @@ test('service commands for systemd and for start-stop-daemon', () => {
   const start =
     'start-stop-daemon --start --quiet --background --make-pidfile --pidfile /opt/hello/shared/hello.pid' +
     ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log --startas /usr/bin/env --' +
-    ` PORT=8080 'GREETING=a b' node server.js`;
+    // No value of service.env in the argv: /bin/sh loads the release's file, then execs the command.
+    ` /bin/sh -c 'set -a && { test '"'"'!'"'"' -f /opt/hello/current/.pier-env || . /opt/hello/current/.pier-env; } && set +a && exec "$@"' hello node server.js`;
   assert.equal(render(stopService(layout, none)), stop);
   assert.equal(render(startService(layout, none)), start);
   assert.equal(render(applyRelease(layout, none)), `${stop} && ${start}`);
