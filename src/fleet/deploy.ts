@@ -4,8 +4,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FleetError } from './errors.js';
+import { describeError, FleetError } from './errors.js';
 import type { Datacenter } from './inventory/inventory.js';
+import { runLocalHooks } from './local-hooks.js';
 import { keepLocked, type LockInfo, lockFleet, unlockFleet } from './lock.js';
 import { artifactFor } from './release/release.js';
 import type { ReleaseManifest } from './release/store.js';
@@ -48,6 +49,10 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   const id = request.resume?.id ?? newDeployId(version);
   const hosts = request.selection.flatMap((dc) => dc.hosts);
   const plan = planRollout(request.selection, fleet);
+  // Local hooks (local-hooks.ts): pre_deploy before any host is contacted; a failure stops here.
+  const hookContext = { id, version, owner: session.owner, hostCount: hosts.length };
+  const hookOptions = { cwd: session.repo, timeoutMs: fleet.hooks.timeoutMs, out };
+  await runLocalHooks('pre_deploy', fleet.hooks.pre_deploy, hookContext, hookOptions);
   await mkdir(store.deploysDir(), { recursive: true });
   const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
   const startedAt = new Date();
@@ -100,6 +105,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
         version,
       },
       resumed: request.resume?.replay.hosts,
+      onceDone: request.resume?.replay.once !== undefined,
       haltReason: request.resume?.replay.halt,
       failedEarly: locked.unreachable,
       onState: (host, state, error) => progress.update(host, state, error),
@@ -110,7 +116,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     stopRenewing();
     await unlockFleet(pool, locked.locked, id);
   }
-  return finishRun(session, journal, result, {
+  const finished = await finishRun(session, journal, result, {
     id,
     action: 'deploy',
     version,
@@ -118,6 +124,14 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     owner: session.owner,
     startedAt: startedAt.toISOString(),
   });
+  // post_deploy (local-hooks.ts): the deploy is over whatever it says; a failure is only reported.
+  await runLocalHooks(
+    'post_deploy',
+    fleet.hooks.post_deploy,
+    { ...hookContext, outcome: result.outcome, report: finished.reportFile },
+    hookOptions,
+  ).catch((err: unknown) => out.write(`warning: ${describeError(err)}\n`));
+  return finished;
 }
 
 /** The end of a deploy or rollback: close its journal, write its report, print its summary. */

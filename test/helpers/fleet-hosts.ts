@@ -46,6 +46,8 @@ export interface TestFleet {
     rollout?: Record<string, unknown>;
     health?: Record<string, unknown>;
     ssh?: Record<string, unknown>;
+    /** Merged over the test service (manager none, node server.mjs, PORT 8080). */
+    service?: Record<string, unknown>;
     dcVars?: Record<string, Record<string, unknown>>;
   }): string;
   cleanup(): Promise<void>;
@@ -130,7 +132,7 @@ export async function createTestFleet(
         // The host's own Node (bound in from the test machine): small artifacts, fast tests.
         'runtime: host',
         `ssh: ${json({ user: 'root', identity: fleet.identity, known_hosts: fleet.knownHosts, connect_timeout: '3s', handshake_concurrency: 16, ...extra.ssh })}`,
-        `service: ${json({ manager: 'none', command: ['node', 'server.mjs'], env: { PORT: '8080' }, stop_timeout: '2s' })}`,
+        `service: ${json({ manager: 'none', command: ['node', 'server.mjs'], env: { PORT: '8080' }, stop_timeout: '2s', ...extra.service })}`,
         `health: ${json({ url: 'http://127.0.0.1:8080/health', status: 200, body: 'ok {version}', timeout: '4s', interval: '100ms', bake: 0, ...extra.health })}`,
         `rollout: ${json({ canary: 1, window: 2, failure_budget: 1, dc_order: dcs, stage_window: 10, ...extra.rollout })}`,
         'datacenters:',
