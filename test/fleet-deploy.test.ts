@@ -155,6 +155,8 @@ test('--dry-run prints waves and the exact commands, and touches nothing', { tim
   );
   assert.match(
     result.stdout,
-    /start-stop-daemon --start .* --chdir \/opt\/hello\/current .* PORT=8080 node server\.mjs/,
+    /start-stop-daemon --start .* --chdir \/opt\/hello\/current .* exec "\$@"' hello node server\.mjs/,
   );
+  // service.env is shown as configured and travels on stdin, not in the start command.
+  assert.match(result.stdout, /^environment: PORT=8080$/m);
 });

@@ -48,7 +48,7 @@ export function registerDeploy(program: Command): void {
     }
     if (flags.dryRun) {
       const repo = await findRepo(flags, false);
-      const { fleet } = await loadFleetFor(flags, repo);
+      const { fleet } = await loadFleetFor(flags, repo, { secrets: true });
       applyOverrides(fleet, flags);
       const { ReleaseStore } = await import('../fleet/release/store.js');
       const version = versionArg as string;
@@ -66,7 +66,7 @@ export function registerDeploy(program: Command): void {
     // Ctrl-C, SIGTERM, SIGHUP: hosts in flight finish (no host is left half-switched), locks are
     // released and the journal stays open for --resume. A second signal stops at once.
     await withInterrupts(async (signal) => {
-      const session = await openSession(flags, { repoRequired: true });
+      const session = await openSession(flags, { repoRequired: true, secrets: true });
       try {
         applyOverrides(session.fleet, flags);
         let resume: Awaited<ReturnType<typeof findResumable>> | undefined;

@@ -1,7 +1,7 @@
 // What the fleet commands share: the common flags, and turning them plus deploy/fleet.yml into
 // a session (validated fleet, SSH pool, release store). The only fleet code that reads the
 // environment (home directory, $SSH_AUTH_SOCK, user and host names).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import type { Amount } from '../fleet/inventory/schema.js';
 import { repoRoot } from '../fleet/release/git.js';
 import type { RuntimeMode } from '../fleet/release/runtime.js';
 import { ReleaseStore } from '../fleet/release/store.js';
+import type { SecretSources } from '../fleet/secrets.js';
 import type { FleetSession } from '../fleet/session.js';
 import { ConnectionPool, readSshFiles } from '../fleet/ssh/connection-pool.js';
 import { parseKnownHosts } from '../fleet/ssh/known-hosts.js';
@@ -66,14 +67,30 @@ function expandPath(file: string, base: string): string {
   return path.resolve(base, file);
 }
 
-export async function loadFleetFor(flags: FleetFlags, repo: string): Promise<{ fleet: Fleet; file: string }> {
+/**
+ * deploy/fleet.yml, validated. `secrets`: resolve service.env from this controller's environment
+ * and files (deploy only; an unset `${NAME}` is an error naming it, before any host is contacted).
+ */
+export async function loadFleetFor(
+  flags: FleetFlags,
+  repo: string,
+  options: { secrets?: boolean } = {},
+): Promise<{ fleet: Fleet; file: string }> {
   const file = path.resolve(flags.config ?? path.join(repo, 'deploy', 'fleet.yml'));
   if (!existsSync(file)) {
     throw new FleetError('FLEET_CONFIG', `no fleet inventory at ${file}`, {
       hint: 'create deploy/fleet.yml (see docs/fleet.md) or pass --config FILE',
     });
   }
-  return { fleet: await loadFleet(file), file };
+  const sources: SecretSources | undefined = options.secrets
+    ? {
+        env: process.env,
+        readFile: (name) => readFileSync(name, 'utf8'),
+        home: os.homedir(),
+        repo,
+      }
+    : undefined;
+  return { fleet: await loadFleet(file, sources), file };
 }
 
 /**
@@ -110,10 +127,10 @@ export function selection(fleet: Fleet, flags: FleetFlags): Datacenter[] {
 
 export async function openSession(
   flags: FleetFlags,
-  options: { repoRequired: boolean },
+  options: { repoRequired: boolean; secrets?: boolean },
 ): Promise<FleetSession & { knownHostsFile: string }> {
   const repo = await findRepo(flags, options.repoRequired);
-  const { fleet } = await loadFleetFor(flags, repo);
+  const { fleet } = await loadFleetFor(flags, repo, { secrets: options.secrets === true });
   const identityFile = flags.identity ?? fleet.ssh.identity;
   const identity = identityFile === undefined ? undefined : expandPath(identityFile, repo);
   const knownHostsFile = expandPath(flags.knownHosts ?? fleet.ssh.known_hosts, repo);

@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FleetError } from './errors.js';
+import { describeError, FleetError } from './errors.js';
 import type { Datacenter } from './inventory/inventory.js';
+import { runLocalHooks } from './local-hooks.js';
 import { keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
 import { artifactFor } from './release/release.js';
 import type { ReleaseManifest } from './release/store.js';
@@ -57,6 +58,10 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   const plan = planRollout(request.selection, fleet);
   // Interrupted while the artifact was built: nothing was locked or changed, nothing to resume.
   request.signal?.throwIfAborted();
+  // Local hooks (local-hooks.ts): pre_deploy before any host is contacted; a failure stops here.
+  const hookContext = { id, version, owner: session.owner, hostCount: hosts.length };
+  const hookOptions = { cwd: session.repo, timeoutMs: fleet.hooks.timeoutMs, out };
+  await runLocalHooks('pre_deploy', fleet.hooks.pre_deploy, hookContext, hookOptions);
   await mkdir(store.deploysDir(), { recursive: true });
   const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
   const startedAt = new Date();
@@ -118,6 +123,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
         version,
       },
       resumed: request.resume?.replay.hosts,
+      onceDone: request.resume?.replay.once !== undefined,
       haltReason: request.resume?.replay.halt,
       failedEarly: locked.unreachable,
       onState: (host, state, error) => progress.update(host, state, error),
@@ -127,7 +133,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     noteLocksLeft(session, await release());
     throw err;
   }
-  return finishRun(
+  const finished = await finishRun(
     session,
     journal,
     result,
@@ -141,6 +147,14 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     },
     await release(),
   );
+  // post_deploy (local-hooks.ts): the deploy is over whatever it says; a failure is only reported.
+  await runLocalHooks(
+    'post_deploy',
+    fleet.hooks.post_deploy,
+    { ...hookContext, outcome: result.outcome, report: finished.reportFile },
+    hookOptions,
+  ).catch((err: unknown) => out.write(`warning: ${describeError(err)}\n`));
+  return finished;
 }
 
 /** A run that failed with an error still says where its lock remains (the error follows). */

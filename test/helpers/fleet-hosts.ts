@@ -44,10 +44,11 @@ export interface TestFleet {
   exec(name: string, argv: string[]): string;
   fleetYaml(extra?: {
     keepReleases?: number;
-    service?: Record<string, unknown>;
     rollout?: Record<string, unknown>;
     health?: Record<string, unknown>;
     ssh?: Record<string, unknown>;
+    /** Merged over the test service (manager none, node server.mjs, PORT 8080). */
+    service?: Record<string, unknown>;
     dcVars?: Record<string, Record<string, unknown>>;
   }): string;
   cleanup(): Promise<void>;

@@ -127,8 +127,9 @@ test('service commands for systemd and for start-stop-daemon', () => {
     ` sleep 0.02; n=$((n + 1)); done; rm -f "$f"' pier-stop /opt/hello/shared/hello.pid 150`;
   const start =
     'start-stop-daemon --start --quiet --background --make-pidfile --pidfile /opt/hello/shared/hello.pid' +
-    ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log' +
-    ` --startas /usr/bin/setsid -- /usr/bin/env PORT=8080 'GREETING=a b' node server.js`;
+    ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log --startas /usr/bin/setsid --' +
+    // No value of service.env in the argv: /bin/sh loads the release's file, then execs the command.
+    ` /usr/bin/env /bin/sh -c 'set -a && { test '"'"'!'"'"' -f /opt/hello/current/.pier-env || . /opt/hello/current/.pier-env; } && set +a && exec "$@"' hello node server.js`;
   assert.equal(render(stopService(layout, none)), stop);
   assert.equal(render(startService(layout, none)), start);
   assert.equal(render(applyRelease(layout, none)), `${stop} && ${start}`);

@@ -3,11 +3,14 @@
 // starts the command from `current`, so no process of pier stays behind on the host. The command
 // runs as the leader of its own process group (setsid), and stopping it stops the whole group:
 // with `sh -c "node server.mjs"` the pidfile names the shell, and the server under it would
-// otherwise outlive it, keep the port, and answer the health check for the next release.
+// otherwise outlive it, keep the port, and answer the health check for the next release. The
+// environment is loaded from files by /bin/sh, which then execs the command (environment.ts),
+// so no value of service.env is in any process's argv.
 import path from 'node:path/posix';
+import { envFileName, loadEnv, sharedEnvFile } from './environment.js';
 import { type Layout, runtimeDir } from './layout.js';
 import { type AsRoot, asRoot, rootTools } from './privilege.js';
-import { all, remotePath, type Script } from './shell.js';
+import { all, remotePath, render, type Script } from './shell.js';
 
 export interface ServiceSpec {
   manager: 'systemd' | 'none';
@@ -16,7 +19,10 @@ export interface ServiceSpec {
   /** systemd: the unit file's path inside the release, rendered at each activation. */
   unit?: string | undefined;
   command?: string[] | undefined;
-  env: Record<string, string>;
+  /** Only which keys it has matters here: the values travel in a file (environment.ts). */
+  env?: Readonly<Record<string, unknown>> | undefined;
+  /** A shared file (relative to <deploy_to>/shared) loaded before service.env. */
+  env_file?: string | undefined;
   stop_timeout: number;
   /** `bundled`: the app finds the release's own Node first on its PATH. */
   runtime?: 'bundled' | 'host' | undefined;
@@ -64,13 +70,14 @@ export function stopService(layout: Layout, spec: ServiceSpec, root: AsRoot = as
 
 export function startService(layout: Layout, spec: ServiceSpec, root: AsRoot = asRoot(false)): Script {
   if (spec.manager === 'systemd') return root([rootTools.systemctl, 'start', spec.name]);
-  const env = Object.entries(spec.env).map(([key, value]) => `${key}=${value}`);
-  if (spec.runtime === 'bundled') env.unshift(`PATH=${runtimeBin(layout)}:${remotePath}`);
+  const env = spec.runtime === 'bundled' ? [`PATH=${runtimeBin(layout)}:${remotePath}`] : [];
+  const load = loadEnv(path.join(layout.current, envFileName), sharedEnvFile(layout, spec.env_file));
   return all([
     ...['start-stop-daemon', '--start', '--quiet', '--background', '--make-pidfile'],
     ...['--pidfile', pidFile(layout, spec), '--chdir', layout.current],
     ...['--output', appLog(layout, spec), '--startas', '/usr/bin/setsid', '--', '/usr/bin/env'],
     ...env,
+    ...['/bin/sh', '-c', `${render(load)} && exec "$@"`, spec.name],
     ...(spec.command ?? []),
   ]);
 }

@@ -2,6 +2,7 @@
 // builders produce for this service (collected from them, so the rule and the commands cannot
 // drift apart), NOPASSWD, with the release version as the only wildcard. Syntax: sudoers(5),
 // "User specification" and "Wildcards" (`*` in an argument matches any characters).
+import { envDropIn } from './environment.js';
 import { layoutOf } from './layout.js';
 import { asRoot, privilegedCommands } from './privilege.js';
 import { applyRelease, type ServiceSpec, startService, stopService } from './service.js';
@@ -29,6 +30,7 @@ export function deployCommands(target: SudoersTarget, version = anyVersion): Arg
   const root = asRoot(true);
   const scripts = [
     ...(service.unit ? [installUnit(layout, version, service.name, service.unit, root)] : []),
+    ...envDropIn(layout, version, service, root),
     applyRelease(layout, { ...service, action: 'reload' }, false, root),
     applyRelease(layout, { ...service, action: 'restart' }, false, root),
     startService(layout, service, root),

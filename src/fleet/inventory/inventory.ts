@@ -1,5 +1,8 @@
 // The validated fleet: the schema's output with host ranges expanded, per-DC and per-host vars
 // merged onto the ssh defaults, and data centers in rollout order. Pure; errors name their path.
+import type { HookPoint } from '../commands/hooks.js';
+import type { SharedPaths } from '../commands/shared.js';
+import { type ReleaseEnv, resolveEnv, type SecretSources } from '../secrets.js';
 import { expandHostRange, HostRangeError, isRange } from './host-range.js';
 import type { Amount, FleetFile } from './schema.js';
 
@@ -32,6 +35,12 @@ export interface Datacenter {
   hosts: Host[];
 }
 
+/** fleet.yml `hooks`, every point a list (empty when unset). */
+export type Hooks = Record<HookPoint | 'pre_deploy' | 'post_deploy', string[]> & {
+  /** One remote hook command's limit, ms (hooks.timeout, else ssh.command_timeout). */
+  timeoutMs: number;
+};
+
 export interface Fleet {
   app: string;
   keepReleases: number;
@@ -42,6 +51,11 @@ export interface Fleet {
   service: FleetFile['service'] & { name: string };
   health: FleetFile['health'];
   rollout: FleetFile['rollout'];
+  /** shared.dirs and shared.files, service.env_file among the files. */
+  shared: SharedPaths;
+  hooks: Hooks;
+  /** service.env: what may be shown, and the values once resolved on the controller. */
+  env: ReleaseEnv;
   /** In rollout order (`rollout.dc_order`, then the file's order). */
   datacenters: Datacenter[];
   hosts: Host[];
@@ -74,7 +88,11 @@ export function parseJump(text: string, defaultUser: string): Jump {
   return { user: match?.[1] ?? defaultUser, host: match?.[2] ?? text, port: Number(match?.[3] ?? 22) };
 }
 
-export function resolveFleet(file: FleetFile): Fleet {
+/**
+ * `sources`: where `${NAME}` and `{ file: }` values of service.env come from (deploy); without
+ * them the values are left unresolved (commands that never start the app need none).
+ */
+export function resolveFleet(file: FleetFile, sources?: SecretSources): Fleet {
   const issues: ConfigIssue[] = [];
   const deployTo = file.deploy_to ?? `/opt/${file.app}`;
   const seen = new Map<string, string>();
@@ -136,6 +154,9 @@ export function resolveFleet(file: FleetFile): Fleet {
       });
     }
   });
+  const shared = sharedPaths(file, issues);
+  const { env, issues: envIssues } = resolveEnv(file.service.env, sources);
+  for (const issue of envIssues) issues.push({ path: ['service', 'env', issue.key], message: issue.message });
   if (issues.length > 0) throw new InventoryIssues(issues);
   const rank = (name: string): number => {
     const at = order.indexOf(name);
@@ -152,7 +173,57 @@ export function resolveFleet(file: FleetFile): Fleet {
     service: { ...file.service, name: file.service.name ?? file.app },
     health: file.health,
     rollout: file.rollout,
+    shared,
+    hooks: {
+      after_stage: file.hooks.after_stage ?? [],
+      once: file.hooks.once ?? [],
+      before_activate: file.hooks.before_activate ?? [],
+      after_activate: file.hooks.after_activate ?? [],
+      pre_deploy: file.hooks.pre_deploy ?? [],
+      post_deploy: file.hooks.post_deploy ?? [],
+      timeoutMs: file.hooks.timeout ?? file.ssh.command_timeout,
+    },
+    env,
     datacenters,
     hosts: datacenters.flatMap((dc) => dc.hosts),
   };
+}
+
+/**
+ * shared.dirs and shared.files with service.env_file added to the files. A path inside another
+ * (`config` and `config/local.json`) is refused: the inner link would be made inside shared/
+ * itself. So is the pidfile of service manager none (`<name>.pid` in shared/).
+ */
+function sharedPaths(file: FleetFile, issues: ConfigIssue[]): SharedPaths {
+  const envFile = file.service.env_file;
+  const files = [...file.shared.files];
+  if (envFile !== undefined && !files.includes(envFile)) files.push(envFile);
+  const all = [
+    ...file.shared.dirs.map((value, index) => ({ value, path: ['shared', 'dirs', index] })),
+    ...files.map((value, index) => ({
+      value,
+      path: index < file.shared.files.length ? ['shared', 'files', index] : ['service', 'env_file'],
+    })),
+  ];
+  const pidFile = `${file.service.name ?? file.app}.pid`;
+  all.forEach((entry, index) => {
+    if (entry.value === pidFile) {
+      issues.push({
+        path: entry.path,
+        message: `shared/${pidFile} is the pidfile of the service: use another name`,
+      });
+    }
+    for (const other of all.slice(0, index)) {
+      const [outer, inner] = other.value.length <= entry.value.length ? [other, entry] : [entry, other];
+      if (inner.value === outer.value) {
+        issues.push({ path: entry.path, message: `"${entry.value}" is listed twice` });
+      } else if (inner.value.startsWith(`${outer.value}/`)) {
+        issues.push({
+          path: entry.path,
+          message: `"${inner.value}" is inside the shared "${outer.value}": list only "${outer.value}"`,
+        });
+      }
+    }
+  });
+  return { dirs: file.shared.dirs, files };
 }

@@ -123,3 +123,97 @@ test('duplicates, unknown dc_order entries and missing keys', () => {
 test('YAML syntax errors carry the line', () => {
   assert.match(errorOf('app: hello\n  bad: [\n'), /fleet\.yml:\d+: /);
 });
+
+const withService = (extra: string) =>
+  minimal.replace(
+    'service: { manager: none, command: [node, server.js] }',
+    () => `service: { manager: none, command: [node, server.js]${extra} }`,
+  );
+
+test('shared paths: relative, inside the release, not pier own, not nested', () => {
+  const message = errorOf(
+    `${minimal}shared:\n  dirs: [storage, ../up, /abs, log, a/./b, tmp]\n  files: [.pier-env, tmp/x, hello.pid]\n`,
+  );
+  assert.match(
+    message,
+    /fleet\.yml:\d+: shared\.dirs\[1\]: expected a path inside the release \(no \. or \.\. parts\)/,
+  );
+  assert.match(message, /shared\.dirs\[2\]: expected a path relative to the release, not an absolute one/);
+  assert.match(message, /shared\.dirs\[3\]: shared\/log is where pier writes the service log/);
+  assert.match(message, /shared\.dirs\[4\]: expected a path inside the release/);
+  assert.match(message, /shared\.files\[0\]: names starting with \.pier belong to pier/);
+  const nested = errorOf(`${minimal}shared:\n  dirs: [tmp]\n  files: [tmp/x, hello.pid]\n`);
+  assert.match(nested, /shared\.files\[0\]: "tmp\/x" is inside the shared "tmp": list only "tmp"/);
+  assert.match(nested, /shared\.files\[1\]: shared\/hello\.pid is the pidfile of the service/);
+});
+
+test('env_file is a shared file; hooks are lists; the hook timeout defaults to ssh.command_timeout', () => {
+  const fleet = parseFleet(
+    `${withService(', env_file: .env')}shared: { files: [config/local.json] }\nhooks: { once: node migrate.mjs, after_activate: [a, b] }\n`,
+    'fleet.yml',
+  );
+  assert.deepEqual(fleet.shared, { dirs: [], files: ['config/local.json', '.env'] });
+  assert.deepEqual(fleet.hooks.once, ['node migrate.mjs']);
+  assert.deepEqual(fleet.hooks.after_activate, ['a', 'b']);
+  assert.equal(fleet.hooks.timeoutMs, 300_000);
+  assert.match(
+    errorOf(`${minimal}hooks: { befor_activate: x }\n`),
+    /hooks\.befor_activate: unknown key; did you mean "before_activate"\?/,
+  );
+});
+
+test(`service.env: \${NAME} from the controller, $$ for $, { file } outside the repository`, () => {
+  const text = withService(
+    `, env: { PORT: 8080, URL: "postgres://app:\${DB_PASS}@db/x", PRICE: "$$5", KEY: { file: ~/k.txt } }`,
+  );
+  const read = new Map([['/home/me/k.txt', 'key-bytes\n']]);
+  const sources = {
+    env: { DB_PASS: `p"a$s'` },
+    readFile: (file: string) => {
+      const found = read.get(file);
+      if (found === undefined) throw new Error('ENOENT');
+      return found;
+    },
+    home: '/home/me',
+    repo: '/src/app',
+  };
+  const fleet = parseFleet(text, 'fleet.yml', sources);
+  assert.deepEqual(fleet.env.values, {
+    PORT: '8080',
+    URL: `postgres://app:p"a$s'@db/x`,
+    PRICE: '$5',
+    KEY: 'key-bytes',
+  });
+  assert.deepEqual(
+    fleet.env.entries.map((entry) => [entry.key, entry.shown, entry.secret]),
+    [
+      ['PORT', '8080', false],
+      ['URL', `postgres://app:\${DB_PASS}@db/x`, true],
+      ['PRICE', '$$5', false],
+      ['KEY', '<file ~/k.txt>', true],
+    ],
+  );
+  // Without sources (status, rollback): nothing is read, nothing is required.
+  assert.equal(parseFleet(text, 'fleet.yml').env.values, undefined);
+  const unset = (() => {
+    try {
+      parseFleet(text, 'fleet.yml', { ...sources, env: {} });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  })();
+  assert.match(
+    unset,
+    /fleet\.yml:2: service\.env\.URL: \$\{DB_PASS\} is not set in the controller's environment/,
+  );
+  const inside = (() => {
+    try {
+      parseFleet(text.replace('~/k.txt', 'secrets/k.txt'), 'fleet.yml', sources);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  })();
+  assert.match(inside, /service\.env\.KEY: secrets\/k\.txt is inside the repository/);
+});

@@ -6,6 +6,7 @@ import { isMap, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { closest } from '../../common/closest-name.js';
 import { FleetError } from '../errors.js';
+import type { SecretSources } from '../secrets.js';
 import { type ConfigIssue, type Fleet, formatPath, InventoryIssues, resolveFleet } from './inventory.js';
 import { fleetSchema } from './schema.js';
 
@@ -25,11 +26,15 @@ const knownKeys = [
   ...['stop_timeout', 'url', 'status', 'body', 'timeout', 'interval', 'bake', 'canary', 'window'],
   ...['failure_budget', 'dc_order', 'dc_parallel', 'stage_window', 'distribution', 'vars', 'hosts'],
   ...['address', 'internal_address', 'sudo', 'runtime', 'setup', 'units', 'nginx_site'],
-  ...['disable_default_site', 'sudoers', 'max_open'],
+  ...['disable_default_site', 'sudoers', 'max_open', 'shared', 'dirs', 'files', 'env_file', 'file'],
+  ...['hooks', 'after_stage', 'once', 'before_activate', 'after_activate', 'pre_deploy', 'post_deploy'],
 ];
 
-/** Parses and validates fleet.yml text; `fileName` only labels the errors. No I/O. */
-export function parseFleet(text: string, fileName: string): Fleet {
+/**
+ * Parses and validates fleet.yml text; `fileName` only labels the errors. No I/O of its own;
+ * `sources` resolves service.env (see secrets.ts), and an unset `${NAME}` is reported here.
+ */
+export function parseFleet(text: string, fileName: string, sources?: SecretSources): Fleet {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const where = (offset: number | undefined): string =>
@@ -54,14 +59,14 @@ export function parseFleet(text: string, fileName: string): Fleet {
   const parsed = fleetSchema.safeParse(doc.toJS());
   if (!parsed.success) throw report(parsed.error.issues.flatMap((issue) => explain(issue, [])));
   try {
-    return resolveFleet(parsed.data);
+    return resolveFleet(parsed.data, sources);
   } catch (err) {
     if (err instanceof InventoryIssues) throw report(err.issues);
     throw err;
   }
 }
 
-export async function loadFleet(file: string): Promise<Fleet> {
+export async function loadFleet(file: string, sources?: SecretSources): Promise<Fleet> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -70,7 +75,7 @@ export async function loadFleet(file: string): Promise<Fleet> {
       hint: 'pass the inventory with --config FILE (default deploy/fleet.yml)',
     });
   }
-  return parseFleet(text, file);
+  return parseFleet(text, file, sources);
 }
 
 function configError(fileName: string, messages: string[]): FleetError {

@@ -100,6 +100,77 @@ const datacenter = z.strictObject({
   hosts: z.array(hostEntry).min(1, { error: 'expected at least one host' }),
 });
 
+/**
+ * A path inside the release that lives in `<deploy_to>/shared/` instead (shared.dirs,
+ * shared.files, service.env_file). Relative, no `.` or `..` parts; `log` and `.pier*` are pier's.
+ */
+const sharedPath = z.string().superRefine((value, ctx) => {
+  const problem = sharedPathProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+function sharedPathProblem(value: string): string | undefined {
+  const parts = value.split('/');
+  if (value.startsWith('/')) return 'expected a path relative to the release, not an absolute one';
+  if (parts.some((part) => part === '.' || part === '..')) {
+    return 'expected a path inside the release (no . or .. parts)';
+  }
+  if (!/^[A-Za-z0-9_@.+-]+(\/[A-Za-z0-9_@.+-]+)*$/.test(value)) {
+    return 'expected a relative path of letters, digits, ".", "_", "-", "@", "+", like storage or config/local.json';
+  }
+  // shared/log holds the log of service manager none: one owner per path.
+  if (parts[0] === 'log')
+    return 'shared/log is where pier writes the service log (manager none): use another name, like logs';
+  if (parts[0]?.startsWith('.pier'))
+    return 'names starting with .pier belong to pier (release marker, runtime, environment, hook logs)';
+  return undefined;
+}
+
+/**
+ * A value of service.env: text (where `${NAME}` is the controller's environment variable NAME and
+ * `$$` a literal `$`), a number or boolean (as text), or `{ file: PATH }`, a file on the controller.
+ */
+const envValue = z.union(
+  [
+    z.string(),
+    z.number().transform(String),
+    z.boolean().transform(String),
+    z.strictObject({ file: z.string().min(1) }),
+  ],
+  { error: `expected text (with \${NAME} for a controller variable) or { file: PATH }` },
+);
+
+export type EnvSource = z.output<typeof envValue>;
+
+/** Hook commands: one shell command, or a list run in order (each through /bin/sh -c). */
+const hookCommands = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+    error: 'expected a shell command or a list of them',
+  })
+  .transform((value) => (typeof value === 'string' ? [value] : value));
+
+const hooks = z.strictObject({
+  /** On each host after its release is staged (and its shared links and environment are in place). */
+  after_stage: hookCommands.optional(),
+  /** On exactly one host per deploy, before the first host is switched (migrations). */
+  once: hookCommands.optional(),
+  /** On each host before its switch; a failure leaves the old release serving there. */
+  before_activate: hookCommands.optional(),
+  /** On each host after its health gate; a failure rolls that host back. */
+  after_activate: hookCommands.optional(),
+  /** Each remote hook command's limit (default: ssh.command_timeout). */
+  timeout: duration.optional(),
+  /** On the controller, before any host is contacted; a failure stops the deploy. */
+  pre_deploy: hookCommands.optional(),
+  /** On the controller, after the report is written (PIER_OUTCOME says how it went). */
+  post_deploy: hookCommands.optional(),
+});
+
+const shared = z.strictObject({
+  dirs: z.array(sharedPath).default([]),
+  files: z.array(sharedPath).default([]),
+});
+
 const service = z
   .strictObject({
     manager: z.enum(['systemd', 'none']),
@@ -131,7 +202,9 @@ const service = z
     user: user.optional(),
     /** manager `none`: the program to run from `<deploy_to>/current`, as argv. */
     command: z.array(z.string().min(1)).min(1).optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), envValue).default({}),
+    /** A shared file (see `shared.files`) of KEY="value" lines the service and hooks load. */
+    env_file: sharedPath.optional(),
     stop_timeout: duration.default(10_000),
   })
   .refine((value) => value.manager !== 'none' || value.command !== undefined, {
@@ -221,6 +294,8 @@ export const fleetSchema = z.strictObject({
    */
   runtime: z.enum(['bundled', 'host']).default('bundled'),
   setup: setup.default(setup.parse({})),
+  shared: shared.default(shared.parse({})),
+  hooks: hooks.default({}),
   ssh: ssh.default(ssh.parse({})),
   service,
   health,

@@ -2,6 +2,7 @@
 // or a later `pier status` reads instead of parsing the console output.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { HookRun } from '../rollout/hook-steps.js';
 import type { RolloutResult } from '../rollout/runner.js';
 
 export interface DeployReport {
@@ -16,6 +17,8 @@ export interface DeployReport {
   finishedAt: string;
   durationMs: number;
   directUploads: number;
+  /** The `once` hooks' runs and every failed hook run (output: the last 8 KiB, secrets redacted). */
+  hooks: HookRun[];
   hosts: Array<{
     name: string;
     dc: string;
@@ -32,7 +35,7 @@ export interface DeployReport {
 export function buildReport(
   base: Omit<
     DeployReport,
-    'hosts' | 'outcome' | 'haltReason' | 'finishedAt' | 'durationMs' | 'directUploads' | 'locksLeft'
+    'hosts' | 'outcome' | 'haltReason' | 'finishedAt' | 'durationMs' | 'directUploads' | 'locksLeft' | 'hooks'
   >,
   result: RolloutResult,
   finished: Date,
@@ -45,6 +48,7 @@ export function buildReport(
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - Date.parse(base.startedAt),
     directUploads: result.directUploads,
+    hooks: result.hooks,
     hosts: result.hosts.map((h) => ({
       name: h.host.name,
       dc: h.host.dc,

@@ -2,11 +2,14 @@
 // host would run, rendered by the same executor code path that runs them for real.
 import { readCurrent, switchCurrent } from '../commands/activate.js';
 import { appendAudit } from '../commands/audit.js';
+import { dropInText, envDropIn, hasEnvironment, sharedEnvFile } from '../commands/environment.js';
 import { probeHealth } from '../commands/health.js';
+import { type HookPoint, runHook } from '../commands/hooks.js';
 import { layoutOf } from '../commands/layout.js';
 import { releaseLock, takeLock } from '../commands/lock.js';
 import { relayUrl } from '../commands/relay.js';
 import { applyRelease } from '../commands/service.js';
+import { configureRelease } from '../commands/shared.js';
 import { render } from '../commands/shell.js';
 import {
   prepareDirs,
@@ -42,8 +45,25 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
   if (host) {
     const layout = layoutOf(host.deployTo);
     const lock = JSON.stringify({ owner: 'USER@HOST', deploy: 'ID', since: 'TIME', expires: 'TIME' });
+    const { service, shared, hooks } = fleet;
+    const envFile = sharedEnvFile(layout, service.env_file);
+    const withEnv = hasEnvironment(service);
+    const hook = (point: HookPoint, label: string, note: string): string[] =>
+      hooks[point].map(
+        (command, index) =>
+          `  ${index === 0 ? label.padEnd(10) : ''.padEnd(10)} ${render(runHook(layout, version, point, index, command, hooks.timeoutMs, envFile))}${index === 0 ? `   (${note})` : ''}`,
+      );
+    const local = (point: 'pre_deploy' | 'post_deploy', note: string): string[] =>
+      hooks[point].map((command) => `  ${point}: /bin/sh -c ${JSON.stringify(command)}   (${note})`);
+    lines.push('');
+    if (fleet.env.entries.length > 0) {
+      lines.push(
+        `environment: ${fleet.env.entries.map((entry) => `${entry.key}=${entry.shown}`).join(' ')}`,
+        '  (values resolved on the controller, sent on stdin into releases/<version>/.pier-env, mode 0600)',
+      );
+    }
+    lines.push(...local('pre_deploy', 'on the controller, before any host is contacted'));
     lines.push(
-      '',
       `commands on each host (as on ${host.name}):`,
       `  lock:      ${render(takeLock(layout, 'ID', lock, 'NONCE'))}`,
       `  check:     ${render(stagedSha(layout, version))}`,
@@ -52,16 +72,31 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
       `             ${render(pullArtifact(layout, sha256, relayUrl('RELAY', 0, sha256), 600))}   (the other hosts)`,
       `             ${render(verifyArtifact(layout, sha256))}`,
       `             ${render(unpackArtifact(layout, version, sha256))}`,
-      `  activate:  ${render(readCurrent(layout))}`,
-      ...(fleet.service.manager === 'systemd' && fleet.service.unit !== undefined
-        ? [`             ${render(installUnit(layout, version, fleet.service.name, fleet.service.unit))}`]
+      ...(withEnv || shared.dirs.length > 0 || shared.files.length > 0
+        ? [
+            `  shared:    ${render(configureRelease(layout, version, shared, service.manager === 'systemd' && withEnv ? dropInText(layout, envFile) : undefined))}   (the environment on stdin)`,
+          ]
         : []),
+      ...hook('after_stage', 'after_stage:', 'in the release, with its environment'),
+      ...hook(
+        'once',
+        'once:',
+        'on one host per deploy, before the first switch; skipped by --resume once done',
+      ),
+      `  activate:  ${render(readCurrent(layout))}`,
+      ...hook('before_activate', 'before:', 'before_activate: a failure leaves the old release serving'),
+      ...(service.manager === 'systemd' && service.unit !== undefined
+        ? [`             ${render(installUnit(layout, version, service.name, service.unit))}`]
+        : []),
+      ...envDropIn(layout, version, service).map((script) => `             ${render(script)}`),
       `             ${render(switchCurrent(layout, version))}`,
-      `             ${render(applyRelease(layout, fleet.service))}`,
+      `             ${render(applyRelease(layout, service))}`,
       `  health:    ${render(probeHealth(fleet.health.url, fleet.health.timeout))}   (until ${fleet.health.status}${fleet.health.body ? ` with "${fleet.health.body}"` : ''}, then ${fleet.health.bake / 1000} s bake)`,
+      ...hook('after_activate', 'after:', 'after_activate: a failure rolls the host back'),
       `  audit:     ${render(appendAudit(layout, { at: new Date(0), deploy: 'ID', action: 'deploy', version, previous: 'PREVIOUS', result: 'healthy', by: 'USER@HOST' }))}`,
       `  unlock:    ${render(releaseLock(layout, 'ID', 'NONCE'))}`,
     );
+    lines.push(...local('post_deploy', 'on the controller, after the report is written'));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -103,7 +103,7 @@ test('the outcome line never says done while a lock of the run remains', () => {
     code: undefined,
   });
   const all = hosts.map((h) => outcome(h, 'healthy'));
-  const done = { outcome: 'done' as const, haltReason: undefined, hosts: all, directUploads: 0 };
+  const done = { outcome: 'done' as const, haltReason: undefined, hosts: all, directUploads: 0, hooks: [] };
   assert.equal(outcomeLine(done, 'v2', 'deploy'), 'deploy v2: done, 3/3 hosts healthy');
   assert.equal(
     outcomeLine(done, 'v2', 'deploy', ['a2', 'f1']),

@@ -8,8 +8,11 @@ import { dropRelayCopy, relayUrl, serveArtifact } from '../commands/relay.js';
 import { scriptOutput } from '../commands/shell.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
+import { redactor } from '../secrets.js';
 import type { Connection } from '../ssh/connection.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
+import { configureStep } from './configure-step.js';
+import { runHooks } from './hook-steps.js';
 import {
   type Artifact,
   checkRuntime,
@@ -37,6 +40,7 @@ export class Distribution {
   private readonly limiter: Limiter;
   /** Hosts whose upload came straight from the controller (the WAN crossings). */
   directUploads = 0;
+  private readonly redact: (text: string) => string;
 
   constructor(
     private readonly fleet: Fleet,
@@ -51,6 +55,7 @@ export class Distribution {
     },
   ) {
     this.limiter = new Limiter(fleet.rollout.stage_window);
+    this.redact = redactor(fleet.env);
   }
 
   /** Starts staging every host now (bounded), so distribution runs ahead of activation. */
@@ -83,6 +88,9 @@ export class Distribution {
     try {
       await this.put(connection, host);
       await checkRuntime(connection, host, this.version, this.artifact.runtime);
+      // What lives beside the release, then the after_stage hooks (configure-step.ts, hook-steps.ts).
+      await configureStep(connection, host, this.fleet, this.version);
+      await runHooks(connection, host, this.fleet, this.version, 'after_stage', this.redact);
     } finally {
       this.pool.release(host);
     }

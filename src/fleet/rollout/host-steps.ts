@@ -4,10 +4,12 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { readCurrent, switchCurrent, versionOfLink } from '../commands/activate.js';
 import { type AuditEntry, appendAudit } from '../commands/audit.js';
+import { envDropIn } from '../commands/environment.js';
 import { layoutOf, runtimeDir } from '../commands/layout.js';
 import { asRoot } from '../commands/privilege.js';
 import { probeReleases, removeReleases, splitReleaseProbe } from '../commands/retention.js';
 import { appLog, applyRelease, appRunning } from '../commands/service.js';
+import { all } from '../commands/shell.js';
 import {
   cleanStage,
   prepareDirs,
@@ -169,11 +171,15 @@ export async function switchTo(
   const { service } = fleet;
   let changed = false;
   const root = asRoot(host.sudo);
-  if (service.manager === 'systemd' && service.unit !== undefined) {
-    const output = await connection.check(
-      'installing the systemd unit',
-      installUnit(layout, version, service.name, service.unit, root),
-    );
+  const install = [
+    ...(service.manager === 'systemd' && service.unit !== undefined
+      ? [installUnit(layout, version, service.name, service.unit, root)]
+      : []),
+    // The environment's systemd drop-in rides in the same round trip (commands/environment.ts).
+    ...envDropIn(layout, version, service, root),
+  ];
+  if (install.length > 0) {
+    const output = await connection.check('installing the systemd unit', all(...install));
     changed = unitChanged(output);
   }
   await connection.check('switching current', switchCurrent(layout, version));

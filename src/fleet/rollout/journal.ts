@@ -25,6 +25,8 @@ export type JournalRecord =
       code?: string;
     }
   | { type: 'halt'; reason: string; at: string }
+  /** The deploy's `once` hooks succeeded on `host`: --resume does not run them again. */
+  | { type: 'once'; host: string; at: string }
   | { type: 'end'; outcome: string; at: string };
 
 export interface HostRecord {
@@ -40,6 +42,8 @@ export interface Replay {
   hosts: Map<string, HostRecord>;
   halt: string | undefined;
   end: string | undefined;
+  /** The host the `once` hooks ran on, when they finished. */
+  once: string | undefined;
 }
 
 /** Rebuilds the per-host state from records; a torn last line (killed mid-write) is ignored. */
@@ -48,6 +52,7 @@ export function replayJournal(text: string): Replay | undefined {
   const hosts = new Map<string, HostRecord>();
   let halt: string | undefined;
   let end: string | undefined;
+  let once: string | undefined;
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     let record: JournalRecord;
@@ -59,6 +64,7 @@ export function replayJournal(text: string): Replay | undefined {
     if (record.type === 'start') start = record;
     else if (record.type === 'halt') halt = record.reason;
     else if (record.type === 'end') end = record.outcome;
+    else if (record.type === 'once') once = record.host;
     else if (record.type === 'host') {
       const before = hosts.get(record.host);
       hosts.set(record.host, {
@@ -70,7 +76,7 @@ export function replayJournal(text: string): Replay | undefined {
       });
     }
   }
-  return start ? { start, hosts, halt, end } : undefined;
+  return start ? { start, hosts, halt, end, once } : undefined;
 }
 
 export class Journal {

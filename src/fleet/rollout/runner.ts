@@ -6,10 +6,12 @@
 import { describeError } from '../errors.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
+import { redactor } from '../secrets.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import { type BudgetBreach, FailureBudget } from './budget.js';
 import { Distribution } from './distribution.js';
 import { passHealthGate } from './health-gate.js';
+import { HookError, type HookRun, OnceHooks, runHooks } from './hook-steps.js';
 import type { HostState } from './host-state.js';
 import { type Artifact, audit, currentVersion, passGate, pruneReleases, switchTo } from './host-steps.js';
 import type { HostRecord, Journal } from './journal.js';
@@ -40,6 +42,8 @@ export interface RolloutInput {
   resumed?: ReadonlyMap<string, HostRecord>;
   /** Hosts that already failed (unreachable when locking), counted against the budget. */
   failedEarly?: ReadonlyMap<string, { error: string; code: string }>;
+  /** A resumed run whose `once` hooks already ran (journal): they do not run again. */
+  onceDone?: boolean;
   /** A resumed run that had already halted only finishes rolling back. */
   haltReason?: string | undefined;
   onState?: (host: Host, state: HostState, error?: string) => void;
@@ -53,6 +57,8 @@ export interface RolloutResult {
   hosts: HostOutcome[];
   /** Artifact uploads that crossed from the controller (once per data center with the relay). */
   directUploads: number;
+  /** The `once` hooks' runs and every failed hook run, output bounded and redacted. */
+  hooks: HookRun[];
 }
 
 export async function runRollout(input: RolloutInput): Promise<RolloutResult> {
@@ -64,10 +70,15 @@ class Rollout {
   private readonly budget: FailureBudget;
   private haltReason: string | undefined;
   private readonly distribution: Distribution | undefined;
+  private readonly once: OnceHooks | undefined;
+  private readonly hookRuns: HookRun[] = [];
+  /** Secret values out of everything this run records (errors, hook output). */
+  private readonly redact: (text: string) => string;
 
   constructor(private readonly input: RolloutInput) {
     const { plan } = input;
     this.haltReason = input.haltReason;
+    this.redact = redactor(input.fleet.env);
     this.budget = new FailureBudget(
       plan.failureBudget,
       new Map(plan.datacenters.map((dc) => [dc.name, dc.failureBudget])),
@@ -98,7 +109,28 @@ class Rollout {
             this.set(host, 'staged');
             input.journal.host(host.name, 'staged');
           },
-          failed: (host, err) => this.fail(host, describeError(err), codeOf(err)),
+          failed: (host, err) => {
+            this.noteHook(err);
+            this.fail(host, describeError(err), codeOf(err));
+          },
+        },
+      );
+    }
+    if (input.action === 'deploy' && input.fleet.hooks.once.length > 0) {
+      this.once = new OnceHooks(
+        async (connection, host) => {
+          try {
+            return await runHooks(connection, host, input.fleet, input.versionFor(host), 'once', this.redact);
+          } catch (err) {
+            // Whatever went wrong, no host may switch to code whose migration did not run.
+            this.halt(`the once hook failed on ${host.name}: ${this.redact(describeError(err))}`);
+            throw err;
+          }
+        },
+        input.onceDone === true,
+        (host, runs) => {
+          input.journal.write({ type: 'once', host: host.name, at: new Date().toISOString() });
+          this.hookRuns.push(...runs);
         },
       );
     }
@@ -131,7 +163,13 @@ class Rollout {
       haltReason: this.haltReason,
       hosts: [...this.outcomes.values()],
       directUploads: this.distribution?.directUploads ?? 0,
+      hooks: this.hookRuns,
     };
+  }
+
+  /** A failed hook's run goes into the report with its output. */
+  private noteHook(err: unknown): void {
+    if (err instanceof HookError) this.hookRuns.push(err.run);
   }
 
   private async rollDc(dc: DcPlan): Promise<void> {
@@ -160,17 +198,28 @@ class Rollout {
         previous = current === version ? undefined : current;
       }
       outcome.previous = previous;
+      // Hooks before the switch (hook-steps.ts): a failure here leaves the old release serving.
+      if (input.action === 'deploy') {
+        if (this.once && !(await this.once.before(connection, host))) return;
+        if (this.stopping) return;
+        await runHooks(connection, host, input.fleet, version, 'before_activate', this.redact);
+      }
       this.set(host, 'activating');
       input.journal.host(host.name, 'activating', previous ? { previous } : {});
       // From here the host may run the new release: a failure returns it to `previous`.
       outcome.version = version;
       await switchTo(connection, host, input.fleet, version);
       await passGate(connection, host, input.fleet, version, Date.now());
+      // After the gate (hook-steps.ts): a failure rolls this host back like a failed gate.
+      if (input.action === 'deploy') {
+        await runHooks(connection, host, input.fleet, version, 'after_activate', this.redact);
+      }
       this.set(host, 'healthy');
       input.journal.host(host.name, 'healthy');
       await pruneReleases(connection, host, input.fleet.keepReleases, version, previous).catch(() => {});
       await this.audit(host, version, previous, 'healthy');
     } catch (err) {
+      this.noteHook(err);
       const message = describeError(err);
       if (outcome.version === version && input.action === 'deploy') {
         const back = await this.revert(host, previous);
@@ -237,7 +286,8 @@ class Rollout {
     );
   }
 
-  private fail(host: Host, error: string, code: string): void {
+  private fail(host: Host, rawError: string, code: string): void {
+    const error = this.redact(rawError);
     this.set(host, 'failed', error, code);
     this.input.journal.host(host.name, 'failed', { error, code });
     const breach = this.budget.fail(host.dc);
