@@ -70,7 +70,7 @@ test('a full disk fails in stage, and nothing is activated there', { timeout: 90
   assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
   assert.match(
     result.stdout,
-    /1 host: uploading the artifact failed \(exit 1\): .*No space left on device\n {4}fra-2/,
+    /1 host: staging the artifact failed \(exit 1\): .*No space left on device\n {4}fra-2/,
   );
   assert.match(result.stdout, /deploy v1: done, 5\/6 hosts healthy/);
   for (const name of ['ams-1', 'ams-2', 'fra-1', 'sfo-1', 'sfo-2'])

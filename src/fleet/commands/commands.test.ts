@@ -16,7 +16,10 @@ import {
   prepareDirs,
   pullArtifact,
   receiveArtifact,
+  splitStageProbe,
+  stageArtifact,
   stagedSha,
+  stageProbe,
   unpackArtifact,
   verifyArtifact,
 } from './stage.js';
@@ -301,4 +304,30 @@ test('the health gate runs on the host as one program, its verdict read from its
     bodyFound: true,
   });
   assert.equal(parseGate('curl: not found\n'), undefined);
+});
+
+test('a stage is one probe and one command that receives, checks, unpacks and runs the bundled Node', () => {
+  assert.equal(
+    render(stageProbe(layout, 'v2', 'node')),
+    "cat /opt/hello/releases/v2/.pier-artifact 2>/dev/null || true; echo --pier-stage-section--; readlink /opt/hello/current 2>/dev/null || true; echo --pier-stage-section--; node -p '[process.version, process.versions.modules, process.platform, process.arch].join('\"'\"' '\"'\"')' 2>/dev/null || true",
+  );
+  assert.deepEqual(
+    splitStageProbe(
+      'abc\n--pier-stage-section--\nreleases/v1\n--pier-stage-section--\nv20.1.0 115 linux x64\n',
+    ),
+    {
+      marker: 'abc',
+      current: 'releases/v1',
+      node: 'v20.1.0 115 linux x64',
+    },
+  );
+  const script = render(
+    stageArtifact(layout, 'v2', 'f00d', { bundledNode: '/opt/hello/releases/v2/.pier-runtime/bin/node' }),
+  );
+  assert.match(
+    script,
+    /^mkdir -p \/opt\/hello\/releases \/opt\/hello\/shared\/log && cat > \/opt\/hello\/releases\/\.incoming-f00d\.tar\.gz && /,
+  );
+  assert.match(script, /\|\| sh -c 'exit 98'/);
+  assert.match(script, /\|\| \{ rm -rf \/opt\/hello\/releases\/v2 && sh -c 'exit 99'; \}/);
 });

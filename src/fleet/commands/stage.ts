@@ -1,7 +1,14 @@
 // Stage: put a release on a host without touching what runs. Upload (or pull from the data
 // center's relay), check the SHA-256 on the host, unpack beside the live releases, rename.
 import type { Layout } from './layout.js';
-import { all, either, optional, pipe, type Script, writeTo } from './shell.js';
+import { all, each, either, optional, pipe, type Script, writeTo } from './shell.js';
+
+/** Exit status of a stage whose artifact does not match its SHA-256 (the copy is removed). */
+export const checksumExit = 98;
+/** Exit status of a stage whose bundled Node does not run on the host. */
+export const runtimeExit = 99;
+/** Separates the parts of the stage probe's output. */
+export const sectionMarker = '--pier-stage-section--';
 
 /** Prints the staged artifact's SHA-256 when the release is already there, nothing otherwise. */
 export function stagedSha(layout: Layout, version: string): Script {
@@ -54,4 +61,55 @@ export function runtimeProbe(node: string): Script {
     '-p',
     `[process.version, process.versions.modules, process.platform, process.arch].join(' ')`,
   ]);
+}
+
+/**
+ * What staging needs to know, in one round trip: the staged artifact's SHA-256 (or nothing),
+ * what `current` points to, and with `node` the `VERSION ABI PLATFORM ARCH` of that Node, each
+ * part after a section line (see splitStageProbe).
+ */
+export function stageProbe(layout: Layout, version: string, node?: string): Script {
+  return each(
+    stagedSha(layout, version),
+    ['echo', sectionMarker],
+    optional(['readlink', layout.current]),
+    ...(node === undefined ? [] : [['echo', sectionMarker], optional(runtimeProbe(node))]),
+  );
+}
+
+/** stageProbe's output → its parts (missing ones empty). */
+export function splitStageProbe(stdout: string): { marker: string; current: string; node: string } {
+  const [marker = '', current = '', node = ''] = stdout.split(`${sectionMarker}\n`);
+  return { marker: marker.trim(), current: current.trim(), node: node.trim() };
+}
+
+/**
+ * A whole stage in one command: the release directories, the artifact (from stdin, or pulled
+ * from the relay's `url`), its SHA-256 checked (exit 98 when it differs), unpacked and renamed
+ * into place, and with `bundledNode` that binary run once (exit 99 when it cannot).
+ */
+export function stageArtifact(
+  layout: Layout,
+  version: string,
+  sha256: string,
+  options: { url?: string; keep?: boolean; bundledNode?: string },
+): Script {
+  const fail = (code: number): Script => all(['sh', '-c', `exit ${code}`]);
+  return all(
+    prepareDirs(layout),
+    options.url === undefined
+      ? receiveArtifact(layout, sha256)
+      : pullArtifact(layout, sha256, options.url, 600),
+    either(verifyArtifact(layout, sha256), fail(checksumExit)),
+    unpackArtifact(layout, version, sha256, options.keep ?? false),
+    ...(options.bundledNode === undefined
+      ? []
+      : [
+          either(
+            writeTo(runtimeProbe(options.bundledNode), '/dev/null'),
+            // Not left staged: a later deploy would skip the check and activate it.
+            all(['rm', '-rf', layout.release(version)], fail(runtimeExit)),
+          ),
+        ]),
+  );
 }

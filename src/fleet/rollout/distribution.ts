@@ -13,14 +13,7 @@ import type { Connection } from '../ssh/connection.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import { configureStep } from './configure-step.js';
 import { runHooks } from './hook-steps.js';
-import {
-  type Artifact,
-  checkRuntime,
-  isStaged,
-  pullFromRelay,
-  releaseNode,
-  uploadArtifact,
-} from './host-steps.js';
+import { type Artifact, probeStage, releaseNode, stageRelease } from './host-steps.js';
 
 interface Relay {
   host: Host;
@@ -86,8 +79,9 @@ export class Distribution {
     this.events.staging(host);
     const connection = await this.pool.connection(host);
     try {
-      await this.put(connection, host);
-      await checkRuntime(connection, host, this.version, this.artifact.runtime);
+      const probe = await probeStage(connection, host, this.version, this.artifact);
+      this.currents.set(host.name, probe.current);
+      if (!probe.staged) await this.put(connection, host);
       // What lives beside the release, then the after_stage hooks (configure-step.ts, hook-steps.ts).
       await configureStep(connection, host, this.fleet, this.version);
       await runHooks(connection, host, this.fleet, this.version, 'after_stage', this.redact);
@@ -96,28 +90,37 @@ export class Distribution {
     }
   }
 
+  /**
+   * What `current` pointed to on the host when it was staged (the release to return to), or
+   * `null` when the host was not probed here (staged by an earlier run of a resumed deploy).
+   */
+  currentOf(host: Host): string | undefined | null {
+    return this.currents.has(host.name) ? this.currents.get(host.name) : null;
+  }
+
+  private readonly currents = new Map<string, string | undefined>();
+
   private async put(connection: Connection, host: Host): Promise<void> {
-    if (await isStaged(connection, host, this.version, this.artifact.sha256)) return;
     const useRelay =
       this.fleet.rollout.distribution === 'relay' &&
       (this.fleet.datacenters.find((dc) => dc.name === host.dc)?.hosts.length ?? 0) > 1;
     if (!useRelay) {
       this.directUploads++;
-      await uploadArtifact(connection, host, this.version, this.artifact, false);
+      await stageRelease(connection, host, this.version, this.artifact);
       return;
     }
     const relay = await this.relayFor(host);
     if (relay === 'self') return;
     if (relay) {
       try {
-        await pullFromRelay(connection, host, this.version, this.artifact.sha256, relay.url);
+        await stageRelease(connection, host, this.version, this.artifact, { url: relay.url });
         return;
       } catch {
         // The relay is gone or unreachable from here: the controller still has the artifact.
       }
     }
     this.directUploads++;
-    await uploadArtifact(connection, host, this.version, this.artifact, false);
+    await stageRelease(connection, host, this.version, this.artifact);
   }
 
   /** The data center's relay; 'self' when this host just became it (and is staged). */
@@ -159,7 +162,7 @@ export class Distribution {
   private async becomeRelay(host: Host): Promise<Relay | undefined> {
     const connection = await this.pool.connection(host);
     this.directUploads++;
-    await uploadArtifact(connection, host, this.version, this.artifact, true);
+    await stageRelease(connection, host, this.version, this.artifact, { keep: true });
     const layout = layoutOf(host.deployTo);
     // The relay's channel lives on this connection: it must outlast the pressure of the cap.
     this.pool.pin(host);

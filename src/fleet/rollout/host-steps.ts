@@ -11,20 +11,18 @@ import { probeReleases, removeReleases, splitReleaseProbe } from '../commands/re
 import { appLog, applyRelease, appRunning } from '../commands/service.js';
 import { all } from '../commands/shell.js';
 import {
+  checksumExit,
   cleanStage,
-  prepareDirs,
-  pullArtifact,
-  receiveArtifact,
-  runtimeProbe,
-  stagedSha,
-  unpackArtifact,
-  verifyArtifact,
+  runtimeExit,
+  splitStageProbe,
+  stageArtifact,
+  stageProbe,
 } from '../commands/stage.js';
 import { installUnit, unitChanged } from '../commands/unit.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import { type RuntimeInfo, runtimeProblem } from '../release/runtime.js';
 import type { Connection } from '../ssh/connection.js';
-import { HostError } from '../ssh/errors.js';
+import { HostError, RemoteCommandError } from '../ssh/errors.js';
 import { passHealthGate } from './health-gate.js';
 import { parseRevisions } from './history.js';
 import { parseReleaseList, releasesToRemove } from './retention.js';
@@ -44,116 +42,88 @@ export function releaseNode(host: Host, version: string, runtime: RuntimeInfo | 
 }
 
 /**
- * After staging, before anything is activated: the release's Node must run on this host and, for
- * `runtime: host`, have the build's ABI, platform and arch (native addons load only then).
+ * Staging's first round trip: is `version` already unpacked from this artifact (a different
+ * artifact under the same version is FLEET_RELEASE_MISMATCH), what does `current` point to,
+ * and with `runtime: host`, can the host's Node load the release's native addons (its ABI,
+ * platform and arch against the build's; FLEET_RUNTIME naming both otherwise)?
  */
-export async function checkRuntime(
+export async function probeStage(
   connection: Connection,
   host: Host,
   version: string,
-  runtime: RuntimeInfo | undefined,
-): Promise<void> {
-  if (runtime === undefined) return;
-  const node = releaseNode(host, version, runtime);
-  const probe = await connection.exec(runtimeProbe(node));
-  if (runtime.bundled) {
-    if (probe.code === 0) return;
-    const said = probe.stderr.trim().split('\n').slice(-1)[0] ?? '';
-    throw new HostError(
-      'FLEET_RUNTIME',
-      `the bundled Node ${runtime.node} does not run on this host (exit ${probe.code}${said ? `: ${said}` : ''})`,
-      {
-        hint: "the controller that builds releases must match the hosts' OS and architecture; or use runtime: host",
-      },
-    );
-  }
-  const problem = runtimeProblem(runtime, probe.code === 0 ? probe.stdout : '');
-  if (problem !== undefined) {
-    throw new HostError('FLEET_RUNTIME', problem, {
-      hint: `install Node ${runtime.node} on the host, build releases with the hosts' Node, or set runtime: bundled`,
-    });
-  }
-}
-
-/** True when `version` is already unpacked from this artifact; a different artifact is an error. */
-export async function isStaged(
-  connection: Connection,
-  host: Host,
-  version: string,
-  sha256: string,
-): Promise<boolean> {
-  const marker = (
-    await connection.check('reading the release marker', stagedSha(layoutOf(host.deployTo), version))
-  ).trim();
-  if (marker === '') return false;
-  if (marker !== sha256) {
+  artifact: Artifact,
+): Promise<{ staged: boolean; current: string | undefined }> {
+  const layout = layoutOf(host.deployTo);
+  const { runtime } = artifact;
+  const hostNode = runtime !== undefined && !runtime.bundled ? 'node' : undefined;
+  const probe = splitStageProbe(
+    await connection.check('reading the release marker', stageProbe(layout, version, hostNode)),
+  );
+  if (probe.marker !== '' && probe.marker !== artifact.sha256) {
     throw new HostError(
       'FLEET_RELEASE_MISMATCH',
-      `releases/${version} holds another artifact (${marker.slice(0, 12)})`,
+      `releases/${version} holds another artifact (${probe.marker.slice(0, 12)})`,
       {
         hint: 'versions are immutable: release a new version instead of rebuilding this one',
       },
     );
   }
-  return true;
+  if (runtime !== undefined && hostNode !== undefined) {
+    const problem = runtimeProblem(runtime, probe.node);
+    if (problem !== undefined) {
+      throw new HostError('FLEET_RUNTIME', problem, {
+        hint: `install Node ${runtime.node} on the host, build releases with the hosts' Node, or set runtime: bundled`,
+      });
+    }
+  }
+  return { staged: probe.marker !== '', current: versionOfLink(probe.current) };
 }
 
-/** Upload from the controller; `keep` leaves the tarball for the data center relay. */
-export async function uploadArtifact(
+/**
+ * Staging's second round trip: the artifact streamed from the controller (or pulled from the
+ * data center's relay at `url`), checked, unpacked, and its bundled Node run once. `keep`
+ * leaves the tarball for the relay. On failure nothing half-written stays behind.
+ */
+export async function stageRelease(
   connection: Connection,
   host: Host,
   version: string,
   artifact: Artifact,
-  keep: boolean,
+  options: { url?: string; keep?: boolean } = {},
 ): Promise<void> {
   const layout = layoutOf(host.deployTo);
-  try {
-    await connection.check('creating the release directories', prepareDirs(layout));
-    await connection.check('uploading the artifact', receiveArtifact(layout, artifact.sha256), {
-      stdin: createReadStream(artifact.path),
-    });
-    await unpack(connection, host, version, artifact.sha256, keep);
-  } catch (err) {
-    await connection.exec(cleanStage(layout, version, artifact.sha256)).catch(() => {});
-    throw err;
-  }
-}
-
-/** Pull from the relay host of the same data center, then verify and unpack like an upload. */
-export async function pullFromRelay(
-  connection: Connection,
-  host: Host,
-  version: string,
-  sha256: string,
-  url: string,
-): Promise<void> {
-  const layout = layoutOf(host.deployTo);
-  try {
-    await connection.check('creating the release directories', prepareDirs(layout));
-    await connection.check('pulling the artifact from the relay', pullArtifact(layout, sha256, url, 600));
-    await unpack(connection, host, version, sha256, false);
-  } catch (err) {
-    await connection.exec(cleanStage(layout, version, sha256)).catch(() => {});
-    throw err;
-  }
-}
-
-async function unpack(
-  connection: Connection,
-  host: Host,
-  version: string,
-  sha256: string,
-  keep: boolean,
-): Promise<void> {
-  const layout = layoutOf(host.deployTo);
-  const verified = await connection.exec(verifyArtifact(layout, sha256));
-  if (verified.code !== 0) {
+  const { runtime } = artifact;
+  const script = stageArtifact(layout, version, artifact.sha256, {
+    ...options,
+    ...(runtime?.bundled ? { bundledNode: releaseNode(host, version, runtime) } : {}),
+  });
+  const result = await connection.exec(
+    script,
+    options.url === undefined ? { stdin: createReadStream(artifact.path) } : {},
+  );
+  if (result.code === 0) return;
+  await connection.exec(cleanStage(layout, version, artifact.sha256)).catch(() => {});
+  if (result.code === checksumExit) {
     throw new HostError(
       'FLEET_CHECKSUM',
       'the artifact on the host does not match its SHA-256 (corrupted in transit?)',
     );
   }
-  await connection.check('unpacking the artifact', unpackArtifact(layout, version, sha256, keep));
+  if (result.code === runtimeExit) {
+    const said = result.stderr.trim().split('\n').slice(-1)[0] ?? '';
+    throw new HostError(
+      'FLEET_RUNTIME',
+      `the bundled Node ${runtime?.node ?? ''} does not run on this host${said ? ` (${said})` : ''}`,
+      {
+        hint: "the controller that builds releases must match the hosts' OS and architecture; or use runtime: host",
+      },
+    );
+  }
+  throw new RemoteCommandError(
+    options.url === undefined ? 'staging the artifact' : 'pulling the artifact from the relay',
+    result.code,
+    result.stderr || result.stdout,
+  );
 }
 
 export async function currentVersion(connection: Connection, host: Host): Promise<string | undefined> {

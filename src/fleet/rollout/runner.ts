@@ -194,7 +194,9 @@ class Rollout {
     try {
       const connection = await input.pool.connection(host);
       if (previous === undefined) {
-        const current = await currentVersion(connection, host);
+        // Read when the host was staged (under this deploy's lock, so it still holds).
+        const staged = this.distribution?.currentOf(host) ?? null;
+        const current = staged !== null ? staged : await currentVersion(connection, host);
         previous = current === version ? undefined : current;
       }
       outcome.previous = previous;
