@@ -24,14 +24,24 @@ export class FramedResponse<
   Request extends IncomingMessage = IncomingMessage,
 > extends ServerResponse<Request> {}
 
-const writeHead = ServerResponse.prototype.writeHead;
-FramedResponse.prototype.writeHead = function (this: ServerResponse, statusCode: number, ...rest: unknown[]) {
+// node:http's own, typed loosely: it takes (status, reason?, headers?) in any combination.
+const writeHead = ServerResponse.prototype.writeHead as (
+  this: ServerResponse,
+  statusCode: number,
+  reason?: unknown,
+  headers?: unknown,
+) => ServerResponse;
+FramedResponse.prototype.writeHead = function (
+  this: ServerResponse,
+  statusCode: number,
+  reason?: unknown,
+  headers?: unknown,
+) {
   if (!lengthAllowed(statusCode)) {
     this.removeHeader('content-length');
-    const last = rest.length - 1;
-    const headers = rest[last];
-    if (last >= 0 && typeof headers === 'object' && headers !== null)
-      rest[last] = withoutLength(headers as HeaderArg);
+    // writeHead(status, headers) or writeHead(status, reason, headers).
+    if (typeof reason === 'object' && reason !== null) reason = withoutLength(reason as HeaderArg);
+    if (typeof headers === 'object' && headers !== null) headers = withoutLength(headers as HeaderArg);
   }
-  return Reflect.apply(writeHead, this, [statusCode, ...rest]);
+  return writeHead.call(this, statusCode, reason, headers);
 } as ServerResponse['writeHead'];
