@@ -20,6 +20,17 @@ export class BadRequestError extends ServerError {
   }
 }
 
+/** nginx's status for a request whose client went away before the response ended; so is ours. */
+export const clientClosedStatus = 499;
+
+/** The client went away before its response ended: nothing more can reach it. */
+export class ClientGoneError extends ServerError {
+  constructor() {
+    super('CLIENT_GONE', 'the client closed the connection', clientClosedStatus);
+    this.name = 'ClientGoneError';
+  }
+}
+
 /** The app module cannot be loaded or does not export a handler. */
 export class AppLoadError extends ServerError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -13,6 +13,8 @@ export interface ProtocolLimits {
   limitPost: number;
   /** A request whose head has not fully arrived after this long → 408 or close. */
   headersTimeoutMs: number;
+  /** A request body that sends no byte for this long while the app waits → 408 or close; 0 = off. */
+  bodyTimeoutMs: number;
   /** harakiri in ms: a request unanswered after this long gets 504; 0 = off. */
   harakiriMs: number;
 }

@@ -22,6 +22,7 @@ export const testLimits: ProtocolLimits = {
   bufferSize: 65535,
   limitPost: 0,
   headersTimeoutMs: 5000,
+  bodyTimeoutMs: 5000,
   harakiriMs: 0,
 };
 

@@ -3,3 +3,30 @@
 export function bodyAllowed(method: string, status: number): boolean {
   return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
 }
+
+/**
+ * Whether a response with this status may declare a Content-Length. Never on 1xx or 204
+ * (RFC 9110 §8.6); on 304 only the length the 200 would have had (§15.4.5), which pier cannot
+ * know, so none.
+ */
+export function lengthAllowed(status: number): boolean {
+  return status >= 200 && status !== 204 && status !== 304;
+}
+
+const isLength = (name: string): boolean => name.length === 14 && name.toLowerCase() === 'content-length';
+
+/** `headers` as a response with `status` may send them: without Content-Length where it is not allowed. */
+export function framedHeaders(status: number, headers: Array<[string, string]>): Array<[string, string]> {
+  return lengthAllowed(status) ? headers : headers.filter(([name]) => !isLength(name));
+}
+
+/** The same for node:http's flat [name, value, name, value…] header lists. */
+export function framedFlatHeaders(status: number, flat: string[]): string[] {
+  if (lengthAllowed(status)) return flat;
+  const out: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i] ?? '';
+    if (!isLength(name)) out.push(name, flat[i + 1] ?? '');
+  }
+  return out;
+}

@@ -85,6 +85,7 @@ export function requestLineFromCgiVars(get: (name: string) => string | undefined
 export function headDetailsFromCgiVars(vars: CgiVars): HeadDetails {
   const get = reader(vars);
   const headers: Array<[string, string]> = [];
+  const contentLength = parseContentLength(get('CONTENT_LENGTH'));
   const names = vars instanceof Map ? vars.keys() : Object.keys(vars);
   for (const name of names) {
     const value = get(name);
@@ -92,12 +93,14 @@ export function headDetailsFromCgiVars(vars: CgiVars): HeadDetails {
     if (name.startsWith('HTTP_')) {
       // CONTENT_* also arrive as HTTP_CONTENT_* from some gateways; the CGI variable wins.
       if (name === 'HTTP_CONTENT_LENGTH' || name === 'HTTP_CONTENT_TYPE') continue;
+      // The client's chunked framing ended at the web server, which passes the body on with
+      // CONTENT_LENGTH: the app sees one framing, the one its body really has.
+      if (name === 'HTTP_TRANSFER_ENCODING' && contentLength !== null) continue;
       headers.push([headerNameOf(name), value]);
     }
   }
   const contentType = get('CONTENT_TYPE');
   if (contentType) headers.push(['content-type', contentType]);
-  const contentLength = parseContentLength(get('CONTENT_LENGTH'));
   if (contentLength !== null) headers.push(['content-length', String(contentLength)]);
 
   const https = get('HTTPS');

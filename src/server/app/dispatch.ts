@@ -2,9 +2,11 @@
 // becomes a plain-text error response with the failure's status; after it, the sink is aborted.
 // With a deadline (harakiri), a request still unanswered when it passes gets 504 and whatever
 // the app writes later is dropped; the worker itself is only replaced if its event loop stalls.
+// When the sink reports the client gone, or the outcome is decided without the app, the app is
+// told to stop: its fetch body is cancelled, its Node req and res get 'close'.
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
-import { describeError, ServerError, statusOf } from '../errors.js';
+import { ClientGoneError, describeError, ServerError, statusOf } from '../errors.js';
 import { dispatchFetch, toWebRequest } from './fetch-dispatch.js';
 import type { App } from './handler.js';
 import { lightParts, wholeResponse } from './light-response.js';
@@ -130,7 +132,10 @@ async function run(
   let sent: ResponseHead | undefined;
   let bytes = 0;
   let settled = false;
-  // Once the outcome is decided (deadline or error), late writes from the app are dropped.
+  // How the running app is told to stop (its body cancelled, its req/res closed) once the outcome
+  // is decided without it: the client left, the deadline passed, or it failed.
+  let stopApp: (() => void) | undefined;
+  // Once the outcome is decided (deadline, error, client gone), late writes from the app are dropped.
   const tracked: ResponseSink = {
     head(h) {
       if (settled) return;
@@ -148,6 +153,9 @@ async function run(
     abort(reason) {
       if (!settled) sink.abort(reason);
     },
+    onGone(listener) {
+      stopApp = listener;
+    },
   };
   if (sink.complete) {
     const complete = sink.complete.bind(sink);
@@ -160,23 +168,22 @@ async function run(
   }
   let timer: NodeJS.Timeout | undefined;
   try {
-    const run =
-      app.kind === 'fetch'
-        ? dispatchFetch(app.fetch, head, body, tracked)
-        : dispatchNode(app.listener, head, body, tracked);
-    if (options.deadlineMs) {
+    await new Promise<void>((resolve, reject) => {
+      const running =
+        app.kind === 'fetch'
+          ? dispatchFetch(app.fetch, head, body, tracked)
+          : dispatchNode(app.listener, head, body, tracked);
+      running.then(resolve, reject);
       const deadline = options.deadlineMs;
-      const expired = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DeadlineError(deadline)), deadline);
-      });
-      run.catch(() => {});
-      await Promise.race([run, expired]);
-    } else {
-      await run;
-    }
+      if (deadline) timer = setTimeout(() => reject(new DeadlineError(deadline)), deadline);
+      sink.onGone?.(() => reject(new ClientGoneError()));
+    });
     return { status: sent?.status ?? 200, bytes };
   } catch (err) {
     settled = true;
+    stopApp?.();
+    // Nobody is left to answer; the access record says so (499), the log does not.
+    if (err instanceof ClientGoneError) return { status: err.status, bytes };
     const status = statusOf(err);
     options.log(
       `${head.method} ${head.target}: ${status < 500 ? 'bad request' : 'app error'}: ${describeError(err)}`,

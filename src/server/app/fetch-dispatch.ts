@@ -1,5 +1,6 @@
 // Runs a fetch-style app: RequestHead + body → Web Request → Response → sink.
 import type { Readable } from 'node:stream';
+import { bodyAllowed, framedHeaders } from './body-allowed.js';
 import type { FetchHandler } from './handler.js';
 import { lazyRequest, type RequestSource } from './lazy-request.js';
 import { lightParts, wholeResponse } from './light-response.js';
@@ -64,17 +65,28 @@ export async function writeWebResponse(
   const cookies = response.headers.getSetCookie();
   const pairs = headers.filter(([name]) => name !== 'set-cookie');
   for (const cookie of cookies) pairs.push(['set-cookie', cookie]);
-  sink.head({ status: response.status, statusText: response.statusText, headers: pairs });
-  if (!response.body || method === 'HEAD' || response.status === 204 || response.status === 304) {
+  const { status } = response;
+  sink.head({ status, statusText: response.statusText, headers: framedHeaders(status, pairs) });
+  if (!response.body || !bodyAllowed(method, status)) {
     await response.body?.cancel();
     sink.end();
     return;
   }
-  for await (const chunk of response.body) {
-    const pending = sink.write(chunk);
+  // A reader rather than for-await: when the client goes away, cancel() ends a read that is
+  // waiting for the app (an endless stream, server-sent events) and runs the body's cancel().
+  const reader = response.body.getReader();
+  let stopped = false;
+  sink.onGone?.(() => {
+    stopped = true;
+    reader.cancel().catch(() => {});
+  });
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done || stopped) break;
+    const pending = sink.write(value);
     if (pending) await pending;
   }
-  sink.end();
+  if (!stopped) sink.end();
 }
 
 export async function dispatchFetch(
@@ -83,9 +95,18 @@ export async function dispatchFetch(
   body: Readable | null,
   sink: ResponseSink,
 ): Promise<void> {
+  let stopped = false;
+  sink.onGone?.(() => {
+    stopped = true;
+  });
   const response = await fetch(toWebRequest(head, body));
   if (!(response instanceof Response)) {
     throw new TypeError(`the app's fetch handler returned ${typeof response}, not a Response`);
+  }
+  if (stopped) {
+    // Answered without it (the client left, the deadline passed): release what it holds.
+    await response.body?.cancel();
+    return;
   }
   await writeWebResponse(response, head.method, sink);
 }

@@ -7,7 +7,7 @@
 // real responses too (from fetch(), Response.error()...).
 
 import { boundedMemo } from '../../common/bounded-memo.js';
-import { bodyAllowed } from './body-allowed.js';
+import { bodyAllowed, framedHeaders, lengthAllowed } from './body-allowed.js';
 import { forwardableHeaders, type ResponseHead } from './response-sink.js';
 
 const RealResponse = globalThis.Response;
@@ -138,20 +138,19 @@ export function installLightResponse(): void {
 
 /**
  * A light response as one head and body, ready to write: hop-by-hop headers dropped,
- * Content-Length set, no body where HTTP allows none (HEAD, 204, 304).
+ * Content-Length set where the status allows one (for HEAD, the length GET would have sent),
+ * no body where HTTP allows none (HEAD, 204, 304).
  */
 export function wholeResponse(
   parts: ResponseParts,
   method: string,
 ): { head: ResponseHead; body: Uint8Array | undefined } {
-  const headers = forwardableHeaders(parts.headers);
-  const body =
-    parts.body === null || !bodyAllowed(method, parts.status)
-      ? undefined
-      : typeof parts.body === 'string'
-        ? Buffer.from(parts.body)
-        : parts.body;
-  if (!headers.some(([name]) => name === 'content-length'))
-    headers.push(['content-length', String(body?.length ?? 0)]);
-  return { head: { status: parts.status, statusText: parts.statusText, headers }, body };
+  const { status } = parts;
+  const headers = framedHeaders(status, forwardableHeaders(parts.headers));
+  const bytes =
+    parts.body === null ? undefined : typeof parts.body === 'string' ? Buffer.from(parts.body) : parts.body;
+  if (lengthAllowed(status) && !headers.some(([name]) => name === 'content-length'))
+    headers.push(['content-length', String(bytes?.length ?? 0)]);
+  const body = bodyAllowed(method, status) ? bytes : undefined;
+  return { head: { status, statusText: parts.statusText, headers }, body };
 }

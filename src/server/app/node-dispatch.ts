@@ -3,6 +3,7 @@
 // capture stream that parses the HTTP head Node writes and hands head and body to the sink.
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Duplex, type Readable } from 'node:stream';
+import { framedHeaders } from './body-allowed.js';
 import type { NodeListener } from './handler.js';
 import type { RequestHead } from './request-head.js';
 import { forwardableHeaders, type ResponseHead, type ResponseSink } from './response-sink.js';
@@ -18,7 +19,8 @@ function parseHead(raw: string): ResponseHead {
     const colon = line.indexOf(':');
     if (colon > 0) headers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
   }
-  return { status: Number(match[1]), statusText: match[2] ?? '', headers: forwardableHeaders(headers) };
+  const status = Number(match[1]);
+  return { status, statusText: match[2] ?? '', headers: framedHeaders(status, forwardableHeaders(headers)) };
 }
 
 /** The stream a ServerResponse writes raw HTTP into; it never carries request bytes. */
@@ -117,7 +119,12 @@ export function dispatchNode(
         req.complete = true;
         req.push(null);
       });
-      body.on('error', (err) => req.destroy(err));
+      body.on('error', (err) => {
+        req.destroy(err);
+        // A listener waiting for 'end' would wait forever: the request is answered with the
+        // body's failure (its status) unless the response is already on its way.
+        reject(err);
+      });
       socket.onResume = () => body.resume();
     } else {
       req.complete = true;
@@ -137,6 +144,13 @@ export function dispatchNode(
       resolve();
     });
     res.on('error', reject);
+    // Told to stop (the client left, the deadline passed): req and res get 'close', as they do
+    // from node:http when a client goes away, and whatever the listener writes goes nowhere.
+    sink.onGone?.(() => {
+      if (res.writableFinished) return;
+      socket.destroy();
+      req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    });
     try {
       listener(req, res);
     } catch (err) {

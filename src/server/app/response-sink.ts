@@ -21,6 +21,12 @@ export interface ResponseSink {
    * Lets a front-end send them in one write instead of three.
    */
   complete?(head: ResponseHead, body: Uint8Array | undefined): void;
+  /**
+   * Optional: `listener` runs once if the client goes away before the response has ended (its
+   * connection closed under it); a later call replaces the listener. A sink that cannot tell
+   * leaves this out.
+   */
+  onGone?(listener: () => void): void;
 }
 
 const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);

@@ -240,7 +240,7 @@ export const options: OptionSpec[] = [
   {
     name: 'socket-timeout',
     value: 'SECONDS',
-    doc: 'a client has this long to send a complete request head (408 after)',
+    doc: 'a client has this long to send a complete request head, and at most this long between request body bytes while the app waits (408 after)',
     shownDefault: '10',
     apply: (config, raw) => {
       config.socketTimeout = parseSeconds(raw);

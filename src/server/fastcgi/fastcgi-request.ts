@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { dispatchThen, sendError } from '../app/dispatch.js';
 import type { RequestHead } from '../app/request-head.js';
-import { BadRequestError, describeError, statusOf } from '../errors.js';
+import { BadRequestError, clientClosedStatus, describeError, statusOf } from '../errors.js';
 import { checkDeclaredBody, gatewayHead } from '../gateway/gateway-head.js';
 import { RequestBody } from '../gateway/request-body.js';
 import { requestRecord } from '../gateway/request-record.js';
@@ -21,9 +21,6 @@ export interface RequestHost {
   readonly peer: string;
   finished(request: FastcgiRequest, outcome: 'end' | 'abort'): void;
 }
-
-/** nginx records a request whose client went away as 499; so do we. */
-const clientClosed = 499;
 
 export class FastcgiRequest {
   keepConn = false;
@@ -64,6 +61,7 @@ export class FastcgiRequest {
     this.body = new RequestBody({
       declared: head.contentLength,
       limitPost: ctx.limits.limitPost,
+      idleMs: ctx.limits.bodyTimeoutMs,
       onDemand: () => socket.resume(),
     });
     this.response = this.newResponse(head.method);
@@ -74,10 +72,11 @@ export class FastcgiRequest {
       head.contentLength === 0 ? null : this.body,
       this.response,
       { log: (line) => ctx.log(`${this.host.peer}: ${line}`), deadlineMs: ctx.limits.harakiriMs },
-      (result) => this.record(this.aborted ? { status: clientClosed, bytes: result.bytes } : result),
+      (result) => this.record(this.aborted ? { status: clientClosedStatus, bytes: result.bytes } : result),
       (err: unknown) => {
         ctx.log(`${this.host.peer}: ${describeError(err)}`);
         socket.destroy();
+        this.record({ status: 500, bytes: 0 });
       },
     );
   }
@@ -113,8 +112,9 @@ export class FastcgiRequest {
   /** ABORT_REQUEST: stop the app's body and response, end the request now. */
   abort(): void {
     this.aborted = true;
+    this.response?.clientGone();
     this.body?.fail(
-      new BadRequestError('REQUEST_ABORTED', 'the web server aborted the request', clientClosed),
+      new BadRequestError('REQUEST_ABORTED', 'the web server aborted the request', clientClosedStatus),
     );
     this.response?.cancel();
     this.response ??= this.newResponse('GET');
@@ -123,6 +123,7 @@ export class FastcgiRequest {
 
   /** The connection closed under the request. */
   closed(): void {
+    this.response?.clientGone();
     this.body?.fail(
       new BadRequestError('CONNECTION_CLOSED', 'the connection closed before the request body was read'),
     );

@@ -1,6 +1,7 @@
 // The ResponseSink of one FastCGI request: a CGI-style head and the body, both inside STDOUT
 // records of that request id. Ending or aborting is the connection's business (END_REQUEST,
 // keep or close), reported through `done`; after `cancel` (ABORT_REQUEST) writes are dropped.
+// A connection closed (or a request aborted) before the end is the client gone, see onGone.
 import type { Socket } from 'node:net';
 import { bodyAllowed } from '../app/body-allowed.js';
 import type { ResponseSink } from '../app/response-sink.js';
@@ -11,6 +12,11 @@ import { stdoutRecords } from './record-writer.js';
 export class FastcgiResponse implements ResponseSink {
   private withBody = true;
   private cancelled = false;
+  // The response ended (end, abort); before that, a closed connection or ABORT_REQUEST means the
+  // client went away.
+  private ended = false;
+  private gone = false;
+  private goneListener: (() => void) | undefined;
   headSent = false;
 
   constructor(
@@ -38,11 +44,25 @@ export class FastcgiResponse implements ResponseSink {
   }
 
   end(): void {
+    this.ended = true;
     if (!this.cancelled) this.done('end');
   }
 
   abort(): void {
+    this.ended = true;
     if (!this.cancelled) this.done('abort');
+  }
+
+  onGone(listener: () => void): void {
+    this.goneListener = listener;
+    if (this.gone) listener();
+  }
+
+  /** The connection closed or the web server aborted the request: the client went away. */
+  clientGone(): void {
+    if (this.ended || this.gone) return;
+    this.gone = true;
+    this.goneListener?.();
   }
 
   cancel(): void {

@@ -1,7 +1,8 @@
 // The request body of a gateway request as a Node Readable for the app. The front-end feeds it
 // the bytes its parser emits and pauses its socket when `feed` says the app is behind; the
 // stream asks for more through `onDemand`. limit-post and the declared CONTENT_LENGTH are
-// enforced as bytes arrive, so a body without a declared length is still bounded.
+// enforced as bytes arrive, so a body without a declared length is still bounded; a body that
+// stops arriving while the app waits for it fails with 408 after `idleMs` (socket-timeout).
 import { Readable } from 'node:stream';
 import { BadRequestError } from '../errors.js';
 
@@ -11,11 +12,15 @@ export interface RequestBodyOptions {
   /** 0 = unlimited. */
   limitPost: number;
   onDemand: () => void;
+  /** Longest wait for the next byte while the app wants more; 0 = unbounded. */
+  idleMs?: number;
 }
 
 export class RequestBody extends Readable {
   private received = 0;
   private complete = false;
+  // Made on the first wait, then re-armed: most bodies arrive with their request.
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RequestBodyOptions) {
     super();
@@ -25,7 +30,30 @@ export class RequestBody extends Readable {
   }
 
   override _read(): void {
+    this.awaitBytes();
     this.options.onDemand();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.idleTimer);
+    callback(error);
+  }
+
+  private awaitBytes(): void {
+    const ms = this.options.idleMs;
+    if (!ms || this.complete) return;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else this.idleTimer = setTimeout(() => this.onIdle(ms), ms);
+  }
+
+  private onIdle(ms: number): void {
+    this.fail(
+      new BadRequestError(
+        'BODY_TIMEOUT',
+        `no request body byte within ${ms} ms after ${this.received} bytes (socket-timeout)`,
+        408,
+      ),
+    );
   }
 
   /** Adds body bytes; false when the app is behind and the source should pause. */
@@ -48,7 +76,11 @@ export class RequestBody extends Readable {
       );
       return true;
     }
-    return this.push(chunk);
+    const more = this.push(chunk);
+    // The app has what it asked for until it reads again (then _read re-arms the wait).
+    if (!more) clearTimeout(this.idleTimer);
+    else if (this.idleTimer) this.idleTimer.refresh();
+    return more;
   }
 
   /** The gateway says the body is complete. */
@@ -65,6 +97,7 @@ export class RequestBody extends Readable {
       return;
     }
     this.complete = true;
+    clearTimeout(this.idleTimer);
     this.push(null);
   }
 

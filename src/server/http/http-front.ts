@@ -1,16 +1,18 @@
 // The HTTP/1.1 front-end: Node's own parser and keep-alive, the app called directly (Node
-// listeners get the real req/res; fetch apps a lazily built Request), limits and harakiri applied
-// here, one RequestRecord per finished request.
+// listeners get the real req/res; fetch apps a lazily built Request), limits, harakiri and the
+// request body's idle timeout applied here, one RequestRecord per request however it ended
+// (answered, cut, the client gone, refused by the parser).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
-import { bodyAllowed } from '../app/body-allowed.js';
+import { writeWebResponse } from '../app/fetch-dispatch.js';
 import { requestFromIncoming } from '../app/lazy-request.js';
-import { lightParts, wholeResponse } from '../app/light-response.js';
-import { forwardableHeaders } from '../app/response-sink.js';
-import { describeError } from '../errors.js';
-import type { ConnectionContext, RequestRecord } from '../protocol.js';
+import { lightParts } from '../app/light-response.js';
+import { clientClosedStatus, describeError } from '../errors.js';
+import type { ConnectionContext } from '../protocol.js';
 import type { Front } from '../worker/fronts.js';
 import { socketFd } from '../worker/stall-watchdog.js';
+import { FramedResponse } from './framed-response.js';
+import { cutResponse, HttpSink, wasCut } from './http-sink.js';
 
 export interface HttpFrontOptions {
   keepAliveMs: number;
@@ -18,48 +20,11 @@ export interface HttpFrontOptions {
 
 function plainError(res: ServerResponse, status: number, text: string): void {
   if (res.headersSent) {
-    res.destroy();
+    cutResponse(res);
     return;
   }
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
   res.end(`${status} ${text}\n`);
-}
-
-/** Writes a fetch Response; resolves with the body bytes written. */
-async function writeFetchResponse(
-  response: Response,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<number> {
-  const parts = lightParts(response);
-  if (parts) {
-    const { head, body } = wholeResponse(parts, req.method ?? 'GET');
-    res.writeHead(head.status, head.statusText || undefined, head.headers.flat());
-    res.end(body);
-    return body?.length ?? 0;
-  }
-  res.writeHead(
-    response.status,
-    response.statusText || undefined,
-    forwardableHeaders(response.headers).flat(),
-  );
-  const body = response.body;
-  if (!body || !bodyAllowed(req.method ?? 'GET', response.status)) {
-    res.end();
-    await body?.cancel();
-    return 0;
-  }
-  let bytes = 0;
-  for await (const chunk of body) {
-    if (res.destroyed) {
-      await body.cancel();
-      return bytes;
-    }
-    bytes += chunk.length;
-    if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-  }
-  res.end();
-  return bytes;
 }
 
 /** Counts body bytes of a chunked request and stops it at limit-post. */
@@ -93,6 +58,47 @@ function enforceBodyLimit(
   return true;
 }
 
+/** Whether the request declares a body (a Content-Length above 0, or Transfer-Encoding). */
+function hasBody(req: IncomingMessage): boolean {
+  const { headers } = req;
+  const length = headers['content-length'];
+  return (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Bounds the wait between request body bytes (socket-timeout): checked every `ms`, a request
+ * whose socket read nothing for a whole period while the app could take more gets 408 (or, with
+ * the head already out, a cut response), and a log line. A body the app does not read is not
+ * the client's delay: then the socket is paused and the request's buffer full.
+ */
+function watchBody(req: IncomingMessage, res: ServerResponse, ms: number, ctx: ConnectionContext): void {
+  const socket = req.socket;
+  let seen = socket.bytesRead;
+  const timer = setInterval(() => {
+    if (req.complete || res.writableEnded || res.destroyed) {
+      clearInterval(timer);
+      return;
+    }
+    const now = socket.bytesRead;
+    if (now !== seen || req.readableLength >= req.readableHighWaterMark) {
+      seen = now;
+      return;
+    }
+    clearInterval(timer);
+    ctx.log(`${req.method} ${req.url}: no request body byte within ${ms} ms (socket-timeout)`);
+    plainError(res, 408, 'Request Timeout');
+  }, ms);
+  res.once('close', () => clearInterval(timer));
+}
+
+/** Method and target of a request the parser refused, from its first bytes; empty when unreadable. */
+function requestLineOf(raw: Buffer | undefined): { method: string; target: string } {
+  const match = raw
+    ? /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\//.exec(raw.subarray(0, 8192).toString('latin1'))
+    : null;
+  return { method: match?.[1] ?? '', target: match?.[2] ?? '' };
+}
+
 export interface HttpFront extends Front {
   server: Server;
   /**
@@ -115,23 +121,30 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     requestTimeout: 0,
     keepAliveTimeout: options.keepAliveMs,
     connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    // Checked in the request handler instead, so that the 400 is logged and recorded.
+    requireHostHeader: false,
+    ServerResponse: FramedResponse,
   });
   server.keepAliveTimeout = options.keepAliveMs;
 
-  const finish = (req: IncomingMessage, res: ServerResponse, started: number, bytes: number): void => {
-    const socket = req.socket as Socket;
-    const record: RequestRecord = {
+  const record = (
+    req: IncomingMessage,
+    status: number,
+    bytes: number,
+    durationMs: number,
+    socket: Socket,
+  ): void => {
+    ctx.onRequest({
       protocol: 'http',
       remoteAddress: socket.remoteAddress ?? '',
       method: req.method ?? '',
       target: req.url ?? '',
-      status: res.statusCode,
+      status,
       bytes,
-      durationMs: performance.now() - started,
+      durationMs,
       referer: (req.headers.referer as string | undefined) ?? '',
       userAgent: req.headers['user-agent'] ?? '',
-    };
-    ctx.onRequest(record);
+    });
   };
 
   const sockets = new Set<TrackedSocket>();
@@ -163,23 +176,33 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     });
   };
 
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
     const socket = req.socket as TrackedSocket;
     socket[idleSince] = 0;
     busy.add(res);
     if (draining) res.shouldKeepAlive = false;
+    let sink: HttpSink | undefined;
+    // 'close' comes whatever ended the response: one record each. A response never ended
+    // (by the app or the server) lost its client.
     res.once('close', () => {
       busy.delete(res);
       socket[idleSince] = Date.now();
+      const status = res.writableEnded || wasCut(res) ? res.statusCode : clientClosedStatus;
+      const bytes = sink ? sink.bytes : Number(res.getHeader('content-length') ?? 0) || 0;
+      record(req, status, bytes, performance.now() - started, socket);
     });
-    let bytes = -1;
-    res.once('finish', () =>
-      finish(req, res, started, bytes >= 0 ? bytes : Number(res.getHeader('content-length') ?? 0) || 0),
-    );
     // A late write after a 504 must not become an uncaught 'error' event.
     res.on('error', () => {});
+    if (req.httpVersionMinor === 1 && req.headers.host === undefined) {
+      ctx.log(
+        `${req.method} ${req.url}: bad request: an HTTP/1.1 request without a Host header (RFC 9112 §3.2)`,
+      );
+      plainError(res, 400, 'Bad Request');
+      return;
+    }
     if (limits.limitPost > 0 && !enforceBodyLimit(req, res, limits.limitPost, ctx)) return;
+    if (limits.bodyTimeoutMs > 0 && hasBody(req)) watchBody(req, res, limits.bodyTimeoutMs, ctx);
     if (limits.harakiriMs > 0) trackDeadline(req, res);
     if (app.kind === 'node') {
       try {
@@ -191,27 +214,45 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       return;
     }
     const origin = `http://${req.headers.host ?? 'localhost'}`;
+    const method = req.method ?? 'GET';
+    sink = new HttpSink(res);
+    const out = sink;
     Promise.resolve()
       .then(() => app.fetch(requestFromIncoming(req, origin)))
       .then((response) => {
-        if (res.headersSent) return; // harakiri answered already
         if (!(response instanceof Response))
           throw new TypeError(`the fetch handler returned ${typeof response}, not a Response`);
-        return writeFetchResponse(response, req, res).then((written) => {
-          bytes = written;
-        });
+        if (res.headersSent || res.destroyed) {
+          // Answered without the app (harakiri, 408), or the client left: release its body.
+          if (!lightParts(response)) void response.body?.cancel().catch(() => {});
+          return;
+        }
+        return writeWebResponse(response, method, out);
       })
       .catch((err: unknown) => {
+        // The server answered already (408, 413, 504) or the client left: the app's failure
+        // (often its body read, aborted) is no news.
+        if (res.writableEnded || wasCut(res) || res.destroyed) return;
         ctx.log(`${req.method} ${req.url}: app error: ${describeError(err)}`);
         plainError(res, 500, 'Internal Server Error');
       });
-  });
+  };
+  server.on('request', onRequest);
+  if (limits.limitPost > 0) {
+    // RFC 9110 §10.1.1: when the head already decides against the body, answer at once instead
+    // of inviting the client to send it with 100 Continue.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (!(Number(req.headers['content-length'] ?? 0) > limits.limitPost)) res.writeContinue();
+      onRequest(req, res);
+    });
+  }
 
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
+    const started = performance.now();
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const text =
@@ -220,6 +261,18 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       `http: ${status} from ${socket.remoteAddress ?? 'unix'}: ${err.code ?? ''} ${describeError(err)}`,
     );
     socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    const line = requestLineOf(err.rawPacket);
+    ctx.onRequest({
+      protocol: 'http',
+      remoteAddress: socket.remoteAddress ?? '',
+      method: line.method,
+      target: line.target,
+      status,
+      bytes: 0,
+      durationMs: performance.now() - started,
+      referer: '',
+      userAgent: '',
+    });
   });
 
   const closeIdle = (): void => {

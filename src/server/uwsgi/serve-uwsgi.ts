@@ -30,6 +30,7 @@ export function serveUwsgi(
   };
   let answering = false;
   let body: RequestBody | null = null;
+  let sink: ReturnType<typeof uwsgiSink> | undefined;
   // The stall watchdog's slot for the request, once it runs; ended once (afterwards the slot may
   // already belong to another request).
   let slot = -1;
@@ -84,11 +85,12 @@ export function serveUwsgi(
       body = new RequestBody({
         declared: contentLength,
         limitPost: ctx.limits.limitPost,
+        idleMs: ctx.limits.bodyTimeoutMs,
         onDemand: () => conn.resume(),
       });
     }
     slot = ctx.watchdog ? ctx.watchdog.begin(conn.fd) : -1;
-    const sink = uwsgiSink(
+    sink = uwsgiSink(
       conn,
       head.method,
       (last) => {
@@ -107,6 +109,7 @@ export function serveUwsgi(
       (err: unknown) => {
         ctx.log(`${peer()}: ${describeError(err)}`);
         conn.destroy();
+        ctx.onRequest(requestRecord('uwsgi', head, peer, { status: 500, bytes: 0 }, startedAt));
       },
     );
   };
@@ -150,6 +153,8 @@ export function serveUwsgi(
       gone = true;
       clearTimeout(headTimer);
       endSlot();
+      // Before the body fails: a request whose client left is not a bad request.
+      sink?.connectionClosed();
       if (body) {
         body.fail(
           new BadRequestError('CONNECTION_CLOSED', 'the connection closed before the request body was read'),

@@ -1,6 +1,7 @@
 // The ResponseSink of a uwsgi connection: raw HTTP head, then body bytes as they come; the end
 // of the body is the end of the connection. An abort resets the connection, so nginx can tell a
-// cut response from a complete one (with no Content-Length both end at a close).
+// cut response from a complete one (with no Content-Length both end at a close). A connection
+// that closes before the response ended is reported to the dispatcher as the client gone.
 import { bodyAllowed } from '../app/body-allowed.js';
 import type { ResponseHead, ResponseSink } from '../app/response-sink.js';
 import type { GatewayConn } from '../gateway/conn.js';
@@ -12,6 +13,11 @@ class UwsgiSink implements ResponseSink {
   // A streamed head waits for the first body bytes (or the end of the tick) so both leave in
   // one packet.
   private pendingHead: Buffer | undefined;
+  // The response ended (end, abort, complete); before that, a closed connection means the
+  // client went away.
+  private ended = false;
+  private gone = false;
+  private goneListener: (() => void) | undefined;
 
   constructor(
     private readonly conn: GatewayConn,
@@ -41,19 +47,34 @@ class UwsgiSink implements ResponseSink {
   }
 
   end(): void {
+    this.ended = true;
     this.flushHead();
     this.onEnd();
   }
 
   abort(): void {
+    this.ended = true;
     this.pendingHead = undefined;
     this.conn.reset();
   }
 
   complete(response: ResponseHead, body: Uint8Array | undefined): void {
+    this.ended = true;
     this.onHead?.();
     this.withBody = bodyAllowed(this.method, response.status);
     this.onEnd(this.conn.closed ? undefined : httpResponse(response, this.withBody ? body : undefined));
+  }
+
+  onGone(listener: () => void): void {
+    this.goneListener = listener;
+    if (this.gone) listener();
+  }
+
+  /** The connection closed: before the response ended, that is the client going away. */
+  connectionClosed(): void {
+    if (this.ended || this.gone) return;
+    this.gone = true;
+    this.goneListener?.();
   }
 
   private flushHead(): void {
@@ -69,6 +90,6 @@ export function uwsgiSink(
   method: string,
   onEnd: (last?: Uint8Array) => void,
   onHead?: () => void,
-): ResponseSink {
+): ResponseSink & { connectionClosed(): void } {
   return new UwsgiSink(conn, method, onEnd, onHead);
 }

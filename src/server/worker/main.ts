@@ -56,6 +56,7 @@ async function start(message: Extract<MasterMessage, { type: 'start' }>): Promis
     bufferSize: config.bufferSize,
     limitPost: config.limitPost,
     headersTimeoutMs: config.socketTimeout * 1000,
+    bodyTimeoutMs: config.socketTimeout * 1000,
     harakiriMs: config.harakiri * 1000,
   };
   context = {

@@ -1,0 +1,204 @@
+// Framing the client can trust, on every front: no Content-Length on 204 or 304 whatever the app
+// declared (RFC 9110 §8.6, §15.4.5), HEAD declaring what GET would send, `Expect: 100-continue`
+// over limit-post refused at once (RFC 9110 §10.1.1), gateway requests with one framing, and an
+// access record for a request the HTTP parser refused.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import type { EchoReport } from '../examples/echo/app.js';
+import type { App } from '../src/server/app/handler.js';
+import { installLightResponse } from '../src/server/app/light-response.js';
+import { begin, pairs, params, stdin } from './fixtures/fastcgi/records.js';
+import { framingFetch, framingNode } from './fixtures/framing-apps.js';
+import { uwsgiPacket, type Var } from './fixtures/uwsgi/packet.js';
+import { ReplyReader } from './helpers/fastcgi-client.js';
+import { type GatewayServer, startFastcgiGateway, startUwsgiGateway } from './helpers/gateway-server.js';
+import { repoRoot } from './helpers/paths.js';
+import { exchange, openSocket, type ParsedHttp, parseHead } from './helpers/raw-client.js';
+import { startServe } from './helpers/serve.js';
+
+// As in a worker: `new Response` in the fixtures builds the light Response pier writes directly.
+installLightResponse();
+
+const fixture = (name: string): string => path.join(repoRoot, 'dist/test/fixtures', name);
+const lengthOf = (reply: ParsedHttp): string | undefined =>
+  reply.headers.find(([name]) => name === 'content-length')?.[1];
+const targets = ['/204', '/304', '/204?real', '/304?real'];
+
+describe('no Content-Length on 204 and 304', () => {
+  for (const [kind, module] of [
+    ['fetch app', 'framing-fetch-app.js'],
+    ['Node listener', 'framing-node-app.js'],
+  ] as const) {
+    test(`HTTP, ${kind}`, async () => {
+      const pier = await startServe(['--http-socket', '127.0.0.1:0', '--app', fixture(module)]);
+      try {
+        const port = Number(pier.addresses[0]?.address.split(':')[1]);
+        for (const target of targets) {
+          const raw = await exchange(
+            port,
+            Buffer.from(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+          );
+          const reply = parseHead(raw.bytes);
+          assert.equal(reply.status, Number(target.slice(1, 4)), target);
+          assert.equal(lengthOf(reply), undefined, `${target}: content-length ${lengthOf(reply)}`);
+          assert.equal(reply.body.length, 0, target);
+        }
+        const head = await exchange(
+          port,
+          Buffer.from('HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        );
+        assert.equal(lengthOf(parseHead(head.bytes)), '5', 'HEAD declares the length GET would send');
+      } finally {
+        await pier.stop();
+      }
+    });
+
+    const app: App = kind === 'fetch app' ? framingFetch : framingNode;
+    const uwsgi = (target: string, method = 'GET'): Buffer =>
+      uwsgiPacket([
+        ['REQUEST_METHOD', method],
+        ['REQUEST_URI', target],
+        ['HTTP_HOST', 'example.test'],
+      ]);
+    for (const io of ['native', 'libuv', 'net'] as const) {
+      test(`uwsgi on ${io}, ${kind}`, async () => {
+        const server = await startUwsgiGateway({ io, app });
+        try {
+          for (const target of targets) {
+            const reply = parseHead((await exchange(server.port, uwsgi(target))).bytes);
+            assert.equal(reply.status, Number(target.slice(1, 4)), target);
+            assert.equal(lengthOf(reply), undefined, `${target}: content-length ${lengthOf(reply)}`);
+            assert.equal(reply.body.length, 0, target);
+          }
+          const head = parseHead((await exchange(server.port, uwsgi('/', 'HEAD'))).bytes);
+          assert.equal(lengthOf(head), '5', 'HEAD declares the length GET would send');
+        } finally {
+          await server.close();
+        }
+      });
+    }
+    test(`FastCGI, ${kind}`, async () => {
+      const server = await startFastcgiGateway({ app });
+      try {
+        const socket = await openSocket(server.port);
+        const reader = new ReplyReader(socket);
+        for (const target of targets) {
+          socket.write(
+            Buffer.concat([
+              begin(1, { keepConn: true }),
+              params(
+                1,
+                pairs([
+                  ['REQUEST_METHOD', 'GET'],
+                  ['REQUEST_URI', target],
+                ]),
+              ),
+              stdin(1, ''),
+            ]),
+          );
+          const reply = parseHead((await reader.response(1)).stdout);
+          assert.equal(reply.status, Number(target.slice(1, 4)), target);
+          assert.equal(lengthOf(reply), undefined, `${target}: content-length ${lengthOf(reply)}`);
+          assert.equal(reply.body.length, 0, target);
+        }
+        socket.destroy();
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
+describe('HTTP front', () => {
+  test('Expect: 100-continue over limit-post gets 413 at once, never 100', async () => {
+    const pier = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      fixture('framing-fetch-app.js'),
+      '--limit-post',
+      '1k',
+    ]);
+    try {
+      const port = Number(pier.addresses[0]?.address.split(':')[1]);
+      const socket = await openSocket(port);
+      const first = new Promise<string>((resolve) =>
+        socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))),
+      );
+      socket.write(
+        'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\nExpect: 100-continue\r\n\r\n',
+      );
+      const reply = await first;
+      socket.destroy();
+      assert.match(reply, /^HTTP\/1\.1 413 /);
+      assert.doesNotMatch(reply, /100 Continue/);
+      // Within the limit, the client is still invited to send.
+      const small = await openSocket(port);
+      const invited = new Promise<string>((resolve) =>
+        small.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))),
+      );
+      small.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+      assert.match(await invited, /^HTTP\/1\.1 100 Continue/);
+      small.destroy();
+    } finally {
+      await pier.stop();
+    }
+  });
+
+  test('a request the parser refuses, and one without Host, each get a 400 and one access line', async () => {
+    const pier = await startServe(['--http-socket', '127.0.0.1:0', '--app', fixture('framing-fetch-app.js')]);
+    try {
+      const port = Number(pier.addresses[0]?.address.split(':')[1]);
+      const noHost = await exchange(port, Buffer.from('GET /no-host HTTP/1.1\r\n\r\n'));
+      assert.match(noHost.bytes.toString('latin1'), /^HTTP\/1\.1 400 /);
+      const garbage = await exchange(port, Buffer.from('GET /bad HTTP/1.1\r\nHost x\r\n\r\n'));
+      assert.match(garbage.bytes.toString('latin1'), /^HTTP\/1\.1 400 /);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.match(pier.output(), /"GET \/no-host HTTP\/1\.1" 400 /);
+      assert.match(pier.output(), /"GET \/bad HTTP\/1\.1" 400 /);
+      assert.equal(pier.output().trim().split('\n').length, 2, pier.output());
+      assert.match(pier.log(), /GET \/no-host: bad request: an HTTP\/1\.1 request without a Host header/);
+    } finally {
+      await pier.stop();
+    }
+  });
+});
+
+describe('gateway requests carry one framing', () => {
+  const declared: Var[] = [
+    ['REQUEST_METHOD', 'PUT'],
+    ['REQUEST_URI', '/put'],
+    ['HTTP_HOST', 'example.test'],
+    ['HTTP_TRANSFER_ENCODING', 'chunked'],
+    ['CONTENT_LENGTH', '5'],
+  ];
+  const check = (echo: EchoReport): void => {
+    assert.equal(echo.headers['transfer-encoding'], undefined, 'a de-chunked body still claims chunked');
+    assert.equal(echo.headers['content-length'], '5');
+    assert.equal(echo.bodyLength, 5);
+  };
+  test('uwsgi: CONTENT_LENGTH given, no transfer-encoding for the app', async () => {
+    const server: GatewayServer = await startUwsgiGateway();
+    try {
+      const reply = await exchange(server.port, uwsgiPacket(declared, { body: 'hello' }));
+      check(JSON.parse(parseHead(reply.bytes).body.toString()) as EchoReport);
+    } finally {
+      await server.close();
+    }
+  });
+  test('FastCGI: CONTENT_LENGTH given, no transfer-encoding for the app', async () => {
+    const server = await startFastcgiGateway();
+    try {
+      const socket = await openSocket(server.port);
+      const reader = new ReplyReader(socket);
+      socket.write(
+        Buffer.concat([begin(1), params(1, pairs(declared as Array<[string, string]>)), stdin(1, 'hello')]),
+      );
+      check(JSON.parse(parseHead((await reader.response(1)).stdout).body.toString()) as EchoReport);
+      socket.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+});
