@@ -9,7 +9,7 @@ import { layoutOf, runtimeDir } from '../commands/layout.js';
 import { asRoot } from '../commands/privilege.js';
 import { probeReleases, removeReleases, splitReleaseProbe } from '../commands/retention.js';
 import { appLog, applyRelease, appRunning } from '../commands/service.js';
-import { all } from '../commands/shell.js';
+import { all, each, optional } from '../commands/shell.js';
 import {
   checksumExit,
   cleanStage,
@@ -21,7 +21,7 @@ import {
 import { installUnit, unitChanged } from '../commands/unit.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import { type RuntimeInfo, runtimeProblem } from '../release/runtime.js';
-import type { Connection } from '../ssh/connection.js';
+import { type Connection, failure } from '../ssh/connection.js';
 import { HostError, RemoteCommandError } from '../ssh/errors.js';
 import { passHealthGate } from './health-gate.js';
 import { parseRevisions } from './history.js';
@@ -152,12 +152,21 @@ export async function switchTo(
     const output = await connection.check('installing the systemd unit', all(...install));
     changed = unitChanged(output);
   }
-  await connection.check('switching current', switchCurrent(layout, version));
-  await connection.check(
-    `${service.manager === 'systemd' ? 'systemctl' : 'restarting the app'}`,
-    applyRelease(layout, { ...service, runtime: fleet.runtime }, changed, root),
+  // The switch and the restart in one round trip: `current` moves, then the service follows.
+  const apply = applyRelease(layout, { ...service, runtime: fleet.runtime }, changed, root);
+  const switched = await connection.exec(
+    all(switchCurrent(layout, version), ['echo', switchedMarker], apply),
   );
+  if (!switched.stdout.includes(`${switchedMarker}\n`)) {
+    throw new RemoteCommandError('switching current', switched.code, switched.stderr || switched.stdout);
+  }
+  if (switched.code !== 0) {
+    throw failure(service.manager === 'systemd' ? 'systemctl' : 'restarting the app', switched);
+  }
 }
+
+/** Printed between the switch of `current` and the restart, so a failure says which failed. */
+const switchedMarker = 'pier-switched';
 
 /**
  * How long after its start the process pier started must still run when the health answer does
@@ -196,13 +205,15 @@ export async function passGate(
   }
 }
 
-/** keep_releases after a host is healthy on `current`: one round trip to read, one to remove. */
-export async function pruneReleases(
+/**
+ * After a host is healthy on `current`: keep_releases (one round trip to read the releases and
+ * revisions.log) and the audit line, written in the same round trip as the removal.
+ */
+export async function finishHost(
   connection: Connection,
   host: Host,
   keep: number,
-  current: string,
-  previous: string | undefined,
+  entry: AuditEntry & { version: string },
 ): Promise<void> {
   const layout = layoutOf(host.deployTo);
   const probe = splitReleaseProbe(await connection.check('listing releases', probeReleases(layout)));
@@ -210,10 +221,15 @@ export async function pruneReleases(
     releases: parseReleaseList(probe.list),
     revisions: parseRevisions(probe.revisions),
     keep,
-    current,
-    previous,
+    current: entry.version,
+    previous: entry.previous,
   });
-  if (doomed.length > 0) await connection.check('removing old releases', removeReleases(layout, doomed));
+  await connection.check(
+    'writing revisions.log',
+    doomed.length > 0
+      ? each(optional(removeReleases(layout, doomed)), appendAudit(layout, entry))
+      : appendAudit(layout, entry),
+  );
 }
 
 export async function audit(connection: Connection, host: Host, entry: AuditEntry): Promise<void> {

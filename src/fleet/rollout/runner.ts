@@ -13,7 +13,7 @@ import { Distribution } from './distribution.js';
 import { passHealthGate } from './health-gate.js';
 import { HookError, type HookRun, OnceHooks, runHooks } from './hook-steps.js';
 import type { HostState } from './host-state.js';
-import { type Artifact, audit, currentVersion, passGate, pruneReleases, switchTo } from './host-steps.js';
+import { type Artifact, audit, currentVersion, finishHost, passGate, switchTo } from './host-steps.js';
 import type { HostRecord, Journal } from './journal.js';
 import type { DcPlan, Plan } from './plan.js';
 
@@ -218,8 +218,15 @@ class Rollout {
       }
       this.set(host, 'healthy');
       input.journal.host(host.name, 'healthy');
-      await pruneReleases(connection, host, input.fleet.keepReleases, version, previous).catch(() => {});
-      await this.audit(host, version, previous, 'healthy');
+      await finishHost(connection, host, input.fleet.keepReleases, {
+        at: new Date(),
+        deploy: input.deployId,
+        action: input.action,
+        version,
+        previous,
+        result: 'healthy',
+        by: input.owner,
+      }).catch(() => {});
     } catch (err) {
       this.noteHook(err);
       const message = describeError(err);

@@ -138,7 +138,7 @@ export class ConnectionPool {
 
   /**
    * The host is between steps: its connection stays open for the next one unless a host
-   * waiting for a slot needs it (then the least recently released goes first).
+   * waiting for a slot needs it (then the most recently released goes first, see newestIdle).
    */
   release(host: Host): void {
     const key = `${host.user}@${host.address}:${host.port}`;
@@ -168,10 +168,22 @@ export class ConnectionPool {
         // The woken caller reserves its slot synchronously in `get`.
         continue;
       }
-      const oldest = this.idle.values().next();
-      if (oldest.done) return;
-      this.closeIdle(oldest.value);
+      const newest = this.newestIdle();
+      if (newest === undefined) return;
+      this.closeIdle(newest);
     }
+  }
+
+  /**
+   * The idle connection to close for a waiting host: the one released last. Hosts go through
+   * the phases in the plan's order (lock, stage, activate), so the ones released first are the
+   * ones the next phase needs first; closing the newest keeps them (least recently released
+   * would close exactly those, and every phase would reconnect everything beyond the cap).
+   */
+  private newestIdle(): string | undefined {
+    let newest: string | undefined;
+    for (const key of this.idle) newest = key;
+    return newest;
   }
 
   private closeIdle(key: string): void {
@@ -194,8 +206,8 @@ export class ConnectionPool {
     const existing = this.open.get(target.key);
     if (existing) return existing;
     if (this.open.size >= this.options.maxOpen) {
-      const oldest = this.idle.values().next();
-      if (!oldest.done) this.closeIdle(oldest.value);
+      const newest = this.newestIdle();
+      if (newest !== undefined) this.closeIdle(newest);
       else return this.afterSlot().then(() => this.get(target));
     }
     const pending = this.connect(target);

@@ -57,17 +57,7 @@ export class Connection {
    */
   async check(what: string, script: Script, options: ExecOptions = {}): Promise<string> {
     const result = await this.exec(script, options);
-    if (result.code === sudoRefusedExit) {
-      const refused = refusedCommand(result.stdout) ?? 'a command';
-      throw new HostError(
-        'FLEET_SUDO',
-        `${what}: sudo -n refused \`${refused}\` (no rule allows it without a password)`,
-        {
-          hint: 'install the rule `pier setup --print-sudoers` prints (setup.sudoers: true makes `pier setup` install it)',
-        },
-      );
-    }
-    if (result.code !== 0) throw new RemoteCommandError(what, result.code, result.stderr || result.stdout);
+    if (result.code !== 0) throw failure(what, result);
     return result.stdout;
   }
 
@@ -90,6 +80,24 @@ export class Connection {
 function shellProblem(stderr: string, exit: number): string {
   const said = stderr.trim().split('\n').slice(-2).join(' / ');
   return `the login shell did not run /bin/sh (exit ${exit})${said ? `: ${said}` : ''}; pier needs /bin/sh and base64 on the host and a login shell that can start a program`;
+}
+
+/**
+ * The error for a script that exited non-zero: FLEET_SUDO naming the command sudo refused
+ * (exit 97, see privilege.ts), otherwise RemoteCommandError with the script's last words.
+ */
+export function failure(what: string, result: ExecResult): HostError {
+  if (result.code === sudoRefusedExit) {
+    const refused = refusedCommand(result.stdout) ?? 'a command';
+    return new HostError(
+      'FLEET_SUDO',
+      `${what}: sudo -n refused \`${refused}\` (no rule allows it without a password)`,
+      {
+        hint: 'install the rule `pier setup --print-sudoers` prints (setup.sudoers: true makes `pier setup` install it)',
+      },
+    );
+  }
+  return new RemoteCommandError(what, result.code, result.stderr || result.stdout);
 }
 
 function collect(
