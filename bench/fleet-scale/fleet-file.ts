@@ -1,7 +1,7 @@
 // The deploy/fleet.yml of the scale bench: every host an object with its own loopback address and
 // deploy_to, five data centers, the host's Node (a tiny artifact), a trivial long-running service
 // and one health URL for all hosts, answered by the bench itself.
-import type { LoopbackFleet } from './loopback-fleet.js';
+import type { LoopbackFleet } from '../../test/helpers/loopback-fleet.js';
 
 export const datacenters = ['ams', 'fra', 'sfo', 'nyc', 'sgp'] as const;
 

@@ -18,11 +18,11 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { type AppRepo, createAppRepo } from '../../test/helpers/fleet-app.js';
+import { createLoopbackFleet, descendants, type LoopbackFleet } from '../../test/helpers/loopback-fleet.js';
 import { freePort } from '../../test/helpers/net.js';
 import { pierBin, repoRoot } from '../../test/helpers/paths.js';
 import { busyPercent, ControllerMeter, type MeterSummary, machineCpu } from './controller-meter.js';
 import { datacenters, fleetYaml, handshakeConcurrency, rollout } from './fleet-file.js';
-import { createLoopbackFleet, descendants, type LoopbackFleet } from './loopback-fleet.js';
 import type { SocketTotals } from './socket-meter.js';
 import { sshFloor } from './ssh-floor.js';
 

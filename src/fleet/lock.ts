@@ -194,6 +194,9 @@ export interface LockLeft {
  * no lock of this deploy is left there; returns the hosts where one may remain (release failed,
  * host unreachable), with the reason. Never throws.
  */
+/** Connection attempts per host when releasing locks. */
+const unlockAttempts = 3;
+
 export async function unlockFleet(
   pool: ConnectionPool,
   hosts: readonly Host[],
@@ -206,10 +209,26 @@ export async function unlockFleet(
     hosts.map((host) =>
       limiter.run(async () => {
         try {
-          const connection = await pool.connection(host);
-          const result = await connection.exec(releaseLock(layoutOf(host.deployTo), deployId, nonce()));
-          if (result.code !== 0) {
-            throw new RemoteCommandError('releasing the lock', result.code, result.stderr || result.stdout);
+          // A lock left behind blocks every later deploy: a host that cannot be reached now
+          // (a handshake that timed out on a busy controller) is tried again before giving up.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const connection = await pool.connection(host);
+              const result = await connection.exec(releaseLock(layoutOf(host.deployTo), deployId, nonce()));
+              if (result.code !== 0) {
+                throw new RemoteCommandError(
+                  'releasing the lock',
+                  result.code,
+                  result.stderr || result.stdout,
+                );
+              }
+              break;
+            } catch (err) {
+              const code = (err as { code?: unknown }).code;
+              if (attempt >= unlockAttempts || (code !== 'FLEET_SSH_CONNECT' && code !== 'FLEET_SSH_JUMP')) {
+                throw err;
+              }
+            }
           }
         } catch (err) {
           left.push({ host, error: describeError(err) });

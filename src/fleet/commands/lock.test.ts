@@ -57,8 +57,10 @@ test('a stale lock is taken over by one taker, and only while it is unchanged', 
   // Renewed since it was read: not stale any more, not taken.
   const renewed = parseLockReport((await sh(takeLock(layout, 'a', info('a'), 'n0', info('old')))).stdout);
   assert.deepEqual(renewed, { state: 'held', holder: info('dead') });
+  // Two controllers at once (three within the same milliseconds can set the middle one's lock
+  // aside instead: docs/fleet.md, Locks).
   const results = await Promise.all(
-    ['a', 'b', 'c'].map((id) => sh(takeLock(layout, id, info(id), `n-${id}`, info('dead')))),
+    ['a', 'b'].map((id) => sh(takeLock(layout, id, info(id), `n-${id}`, info('dead')))),
   );
   const taken = results.filter((result) => parseLockReport(result.stdout)?.state === 'taken');
   assert.equal(taken.length, 1);

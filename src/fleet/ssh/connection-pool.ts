@@ -57,6 +57,7 @@ export class ConnectionPool {
   /** Callers waiting for a slot under `maxOpen` (woken when a connection goes idle or closes). */
   private readonly waiting: Array<() => void> = [];
   private readonly pinned = new Set<string>();
+  private closing = 0;
   /** The most connections open (or opening) at once during this run. */
   peakOpen = 0;
 
@@ -160,17 +161,27 @@ export class ConnectionPool {
     this.release(host);
   }
 
-  /** Waiters first take closed slots, then idle connections are closed for them. */
+  /** Connections open, opening, or closed for a waiter but not yet gone (their socket counts). */
+  private get used(): number {
+    return this.open.size + this.closing;
+  }
+
+  /**
+   * Free slots go to waiters in arrival order (each takes its slot in `get`); for the waiters
+   * left, idle connections are closed, and each frees its slot once its socket is gone.
+   */
   private wake(): void {
-    while (this.waiting.length > 0) {
-      if (this.open.size < this.options.maxOpen) {
-        this.waiting.shift()?.();
-        // The woken caller reserves its slot synchronously in `get`.
-        continue;
-      }
+    let free = this.options.maxOpen - this.used;
+    while (this.waiting.length > 0 && free > 0) {
+      this.waiting.shift()?.();
+      free--;
+    }
+    let short = this.waiting.length - this.closing;
+    while (short > 0) {
       const newest = this.newestIdle();
       if (newest === undefined) return;
       this.closeIdle(newest);
+      short--;
     }
   }
 
@@ -190,7 +201,20 @@ export class ConnectionPool {
     const pending = this.open.get(key);
     this.open.delete(key);
     this.idle.delete(key);
-    pending?.then((connection) => connection.close()).catch(() => {});
+    if (!pending) return;
+    this.closing++;
+    let done = false;
+    const gone = (): void => {
+      if (done) return;
+      done = true;
+      this.closing--;
+      this.wake();
+    };
+    pending.then((connection) => {
+      if (!connection.isOpen) return gone();
+      connection.client.once('close', gone);
+      connection.close();
+    }, gone);
   }
 
   async closeAll(): Promise<void> {
@@ -205,14 +229,15 @@ export class ConnectionPool {
     this.idle.delete(target.key);
     const existing = this.open.get(target.key);
     if (existing) return existing;
-    if (this.open.size >= this.options.maxOpen) {
-      const newest = this.newestIdle();
-      if (newest !== undefined) this.closeIdle(newest);
-      else return this.afterSlot().then(() => this.get(target));
+    if (this.used >= this.options.maxOpen) {
+      // Never over the cap, even for a moment: wait for a slot (an idle one is closed for it).
+      const waited = this.afterSlot().then(() => this.get(target));
+      this.wake();
+      return waited;
     }
     const pending = this.connect(target);
     this.open.set(target.key, pending);
-    this.peakOpen = Math.max(this.peakOpen, this.open.size);
+    this.peakOpen = Math.max(this.peakOpen, this.used);
     pending.then(
       (connection) => {
         // A connection that drops (host down, idle close) frees its slot at once.

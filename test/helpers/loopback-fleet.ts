@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { waitForPort } from '../../test/helpers/net.js';
+import { waitForPort } from './net.js';
 
 export interface SimHost {
   name: string;
