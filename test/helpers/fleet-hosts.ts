@@ -44,6 +44,8 @@ export interface TestFleet {
   exec(name: string, argv: string[]): string;
   fleetYaml(extra?: {
     keepReleases?: number;
+    /** Default `host`: the test machine's Node, shared by every test host. */
+    runtime?: 'host' | 'bundled';
     rollout?: Record<string, unknown>;
     health?: Record<string, unknown>;
     ssh?: Record<string, unknown>;
@@ -131,7 +133,7 @@ export async function createTestFleet(
         'deploy_to: /opt/hello',
         `keep_releases: ${extra.keepReleases ?? 3}`,
         // The host's own Node (bound in from the test machine): small artifacts, fast tests.
-        'runtime: host',
+        `runtime: ${extra.runtime ?? 'host'}`,
         `ssh: ${json({ user: 'root', identity: fleet.identity, known_hosts: fleet.knownHosts, connect_timeout: '3s', handshake_concurrency: 16, ...extra.ssh })}`,
         `service: ${json({ manager: 'none', command: ['node', 'server.mjs'], env: { PORT: '8080' }, stop_timeout: '2s', ...extra.service })}`,
         `health: ${json({ url: 'http://127.0.0.1:8080/health', status: 200, body: 'ok {version}', timeout: '4s', interval: '100ms', bake: 0, ...extra.health })}`,
