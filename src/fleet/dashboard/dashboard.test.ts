@@ -140,7 +140,7 @@ test('the grid: a cell per host, versions by count, markers in words and classes
   assert.deepEqual(view.markers, { drift: 1, failed: 2, locked: 1, unreachable: 1, moving: 1 });
 
   const markup = fleetPart(view, false).text;
-  assert.equal((markup.match(/<a role="listitem"/g) ?? []).length, 4);
+  assert.equal((markup.match(/<a class="c /g) ?? []).length, 4);
   assert.match(markup, /<span data-version="v2">v2<\/span>: <span data-count>2<\/span>/);
 });
 

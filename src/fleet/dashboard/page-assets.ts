@@ -6,8 +6,8 @@ export const style = `
 body{font:14px/1.4 system-ui,sans-serif;margin:1rem 1.5rem;color:#111;background:#fff}
 h1{font-size:1.3rem;margin:0 0 .3rem}h2{font-size:1.1rem;margin:1.2rem 0 .4rem}h3{font-size:1rem;margin:.8rem 0 .3rem}
 .muted{color:#555}
-table{border-collapse:collapse}td,th{padding:.15rem .6rem;border-bottom:1px solid #ddd;text-align:right}
-td:first-child,th:first-child{text-align:left}
+table{border-collapse:collapse}td,th{padding:.15rem .6rem;border-bottom:1px solid #ddd;text-align:left}
+.num{text-align:right}
 .legend{display:flex;flex-wrap:wrap;gap:.3rem 1.2rem;list-style:none;padding:0;margin:.3rem 0}
 .legend li{display:flex;align-items:center;gap:.35rem}
 .g{display:grid;grid-template-columns:repeat(auto-fill,10px);gap:2px;margin:.3rem 0 1rem}

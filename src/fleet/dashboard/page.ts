@@ -43,14 +43,14 @@ const markerWords: Record<Marker, [cls: string, words: string]> = {
 function legend(keys: readonly VersionKey[], markers: Record<Marker, number> | undefined): Html {
   return html`<ul class="legend">${keys.map(
     (key) =>
-      html`<li><span class="${key.cls} c" aria-hidden="true"></span><span data-version="${key.label}">${key.label}</span>: <span data-count>${key.count}</span></li>`,
+      html`<li><span class="${key.cls} c" aria-hidden="true"></span><span><span data-version="${key.label}">${key.label}</span>: <span data-count>${key.count}</span></span></li>`,
   )}${
     markers
       ? (Object.keys(markerWords) as Marker[])
           .filter((m) => m !== 'unreachable' && markers[m] > 0)
           .map(
             (m) =>
-              html`<li><span class="${markerWords[m][0]}" aria-hidden="true"></span><span data-marker="${m}">${markerWords[m][1]}</span>: ${markers[m]}</li>`,
+              html`<li><span class="${markerWords[m][0]}" aria-hidden="true"></span><span><span data-marker="${m}">${markerWords[m][1]}</span>: ${markers[m]}</span></li>`,
           )
       : ''
   }</ul>`;
@@ -71,9 +71,9 @@ ${view.dcs.map(
     dc,
   ) => html`<h3 id="dc-${dc.name}">${dc.name} <span class="muted">(${dc.cells.length} host${dc.cells.length === 1 ? '' : 's'})</span></h3>
 ${legend(dc.versions, undefined)}
-<div class="g" role="list" aria-labelledby="dc-${dc.name}" data-dc="${dc.name}">${dc.cells.map(
+<div class="g" role="group" aria-labelledby="dc-${dc.name}" data-dc="${dc.name}">${dc.cells.map(
     (cell) =>
-      html`<a role="listitem" class="${cell.cls}" href="/hosts/${encodeURIComponent(cell.name)}" title="${cell.title}" aria-label="${cell.title}" data-version="${cell.label}"></a>`,
+      html`<a class="${cell.cls}" href="/hosts/${encodeURIComponent(cell.name)}" title="${cell.title}" data-version="${cell.label}"></a>`,
   )}</div>`,
 )}
 </section>`;
@@ -86,11 +86,11 @@ export function livePart(live: DeployRun | undefined): Html {
   return html`<section id="live" aria-labelledby="live-h" aria-live="polite">
 <h2 id="live-h">${live.action} ${live.version}: <span data-phase>${live.phase}</span></h2>
 <p class="muted">${live.id} by ${live.owner}, started ${live.startedAt}; journal last written ${live.touchedAt} (no end record yet: running, or its controller stopped — <code>pier deploy --resume</code> continues it)</p>
-<table><thead><tr><th>dc</th><th>hosts</th>${columns.map((c) => html`<th>${c}</th>`)}</tr></thead>
+<table><thead><tr><th>dc</th><th class="num">hosts</th>${columns.map((c) => html`<th class="num">${c}</th>`)}</tr></thead>
 <tbody>${live.dcs.map(
     (dc) =>
-      html`<tr data-dc="${dc.dc}"><td>${dc.dc}</td><td>${dc.hosts}</td>${columns.map((c) => html`<td data-state="${c}">${dc.states[c]}</td>`)}</tr>`,
-  )}<tr data-dc=""><th>total</th><th>${live.hosts.length}</th>${columns.map((c) => html`<th data-state="${c}">${total(c)}</th>`)}</tr></tbody></table>
+      html`<tr data-dc="${dc.dc}"><td>${dc.dc}</td><td class="num">${dc.hosts}</td>${columns.map((c) => html`<td class="num" data-state="${c}">${dc.states[c]}</td>`)}</tr>`,
+  )}<tr data-dc=""><th>total</th><th class="num">${live.hosts.length}</th>${columns.map((c) => html`<th class="num" data-state="${c}">${total(c)}</th>`)}</tr></tbody></table>
 ${failuresOf(live)}
 </section>`;
 }
@@ -109,9 +109,9 @@ export function deploysPart(runs: readonly DeployRun[]): Html {
 ${
   runs.length === 0
     ? html`<p class="muted">None yet in .pier/deploys/.</p>`
-    : html`<table><thead><tr><th>started</th><th>run</th><th>outcome</th><th>hosts</th><th>healthy</th><th>failed</th><th>by</th><th>id</th></tr></thead><tbody>${runs.map(
+    : html`<table><thead><tr><th>started</th><th>run</th><th>outcome</th><th class="num">hosts</th><th class="num">healthy</th><th class="num">failed</th><th>by</th><th>id</th></tr></thead><tbody>${runs.map(
         (run) =>
-          html`<tr><td>${run.startedAt}</td><td>${run.action} ${run.version}</td><td>${run.outcome ?? 'no end yet'}${run.halt ? ` (${run.halt})` : ''}</td><td>${run.hosts.length}</td><td>${count(run, 'healthy')}</td><td>${count(run, 'failed')}</td><td>${run.owner}</td><td><a href="/api/deploys/${encodeURIComponent(run.id)}">${run.id}</a></td></tr>`,
+          html`<tr><td>${run.startedAt}</td><td>${run.action} ${run.version}</td><td>${run.outcome ?? 'no end yet'}${run.halt ? ` (${run.halt})` : ''}</td><td class="num">${run.hosts.length}</td><td class="num">${count(run, 'healthy')}</td><td class="num">${count(run, 'failed')}</td><td>${run.owner}</td><td><a href="/api/deploys/${encodeURIComponent(run.id)}">${run.id}</a></td></tr>`,
       )}</tbody></table>`
 }
 </section>`;
