@@ -1,6 +1,6 @@
 // `pier dashboard`: a read-only web page of what every host runs, per data center, and the deploy
 // under way, served on loopback until stopped (Ctrl-C, SIGTERM, SIGHUP end it with exit 0).
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { DeployFiles } from '../fleet/dashboard/deploy-files.js';
 import { DashboardServer } from '../fleet/dashboard/server.js';
 import { StatusFeed } from '../fleet/dashboard/status-feed.js';
@@ -23,20 +23,18 @@ export function registerDashboard(program: Command): void {
       .description(
         'a web page of what every host runs, per data center, and the deploy under way (read-only)',
       )
-      .option(
-        '--listen <host:port>',
-        'where to serve it; anything but loopback serves it to the network',
-        parseListen,
-        {
-          host: '127.0.0.1',
-          port: 8470,
-        },
+      .addOption(
+        new Option(
+          '--listen <host:port>',
+          'where to serve it; anything but loopback serves it to the network',
+        )
+          .argParser(parseListen)
+          .default({ host: '127.0.0.1', port: 8470 }, '127.0.0.1:8470'),
       )
-      .option(
-        '--refresh <duration>',
-        'how often status is gathered from the hosts over SSH',
-        parseDuration,
-        30_000,
+      .addOption(
+        new Option('--refresh <duration>', 'how often status is gathered from the hosts over SSH')
+          .argParser(parseDuration)
+          .default(30_000, '30s'),
       ),
   ).action(async (flags: DashboardFlags) => {
     const session = await openSession(flags, { repoRequired: false });
@@ -78,7 +76,7 @@ export function registerDashboard(program: Command): void {
     feed.start();
     const shown = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
     process.stdout.write(
-      `dashboard: http://${shown}:${bound.port}/ (${hosts.length} hosts, status every ${flags.refresh / 1000} s; Ctrl-C stops it)\n`,
+      `dashboard: http://${shown}:${bound.port}/ (${hosts.length} host${hosts.length === 1 ? '' : 's'}, status every ${flags.refresh / 1000} s; Ctrl-C stops it)\n`,
     );
     if (!loopbackHosts.has(host)) {
       process.stderr.write(
