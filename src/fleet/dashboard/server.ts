@@ -105,7 +105,7 @@ export class DashboardServer {
     const route = url.pathname;
     const history = await this.sources.deploys.read();
     if (route === '/') return this.html(res, 200, this.fullPage(history, nonce), nonce);
-    if (route === '/events') return this.events(req, res);
+    if (route === '/events') return this.events(res);
     if (route === '/refresh') {
       void this.sources.feed.refresh();
       res.setHeader('location', '/');
@@ -183,7 +183,7 @@ export class DashboardServer {
     return page({ app, nonce, title: title ? `${app}: ${title}` : undefined, live, body });
   }
 
-  private events(req: IncomingMessage, res: ServerResponse): void {
+  private events(res: ServerResponse): void {
     res.writeHead(200, {
       ...securityHeaders(undefined),
       'content-type': 'text/event-stream; charset=utf-8',
@@ -191,7 +191,7 @@ export class DashboardServer {
     // Whatever changed between the page's render and this connection: the cheap parts again.
     res.write(`retry: 2000\n\nevent: change\ndata: ["live","deploys"]\n\n`);
     this.clients.add(res);
-    req.on('close', () => this.clients.delete(res));
+    res.on('close', () => this.clients.delete(res));
   }
 
   /**
