@@ -23,6 +23,8 @@ const needed = {
   '/usr/bin/fish': 'fish',
   '/usr/bin/tcsh': 'tcsh',
   '/usr/bin/sudo': 'sudo',
+  // The browser the dashboard test drives (playwright-core never downloads one).
+  '/usr/bin/chromium': 'chromium',
 };
 
 const missing = [

@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<Register>> = {
   deploy: () => import('./deploy-command.js').then((m) => m.registerDeploy),
   rollback: () => import('./rollback-command.js').then((m) => m.registerRollback),
   status: () => import('./status-command.js').then((m) => m.registerStatus),
+  dashboard: () => import('./dashboard-command.js').then((m) => m.registerDashboard),
   trust: () => import('./trust-command.js').then((m) => m.registerTrust),
   unlock: () => import('./unlock-command.js').then((m) => m.registerUnlock),
   setup: () => import('./setup-command.js').then((m) => m.registerSetup),

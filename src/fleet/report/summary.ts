@@ -26,19 +26,32 @@ export function summaryTable(hosts: readonly HostOutcome[]): string {
   return table([header, ...body, totals]);
 }
 
-export function groupedFailures(hosts: readonly HostOutcome[]): string[] {
+/** Failed hosts grouped by message, the largest group first; a host has `name` or `host.name`. */
+export interface FailureGroup {
+  message: string;
+  hosts: string[];
+}
+
+export function failureGroups(
+  hosts: ReadonlyArray<{ state: string; error: string | undefined; name?: string; host?: { name: string } }>,
+): FailureGroup[] {
   const groups = new Map<string, string[]>();
   for (const outcome of hosts) {
     if (outcome.state !== 'failed') continue;
     const message = outcome.error ?? 'unknown error';
-    groups.set(message, [...(groups.get(message) ?? []), outcome.host.name]);
+    const name = outcome.name ?? outcome.host?.name ?? '?';
+    groups.set(message, [...(groups.get(message) ?? []), name]);
   }
   return [...groups]
     .sort((a, b) => b[1].length - a[1].length)
-    .map(([message, names]) => {
-      const shown = names.slice(0, 8).join(', ') + (names.length > 8 ? `, … (${names.length - 8} more)` : '');
-      return `${names.length} host${names.length === 1 ? '' : 's'}: ${message}\n    ${shown}`;
-    });
+    .map(([message, names]) => ({ message, hosts: names }));
+}
+
+export function groupedFailures(hosts: readonly HostOutcome[]): string[] {
+  return failureGroups(hosts).map(({ message, hosts: names }) => {
+    const shown = names.slice(0, 8).join(', ') + (names.length > 8 ? `, … (${names.length - 8} more)` : '');
+    return `${names.length} host${names.length === 1 ? '' : 's'}: ${message}\n    ${shown}`;
+  });
 }
 
 /**
