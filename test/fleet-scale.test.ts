@@ -131,7 +131,8 @@ test('316 hosts under max_open 40: connections bounded, every phase visible, dea
   assert.ok(peak > 0 && peak <= cap, `peak SSH connections ${peak}, cap ${cap}`);
   assert.ok(longestQuiet <= 5_000, `silent for ${longestQuiet} ms:\n${stdout}`);
   assert.match(stdout, /^lock: 316\/316 hosts \(16 failed\) in [\d.]+ s$/m);
-  assert.match(stdout, /^unlock: 300\/300 hosts in [\d.]+ s$/m);
+  // A host that is done releases its lock in its last round trip: nothing is left to unlock.
+  assert.doesNotMatch(stdout, /^unlock:/m);
   // One line per cause, naming the hosts, not one per host.
   assert.match(stdout, /8 hosts: cannot connect: connection refused \(ECONNREFUSED\)\n {4}refused\d/);
   assert.match(stdout, /8 hosts: cannot connect: timed out during the handshake\n {4}silent\d/);

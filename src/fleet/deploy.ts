@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describeError, FleetError } from './errors.js';
 import type { Datacenter } from './inventory/inventory.js';
 import { runLocalHooks } from './local-hooks.js';
-import { keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
+import { DeployLocks, keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
 import { artifactFor } from './release/release.js';
 import type { ReleaseManifest } from './release/store.js';
 import { checkVersion } from './release/version.js';
@@ -96,14 +96,15 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     journal.close();
     throw err;
   }
-  const stopRenewing = keepLocked(pool, locked.locked, lock, fleet.lockTtlMs);
+  const locks = new DeployLocks(lock, locked.locked);
+  const stopRenewing = keepLocked(pool, () => locks.held(), lock, fleet.lockTtlMs);
   const progress = new Progress(out, session.tty, request.selection).start();
   const release = async (): Promise<LockLeft[]> => {
     progress.finish();
     stopRenewing();
-    return inPhase(out, session.tty, 'unlock', locked.locked.length, (tick) =>
-      unlockFleet(pool, locked.locked, id, tick),
-    );
+    // Hosts that finished released their lock in their last round trip; the rest go here.
+    const held = locks.held();
+    return inPhase(out, session.tty, 'unlock', held.length, (tick) => unlockFleet(pool, held, id, tick));
   };
   let result: RolloutResult;
   try {
@@ -127,6 +128,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
       haltReason: request.resume?.replay.halt,
       failedEarly: locked.unreachable,
       onState: (host, state, error) => progress.update(host, state, error),
+      locks,
       signal: request.signal,
     });
   } catch (err) {

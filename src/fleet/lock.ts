@@ -15,6 +15,7 @@ import {
   renewLock,
   takeLock,
 } from './commands/lock.js';
+import type { Script } from './commands/shell.js';
 import { describeError, FleetError } from './errors.js';
 import type { Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
@@ -160,7 +161,7 @@ export function unlockCommand(hosts: readonly string[]): string {
  */
 export function keepLocked(
   pool: ConnectionPool,
-  hosts: readonly Host[],
+  hosts: () => readonly Host[],
   info: LockInfo,
   ttlMs: number,
   now: () => Date = () => new Date(),
@@ -169,7 +170,7 @@ export function keepLocked(
   const timer = setInterval(
     () => {
       const line = JSON.stringify({ ...info, expires: new Date(now().getTime() + ttlMs).toISOString() });
-      for (const host of hosts) {
+      for (const host of hosts()) {
         void limiter.run(async () => {
           const connection = await pool.connection(host).catch(() => undefined);
           await connection?.exec(renewLock(layoutOf(host.deployTo), info.deploy, line)).catch(() => {});
@@ -284,4 +285,48 @@ export async function breakLocks(
     ),
   );
   return out.sort((a, b) => a.host.name.localeCompare(b.host.name));
+}
+
+/**
+ * The locks one deploy holds while it runs. A host that is done with this deploy (healthy, its
+ * audit line written) releases its lock in that same last round trip, so a big fleet needs no
+ * final pass reconnecting every host; the hosts still in flight, failed or never started keep
+ * theirs until the end, so another deploy stays refused (it needs every lock) as long as this
+ * one can still change anything. A host rolled back after its release takes the lock again.
+ */
+export class DeployLocks {
+  private readonly holding: Set<Host>;
+  private readonly line: string;
+
+  constructor(
+    private readonly info: LockInfo,
+    locked: readonly Host[],
+  ) {
+    this.holding = new Set(locked);
+    this.line = JSON.stringify(info);
+  }
+
+  /** Hosts whose lock this deploy still holds (for renewal and the final unlock). */
+  held(): Host[] {
+    return [...this.holding];
+  }
+
+  /** The command that frees this deploy's lock on the host (exit 0 when none of it is left). */
+  releaseScript(host: Host): Script {
+    return releaseLock(layoutOf(host.deployTo), this.info.deploy, nonce());
+  }
+
+  released(host: Host): void {
+    this.holding.delete(host);
+  }
+
+  /** Takes a released host's lock again; FLEET_LOCKED when another deploy holds it now. */
+  async retake(connection: Connection, host: Host): Promise<void> {
+    if (this.holding.has(host)) return;
+    const report = await take(connection, layoutOf(host.deployTo), this.info.deploy, this.line);
+    if (report.state !== 'taken') {
+      throw new HostError('FLEET_LOCKED', `locked by ${describeHolder(parseLockInfo(report.holder))}`);
+    }
+    this.holding.add(host);
+  }
 }

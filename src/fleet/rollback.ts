@@ -6,7 +6,7 @@ import path from 'node:path';
 import { type DeployOutcome, finishRun, noteLocksLeft } from './deploy.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
-import { keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
+import { DeployLocks, keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
 import { checkVersion } from './release/version.js';
 import { inPhase } from './report/phase-progress.js';
 import { Progress } from './report/progress.js';
@@ -80,14 +80,15 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
         }),
       ),
   );
-  const stopRenewing = keepLocked(pool, locked.locked, lock, fleet.lockTtlMs);
+  const locks = new DeployLocks(lock, locked.locked);
+  const stopRenewing = keepLocked(pool, () => locks.held(), lock, fleet.lockTtlMs);
   const progress = new Progress(out, session.tty, request.selection).start();
   const release = async (): Promise<LockLeft[]> => {
     progress.finish();
     stopRenewing();
-    return inPhase(out, session.tty, 'unlock', locked.locked.length, (tick) =>
-      unlockFleet(pool, locked.locked, id, tick),
-    );
+    // Hosts that finished released their lock in their last round trip; the rest go here.
+    const held = locks.held();
+    return inPhase(out, session.tty, 'unlock', held.length, (tick) => unlockFleet(pool, held, id, tick));
   };
   let result: RolloutResult;
   try {
@@ -103,6 +104,7 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
       artifact: undefined,
       failedEarly,
       onState: (host, state, error) => progress.update(host, state, error),
+      locks,
       signal: request.signal,
     });
   } catch (err) {

@@ -73,6 +73,7 @@ export async function inPhase<T>(
   total: number,
   run: (tick: (failed: boolean) => void) => Promise<T>,
 ): Promise<T> {
+  if (total === 0) return run(() => {});
   const progress = new PhaseProgress(out, tty, phase, total).start();
   try {
     return await run((failed) => progress.tick(failed));

@@ -9,7 +9,7 @@ import { layoutOf, runtimeDir } from '../commands/layout.js';
 import { asRoot } from '../commands/privilege.js';
 import { probeReleases, removeReleases, splitReleaseProbe } from '../commands/retention.js';
 import { appLog, applyRelease, appRunning } from '../commands/service.js';
-import { all, each, optional } from '../commands/shell.js';
+import { all, each, optional, type Script } from '../commands/shell.js';
 import {
   checksumExit,
   cleanStage,
@@ -207,14 +207,16 @@ export async function passGate(
 
 /**
  * After a host is healthy on `current`: keep_releases (one round trip to read the releases and
- * revisions.log) and the audit line, written in the same round trip as the removal.
+ * revisions.log), then in one more the removal, the audit line and, with `unlock`, the release
+ * of this deploy's lock. Resolves true when the lock is gone (the script exited 0).
  */
 export async function finishHost(
   connection: Connection,
   host: Host,
   keep: number,
   entry: AuditEntry & { version: string },
-): Promise<void> {
+  unlock?: Script,
+): Promise<boolean> {
   const layout = layoutOf(host.deployTo);
   const probe = splitReleaseProbe(await connection.check('listing releases', probeReleases(layout)));
   const doomed = releasesToRemove({
@@ -224,12 +226,12 @@ export async function finishHost(
     current: entry.version,
     previous: entry.previous,
   });
-  await connection.check(
-    'writing revisions.log',
-    doomed.length > 0
-      ? each(optional(removeReleases(layout, doomed)), appendAudit(layout, entry))
-      : appendAudit(layout, entry),
-  );
+  const last = [
+    ...(doomed.length > 0 ? [optional(removeReleases(layout, doomed))] : []),
+    ...(unlock ? [optional(appendAudit(layout, entry)), unlock] : [appendAudit(layout, entry)]),
+  ];
+  await connection.check(unlock ? 'releasing the lock' : 'writing revisions.log', each(...last));
+  return unlock !== undefined;
 }
 
 export async function audit(connection: Connection, host: Host, entry: AuditEntry): Promise<void> {

@@ -6,6 +6,7 @@
 import { describeError } from '../errors.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
+import type { DeployLocks } from '../lock.js';
 import { redactor } from '../secrets.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import { type BudgetBreach, FailureBudget } from './budget.js';
@@ -47,6 +48,8 @@ export interface RolloutInput {
   /** A resumed run that had already halted only finishes rolling back. */
   haltReason?: string | undefined;
   onState?: (host: Host, state: HostState, error?: string) => void;
+  /** This deploy's locks: a finished host releases its own in its last round trip. */
+  locks?: DeployLocks | undefined;
   /** Aborted (Ctrl-C): start no new host, let the ones in flight finish, roll nothing back. */
   signal?: AbortSignal | undefined;
 }
@@ -218,7 +221,7 @@ class Rollout {
       }
       this.set(host, 'healthy');
       input.journal.host(host.name, 'healthy');
-      await finishHost(connection, host, input.fleet.keepReleases, {
+      const entry = {
         at: new Date(),
         deploy: input.deployId,
         action: input.action,
@@ -226,7 +229,15 @@ class Rollout {
         previous,
         result: 'healthy',
         by: input.owner,
-      }).catch(() => {});
+      };
+      const unlocked = await finishHost(
+        connection,
+        host,
+        input.fleet.keepReleases,
+        entry,
+        input.locks?.releaseScript(host),
+      ).catch(() => false);
+      if (unlocked) input.locks?.released(host);
     } catch (err) {
       this.noteHook(err);
       const message = describeError(err);
@@ -278,6 +289,8 @@ class Rollout {
           this.input.journal.host(o.host.name, 'rolling-back');
           try {
             const connection = await this.input.pool.connection(o.host);
+            // A host that was done had released its lock: it is taken again before it changes.
+            await this.input.locks?.retake(connection, o.host);
             await switchTo(connection, o.host, this.input.fleet, o.previous);
             o.version = o.previous;
             await passGate(connection, o.host, this.input.fleet, o.previous, Date.now());
