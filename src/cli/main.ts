@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<Register>> = {
   serve: () => import('./serve-command.js').then((m) => m.registerServe),
   cgi: () => import('./cgi-command.js').then((m) => m.registerCgi),
   init: () => import('./init-command.js').then((m) => m.registerInit),
+  setup: () => import('./setup-command.js').then((m) => m.registerSetup),
   release: () => import('./release-command.js').then((m) => m.registerRelease),
   releases: () => import('./release-command.js').then((m) => m.registerRelease),
   deploy: () => import('./deploy-command.js').then((m) => m.registerDeploy),
@@ -18,7 +19,6 @@ const commands: Record<string, () => Promise<Register>> = {
   dashboard: () => import('./dashboard-command.js').then((m) => m.registerDashboard),
   trust: () => import('./trust-command.js').then((m) => m.registerTrust),
   unlock: () => import('./unlock-command.js').then((m) => m.registerUnlock),
-  setup: () => import('./setup-command.js').then((m) => m.registerSetup),
 };
 
 const program = new Command('pier')

@@ -7,6 +7,7 @@ import { parseRevisions, previousGood } from './history.js';
 import { replayJournal } from './journal.js';
 import { planRollout, waves } from './plan.js';
 import { parseReleaseList, releasesToRemove } from './retention.js';
+import { interleaved } from './runner.js';
 
 const count = (value: number) => ({ kind: 'count' as const, value });
 const percent = (value: number) => ({ kind: 'percent' as const, value });
@@ -191,4 +192,20 @@ test('journal replay: last state wins, previous sticks, a torn line is ignored',
   );
   assert.equal(ended?.halt, 'over budget');
   assert.equal(ended?.end, 'rolled-back');
+});
+
+test('staging takes the data centers in turn, each in its own order', () => {
+  const at = (dc: string, n: number) => ({ name: `${dc}${n}`, dc }) as Host;
+  const order = interleaved([
+    at('ams', 1),
+    at('ams', 2),
+    at('ams', 3),
+    at('fra', 1),
+    at('sfo', 1),
+    at('sfo', 2),
+  ]);
+  assert.deepEqual(
+    order.map((host) => host.name),
+    ['ams1', 'fra1', 'sfo1', 'ams2', 'sfo2', 'ams3'],
+  );
 });

@@ -145,7 +145,7 @@ class Rollout {
       if (outcome) this.fail(outcome.host, failure.error, failure.code);
     }
     const todo = [...this.outcomes.values()].filter((o) => o.state === 'pending').map((o) => o.host);
-    if (this.haltReason === undefined) this.distribution?.prefetch(todo);
+    if (this.haltReason === undefined) this.distribution?.prefetch(interleaved(todo));
     const dcs = new Limiter(this.input.plan.dcParallel);
     await Promise.all(this.input.plan.datacenters.map((dc) => dcs.run(() => this.rollDc(dc))));
     await this.distribution?.close();
@@ -364,4 +364,27 @@ function codeOf(err: unknown): string {
 
 function breachText(breach: BudgetBreach): string {
   return `failure budget exceeded in the ${breach.scope}: ${breach.failures} failed, ${breach.allowed} allowed`;
+}
+
+/**
+ * Hosts in staging order: each data center's own order kept, the data centers taken in turn, so
+ * data centers that activate at the same time (`dc_parallel`) are all fed from the start instead
+ * of the later ones waiting for the first one's whole staging.
+ */
+export function interleaved(hosts: readonly Host[]): Host[] {
+  const byDc = new Map<string, Host[]>();
+  for (const host of hosts) {
+    const queue = byDc.get(host.dc);
+    if (queue) queue.push(host);
+    else byDc.set(host.dc, [host]);
+  }
+  const queues = [...byDc.values()];
+  const out: Host[] = [];
+  for (let at = 0; out.length < hosts.length; at++) {
+    for (const queue of queues) {
+      const host = queue[at];
+      if (host) out.push(host);
+    }
+  }
+  return out;
 }
