@@ -7,6 +7,10 @@ import { existsSync } from 'node:fs';
 const needed = {
   '/usr/sbin/apache2': 'apache2',
   '/usr/sbin/nginx': 'nginx',
+  // Third-party gateway clients in front of pier (test/gateway-clients.test.ts).
+  '/usr/sbin/lighttpd': 'lighttpd',
+  '/usr/sbin/haproxy': 'haproxy',
+  '/usr/bin/uwsgi-core': 'uwsgi-core',
   '/usr/sbin/sshd': 'openssh-server',
   '/usr/bin/ssh-keygen': 'openssh-client',
   '/usr/bin/systemd-nspawn': 'systemd-container',

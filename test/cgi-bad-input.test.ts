@@ -92,6 +92,16 @@ for (const length of ['-1', 'abc']) {
   });
 }
 
+test('a chunked body without CONTENT_LENGTH → 411, never an empty body', async () => {
+  // uWSGI's cgi plugin hands the script the client's socket: the chunk-encoded bytes, no length.
+  const run = await pierCgi(
+    echoApp,
+    { REQUEST_METHOD: 'POST', REQUEST_URI: '/up', HTTP_TRANSFER_ENCODING: 'chunked' },
+    '5\r\nhello\r\n0\r\n\r\n',
+  );
+  assertClearFailure(run, 411, /Transfer-Encoding: chunked\) but no CONTENT_LENGTH/);
+});
+
 test('CONTENT_LENGTH larger than the body sent → 400, no hang', async () => {
   const run = await pierCgi(echoApp, { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '1000' }, 'short');
   assertClearFailure(run, 400, /ended after 5 of 1000 bytes/);

@@ -154,3 +154,53 @@ test('a pier without its native transport built says so once and serves uwsgi on
     rmSync(tree, { recursive: true, force: true });
   }
 });
+
+test('a bad CONTENT_LENGTH ("-1") gets 400 and an access line with the method and target, over uwsgi and FastCGI', async () => {
+  const served = await startServe([
+    '--socket',
+    '127.0.0.1:0',
+    '--fastcgi-socket',
+    `127.0.0.1:${await freePort()}`,
+    '--app',
+    echoApp,
+  ]);
+  const uwsgiPort = Number(served.addresses[0]?.address.split(':')[1]);
+  const fastcgiPort = Number(served.addresses[1]?.address.split(':')[1]);
+  const vars = (uri: string): Array<[string, string]> => [
+    ['REQUEST_METHOD', 'POST'],
+    ['REQUEST_URI', uri],
+    ['CONTENT_LENGTH', '-1'],
+    ['REMOTE_ADDR', '192.0.2.7'],
+    ['HTTP_USER_AGENT', 'probe/1'],
+  ];
+  try {
+    const reply = parseHead((await exchange(uwsgiPort, uwsgiPacket(vars('/form/uwsgi?a=1')))).bytes);
+    assert.equal(reply.status, 400);
+    const socket = await openSocket(fastcgiPort);
+    const reader = new ReplyReader(socket);
+    socket.write(Buffer.concat([begin(1), params(1, pairs(vars('/form/fastcgi?a=1'))), stdin(1, '')]));
+    assert.match((await reader.response(1)).stdout.toString(), /^Status: 400 /);
+    socket.destroy();
+    for (const protocol of ['uwsgi', 'fastcgi']) {
+      await served.waitForLog(new RegExp(`${protocol} 127\\.0\\.0\\.1:\\d+: CONTENT_LENGTH must be`));
+    }
+    const deadline = Date.now() + 5000;
+    const lines = (): string[] =>
+      served
+        .output()
+        .split('\n')
+        .filter((line) => / 400 /.test(line));
+    while (lines().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const protocol of ['uwsgi', 'fastcgi']) {
+      const line = lines().find((l) => l.includes(`/form/${protocol}`));
+      assert.match(
+        line ?? served.output(),
+        new RegExp(
+          `^192\\.0\\.2\\.7 - - \\[[^\\]]+\\] "POST /form/${protocol}\\?a=1 HTTP/1\\.1" 400 0 "-" "probe/1"`,
+        ),
+      );
+    }
+  } finally {
+    await served.stop();
+  }
+});

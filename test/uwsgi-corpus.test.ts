@@ -15,10 +15,11 @@ const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtur
 
 interface Outcome {
   vars?: Array<[string, string]>;
-  contentLength?: number;
+  contentLength?: number | null;
   body: string;
   ended: boolean;
   error?: { code: string; status: number; message: string };
+  errorWithVars?: boolean;
   afterError: number;
 }
 
@@ -31,7 +32,10 @@ function parse(chunks: Buffer[], bufferSize: number, closes: boolean): Outcome {
       out.contentLength = event.contentLength;
     } else if (event.kind === 'body') out.body += event.data.toString('latin1');
     else if (event.kind === 'end') out.ended = true;
-    else out.error = { code: event.error.code, status: event.error.status, message: event.error.message };
+    else {
+      out.error = { code: event.error.code, status: event.error.status, message: event.error.message };
+      out.errorWithVars = event.vars !== undefined;
+    }
   });
   for (const chunk of chunks) parser.push(chunk);
   if (closes) parser.end();
@@ -45,7 +49,11 @@ for (const [name, fixture] of await loadFixtures<ValidUwsgi>(path.join(fixtures,
       assert.equal(out.error, undefined, `${replay.name}: ${out.error?.message}`);
       assert.deepEqual(out.vars, fixture.vars, replay.name);
       assert.equal(out.body, fixture.body ?? '', replay.name);
-      assert.equal(out.contentLength, Buffer.byteLength(fixture.body ?? '', 'latin1'), replay.name);
+      const contentLength =
+        fixture.contentLength === undefined
+          ? Buffer.byteLength(fixture.body ?? '', 'latin1')
+          : fixture.contentLength;
+      assert.equal(out.contentLength, contentLength, replay.name);
       assert.ok(out.ended, `${replay.name}: the request ended`);
     }
   });
@@ -61,6 +69,7 @@ for (const [name, fixture] of await loadFixtures<InvalidUwsgi>(path.join(fixture
       assert.equal(out.error.status, fixture.status, replay.name);
       assert.equal(out.afterError, 0, `${replay.name}: nothing is emitted after the error`);
       assert.ok(!out.ended, replay.name);
+      assert.equal(out.errorWithVars, fixture.withVars ?? false, `${replay.name}: vars with the error`);
       first ??= out.error.message;
       assert.equal(out.error.message, first, `${replay.name}: the same message each way`);
     }

@@ -26,7 +26,8 @@ export function parseContentLength(raw: string | undefined): number | null {
   return Number(raw);
 }
 
-function requestTarget(get: (name: string) => string | undefined): string {
+/** The request target the variables describe: REQUEST_URI, else SCRIPT_NAME, PATH_INFO and QUERY_STRING. */
+export function requestTarget(get: (name: string) => string | undefined): string {
   const uri = get('REQUEST_URI');
   if (uri) return uri;
   const path = `${get('SCRIPT_NAME') ?? ''}${get('PATH_INFO') ?? ''}` || '/';

@@ -1,11 +1,30 @@
 // Reads exactly CONTENT_LENGTH bytes of a CGI request body from stdin, refusing bodies over the
-// limit before reading them and bodies that end early or stall.
+// limit before reading them, bodies that end early or stall, and bodies whose length the server
+// did not pass on.
 import type { Readable } from 'node:stream';
 import { BadRequestError } from '../errors.js';
 
 export interface BodyLimits {
   limitPost: number;
   timeoutMs: number;
+}
+
+/**
+ * The body length of a CGI request: CONTENT_LENGTH (already checked), or 0 when there is none.
+ * Throws a 411 BadRequestError for a request that says it has a body (Transfer-Encoding) but
+ * came without CONTENT_LENGTH: stdin then has no knowable end, as a server may keep it open
+ * past the body (RFC 3875 §4.2), and reading none of it would hand the app an empty upload.
+ */
+export function cgiBodyLength(contentLength: number | null, transferEncoding: string | undefined): number {
+  if (contentLength !== null) return contentLength;
+  if (transferEncoding) {
+    throw new BadRequestError(
+      'LENGTH_REQUIRED',
+      `the request has a body (Transfer-Encoding: ${transferEncoding}) but no CONTENT_LENGTH, so its end in stdin cannot be known: have the web server buffer request bodies and pass CONTENT_LENGTH`,
+      411,
+    );
+  }
+  return 0;
 }
 
 export function readExactly(input: Readable, length: number, limits: BodyLimits): Promise<Buffer> {

@@ -7,7 +7,7 @@ import { dispatch, sendError } from '../app/dispatch.js';
 import type { App } from '../app/handler.js';
 import { describeError, statusOf } from '../errors.js';
 import { cgiSink } from './cgi-sink.js';
-import { type BodyLimits, readExactly } from './read-body.js';
+import { type BodyLimits, cgiBodyLength, readExactly } from './read-body.js';
 
 export interface CgiOptions extends BodyLimits {
   env: Readonly<Record<string, string | undefined>>;
@@ -25,7 +25,8 @@ export async function runCgi(app: App | (() => Promise<App>), options: CgiOption
   let body: Buffer;
   try {
     head = headFromCgiVars(options.env);
-    body = await readExactly(options.stdin, head.contentLength ?? 0, options);
+    const length = cgiBodyLength(head.contentLength, options.env.HTTP_TRANSFER_ENCODING);
+    body = await readExactly(options.stdin, length, options);
   } catch (err) {
     const status = statusOf(err);
     options.log(`pier cgi: ${describeError(err)}`);

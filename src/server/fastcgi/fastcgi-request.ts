@@ -7,9 +7,9 @@ import { performance } from 'node:perf_hooks';
 import { dispatchThen, sendError } from '../app/dispatch.js';
 import type { RequestHead } from '../app/request-head.js';
 import { BadRequestError, clientClosedStatus, describeError, statusOf } from '../errors.js';
-import { checkDeclaredBody, gatewayHead } from '../gateway/gateway-head.js';
+import { checkDeclaredBody, gatewayHead, refusedHead } from '../gateway/gateway-head.js';
 import { RequestBody } from '../gateway/request-body.js';
-import { requestRecord } from '../gateway/request-record.js';
+import { type LoggedHead, requestRecord } from '../gateway/request-record.js';
 import type { ConnectionContext } from '../protocol.js';
 import { socketFd } from '../worker/stall-watchdog.js';
 import { FastcgiResponse } from './fastcgi-response.js';
@@ -28,6 +28,8 @@ export class FastcgiRequest {
   /** Answered without the app: the connection is not reused after it. */
   refused = false;
   private head: RequestHead | null = null;
+  /** What the access log shows: the head, or the unchecked line of a refused one. */
+  private logged: LoggedHead | null = null;
   private body: RequestBody | null = null;
   private response: FastcgiResponse | null = null;
   private aborted = false;
@@ -53,11 +55,15 @@ export class FastcgiRequest {
     try {
       head = gatewayHead(params, 'fastcgi');
       this.head = head;
+      this.logged = head;
       checkDeclaredBody(head, ctx.limits);
     } catch (err) {
+      this.logged ??= refusedHead(params);
       this.refuse(err);
       return;
     }
+    // STDIN records frame the body with or without CONTENT_LENGTH (a chunked upload comes
+    // de-chunked and ends at the empty record), so a FastCGI body's end is always known.
     this.body = new RequestBody({
       declared: head.contentLength,
       limitPost: ctx.limits.limitPost,
@@ -97,7 +103,7 @@ export class FastcgiRequest {
     this.refused = true;
     const status = statusOf(err);
     this.host.ctx.log(`${this.host.peer}: ${describeError(err)}`);
-    this.response = this.newResponse(this.head?.method ?? 'GET');
+    this.response = this.newResponse(this.logged?.method ?? 'GET');
     sendError(this.response, status, describeError(err));
     this.record({ status, bytes: 0 });
   }
@@ -150,7 +156,7 @@ export class FastcgiRequest {
 
   private record(result: { status: number; bytes: number }): void {
     this.host.ctx.onRequest(
-      requestRecord('fastcgi', this.head, () => this.host.peer, result, this.startedAt),
+      requestRecord('fastcgi', this.logged, () => this.host.peer, result, this.startedAt),
     );
   }
 }

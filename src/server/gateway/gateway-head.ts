@@ -6,11 +6,13 @@ import {
   headFromCgiVars,
   type RequestLine,
   requestLineFromCgiVars,
+  requestTarget,
 } from '../app/cgi-vars.js';
 import type { RequestHead } from '../app/request-head.js';
 import { BadRequestError } from '../errors.js';
 import type { ProtocolLimits } from '../protocol.js';
 import { cgiVarMap, metaValue } from './gateway-vars.js';
+import type { LoggedHead } from './request-record.js';
 
 const paramsFile = { uwsgi: '/etc/nginx/uwsgi_params', fastcgi: '/etc/nginx/fastcgi_params' };
 
@@ -102,4 +104,25 @@ export function checkDeclaredBody(head: RequestHead, limits: Pick<ProtocolLimits
       413,
     );
   }
+}
+
+/**
+ * What the access log shows of a request refused for its head (a CONTENT_LENGTH of "-1"): the
+ * method, target, client address and logged headers as the gateway sent them, unchecked. A
+ * refused request is still one the web server's admin must be able to find in the log.
+ */
+export function refusedHead(pairs: Iterable<[string, string]>): LoggedHead {
+  const vars = cgiVarMap(pairs);
+  const get = (name: string): string | undefined => vars.get(name);
+  const headers: Array<[string, string]> = [];
+  const referer = get('HTTP_REFERER');
+  const userAgent = get('HTTP_USER_AGENT');
+  if (referer !== undefined) headers.push(['referer', referer]);
+  if (userAgent !== undefined) headers.push(['user-agent', userAgent]);
+  return {
+    method: get('REQUEST_METHOD') ?? '',
+    target: requestTarget(get),
+    remoteAddress: get('REMOTE_ADDR') ?? '',
+    headers,
+  };
 }

@@ -1,10 +1,15 @@
 // The access-log record of one answered gateway request (see RequestRecord in protocol.ts).
-// Method and target are empty when the request was answered before its head was parsed. The
+// Method and target are empty when the request was answered before its head was parsed; a
+// request refused for what its head says is logged with what it asked for (LoggedHead). The
 // client's address and the two logged headers are looked up only when read: with the access
 // log off nothing reads them, and a head builds its headers only on demand.
 import { performance } from 'node:perf_hooks';
 import type { RequestHead } from '../app/request-head.js';
 import type { ProtocolName, RequestRecord } from '../protocol.js';
+
+/** What a record reads of a head: a RequestHead, or the unchecked line of a refused request. */
+export type LoggedHead = Pick<RequestHead, 'method' | 'target'> &
+  Partial<Pick<RequestHead, 'headers' | 'remoteAddress'>>;
 
 class GatewayRecord implements RequestRecord {
   readonly method: string;
@@ -15,7 +20,7 @@ class GatewayRecord implements RequestRecord {
 
   constructor(
     readonly protocol: ProtocolName,
-    private readonly head: RequestHead | null,
+    private readonly head: LoggedHead | null,
     private readonly fallbackAddress: () => string,
     result: { status: number; bytes: number },
     startedAt: number,
@@ -38,13 +43,13 @@ class GatewayRecord implements RequestRecord {
   }
 
   private header(name: string): string {
-    return this.head?.headers.find(([n]) => n === name)?.[1] ?? '';
+    return this.head?.headers?.find(([n]) => n === name)?.[1] ?? '';
   }
 }
 
 export function requestRecord(
   protocol: ProtocolName,
-  head: RequestHead | null,
+  head: LoggedHead | null,
   fallbackAddress: () => string,
   result: { status: number; bytes: number },
   startedAt: number,

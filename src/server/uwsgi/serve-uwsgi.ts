@@ -7,10 +7,10 @@ import { dispatchThen, sendError } from '../app/dispatch.js';
 import type { RequestHead } from '../app/request-head.js';
 import { BadRequestError, describeError, statusOf } from '../errors.js';
 import type { GatewayConn } from '../gateway/conn.js';
-import { checkDeclaredBody, lazyGatewayHead } from '../gateway/gateway-head.js';
+import { checkDeclaredBody, lazyGatewayHead, refusedHead } from '../gateway/gateway-head.js';
 import { peerLabel } from '../gateway/peer-label.js';
 import { RequestBody } from '../gateway/request-body.js';
-import { requestRecord } from '../gateway/request-record.js';
+import { type LoggedHead, requestRecord } from '../gateway/request-record.js';
 import type { ConnectionContext, ServedConnection } from '../protocol.js';
 import { type UwsgiEvent, UwsgiParser, type UwsgiVars } from './uwsgi-parser.js';
 import { uwsgiSink } from './uwsgi-sink.js';
@@ -49,7 +49,7 @@ export function serveUwsgi(
   };
 
   /** Answers a request that never reached the app. */
-  const refuse = (err: unknown, head: RequestHead | null): void => {
+  const refuse = (err: unknown, head: LoggedHead | null): void => {
     answering = true;
     const status = statusOf(err);
     ctx.log(`${peer()}: ${describeError(err)}`);
@@ -61,7 +61,8 @@ export function serveUwsgi(
     ctx.onRequest(requestRecord('uwsgi', head, peer, { status, bytes: 0 }, startedAt));
   };
 
-  const start = (vars: UwsgiVars, contentLength: number): void => {
+  /** `contentLength` is null for a chunked body. */
+  const start = (vars: UwsgiVars, contentLength: number | null): void => {
     clearTimeout(headTimer);
     answering = true;
     let head: RequestHead;
@@ -72,7 +73,7 @@ export function serveUwsgi(
         'uwsgi',
       );
     } catch (err) {
-      refuse(err, null);
+      refuse(err, refusedHead(vars.pairs()));
       return;
     }
     try {
@@ -81,7 +82,7 @@ export function serveUwsgi(
       refuse(err, head);
       return;
     }
-    if (contentLength > 0) {
+    if (contentLength !== 0) {
       body = new RequestBody({
         declared: contentLength,
         limitPost: ctx.limits.limitPost,
@@ -130,7 +131,7 @@ export function serveUwsgi(
         if (body) body.fail(event.error);
         else if (event.error.code === 'UWSGI_EMPTY')
           conn.destroy(); // a port probe: no log
-        else if (!answering) refuse(event.error, null);
+        else if (!answering) refuse(event.error, event.vars ? refusedHead(event.vars.pairs()) : null);
         return;
     }
   };

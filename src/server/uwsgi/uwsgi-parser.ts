@@ -4,18 +4,26 @@
 //   header  modifier1:u8  datasize:u16le  modifier2:u8      datasize counts the vars block only
 //   vars    repeated  key_len:u16le key  val_len:u16le val  until datasize bytes are used;
 //           an empty key is invalid, an empty value is valid
-//   body    CONTENT_LENGTH bytes (from the vars), unframed, right after the vars
+//   body    CONTENT_LENGTH bytes (from the vars), unframed, right after the vars; or, with no
+//           CONTENT_LENGTH and an HTTP_TRANSFER_ENCODING ending in chunked (uWSGI's HTTP router
+//           with --http-chunked-input passes the client's upload on as it came), chunk-encoded
+//           bytes up to the last chunk (see chunked-decoder.ts). A CONTENT_LENGTH frames the body
+//           even beside HTTP_TRANSFER_ENCODING: nginx de-chunks the body, counts it, and still
+//           passes the client's header on.
 // One packet per connection: nginx never reuses a uwsgi connection, so bytes after the body
 // are discarded. Names and values are decoded latin1 (one char per byte, as Node's HTTP parser
 // decodes header values); the front-end decides what is UTF-8.
 import { parseContentLength } from '../app/cgi-vars.js';
 import { BadRequestError } from '../errors.js';
+import { ChunkedDecoder, type ChunkedEvent, endsChunked } from '../gateway/chunked-decoder.js';
 
 export type UwsgiEvent =
-  | { kind: 'request'; vars: UwsgiVars; contentLength: number }
+  /** `contentLength` is null for a chunked body, whose length is known only at its end. */
+  | { kind: 'request'; vars: UwsgiVars; contentLength: number | null }
   | { kind: 'body'; data: Buffer }
   | { kind: 'end' }
-  | { kind: 'error'; error: BadRequestError };
+  /** `vars` when the vars block was whole and the request is refused for what it says. */
+  | { kind: 'error'; error: BadRequestError; vars?: UwsgiVars };
 
 type State = 'header' | 'vars' | 'body' | 'done' | 'failed';
 
@@ -52,9 +60,11 @@ const lineNames = [
   'PATH_INFO',
   'QUERY_STRING',
   'CONTENT_LENGTH',
+  'HTTP_TRANSFER_ENCODING',
 ];
 const lineNameBytes = lineNames.map((name) => Buffer.from(name, 'latin1'));
 const contentLengthIndex = lineNames.indexOf('CONTENT_LENGTH');
+const transferEncodingIndex = lineNames.indexOf('HTTP_TRANSFER_ENCODING');
 
 /** Which of `lineNames` the name at `block[at..at+length)` is, or -1. */
 function lineNameIndex(block: Buffer, at: number, length: number): number {
@@ -76,6 +86,9 @@ function lineNameIndex(block: Buffer, at: number, length: number): number {
     case 14:
       // REQUEST_METHOD (REQUEST_SCHEME shares its first 8 bytes), CONTENT_LENGTH
       index = first === 0x52 ? 0 : first === 0x43 ? 5 : -1;
+      break;
+    case 22:
+      index = first === 0x48 ? 6 : -1; // HTTP_TRANSFER_ENCODING (HTTP_X_FORWARDED_PROTO too)
       break;
     default:
       return -1;
@@ -130,6 +143,8 @@ export class UwsgiParser {
   private buffered = 0;
   private datasize = 0;
   private bodyLeft = 0;
+  // Set for a chunked body: it frames the body instead of bodyLeft.
+  private chunked: ChunkedDecoder | null = null;
 
   constructor(
     private readonly bufferSize: number,
@@ -170,7 +185,9 @@ export class UwsgiParser {
   /** The peer closed its side: anything but a finished packet is truncated. */
   end(): void {
     const state = this.state;
-    if (state === 'body') {
+    if (state === 'body' && this.chunked) {
+      this.chunked.end();
+    } else if (state === 'body') {
       this.fail(
         'BODY_TRUNCATED',
         `request body truncated: the connection closed with ${this.bodyLeft} bytes of CONTENT_LENGTH missing`,
@@ -216,8 +233,12 @@ export class UwsgiParser {
       undefined,
       undefined,
       undefined,
+      undefined,
     ];
     let contentLength: number | null = null;
+    // A bad CONTENT_LENGTH refuses the request, but only once the whole block is known to be
+    // well formed: the refusal is then logged with the request's method and target.
+    let badLength: string | undefined;
     let at = 0;
     while (at < block.length) {
       if (at + 2 > block.length) {
@@ -250,21 +271,57 @@ export class UwsgiParser {
           try {
             contentLength = parseContentLength(value);
           } catch (err) {
-            this.fail('BAD_CONTENT_LENGTH', (err as Error).message);
-            return;
+            badLength ??= (err as Error).message;
           }
         }
       }
       at += valueLength;
     }
+    const vars = new UwsgiVars(block, line);
+    if (badLength !== undefined) {
+      this.fail('BAD_CONTENT_LENGTH', badLength, 400, vars);
+      return;
+    }
+    const transferEncoding = line[transferEncodingIndex];
+    if (contentLength === null && transferEncoding) {
+      if (!endsChunked(transferEncoding)) {
+        // RFC 9112 §6.3: a request whose last transfer coding is not chunked has no knowable end.
+        this.fail(
+          'UNKNOWN_BODY_LENGTH',
+          `the request has Transfer-Encoding "${transferEncoding}" and no CONTENT_LENGTH: its body's end cannot be known (chunked must be the last coding)`,
+          400,
+          vars,
+        );
+        return;
+      }
+      this.chunked = new ChunkedDecoder((event) => this.onChunked(event));
+      this.state = 'body';
+      this.emit({ kind: 'request', vars, contentLength: null });
+      return;
+    }
     this.bodyLeft = contentLength ?? 0;
     this.state = this.bodyLeft > 0 ? 'body' : 'done';
-    this.emit({ kind: 'request', vars: new UwsgiVars(block, line), contentLength: this.bodyLeft });
+    this.emit({ kind: 'request', vars, contentLength: this.bodyLeft });
     if (this.state === 'done') this.emit({ kind: 'end' });
+  }
+
+  private onChunked(event: ChunkedEvent): void {
+    if (event.kind === 'data') this.emit({ kind: 'body', data: event.data });
+    else if (event.kind === 'end') {
+      this.state = 'done';
+      this.emit({ kind: 'end' });
+    } else {
+      this.state = 'failed';
+      this.emit(event);
+    }
   }
 
   private feedBody(chunk: Buffer): void {
     if (this.state !== 'body') return;
+    if (this.chunked) {
+      this.chunked.push(chunk);
+      return;
+    }
     const data = chunk.length > this.bodyLeft ? chunk.subarray(0, this.bodyLeft) : chunk;
     this.bodyLeft -= data.length;
     if (data.length > 0) this.emit({ kind: 'body', data });
@@ -278,9 +335,10 @@ export class UwsgiParser {
     this.fail('UWSGI_BAD_VARS', `malformed uwsgi vars at offset ${offset}: ${problem}`);
   }
 
-  private fail(code: string, message: string, status = 400): void {
+  private fail(code: string, message: string, status = 400, vars?: UwsgiVars): void {
     this.state = 'failed';
     this.chunks = [];
-    this.emit({ kind: 'error', error: new BadRequestError(code, message, status) });
+    const error = new BadRequestError(code, message, status);
+    this.emit(vars ? { kind: 'error', error, vars } : { kind: 'error', error });
   }
 }
