@@ -5,8 +5,8 @@
 // last bytes come back, so a hook that prints megabytes costs the controller a few KiB.
 import path from 'node:path/posix';
 import { loadEnv, releaseEnvFile } from './environment.js';
-import type { Layout } from './layout.js';
-import { all, type Script } from './shell.js';
+import { type Layout, runtimeDir } from './layout.js';
+import { all, remotePath, type Script } from './shell.js';
 
 export type HookPoint = 'after_stage' | 'once' | 'before_activate' | 'after_activate';
 
@@ -37,12 +37,18 @@ export function runHook(
   command: string,
   timeoutMs: number,
   sharedEnvFile: string | undefined,
+  bundledNode = false,
 ): Script {
   const release = layout.release(version);
+  // runtime: bundled: `node` in a hook is the release's own Node, as for the service.
+  const onPath = bundledNode
+    ? [['export', `PATH=${path.join(release, runtimeDir, 'bin')}:${remotePath}`]]
+    : [];
   const log = hookLog(layout, version, point, index);
   const seconds = `${Math.max(1, timeoutMs) / 1000}s`;
   return all(
     ['cd', release],
+    ...onPath,
     ['mkdir', '-p', path.dirname(log)],
     loadEnv(releaseEnvFile(layout, version), sharedEnvFile),
     [

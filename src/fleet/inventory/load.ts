@@ -105,6 +105,13 @@ function explain(issue: z.core.$ZodIssue, prefix: PropertyKey[]): ConfigIssue[] 
     if (branch) return branch.flatMap((inner) => explain(inner, path));
     return [{ path, message: 'expected a host name or a host object with a name' }];
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return [{ path, message: 'required' }];
+  // zod leaves `input` out of its issues: a missing key is the type error that received nothing.
+  if (
+    issue.code === 'invalid_type' &&
+    issue.input === undefined &&
+    /received undefined$/.test(issue.message)
+  ) {
+    return [{ path, message: 'required' }];
+  }
   return [{ path, message: issue.message.replace(/^Invalid (input|option): /, '') }];
 }

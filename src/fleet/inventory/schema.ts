@@ -74,7 +74,7 @@ const hostVars = {
   deploy_to: remotePath.optional(),
   proxy_jump: jump.optional(),
   /** Run the steps that need root through `sudo -n` (the login user is not root). */
-  sudo: z.boolean().optional(),
+  sudo: z.boolean({ error: 'expected true or false' }).optional(),
 };
 
 const hostEntry = z.union([
@@ -258,7 +258,7 @@ const ssh = z.strictObject({
    */
   max_open: z.number().int().min(1).default(512),
   proxy_jump: jump.optional(),
-  sudo: z.boolean().default(false),
+  sudo: z.boolean({ error: 'expected true or false' }).default(false),
 });
 
 /** A file of the repository's working tree, relative to its root. */

@@ -3,10 +3,11 @@
 import { readCurrent, switchCurrent } from '../commands/activate.js';
 import { appendAudit } from '../commands/audit.js';
 import { dropInText, envDropIn, hasEnvironment, sharedEnvFile } from '../commands/environment.js';
-import { probeHealth } from '../commands/health.js';
+import { healthGate } from '../commands/health.js';
 import { type HookPoint, runHook } from '../commands/hooks.js';
 import { layoutOf } from '../commands/layout.js';
 import { releaseLock, takeLock } from '../commands/lock.js';
+import { asRoot } from '../commands/privilege.js';
 import { relayUrl } from '../commands/relay.js';
 import { applyRelease } from '../commands/service.js';
 import { configureRelease } from '../commands/shared.js';
@@ -44,6 +45,8 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
   const host = plan.datacenters[0]?.canaries[0] ?? plan.datacenters[0]?.rest[0];
   if (host) {
     const layout = layoutOf(host.deployTo);
+    // As the deploy runs them on this host: privileged steps through `sudo -n` with ssh.sudo.
+    const root = asRoot(host.sudo);
     const lock = JSON.stringify({ owner: 'USER@HOST', deploy: 'ID', since: 'TIME', expires: 'TIME' });
     const { service, shared, hooks } = fleet;
     const envFile = sharedEnvFile(layout, service.env_file);
@@ -86,12 +89,21 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
       `  activate:  ${render(readCurrent(layout))}`,
       ...hook('before_activate', 'before:', 'before_activate: a failure leaves the old release serving'),
       ...(service.manager === 'systemd' && service.unit !== undefined
-        ? [`             ${render(installUnit(layout, version, service.name, service.unit))}`]
+        ? [`             ${render(installUnit(layout, version, service.name, service.unit, root))}`]
         : []),
-      ...envDropIn(layout, version, service).map((script) => `             ${render(script)}`),
+      ...envDropIn(layout, version, service, root).map((script) => `             ${render(script)}`),
       `             ${render(switchCurrent(layout, version))}`,
-      `             ${render(applyRelease(layout, service))}`,
-      `  health:    ${render(probeHealth(fleet.health.url, fleet.health.timeout))}   (until ${fleet.health.status}${fleet.health.body ? ` with "${fleet.health.body}"` : ''}, then ${fleet.health.bake / 1000} s bake)`,
+      `             ${render(applyRelease(layout, { ...service, runtime: fleet.runtime }, false, root))}`,
+      `  health:    ${render(
+        healthGate({
+          url: fleet.health.url,
+          status: fleet.health.status,
+          body: fleet.health.body?.replaceAll('{version}', version),
+          timeoutMs: fleet.health.timeout,
+          intervalMs: fleet.health.interval,
+          bakeMs: fleet.health.bake,
+        }),
+      )}   (one program on the host: until ${fleet.health.status}${fleet.health.body ? ` with "${fleet.health.body}"` : ''}, then ${fleet.health.bake / 1000} s bake)`,
       ...hook('after_activate', 'after:', 'after_activate: a failure rolls the host back'),
       `  audit:     ${render(appendAudit(layout, { at: new Date(0), deploy: 'ID', action: 'deploy', version, previous: 'PREVIOUS', result: 'healthy', by: 'USER@HOST' }))}`,
       `  unlock:    ${render(releaseLock(layout, 'ID', 'NONCE'))}`,

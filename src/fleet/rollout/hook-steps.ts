@@ -52,7 +52,16 @@ export async function runHooks(
   for (const [index, command] of fleet.hooks[point].entries()) {
     const started = Date.now();
     const result = await connection.exec(
-      runHook(layout, version, point, index, command, fleet.hooks.timeoutMs, envFile),
+      runHook(
+        layout,
+        version,
+        point,
+        index,
+        command,
+        fleet.hooks.timeoutMs,
+        envFile,
+        fleet.runtime === 'bundled',
+      ),
       { timeoutMs: fleet.hooks.timeoutMs + channelGraceMs },
     );
     const run: HookRun = {
