@@ -16,6 +16,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const pier = path.join(root, 'dist/src/cli/main.js');
 const helloModule = path.join(root, 'dist/src/hello/hello.js');
 const nodeHello = path.join(root, 'dist/bench/serve/node-hello.js');
+const nodeListener = path.join(root, 'dist/bench/serve/node-listener.js');
+const honoHello = path.join(root, 'dist/bench/serve/hono-hello.js');
 
 interface Row {
   name: string;
@@ -70,7 +72,8 @@ ${fastcgi ? `      include /etc/nginx/fastcgi_params;\n      fastcgi_pass backen
   return conf;
 }
 
-const pierHello = ['--app', helloModule, '--processes', '2', '--disable-logging', 'true'];
+const pierServe = (app: string): string[] => ['--app', app, '--processes', '2', '--disable-logging', 'true'];
+const pierHello = pierServe(helloModule);
 const uwsgiHello = [
   '--plugin',
   'python3',
@@ -129,9 +132,29 @@ const targets: Target[] = [
     },
   },
   {
-    name: 'pier serve HTTP, 2 workers',
+    name: 'pier serve HTTP, Node listener, 2 workers',
+    async start(port) {
+      const p = run(process.execPath, [
+        pier,
+        'serve',
+        '--http-socket',
+        `127.0.0.1:${port}`,
+        ...pierServe(nodeListener),
+      ]);
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  },
+  {
+    name: 'pier serve HTTP, fetch handler, 2 workers',
     async start(port) {
       const p = run(process.execPath, [pier, 'serve', '--http-socket', `127.0.0.1:${port}`, ...pierHello]);
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  },
+  {
+    name: '@hono/node-server on node:cluster, fetch handler, 2 workers',
+    async start(port) {
+      const p = run(process.execPath, [honoHello], { PORT: String(port), CLUSTER: '2' });
       return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
     },
   },
@@ -262,12 +285,24 @@ for (const r of rows)
   console.log(
     `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRequest} | ${r.peakRssMb} | ${r.masterRssMb ?? '-'} | ${r.non2xx} | ${r.errors} |`,
   );
+const cpuRatio = (a?: Row, b?: Row): string =>
+  a && b && b.cpuUsPerRequest > 0 ? (a.cpuUsPerRequest / b.cpuUsPerRequest).toFixed(2) : 'n/a';
+const listener = byName('pier serve HTTP, Node listener');
+const fetchApp = byName('pier serve HTTP, fetch handler');
+const cluster = byName('node:cluster');
+const hono = byName('@hono/node-server');
 const ratios = {
-  'pier HTTP / node:http': ratio(byName('pier serve HTTP'), byName('node:http')),
-  'pier HTTP / node:cluster': ratio(byName('pier serve HTTP'), byName('node:cluster')),
-  'pier HTTP / uWSGI http': ratio(byName('pier serve HTTP'), byName('uWSGI --http')),
-  'pier HTTP / gunicorn': ratio(byName('pier serve HTTP'), byName('gunicorn')),
-  'pier HTTP / PM2': ratio(byName('pier serve HTTP'), byName('PM2')),
+  'pier HTTP (Node listener) / node:cluster': ratio(listener, cluster),
+  'pier HTTP (Node listener) / node:cluster, CPU per request': cpuRatio(listener, cluster),
+  'pier HTTP (Node listener) / PM2': ratio(listener, byName('PM2')),
+  'pier HTTP (fetch) / node:cluster': ratio(fetchApp, cluster),
+  'pier HTTP (fetch) / node:cluster, CPU per request': cpuRatio(fetchApp, cluster),
+  'pier HTTP (fetch) / PM2': ratio(fetchApp, byName('PM2')),
+  'pier HTTP (fetch) / @hono/node-server on node:cluster': ratio(fetchApp, hono),
+  '@hono/node-server on node:cluster / node:cluster': ratio(hono, cluster),
+  'pier HTTP (fetch) / node:http': ratio(fetchApp, byName('node:http')),
+  'pier HTTP (fetch) / uWSGI http': ratio(fetchApp, byName('uWSGI --http')),
+  'pier HTTP (fetch) / gunicorn': ratio(fetchApp, byName('gunicorn')),
   'nginx→pier (uwsgi) / nginx→uWSGI': ratio(byName('nginx → pier (uwsgi)'), byName('nginx → uWSGI')),
   'nginx→pier (uwsgi on libuv handles) / nginx→uWSGI': ratio(
     byName('nginx → pier (uwsgi on libuv'),
@@ -284,7 +319,7 @@ const ratios = {
 };
 console.log('');
 for (const [name, value] of Object.entries(ratios)) console.log(`${name}: ${value}x`);
-console.log(`pier master RSS: ${byName('pier serve HTTP')?.masterRssMb ?? '?'} MB (target <= 60)`);
+console.log(`pier master RSS: ${fetchApp?.masterRssMb ?? '?'} MB (target <= 60)`);
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
 const file = path.join(root, 'bench/results', `serve-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify({ seconds, rows, ratios }, null, 2)}\n`);
