@@ -8,7 +8,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import { ClientGoneError, describeError, ServerError, statusOf } from '../errors.js';
 import { dispatchFetch, toWebRequest } from './fetch-dispatch.js';
-import type { App } from './handler.js';
+import { type App, isThenable } from './handler.js';
 import { lightParts, wholeResponse } from './light-response.js';
 import { dispatchNode } from './node-dispatch.js';
 import type { RequestHead } from './request-head.js';
@@ -48,9 +48,6 @@ class DeadlineError extends ServerError {
     super('HARAKIRI', `no response within ${ms} ms (harakiri)`, 504);
   }
 }
-
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 
 export function dispatch(
   app: App,

@@ -101,12 +101,30 @@ function* rawPairs(raw: string[]): Iterable<[string, string]> {
   }
 }
 
-/** The lazy Request of a node:http request; `origin` is `http://host[:port]`. */
-export function requestFromIncoming(req: IncomingMessage, origin: string): Request {
-  return lazyRequest({
-    method: req.method ?? 'GET',
-    url: `${origin}${req.url ?? '/'}`,
-    headerPairs: () => rawPairs(req.rawHeaders),
-    body: () => Readable.toWeb(req) as ReadableStream,
-  });
+/** What a node:http request gives the lazy Request; the URL is put together only when read. */
+class IncomingSource implements RequestSource {
+  readonly method: string;
+  private absolute: string | undefined;
+
+  constructor(private readonly req: IncomingMessage) {
+    this.method = req.method ?? 'GET';
+  }
+
+  get url(): string {
+    this.absolute ??= `http://${this.req.headers.host ?? 'localhost'}${this.req.url ?? '/'}`;
+    return this.absolute;
+  }
+
+  headerPairs(): Iterable<[string, string]> {
+    return rawPairs(this.req.rawHeaders);
+  }
+
+  body(): ReadableStream {
+    return Readable.toWeb(this.req) as ReadableStream;
+  }
+}
+
+/** The lazy Request of a node:http request, for `http://<Host header><target>`. */
+export function requestFromIncoming(req: IncomingMessage): Request {
+  return lazyRequest(new IncomingSource(req));
 }

@@ -137,20 +137,28 @@ export function installLightResponse(): void {
 }
 
 /**
- * A light response as one head and body, ready to write: hop-by-hop headers dropped,
- * Content-Length set where the status allows one (for HEAD, the length GET would have sent),
- * no body where HTTP allows none (HEAD, 204, 304).
+ * The head of a light response whose body is `length` bytes: hop-by-hop headers dropped,
+ * Content-Length set where the status allows one (for HEAD, the length GET would have sent).
+ * Throws when the app set a header that cannot be sent (CR, LF or NUL in it).
+ */
+export function wholeHead(parts: ResponseParts, length: number): ResponseHead {
+  const { status } = parts;
+  const headers = framedHeaders(status, forwardableHeaders(parts.headers));
+  if (lengthAllowed(status) && !headers.some(([name]) => name === 'content-length'))
+    headers.push(['content-length', String(length)]);
+  return { status, statusText: parts.statusText, headers };
+}
+
+/**
+ * A light response as one head and body, ready to write (see wholeHead), with no body where
+ * HTTP allows none (HEAD, 204, 304).
  */
 export function wholeResponse(
   parts: ResponseParts,
   method: string,
 ): { head: ResponseHead; body: Uint8Array | undefined } {
-  const { status } = parts;
-  const headers = framedHeaders(status, forwardableHeaders(parts.headers));
   const bytes =
     parts.body === null ? undefined : typeof parts.body === 'string' ? Buffer.from(parts.body) : parts.body;
-  if (lengthAllowed(status) && !headers.some(([name]) => name === 'content-length'))
-    headers.push(['content-length', String(bytes?.length ?? 0)]);
-  const body = bodyAllowed(method, status) ? bytes : undefined;
-  return { head: { status, statusText: parts.statusText, headers }, body };
+  const head = wholeHead(parts, bytes?.length ?? 0);
+  return { head, body: bodyAllowed(method, parts.status) ? bytes : undefined };
 }
