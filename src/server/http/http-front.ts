@@ -287,12 +287,13 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       appFailed(req, res, err);
       return;
     }
-    if (isThenable(returned))
+    // A light Response answers instanceof without looking up `then` along its prototype chain.
+    if (returned instanceof Response || !isThenable(returned)) respond(req, res, returned);
+    else
       returned.then(
         (response) => respond(req, res, response),
         (err: unknown) => appFailed(req, res, err),
       );
-    else respond(req, res, returned);
   };
   server.on('request', onRequest);
   if (limits.limitPost > 0) {
