@@ -59,20 +59,3 @@ export function cpuOf(pid: number): number {
 export function treeCpu(root: number): number {
   return treeSum(root, cpuOf);
 }
-
-/**
- * CPU seconds of a process tree including the children its processes already reaped (cutime
- * and cstime): what short-lived children such as CGI scripts cost, once they are gone.
- */
-export function treeCpuWithReaped(root: number): number {
-  return treeSum(root, (pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime, stime, cutime, cstime: fields 14 to 17 of stat.
-      return fields.slice(11, 15).reduce((sum, n) => sum + Number(n), 0) / ticksPerSecond;
-    } catch {
-      return 0;
-    }
-  });
-}

@@ -10,8 +10,6 @@ const modules = '/usr/lib/apache2/modules';
 const loaded = ['mpm_event', 'authz_core', 'mime', 'cgid', 'dir', 'alias', 'env'];
 
 export interface Apache {
-  /** The parent apache2 process (its workers and the cgid daemon are its children). */
-  pid: number;
   port: number;
   url: string;
   log: () => string;
@@ -63,7 +61,6 @@ export async function startApache(documentRoot: string): Promise<Apache> {
     throw err;
   }
   return {
-    pid: child.pid ?? 0,
     port,
     url: `http://127.0.0.1:${port}`,
     log: () => readFileSync(path.join(prefix, 'logs/error.log'), 'utf8'),
