@@ -7,9 +7,9 @@
 // real responses too (from fetch(), Response.error()...).
 
 import { boundedMemo } from '../../common/bounded-memo.js';
-import { bodyAllowed, framedHeaders, lengthAllowed } from './body-allowed.js';
+import { bodyAllowed, framedHeaders, isLength, lengthAllowed } from './body-allowed.js';
 import { linkLater } from './late-prototype.js';
-import { forwardableHeaders, type ResponseHead } from './response-sink.js';
+import { forwardable, forwardableHeaders, type ResponseHead } from './response-sink.js';
 
 const args = Symbol('pier.responseArgs');
 const real = Symbol('pier.realResponse');
@@ -137,6 +137,11 @@ function headerPairs(headers: ResponseInit['headers']): Array<[string, string]> 
   return undefined;
 }
 
+/** Whether `value` is a LightResponse, told from its own fields (no prototype lookup). */
+export function isLightResponse(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && Object.hasOwn(value, args);
+}
+
 /**
  * The status, headers and whole body of a LightResponse nobody has materialized, when the body
  * is a string or bytes; undefined otherwise (then read the Response the standard way).
@@ -144,7 +149,7 @@ function headerPairs(headers: ResponseInit['headers']): Array<[string, string]> 
 export function lightParts(response: unknown): ResponseParts | undefined {
   // Own properties only: a real Response (or anything else) does not have them, and looking
   // along the chain would complete it (late-prototype.ts).
-  if (typeof response !== 'object' || response === null || !Object.hasOwn(response, args)) return undefined;
+  if (!isLightResponse(response)) return undefined;
   const state = response as unknown as LightResponse;
   const recorded = state[args];
   if (state[real]) return undefined;
@@ -175,6 +180,26 @@ export function wholeHead(parts: ResponseParts, length: number): ResponseHead {
   if (lengthAllowed(status) && !headers.some(([name]) => name === 'content-length'))
     headers.push(['content-length', String(length)]);
   return { status, statusText: parts.statusText, headers };
+}
+
+/**
+ * wholeHead's headers as node:http's flat [name, value, name, value…] list, built in one pass:
+ * the HTTP front writes one per request.
+ */
+export function wholeFlatHeaders(parts: ResponseParts, length: number): string[] {
+  const flat: string[] = [];
+  const withLength = lengthAllowed(parts.status);
+  let declared = false;
+  for (const [name, value] of parts.headers) {
+    if (!forwardable(name, value)) continue;
+    if (isLength(name)) {
+      if (!withLength) continue;
+      declared = true;
+    }
+    flat.push(name, value);
+  }
+  if (withLength && !declared) flat.push('content-length', String(length));
+  return flat;
 }
 
 /**

@@ -7,7 +7,7 @@ import { Server as NetServer, type Socket } from 'node:net';
 import { writeWebResponse } from '../app/fetch-dispatch.js';
 import { isThenable } from '../app/handler.js';
 import { requestFromIncoming } from '../app/lazy-request.js';
-import { lightParts } from '../app/light-response.js';
+import { isLightResponse, lightParts } from '../app/light-response.js';
 import { clientClosedStatus, describeError } from '../errors.js';
 import type { ConnectionContext } from '../protocol.js';
 import type { Front } from '../worker/fronts.js';
@@ -228,14 +228,14 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
 
   /** Sends what a fetch handler returned: a plain string/bytes Response at once, others streamed. */
   const respond = (req: IncomingMessage, res: FrontResponse, response: unknown): void => {
-    if (!(response instanceof Response)) {
+    const parts = lightParts(response);
+    if (!parts && !(response instanceof Response)) {
       appFailed(req, res, new TypeError(`the fetch handler returned ${typeof response}, not a Response`));
       return;
     }
-    const parts = lightParts(response);
     if (res.headersSent || res.destroyed) {
       // Answered without the app (harakiri, 408), or the client left: release its body.
-      if (!parts) void response.body?.cancel().catch(() => {});
+      if (!parts) void (response as Response).body?.cancel().catch(() => {});
       return;
     }
     const method = req.method ?? 'GET';
@@ -250,7 +250,7 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     }
     const sink = new HttpSink(res);
     res.sink = sink;
-    writeWebResponse(response, method, sink).catch((err: unknown) => appFailed(req, res, err));
+    writeWebResponse(response as Response, method, sink).catch((err: unknown) => appFailed(req, res, err));
   };
 
   const onRequest = (req: IncomingMessage, res: FrontResponse): void => {
@@ -287,8 +287,8 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       appFailed(req, res, err);
       return;
     }
-    // A light Response answers instanceof without looking up `then` along its prototype chain.
-    if (returned instanceof Response || !isThenable(returned)) respond(req, res, returned);
+    // A light Response is told apart without looking up `then` along its prototype chain.
+    if (isLightResponse(returned) || !isThenable(returned)) respond(req, res, returned);
     else
       returned.then(
         (response) => respond(req, res, response),

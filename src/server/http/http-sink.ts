@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { bodyAllowed } from '../app/body-allowed.js';
-import { type ResponseParts, wholeHead } from '../app/light-response.js';
+import { type ResponseParts, wholeFlatHeaders } from '../app/light-response.js';
 import type { ResponseHead, ResponseSink } from '../app/response-sink.js';
 import { resetDelayMs } from '../gateway/conn.js';
 
@@ -56,11 +56,10 @@ export function wasCut(res: ServerResponse): boolean {
  * anything is written, when the app set a header that cannot be sent.
  */
 export function writeWhole(res: ServerResponse, parts: ResponseParts, method: string): number {
-  const { body } = parts;
+  const { body, status } = parts;
   const length = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  const head = wholeHead(parts, length);
-  res.writeHead(head.status, head.statusText || undefined, head.headers.flat());
-  if (body === null || length === 0 || !bodyAllowed(method, head.status)) {
+  res.writeHead(status, parts.statusText || undefined, wholeFlatHeaders(parts, length));
+  if (body === null || length === 0 || !bodyAllowed(method, status)) {
     res.end();
     return 0;
   }
