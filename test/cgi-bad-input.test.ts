@@ -14,9 +14,14 @@ interface Run {
   stderr: string;
 }
 
-function pierCgi(app: string, env: Record<string, string>, stdin: Buffer | string = ''): Promise<Run> {
+function pierCgi(
+  app: string,
+  env: Record<string, string>,
+  stdin: Buffer | string = '',
+  options: string[] = [],
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [pierBin, 'cgi', app], {
+    const child = spawn(process.execPath, [pierBin, 'cgi', ...options, app], {
       env: { PATH: process.env.PATH ?? '', GATEWAY_INTERFACE: 'CGI/1.1', ...env },
     });
     const out: Buffer[] = [];
@@ -79,6 +84,21 @@ test('stdin left open past CONTENT_LENGTH: pier cgi reads exactly that much, ans
   const get = await pierCgiStdinOpen({ REQUEST_METHOD: 'GET', REQUEST_URI: '/' }, Buffer.alloc(0));
   assert.equal(get.code, 0, `a GET with stdin open did not exit (killed after ${get.ms} ms)`);
   assert.match(get.stdout, /^Status: 200 OK\r\n/);
+});
+
+test('a bad option in the script line → 500 to the client, one line naming the option', async () => {
+  const run = await pierCgi(echoApp, { REQUEST_METHOD: 'GET', REQUEST_URI: '/' }, '', [
+    '--limit-post',
+    'lots',
+  ]);
+  assertClearFailure(
+    run,
+    500,
+    /^error\[CGI_USAGE\]: pier cgi: --limit-post: expected a size like 65536, 64k or 16m, got "lots"/,
+  );
+  assert.equal(run.code, 2);
+  const unknown = await pierCgi(echoApp, { REQUEST_METHOD: 'GET', REQUEST_URI: '/' }, '', ['--limit', '1m']);
+  assertClearFailure(unknown, 500, /unknown option "--limit" \(usage: pier cgi /);
 });
 
 test('missing REQUEST_METHOD → 500 naming the variable', async () => {

@@ -2,14 +2,11 @@
 // node:cluster; PM2 runs this same file in its cluster mode.
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
-import { doMagic } from '../../src/hello/hello.js';
+import hello from './node-listener.js';
 
 const workers = Number(process.env.CLUSTER ?? 0);
 if (workers > 0 && cluster.isPrimary) {
   for (let i = 0; i < workers; i++) cluster.fork();
 } else {
-  createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(doMagic());
-  }).listen(Number(process.env.PORT), '127.0.0.1');
+  createServer(hello).listen(Number(process.env.PORT), '127.0.0.1');
 }

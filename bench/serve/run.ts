@@ -1,6 +1,8 @@
 // bench/serve: Hello under wrk (-t2 -c64 -d10s, loopback) on pier and its peers, in one run, so
 // the ratios compare like with like on a noisy machine. Prints a table and writes
-// bench/results/serve-<time>.json. Run with `npm run bench:serve` (not part of npm test).
+// bench/results/serve-<time>.json. Run with `npm run bench:serve` (not part of npm test);
+// `node dist/bench/serve/run.js WORD...` measures only the rows whose names contain a WORD, and
+// BENCH_ROUNDS=N measures the rows N times, round after round, and keeps each row's median.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,9 +15,12 @@ import { rssOf, treeCpu, treeRss } from './process-tree.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const here = path.join(root, 'bench/serve');
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
 const pier = path.join(root, 'dist/src/cli/main.js');
 const helloModule = path.join(root, 'dist/src/hello/hello.js');
 const nodeHello = path.join(root, 'dist/bench/serve/node-hello.js');
+const nodeListener = path.join(root, 'dist/bench/serve/node-listener.js');
+const honoHello = path.join(root, 'dist/bench/serve/hono-hello.js');
 
 interface Row {
   name: string;
@@ -39,8 +44,38 @@ interface Target {
   ): Promise<{ procs: ChildProcess[]; measure: number; master?: number; url?: string; stop?: () => void }>;
 }
 
-const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess =>
-  spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'ignore'] });
+// How to get a peer that is not installed; a row whose server cannot start is skipped.
+const installHints: Record<string, string> = {
+  gunicorn: 'pip install gunicorn',
+  uwsgi: 'apt-get install uwsgi uwsgi-plugin-python3',
+  nginx: 'apt-get install nginx',
+};
+/** Servers that failed to start (their spawn 'error'), by command. */
+const startErrors: string[] = [];
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'ignore'] });
+  child.on('error', (err) => {
+    const hint = installHints[cmd];
+    startErrors.push(`${cmd} could not start (${err.message})${hint ? `; install it: ${hint}` : ''}`);
+  });
+  return child;
+}
+
+/** Waits for the port, or fails at once with the reason a server could not start. */
+async function waitForServer(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const failed = startErrors.shift();
+    if (failed) throw new Error(failed);
+    try {
+      await waitForPort(port, 250);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+  }
+}
 
 function nginxConf(work: string, port: number, upstream: string, fastcgi = false): string {
   const conf = path.join(work, 'nginx.conf');
@@ -70,7 +105,8 @@ ${fastcgi ? `      include /etc/nginx/fastcgi_params;\n      fastcgi_pass backen
   return conf;
 }
 
-const pierHello = ['--app', helloModule, '--processes', '2', '--disable-logging', 'true'];
+const pierServe = (app: string): string[] => ['--app', app, '--processes', '2', '--disable-logging', 'true'];
+const pierHello = pierServe(helloModule);
 const uwsgiHello = [
   '--plugin',
   'python3',
@@ -96,7 +132,10 @@ function behindNginx(
     async start(port, work) {
       const upstream = `127.0.0.1:${await freePort()}`;
       const app = startApp(upstream);
-      await waitForPort(Number(upstream.split(':')[1]));
+      await waitForServer(Number(upstream.split(':')[1]), 10_000).catch((err: unknown) => {
+        app.kill('SIGKILL');
+        throw err;
+      });
       const conf = nginxConf(work, port, upstream, protocol === 'fastcgi');
       const nginx = run('nginx', [
         '-c',
@@ -129,9 +168,29 @@ const targets: Target[] = [
     },
   },
   {
-    name: 'pier serve HTTP, 2 workers',
+    name: 'pier serve HTTP, Node listener, 2 workers',
+    async start(port) {
+      const p = run(process.execPath, [
+        pier,
+        'serve',
+        '--http-socket',
+        `127.0.0.1:${port}`,
+        ...pierServe(nodeListener),
+      ]);
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  },
+  {
+    name: 'pier serve HTTP, fetch handler, 2 workers',
     async start(port) {
       const p = run(process.execPath, [pier, 'serve', '--http-socket', `127.0.0.1:${port}`, ...pierHello]);
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  },
+  {
+    name: '@hono/node-server on node:cluster, fetch handler, 2 workers',
+    async start(port) {
+      const p = run(process.execPath, [honoHello], { PORT: String(port), CLUSTER: '2' });
       return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
     },
   },
@@ -201,7 +260,7 @@ async function measure(target: Target): Promise<Row> {
     throw err;
   });
   try {
-    await waitForPort(port, 20_000);
+    await waitForServer(port, 20_000);
     const url = started.url ?? `http://127.0.0.1:${port}/`;
     wrk(url, 2); // warm-up: JIT, worker pools, connection setup
     let peak = 0;
@@ -242,16 +301,37 @@ async function measure(target: Target): Promise<Row> {
 }
 
 const only = process.argv.slice(2);
-const rows: Row[] = [];
-for (const target of targets) {
-  if (only.length > 0 && !only.some((part) => target.name.includes(part))) continue;
-  process.stderr.write(`measuring ${target.name}...\n`);
-  try {
-    rows.push(await measure(target));
-  } catch (err) {
-    process.stderr.write(`  ${target.name} could not be measured: ${(err as Error).message}\n`);
+const chosen = targets.filter(
+  (target) => only.length === 0 || only.some((part) => target.name.includes(part)),
+);
+const measured = new Map<Target, Row[]>();
+const skipped = new Set<Target>();
+for (let round = 1; round <= rounds; round++) {
+  for (const target of chosen) {
+    if (skipped.has(target)) continue;
+    process.stderr.write(
+      `measuring ${target.name}${rounds > 1 ? ` (round ${round} of ${rounds})` : ''}...\n`,
+    );
+    startErrors.length = 0;
+    try {
+      measured.set(target, [...(measured.get(target) ?? []), await measure(target)]);
+    } catch (err) {
+      skipped.add(target);
+      process.stderr.write(`  skipped: ${target.name} could not be measured: ${(err as Error).message}\n`);
+    }
   }
 }
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+/** A row's rounds as one: the round of median req/s, with the median CPU per request of all. */
+function combine(runs: Row[]): Row {
+  const middle = [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)] as Row;
+  return { ...middle, cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)) };
+}
+const rows: Row[] = chosen.flatMap((target) => {
+  const runs = measured.get(target);
+  return runs && runs.length > 0 && !skipped.has(target) ? [combine(runs)] : [];
+});
 const byName = (part: string): Row | undefined => rows.find((row) => row.name.startsWith(part));
 const ratio = (a?: Row, b?: Row): string => (a && b && b.rps > 0 ? (a.rps / b.rps).toFixed(2) : 'n/a');
 console.log(
@@ -262,12 +342,24 @@ for (const r of rows)
   console.log(
     `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRequest} | ${r.peakRssMb} | ${r.masterRssMb ?? '-'} | ${r.non2xx} | ${r.errors} |`,
   );
+const cpuRatio = (a?: Row, b?: Row): string =>
+  a && b && b.cpuUsPerRequest > 0 ? (a.cpuUsPerRequest / b.cpuUsPerRequest).toFixed(2) : 'n/a';
+const listener = byName('pier serve HTTP, Node listener');
+const fetchApp = byName('pier serve HTTP, fetch handler');
+const cluster = byName('node:cluster');
+const hono = byName('@hono/node-server');
 const ratios = {
-  'pier HTTP / node:http': ratio(byName('pier serve HTTP'), byName('node:http')),
-  'pier HTTP / node:cluster': ratio(byName('pier serve HTTP'), byName('node:cluster')),
-  'pier HTTP / uWSGI http': ratio(byName('pier serve HTTP'), byName('uWSGI --http')),
-  'pier HTTP / gunicorn': ratio(byName('pier serve HTTP'), byName('gunicorn')),
-  'pier HTTP / PM2': ratio(byName('pier serve HTTP'), byName('PM2')),
+  'pier HTTP (Node listener) / node:cluster': ratio(listener, cluster),
+  'pier HTTP (Node listener) / node:cluster, CPU per request': cpuRatio(listener, cluster),
+  'pier HTTP (Node listener) / PM2': ratio(listener, byName('PM2')),
+  'pier HTTP (fetch) / node:cluster': ratio(fetchApp, cluster),
+  'pier HTTP (fetch) / node:cluster, CPU per request': cpuRatio(fetchApp, cluster),
+  'pier HTTP (fetch) / PM2': ratio(fetchApp, byName('PM2')),
+  'pier HTTP (fetch) / @hono/node-server on node:cluster': ratio(fetchApp, hono),
+  '@hono/node-server on node:cluster / node:cluster': ratio(hono, cluster),
+  'pier HTTP (fetch) / node:http': ratio(fetchApp, byName('node:http')),
+  'pier HTTP (fetch) / uWSGI http': ratio(fetchApp, byName('uWSGI --http')),
+  'pier HTTP (fetch) / gunicorn': ratio(fetchApp, byName('gunicorn')),
   'nginx→pier (uwsgi) / nginx→uWSGI': ratio(byName('nginx → pier (uwsgi)'), byName('nginx → uWSGI')),
   'nginx→pier (uwsgi on libuv handles) / nginx→uWSGI': ratio(
     byName('nginx → pier (uwsgi on libuv'),
@@ -284,8 +376,9 @@ const ratios = {
 };
 console.log('');
 for (const [name, value] of Object.entries(ratios)) console.log(`${name}: ${value}x`);
-console.log(`pier master RSS: ${byName('pier serve HTTP')?.masterRssMb ?? '?'} MB (target <= 60)`);
+console.log(`pier master RSS: ${fetchApp?.masterRssMb ?? '?'} MB (target <= 60)`);
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
 const file = path.join(root, 'bench/results', `serve-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify({ seconds, rows, ratios }, null, 2)}\n`);
+const all = Object.fromEntries(chosen.map((target) => [target.name, measured.get(target) ?? []]));
+writeFileSync(file, `${JSON.stringify({ seconds, rounds, rows, ratios, roundsByRow: all }, null, 2)}\n`);
 console.log(`written: ${path.relative(root, file)}`);

@@ -29,7 +29,7 @@ export function registerCgi(program: Command): void {
         limitPost: options.limitPost,
         timeoutMs: options.bodyTimeout,
         env: process.env,
-        stdin: process.stdin,
+        stdin: () => process.stdin,
         stdout: process.stdout,
         log: (line) => process.stderr.write(`${line}\n`),
       });

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The `pier` command: parses arguments, hands validated options to the parts, prints errors.
 // Only the command being run is loaded: `pier serve` (a long-lived master) should not carry
-// the SSH and schema libraries of the fleet commands in its memory.
-import { Command } from 'commander';
-import { reportError } from './errors.js';
+// the SSH and schema libraries of the fleet commands in its memory, and `pier cgi` (a process
+// per request) not even the CLI framework.
+import type { Command } from 'commander';
 
 type Register = (program: Command) => void;
 const commands: Record<string, () => Promise<Register>> = {
@@ -21,26 +21,37 @@ const commands: Record<string, () => Promise<Register>> = {
   unlock: () => import('./unlock-command.js').then((m) => m.registerUnlock),
 };
 
-const program = new Command('pier')
-  .description('serve a TypeScript web app like uWSGI, and ship it to a fleet')
-  .option('--verbose', 'print stacks with errors')
-  .showHelpAfterError();
+async function runCli(argv: string[]): Promise<void> {
+  const [{ Command }, { reportError }] = await Promise.all([import('commander'), import('./errors.js')]);
+  const program = new Command('pier')
+    .description('serve a TypeScript web app like uWSGI, and ship it to a fleet')
+    .option('--verbose', 'print stacks with errors')
+    .showHelpAfterError();
 
-// The first word that is not a flag names the command; anything else (help, a typo) loads all,
-// so help lists every command and commander can suggest the closest one.
-const word = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
-const load = word && word in commands ? [commands[word]] : [...new Set(Object.values(commands))];
-const registered = new Set<Register>();
-for (const loader of load) {
-  const register = await loader?.();
-  if (register && !registered.has(register)) {
-    registered.add(register);
-    register(program);
+  // The first word that is not a flag names the command; anything else (help, a typo) loads
+  // all, so help lists every command and commander can suggest the closest one.
+  const word = argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const load = word && word in commands ? [commands[word]] : [...new Set(Object.values(commands))];
+  const registered = new Set<Register>();
+  for (const loader of load) {
+    const register = await loader?.();
+    if (register && !registered.has(register)) {
+      registered.add(register);
+      register(program);
+    }
+  }
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exitCode = reportError(err, program.opts<{ verbose?: boolean }>().verbose === true);
   }
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  process.exitCode = reportError(err, program.opts<{ verbose?: boolean }>().verbose === true);
+const [command, ...rest] = process.argv.slice(2);
+if (command === 'cgi' && !rest.includes('--help') && !rest.includes('-h')) {
+  const { cgiProcess } = await import('../server/cgi/cgi-process.js');
+  await cgiProcess(rest);
+} else {
+  await runCli(process.argv);
 }

@@ -10,7 +10,7 @@ if (process.env.GATEWAY_INTERFACE !== undefined || process.env.REQUEST_URI !== u
   await runCgi(toApp(hello, 'hello'), {
     ...defaultCgiLimits,
     env: process.env,
-    stdin: process.stdin,
+    stdin: () => process.stdin,
     stdout: process.stdout,
     log: (line) => process.stderr.write(`${line}\n`),
   });

@@ -39,6 +39,11 @@ export interface ConnectionContext {
   /** Error and warning lines, one per problem, never a stack. */
   log: (line: string) => void;
   onRequest: (record: RequestRecord) => void;
+  /**
+   * Present when nothing reads a record's fields beyond its status (no access log): a front may
+   * then count a finished request by its status instead of building a RequestRecord.
+   */
+  countRequest?: ((status: number) => void) | undefined;
   /** Present when harakiri is on: front-ends register each request so a stuck loop still answers. */
   watchdog?: StallWatchdog | undefined;
 }

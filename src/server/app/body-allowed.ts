@@ -13,7 +13,9 @@ export function lengthAllowed(status: number): boolean {
   return status >= 200 && status !== 204 && status !== 304;
 }
 
-const isLength = (name: string): boolean => name.length === 14 && name.toLowerCase() === 'content-length';
+/** Whether a header name is Content-Length, in any case. */
+export const isLength = (name: string): boolean =>
+  name.length === 14 && name.toLowerCase() === 'content-length';
 
 /** `headers` as a response with `status` may send them: without Content-Length where it is not allowed. */
 export function framedHeaders(status: number, headers: Array<[string, string]>): Array<[string, string]> {

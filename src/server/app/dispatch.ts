@@ -4,19 +4,19 @@
 // the app writes later is dropped; the worker itself is only replaced if its event loop stalls.
 // When the sink reports the client gone, or the outcome is decided without the app, the app is
 // told to stop: its fetch body is cancelled, its Node req and res get 'close'.
-import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import { ClientGoneError, describeError, ServerError, statusOf } from '../errors.js';
 import { dispatchFetch, toWebRequest } from './fetch-dispatch.js';
 import type { App } from './handler.js';
 import { lightParts, wholeResponse } from './light-response.js';
 import { dispatchNode } from './node-dispatch.js';
+import { reasonPhrase } from './reason-phrase.js';
 import type { RequestHead } from './request-head.js';
 import type { ResponseHead, ResponseSink } from './response-sink.js';
 
 /** Sends a short plain-text error response through a sink whose head has not gone out. */
 export function sendError(sink: ResponseSink, status: number, message?: string): void {
-  const statusText = STATUS_CODES[status] ?? 'Error';
+  const statusText = reasonPhrase(status) ?? 'Error';
   const body = Buffer.from(`${status} ${statusText}${message ? `: ${message}` : ''}\n`);
   sink.head({
     status,
@@ -48,9 +48,6 @@ class DeadlineError extends ServerError {
     super('HARAKIRI', `no response within ${ms} ms (harakiri)`, 504);
   }
 }
-
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 
 export function dispatch(
   app: App,
@@ -99,7 +96,7 @@ function answerAtOnce(
   } catch (err) {
     return thrower(err);
   }
-  const parts = isThenable(returned) ? undefined : lightParts(returned);
+  const parts = lightParts(returned);
   if (parts) {
     let whole: ReturnType<typeof wholeResponse> | undefined;
     try {

@@ -99,7 +99,13 @@ export async function dispatchFetch(
   sink.onGone?.(() => {
     stopped = true;
   });
-  const response = await fetch(toWebRequest(head, body));
+  const returned = fetch(toWebRequest(head, body));
+  // A Response is not awaited itself: that would look up `then` along a light one's prototype
+  // chain and complete it (late-prototype.ts). The tick an await takes stays: front-ends that
+  // dispatch here expect the answer after it.
+  let response: unknown = returned;
+  if (returned instanceof Response) await null;
+  else response = await returned;
   if (!(response instanceof Response)) {
     throw new TypeError(`the app's fetch handler returned ${typeof response}, not a Response`);
   }

@@ -10,6 +10,10 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export type App = { kind: 'fetch'; fetch: FetchHandler } | { kind: 'node'; listener: NodeListener };
 
+/** Whether a handler returned a promise (or any thenable) rather than its answer. */
+export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+
 /** Classify a module's default export. Node listeners take (req, res) or (req, res, next). */
 export function toApp(exported: unknown, where: string): App {
   if (typeof exported === 'function') {

@@ -4,6 +4,7 @@
 // read the request (Hello) pay for none of it; `instanceof Request` still holds.
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { linkLater } from './late-prototype.js';
 
 /** What a front-end knows about a request, handed over without building anything. */
 export interface RequestSource {
@@ -20,13 +21,18 @@ const source = Symbol('pier.source');
 const real = Symbol('pier.request');
 const headerCache = Symbol('pier.headers');
 
-interface LazyState {
+class LazyRequest {
+  // Own fields, so reading them never looks up the prototype chain (late-prototype.ts).
   [source]: RequestSource;
-  [real]?: Request;
-  [headerCache]?: Headers;
+  [real]: Request | undefined = undefined;
+  [headerCache]: Headers | undefined = undefined;
+
+  constructor(from: RequestSource) {
+    this[source] = from;
+  }
 }
 
-function materialize(self: LazyState): Request {
+function materialize(self: LazyRequest): Request {
   if (self[real]) return self[real];
   const from = self[source];
   const init: RequestInit & { duplex?: 'half' } = {
@@ -43,38 +49,42 @@ function materialize(self: LazyState): Request {
 }
 
 const fastKeys = new Set<PropertyKey>(['constructor', Symbol.toStringTag, 'method', 'url', 'headers']);
-const prototype: object = Object.create(Request.prototype);
-for (const key of Reflect.ownKeys(Request.prototype)) {
-  if (fastKeys.has(key)) continue;
-  const descriptor = Object.getOwnPropertyDescriptor(Request.prototype, key);
-  if (typeof descriptor?.value === 'function') {
-    Object.defineProperty(prototype, key, {
-      value(this: LazyState, ...args: unknown[]) {
-        const request = materialize(this) as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>;
-        return request[key as string]?.apply(request, args);
-      },
-    });
-  } else if (descriptor?.get) {
-    Object.defineProperty(prototype, key, {
-      get(this: LazyState) {
-        return (materialize(this) as unknown as Record<PropertyKey, unknown>)[key as string];
-      },
-    });
+// Everything beyond method, url and headers builds the real Request once and delegates to it.
+linkLater(LazyRequest.prototype, () => {
+  const realPrototype = Request.prototype;
+  for (const key of Reflect.ownKeys(realPrototype)) {
+    if (fastKeys.has(key)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(realPrototype, key);
+    if (typeof descriptor?.value === 'function') {
+      Object.defineProperty(LazyRequest.prototype, key, {
+        value(this: LazyRequest, ...args: unknown[]) {
+          const request = materialize(this) as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>;
+          return request[key as string]?.apply(request, args);
+        },
+      });
+    } else if (descriptor?.get) {
+      Object.defineProperty(LazyRequest.prototype, key, {
+        get(this: LazyRequest) {
+          return (materialize(this) as unknown as Record<PropertyKey, unknown>)[key as string];
+        },
+      });
+    }
   }
-}
-Object.defineProperties(prototype, {
+  return realPrototype;
+});
+Object.defineProperties(LazyRequest.prototype, {
   method: {
-    get(this: LazyState) {
+    get(this: LazyRequest) {
       return this[real]?.method ?? this[source].method;
     },
   },
   url: {
-    get(this: LazyState) {
+    get(this: LazyRequest) {
       return this[real]?.url ?? this[source].url;
     },
   },
   headers: {
-    get(this: LazyState) {
+    get(this: LazyRequest) {
       if (this[real]) return this[real].headers;
       if (!this[headerCache]) {
         const headers = new Headers();
@@ -88,9 +98,7 @@ Object.defineProperties(prototype, {
 });
 
 export function lazyRequest(from: RequestSource): Request {
-  const state = Object.create(prototype) as LazyState;
-  state[source] = from;
-  return state as unknown as Request;
+  return new LazyRequest(from) as unknown as Request;
 }
 
 function* rawPairs(raw: string[]): Iterable<[string, string]> {
@@ -101,12 +109,30 @@ function* rawPairs(raw: string[]): Iterable<[string, string]> {
   }
 }
 
-/** The lazy Request of a node:http request; `origin` is `http://host[:port]`. */
-export function requestFromIncoming(req: IncomingMessage, origin: string): Request {
-  return lazyRequest({
-    method: req.method ?? 'GET',
-    url: `${origin}${req.url ?? '/'}`,
-    headerPairs: () => rawPairs(req.rawHeaders),
-    body: () => Readable.toWeb(req) as ReadableStream,
-  });
+/** What a node:http request gives the lazy Request; the URL is put together only when read. */
+class IncomingSource implements RequestSource {
+  readonly method: string;
+  private absolute: string | undefined;
+
+  constructor(private readonly req: IncomingMessage) {
+    this.method = req.method ?? 'GET';
+  }
+
+  get url(): string {
+    this.absolute ??= `http://${this.req.headers.host ?? 'localhost'}${this.req.url ?? '/'}`;
+    return this.absolute;
+  }
+
+  headerPairs(): Iterable<[string, string]> {
+    return rawPairs(this.req.rawHeaders);
+  }
+
+  body(): ReadableStream {
+    return Readable.toWeb(this.req) as ReadableStream;
+  }
+}
+
+/** The lazy Request of a node:http request, for `http://<Host header><target>`. */
+export function requestFromIncoming(req: IncomingMessage): Request {
+  return lazyRequest(new IncomingSource(req));
 }

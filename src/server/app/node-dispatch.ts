@@ -1,7 +1,8 @@
 // Runs a Node `(req, res)` listener for front-ends that are not node:http (CGI, uwsgi, FastCGI).
 // The listener gets a real IncomingMessage and ServerResponse; the response's socket is a
 // capture stream that parses the HTTP head Node writes and hands head and body to the sink.
-import { IncomingMessage, ServerResponse } from 'node:http';
+import type * as Http from 'node:http';
+import { createRequire } from 'node:module';
 import { Duplex, type Readable } from 'node:stream';
 import { framedHeaders } from './body-allowed.js';
 import type { NodeListener } from './handler.js';
@@ -9,6 +10,11 @@ import type { RequestHead } from './request-head.js';
 import { forwardableHeaders, type ResponseHead, type ResponseSink } from './response-sink.js';
 
 const headEnd = Buffer.from('\r\n\r\n');
+
+// node:http, loaded the first time a Node listener runs: a CGI process answering a fetch
+// handler never needs it.
+const require = createRequire(import.meta.url);
+let http: typeof Http | undefined;
 
 function parseHead(raw: string): ResponseHead {
   const [statusLine = '', ...lines] = raw.split('\r\n');
@@ -92,6 +98,8 @@ export function dispatchNode(
   body: Readable | null,
   sink: ResponseSink,
 ): Promise<void> {
+  http ??= require('node:http') as typeof Http;
+  const { IncomingMessage, ServerResponse } = http;
   return new Promise<void>((resolve, reject) => {
     const socket = new CaptureSocket(sink, reject);
     const req = new IncomingMessage(socket as never);

@@ -49,13 +49,16 @@ function safeValue(value: string): boolean {
 /** Header pairs safe to forward: no hop-by-hop fields, no CR/LF/NUL smuggled into a value. */
 export function forwardableHeaders(headers: Iterable<[string, string]>): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (const [name, value] of headers) {
-    const verdict = verdictOf(name);
-    if (verdict === 'drop') continue;
-    if (verdict === 'invalid' || !safeValue(value)) {
-      throw new Error(`the app returned an invalid header ${JSON.stringify(name)}: CR, LF or NUL in it`);
-    }
-    out.push([name, value]);
-  }
+  for (const [name, value] of headers) if (forwardable(name, value)) out.push([name, value]);
   return out;
+}
+
+/** Whether a header goes on (false: hop-by-hop); throws for CR, LF or NUL smuggled into it. */
+export function forwardable(name: string, value: string): boolean {
+  const verdict = verdictOf(name);
+  if (verdict === 'drop') return false;
+  if (verdict === 'invalid' || !safeValue(value)) {
+    throw new Error(`the app returned an invalid header ${JSON.stringify(name)}: CR, LF or NUL in it`);
+  }
+  return true;
 }

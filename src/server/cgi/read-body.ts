@@ -27,7 +27,8 @@ export function cgiBodyLength(contentLength: number | null, transferEncoding: st
   return 0;
 }
 
-export function readExactly(input: Readable, length: number, limits: BodyLimits): Promise<Buffer> {
+/** `open` gives the input; it is called only when there are bytes to read. */
+export function readExactly(open: () => Readable, length: number, limits: BodyLimits): Promise<Buffer> {
   if (length > limits.limitPost) {
     return Promise.reject(
       new BadRequestError(
@@ -38,6 +39,7 @@ export function readExactly(input: Readable, length: number, limits: BodyLimits)
     );
   }
   if (length === 0) return Promise.resolve(Buffer.alloc(0));
+  const input = open();
   return new Promise((resolve, reject) => {
     const body = Buffer.allocUnsafe(length);
     let filled = 0;

@@ -11,7 +11,11 @@ import { type BodyLimits, cgiBodyLength, readExactly } from './read-body.js';
 
 export interface CgiOptions extends BodyLimits {
   env: Readonly<Record<string, string | undefined>>;
-  stdin: Readable;
+  /**
+   * The request body's source; a function is called only when there is a body to read (for
+   * process.stdin: a GET never creates the stream, nor a handle that could keep the process up).
+   */
+  stdin: Readable | (() => Readable);
   stdout: Writable;
   log: (line: string) => void;
 }
@@ -23,10 +27,15 @@ export async function runCgi(app: App | (() => Promise<App>), options: CgiOption
   const sink = cgiSink(options.stdout);
   let head: ReturnType<typeof headFromCgiVars>;
   let body: Buffer;
+  const source = options.stdin;
+  let stdin = typeof source === 'function' ? undefined : source;
   try {
     head = headFromCgiVars(options.env);
-    const length = cgiBodyLength(head.contentLength, options.env.HTTP_TRANSFER_ENCODING);
-    body = await readExactly(options.stdin, length, options);
+    body = await readExactly(
+      () => (stdin ??= (source as () => Readable)()),
+      cgiBodyLength(head.contentLength, options.env.HTTP_TRANSFER_ENCODING),
+      options,
+    );
   } catch (err) {
     const status = statusOf(err);
     options.log(`pier cgi: ${describeError(err)}`);
@@ -35,8 +44,8 @@ export async function runCgi(app: App | (() => Promise<App>), options: CgiOption
   } finally {
     // The body is exactly CONTENT_LENGTH bytes; a server may keep stdin open past it (RFC 3875
     // §4.2: uWSGI's cgi plugin hands over the client socket). An open stdin would keep this
-    // process alive after it answered, so it is closed once the body is in.
-    options.stdin.destroy();
+    // process alive after it answered, so it is closed once the body is in (if it was opened).
+    stdin?.destroy();
   }
   let loaded: App;
   try {

@@ -5,14 +5,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { writeWebResponse } from '../app/fetch-dispatch.js';
+import { isThenable } from '../app/handler.js';
 import { requestFromIncoming } from '../app/lazy-request.js';
-import { lightParts } from '../app/light-response.js';
+import { isLightResponse, lightParts } from '../app/light-response.js';
 import { clientClosedStatus, describeError } from '../errors.js';
 import type { ConnectionContext } from '../protocol.js';
 import type { Front } from '../worker/fronts.js';
 import { socketFd } from '../worker/stall-watchdog.js';
 import { FramedResponse } from './framed-response.js';
-import { cutResponse, HttpSink, wasCut } from './http-sink.js';
+import { cutResponse, HttpSink, wasCut, writeWhole } from './http-sink.js';
 
 export interface HttpFrontOptions {
   keepAliveMs: number;
@@ -110,11 +111,54 @@ export interface HttpFront extends Front {
   drain(onClosed?: () => void): void;
 }
 
+// Per connection: requests in flight (pipelined ones count each) and when the last one ended.
+const inFlight = Symbol('pier.inFlight');
 const idleSince = Symbol('pier.idleSince');
-type TrackedSocket = Socket & { [idleSince]?: number };
+type TrackedSocket = Socket & { [inFlight]: number; [idleSince]: number };
+
+// An 'error' listener that does nothing: a late write after a 504 must not become an uncaught
+// 'error' event. One function shared by every response.
+const ignoreError = (): void => {};
 
 export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOptions): HttpFront {
-  const { app, limits } = ctx;
+  const { app, limits, watchdog } = ctx;
+  // Built only when something reads it (the access log); the stats need the status alone.
+  const countOnly = ctx.countRequest;
+  let draining = false;
+
+  /**
+   * node:http's response, carrying what the front keeps per request, so that one 'close'
+   * listener shared by all requests does the bookkeeping: no closure, timer or map entry per
+   * request unless a feature that needs one is on.
+   */
+  class FrontResponse<Request extends IncomingMessage = IncomingMessage> extends FramedResponse<Request> {
+    /** performance.now() when the request came in; read only for the access record. */
+    startedAt = 0;
+    /** Body bytes written by the fetch path (node listeners: the Content-Length they set). */
+    bodyBytes = -1;
+    sink: HttpSink | undefined = undefined;
+    /** The harakiri timer and the watchdog slot, when harakiri is on. */
+    deadline: NodeJS.Timeout | undefined = undefined;
+    stallSlot = -1;
+  }
+  const writeHead = FramedResponse.prototype.writeHead as (
+    this: ServerResponse,
+    statusCode: number,
+    reason?: unknown,
+    headers?: unknown,
+  ) => ServerResponse;
+  FrontResponse.prototype.writeHead = function (
+    this: FrontResponse,
+    statusCode: number,
+    reason?: unknown,
+    headers?: unknown,
+  ) {
+    // A front winding down answers the requests still in flight with Connection: close.
+    if (draining) this.shouldKeepAlive = false;
+    if (this.stallSlot >= 0) watchdog?.headSent(this.stallSlot);
+    return writeHead.call(this, statusCode, reason, headers);
+  } as FrontResponse['writeHead'];
+
   const server = createServer({
     maxHeaderSize: limits.bufferSize,
     headersTimeout: limits.headersTimeoutMs,
@@ -123,17 +167,36 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
     // Checked in the request handler instead, so that the 400 is logged and recorded.
     requireHostHeader: false,
-    ServerResponse: FramedResponse,
+    ServerResponse: FrontResponse,
   });
   server.keepAliveTimeout = options.keepAliveMs;
 
-  const record = (
-    req: IncomingMessage,
-    status: number,
-    bytes: number,
-    durationMs: number,
-    socket: Socket,
-  ): void => {
+  const sockets = new Set<TrackedSocket>();
+  server.on('connection', (socket: TrackedSocket) => {
+    socket[inFlight] = 0;
+    socket[idleSince] = Date.now();
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  // 'close' comes whatever ended the response: one record each. A response never ended (by the
+  // app or the server) lost its client.
+  function onResponseClose(this: FrontResponse): void {
+    const req = this.req;
+    const socket = req.socket as TrackedSocket;
+    if (--socket[inFlight] === 0) socket[idleSince] = Date.now();
+    if (this.deadline) clearTimeout(this.deadline);
+    if (this.stallSlot >= 0) watchdog?.end(this.stallSlot);
+    const status = this.writableEnded || wasCut(this) ? this.statusCode : clientClosedStatus;
+    if (countOnly) {
+      countOnly(status);
+      return;
+    }
+    const bytes = this.sink
+      ? this.sink.bytes
+      : this.bodyBytes >= 0
+        ? this.bodyBytes
+        : Number(this.getHeader('content-length') ?? 0) || 0;
     ctx.onRequest({
       protocol: 'http',
       remoteAddress: socket.remoteAddress ?? '',
@@ -141,59 +204,61 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       target: req.url ?? '',
       status,
       bytes,
-      durationMs,
+      durationMs: performance.now() - this.startedAt,
       referer: (req.headers.referer as string | undefined) ?? '',
       userAgent: req.headers['user-agent'] ?? '',
     });
-  };
+  }
 
-  const sockets = new Set<TrackedSocket>();
-  const busy = new Set<ServerResponse>();
-  let draining = false;
-  server.on('connection', (socket: TrackedSocket) => {
-    socket[idleSince] = Date.now();
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-
-  const { watchdog } = ctx;
-  const trackDeadline = (req: IncomingMessage, res: ServerResponse): void => {
-    const timer = setTimeout(() => {
+  const trackDeadline = (req: IncomingMessage, res: FrontResponse): void => {
+    res.deadline = setTimeout(() => {
       ctx.log(`${req.method} ${req.url}: no response within ${limits.harakiriMs} ms (harakiri)`);
       plainError(res, 504, 'Gateway Timeout');
     }, limits.harakiriMs);
-    const slot = watchdog ? watchdog.begin(socketFd(req.socket)) : -1;
-    if (slot >= 0) {
-      const writeHead = res.writeHead;
-      res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
-        watchdog?.headSent(slot);
-        return writeHead.apply(this, args);
-      } as ServerResponse['writeHead'];
-    }
-    res.once('close', () => {
-      clearTimeout(timer);
-      watchdog?.end(slot);
-    });
+    if (watchdog) res.stallSlot = watchdog.begin(socketFd(req.socket));
   };
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const started = performance.now();
+  const appFailed = (req: IncomingMessage, res: FrontResponse, err: unknown): void => {
+    // The server answered already (408, 413, 504) or the client left: the app's failure
+    // (often its body read, aborted) is no news.
+    if (res.writableEnded || wasCut(res) || res.destroyed) return;
+    ctx.log(`${req.method} ${req.url}: app error: ${describeError(err)}`);
+    plainError(res, 500, 'Internal Server Error');
+  };
+
+  /** Sends what a fetch handler returned: a plain string/bytes Response at once, others streamed. */
+  const respond = (req: IncomingMessage, res: FrontResponse, response: unknown): void => {
+    const parts = lightParts(response);
+    if (!parts && !(response instanceof Response)) {
+      appFailed(req, res, new TypeError(`the fetch handler returned ${typeof response}, not a Response`));
+      return;
+    }
+    if (res.headersSent || res.destroyed) {
+      // Answered without the app (harakiri, 408), or the client left: release its body.
+      if (!parts) void (response as Response).body?.cancel().catch(() => {});
+      return;
+    }
+    const method = req.method ?? 'GET';
+    try {
+      if (parts) {
+        res.bodyBytes = writeWhole(res, parts, method);
+        return;
+      }
+    } catch (err) {
+      appFailed(req, res, err);
+      return;
+    }
+    const sink = new HttpSink(res);
+    res.sink = sink;
+    writeWebResponse(response as Response, method, sink).catch((err: unknown) => appFailed(req, res, err));
+  };
+
+  const onRequest = (req: IncomingMessage, res: FrontResponse): void => {
     const socket = req.socket as TrackedSocket;
-    socket[idleSince] = 0;
-    busy.add(res);
-    if (draining) res.shouldKeepAlive = false;
-    let sink: HttpSink | undefined;
-    // 'close' comes whatever ended the response: one record each. A response never ended
-    // (by the app or the server) lost its client.
-    res.once('close', () => {
-      busy.delete(res);
-      socket[idleSince] = Date.now();
-      const status = res.writableEnded || wasCut(res) ? res.statusCode : clientClosedStatus;
-      const bytes = sink ? sink.bytes : Number(res.getHeader('content-length') ?? 0) || 0;
-      record(req, status, bytes, performance.now() - started, socket);
-    });
-    // A late write after a 504 must not become an uncaught 'error' event.
-    res.on('error', () => {});
+    socket[inFlight]++;
+    if (!countOnly) res.startedAt = performance.now();
+    res.on('close', onResponseClose);
+    res.on('error', ignoreError);
     if (req.httpVersionMinor === 1 && req.headers.host === undefined) {
       ctx.log(
         `${req.method} ${req.url}: bad request: an HTTP/1.1 request without a Host header (RFC 9112 §3.2)`,
@@ -213,35 +278,28 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       }
       return;
     }
-    const origin = `http://${req.headers.host ?? 'localhost'}`;
-    const method = req.method ?? 'GET';
-    sink = new HttpSink(res);
-    const out = sink;
-    Promise.resolve()
-      .then(() => app.fetch(requestFromIncoming(req, origin)))
-      .then((response) => {
-        if (!(response instanceof Response))
-          throw new TypeError(`the fetch handler returned ${typeof response}, not a Response`);
-        if (res.headersSent || res.destroyed) {
-          // Answered without the app (harakiri, 408), or the client left: release its body.
-          if (!lightParts(response)) void response.body?.cancel().catch(() => {});
-          return;
-        }
-        return writeWebResponse(response, method, out);
-      })
-      .catch((err: unknown) => {
-        // The server answered already (408, 413, 504) or the client left: the app's failure
-        // (often its body read, aborted) is no news.
-        if (res.writableEnded || wasCut(res) || res.destroyed) return;
-        ctx.log(`${req.method} ${req.url}: app error: ${describeError(err)}`);
-        plainError(res, 500, 'Internal Server Error');
-      });
+    // Called at once, not from a promise: a handler that answers synchronously (most do) is
+    // written without a microtask in between.
+    let returned: unknown;
+    try {
+      returned = app.fetch(requestFromIncoming(req));
+    } catch (err) {
+      appFailed(req, res, err);
+      return;
+    }
+    // A light Response is told apart without looking up `then` along its prototype chain.
+    if (isLightResponse(returned) || !isThenable(returned)) respond(req, res, returned);
+    else
+      returned.then(
+        (response) => respond(req, res, response),
+        (err: unknown) => appFailed(req, res, err),
+      );
   };
   server.on('request', onRequest);
   if (limits.limitPost > 0) {
     // RFC 9110 §10.1.1: when the head already decides against the body, answer at once instead
     // of inviting the client to send it with 100 Continue.
-    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    server.on('checkContinue', (req: IncomingMessage, res: FrontResponse) => {
       if (!(Number(req.headers['content-length'] ?? 0) > limits.limitPost)) res.writeContinue();
       onRequest(req, res);
     });
@@ -277,10 +335,8 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
 
   const closeIdle = (): void => {
     const now = Date.now();
-    for (const socket of sockets) {
-      const since = socket[idleSince] ?? 0;
-      if (since > 0 && now - since > 1000) socket.destroy();
-    }
+    for (const socket of sockets)
+      if (socket[inFlight] === 0 && now - socket[idleSince] > 1000) socket.destroy();
   };
   return {
     server,
@@ -291,7 +347,6 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       if (draining) return;
       draining = true;
       if (onClosed) server.once('close', onClosed);
-      for (const res of busy) if (!res.headersSent) res.shouldKeepAlive = false;
       // net.Server#close, not http.Server#close: stop accepting, leave keep-alive to the sweep.
       Reflect.apply(NetServer.prototype.close, server, []);
       const sweep = setInterval(closeIdle, 250);

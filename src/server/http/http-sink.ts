@@ -3,6 +3,8 @@
 // end reported as the client gone, and a cut that no client can take for a complete response.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { bodyAllowed } from '../app/body-allowed.js';
+import { type ResponseParts, wholeFlatHeaders } from '../app/light-response.js';
 import type { ResponseHead, ResponseSink } from '../app/response-sink.js';
 import { resetDelayMs } from '../gateway/conn.js';
 
@@ -46,6 +48,23 @@ function dropWrite(_chunk: unknown, ...rest: unknown[]): boolean {
 /** Whether the server cut this response (rather than the client leaving). */
 export function wasCut(res: ServerResponse): boolean {
   return (res as Marked)[cutMark] === true;
+}
+
+/**
+ * Writes a light response (see lightParts) whole: the head and a string body go out as one
+ * write, the string never copied into a Buffer first. Returns the body bytes sent. Throws, before
+ * anything is written, when the app set a header that cannot be sent.
+ */
+export function writeWhole(res: ServerResponse, parts: ResponseParts, method: string): number {
+  const { body, status } = parts;
+  const length = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  res.writeHead(status, parts.statusText || undefined, wholeFlatHeaders(parts, length));
+  if (body === null || length === 0 || !bodyAllowed(method, status)) {
+    res.end();
+    return 0;
+  }
+  res.end(body);
+  return length;
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -66,17 +66,23 @@ async function start(message: Extract<MasterMessage, { type: 'start' }>): Promis
       config.harakiri > 0 ? startStallWatchdog(config.harakiri * 1000, `worker ${message.id}`) : undefined,
     log: (line) => log.warn(line),
     onRequest(record: RequestRecord) {
-      counters.requests++;
-      const bucket = Math.min(3, Math.max(0, Math.floor(record.status / 100) - 2));
-      counters.statuses[bucket as 0 | 1 | 2 | 3]++;
+      count(record.status);
       accessLog?.record(record);
-      if (maxRequests > 0 && counters.requests >= maxRequests && !recycleAsked) {
-        recycleAsked = true;
-        send({ type: 'recycle', reason: `max-requests (${maxRequests}) reached` });
-      }
     },
+    countRequest: accessLog ? undefined : count,
   };
   maybeReady();
+}
+
+/** Counts a finished request for the stats, and asks for recycling at max-requests. */
+function count(status: number): void {
+  counters.requests++;
+  const bucket = Math.min(3, Math.max(0, Math.floor(status / 100) - 2));
+  counters.statuses[bucket as 0 | 1 | 2 | 3]++;
+  if (maxRequests > 0 && counters.requests >= maxRequests && !recycleAsked) {
+    recycleAsked = true;
+    send({ type: 'recycle', reason: `max-requests (${maxRequests}) reached` });
+  }
 }
 
 const pendingHandles: Array<{ message: Extract<MasterMessage, { type: 'listener' }>; handle: object }> = [];

@@ -1,0 +1,41 @@
+// One CGI process from its arguments to its exit: what `pier cgi` and the dedicated CGI entry
+// (main.ts, the shebang `pier init` writes) run. Imports only what answering one request needs.
+
+import { sendError } from '../app/dispatch.js';
+import { installLightResponse } from '../app/light-response.js';
+import { loadApp } from '../app/load-app.js';
+import { describeError } from '../errors.js';
+import { parseCgiArguments } from './cgi-arguments.js';
+import { cgiSink } from './cgi-sink.js';
+import { runCgi } from './run-cgi.js';
+
+/**
+ * Answers the CGI request in process.env and stdin with the app named in `argv` (the words
+ * after `cgi`). Bad arguments are a misconfigured script: one stderr line and a 500 to the
+ * client, exit code 2.
+ */
+export async function cgiProcess(argv: readonly string[]): Promise<void> {
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  let args: ReturnType<typeof parseCgiArguments>;
+  try {
+    args = parseCgiArguments(argv);
+  } catch (err) {
+    log(`error[${(err as { code?: string }).code ?? 'CGI_USAGE'}]: ${describeError(err)}`);
+    sendError(cgiSink(process.stdout), 500);
+    process.exitCode = 2;
+    return;
+  }
+  process.exitCode = 0;
+  // As in workers: a plain string Response is written without building undici's.
+  installLightResponse();
+  await runCgi(() => loadApp(args.app), {
+    limitPost: args.limitPost,
+    timeoutMs: args.timeoutMs,
+    env: process.env,
+    stdin: () => process.stdin,
+    stdout: process.stdout,
+    log,
+  });
+}
