@@ -42,7 +42,7 @@ test('the generated app.js answers a GET loading only the CGI path', async () =>
         (err, out, errText) => (err ? reject(new Error(`${err.message}\n${errText}`)) : resolve(out)),
       );
     });
-    assert.match(stdout, /^Status: 200 OK\r\n[^]*\r\n\r\nHello! \d{4}-/);
+    assert.match(stdout, /^Status: 200 OK\r\n[\s\S]*\r\n\r\nHello! \d{4}-/);
     const loaded = readFileSync(trace, 'utf8').split('\n');
     const ours = loaded.filter((line) => line.startsWith('file://'));
     assert.ok(
