@@ -159,4 +159,9 @@ test('--dry-run prints waves and the exact commands, and touches nothing', { tim
   );
   // service.env is shown as configured and travels on stdin, not in the start command.
   assert.match(result.stdout, /^environment: PORT=8080$/m);
+  // A version that was never released has no plan to show.
+  const missing = await pier(app.dir, ['deploy', 'v99', '--dry-run']);
+  assert.equal(missing.code, 1, missing.stdout);
+  assert.match(missing.stderr, /^error\[FLEET_NO_RELEASE\]: there is no release v99 \(no tag, no artifact\)/);
+  assert.equal(missing.stdout, '');
 });

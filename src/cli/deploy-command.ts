@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { deploy, findResumable } from '../fleet/deploy.js';
 import { FleetError } from '../fleet/errors.js';
 import type { Amount } from '../fleet/inventory/schema.js';
+import { tagExists } from '../fleet/release/git.js';
 import { checkVersion } from '../fleet/release/version.js';
 import { planText } from '../fleet/report/plan-text.js';
 import { planRollout } from '../fleet/rollout/plan.js';
@@ -53,6 +54,12 @@ export function registerDeploy(program: Command): void {
       const { ReleaseStore } = await import('../fleet/release/store.js');
       const version = versionArg as string;
       const manifest = await new ReleaseStore(repo).readManifest(version);
+      // A plan for a version that does not exist would print placeholders and say nothing.
+      if (!manifest && !(await tagExists(repo, version).catch(() => false))) {
+        throw new FleetError('FLEET_NO_RELEASE', `there is no release ${version} (no tag, no artifact)`, {
+          hint: `create it with: pier release ${version}`,
+        });
+      }
       process.stdout.write(
         planText(
           fleet,
