@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, FleetError } from './errors.js';
-import type { Datacenter } from './inventory/inventory.js';
+import type { Datacenter, Host } from './inventory/inventory.js';
 import { runLocalHooks } from './local-hooks.js';
 import { DeployLocks, keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
 import { artifactFor } from './release/release.js';
@@ -96,16 +96,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     journal.close();
     throw err;
   }
-  const locks = new DeployLocks(lock, locked.locked);
-  const stopRenewing = keepLocked(pool, () => locks.held(), lock, fleet.lockTtlMs);
-  const progress = new Progress(out, session.tty, request.selection).start();
-  const release = async (): Promise<LockLeft[]> => {
-    progress.finish();
-    stopRenewing();
-    // Hosts that finished released their lock in their last round trip; the rest go here.
-    const held = locks.held();
-    return inPhase(out, session.tty, 'unlock', held.length, (tick) => unlockFleet(pool, held, id, tick));
-  };
+  const { locks, progress, release } = holdDuring(session, request.selection, lock, locked.locked);
   let result: RolloutResult;
   try {
     result = await runRollout({
@@ -162,6 +153,30 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
 /** A run that failed with an error still says where its lock remains (the error follows). */
 export function noteLocksLeft(session: FleetSession, left: readonly LockLeft[]): void {
   if (left.length > 0) session.out.write(`\n${locksLeftNote(left.map((entry) => entry.host.name))}\n`);
+}
+
+/**
+ * What a deploy or rollback holds while its rollout runs: its locks (renewed every third of
+ * `lock_ttl`) and its live progress. `release` stops both and frees the locks still held (hosts
+ * that finished freed theirs in their last round trip), returning where one remains.
+ */
+export function holdDuring(
+  session: FleetSession,
+  selection: Datacenter[],
+  lock: LockInfo,
+  locked: readonly Host[],
+): { locks: DeployLocks; progress: Progress; release: () => Promise<LockLeft[]> } {
+  const { pool, out, tty } = session;
+  const locks = new DeployLocks(lock, locked);
+  const stopRenewing = keepLocked(pool, () => locks.held(), lock, session.fleet.lockTtlMs);
+  const progress = new Progress(out, tty, selection).start();
+  const release = async (): Promise<LockLeft[]> => {
+    progress.finish();
+    stopRenewing();
+    const held = locks.held();
+    return inPhase(out, tty, 'unlock', held.length, (tick) => unlockFleet(pool, held, lock.deploy, tick));
+  };
+  return { locks, progress, release };
 }
 
 /** The end of a deploy or rollback: close its journal, write its report, print its summary. */

@@ -3,13 +3,12 @@
 // Same lock, window, health gate and report as a deploy; no automatic roll-forward.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { type DeployOutcome, finishRun, noteLocksLeft } from './deploy.js';
+import { type DeployOutcome, finishRun, holdDuring, noteLocksLeft } from './deploy.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
-import { DeployLocks, keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
+import { type LockInfo, lockFleet } from './lock.js';
 import { checkVersion } from './release/version.js';
 import { inPhase } from './report/phase-progress.js';
-import { Progress } from './report/progress.js';
 import { previousGood } from './rollout/history.js';
 import { Journal } from './rollout/journal.js';
 import { planRollout } from './rollout/plan.js';
@@ -80,16 +79,7 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
         }),
       ),
   );
-  const locks = new DeployLocks(lock, locked.locked);
-  const stopRenewing = keepLocked(pool, () => locks.held(), lock, fleet.lockTtlMs);
-  const progress = new Progress(out, session.tty, request.selection).start();
-  const release = async (): Promise<LockLeft[]> => {
-    progress.finish();
-    stopRenewing();
-    // Hosts that finished released their lock in their last round trip; the rest go here.
-    const held = locks.held();
-    return inPhase(out, session.tty, 'unlock', held.length, (tick) => unlockFleet(pool, held, id, tick));
-  };
+  const { locks, progress, release } = holdDuring(session, request.selection, lock, locked.locked);
   let result: RolloutResult;
   try {
     result = await runRollout({
