@@ -12,6 +12,7 @@ import { probeReleases, removeReleases, splitReleaseProbe } from './retention.js
 import { applyRelease, appRunning, type ServiceSpec, startService, stopService } from './service.js';
 import { all, each, either, pipe, quote, render, writeTo } from './shell.js';
 import {
+  cachedHostRuntime,
   cleanStage,
   prepareDirs,
   pullArtifact,
@@ -308,8 +309,8 @@ test('the health gate runs on the host as one program, its verdict read from its
 
 test('a stage is one probe and one command that receives, checks, unpacks and runs the bundled Node', () => {
   assert.equal(
-    render(stageProbe(layout, 'v2', 'node')),
-    "cat /opt/hello/releases/v2/.pier-artifact 2>/dev/null || true; echo --pier-stage-section--; readlink /opt/hello/current 2>/dev/null || true; echo --pier-stage-section--; node -p '[process.version, process.versions.modules, process.platform, process.arch].join('\"'\"' '\"'\"')' 2>/dev/null || true",
+    render(stageProbe(layout, 'v2', true)),
+    `cat /opt/hello/releases/v2/.pier-artifact 2>/dev/null || true; echo --pier-stage-section--; readlink /opt/hello/current 2>/dev/null || true; echo --pier-stage-section--; ${render(cachedHostRuntime('/opt/hello/.pier-host-node'))} 2>/dev/null || true`,
   );
   assert.deepEqual(
     splitStageProbe(

@@ -18,6 +18,8 @@ export interface Layout {
   revisions: string;
   lock: string;
   lockInfo: string;
+  /** The host Node's `VERSION ABI PLATFORM ARCH`, keyed by its binary's identity (stage.ts). */
+  hostRuntime: string;
   release: (version: string) => string;
   /** Unpacked here first, then renamed, so a half-unpacked release never looks staged. */
   partial: (version: string) => string;
@@ -38,6 +40,7 @@ export function layoutOf(deployTo: string): Layout {
     revisions: path.join(deployTo, 'revisions.log'),
     lock: path.join(deployTo, '.pier-lock'),
     lockInfo: path.join(deployTo, '.pier-lock', 'info'),
+    hostRuntime: path.join(deployTo, '.pier-host-node'),
     release: (version) => path.join(releases, version),
     partial: (version) => path.join(releases, `.partial-${version}`),
     incoming: (sha256) => path.join(releases, `.incoming-${sha256}.tar.gz`),

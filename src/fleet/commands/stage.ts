@@ -54,26 +54,47 @@ export function cleanStage(layout: Layout, version: string, sha256: string): Scr
   return all(['rm', '-rf', layout.partial(version), layout.incoming(sha256)]);
 }
 
+const runtimeExpression = `[process.version, process.versions.modules, process.platform, process.arch].join(' ')`;
+
+// $1 the cache file, $2 the expression node prints. The cache holds one line: KEY ANSWER.
+const hostRuntimeProgram = [
+  'n=$(command -v node) || exit 1',
+  'k=$(stat -L -c %d:%i:%s:%Y "$n") || exit 1',
+  'if [ -r "$1" ] && read -r key answer < "$1" && [ "$key" = "$k" ]; then',
+  '  printf "%s\\n" "$answer"; exit 0',
+  'fi',
+  'r=$(node -p "$2") || exit 1',
+  'printf "%s\\n" "$r"',
+  '{ printf "%s %s\\n" "$k" "$r" > "$1.$$" && mv -f "$1.$$" "$1"; } 2>/dev/null || rm -f "$1.$$"',
+].join('\n');
+
 /** Prints `VERSION ABI PLATFORM ARCH` of a Node: the host's (`node`) or a bundled binary. */
 export function runtimeProbe(node: string): Script {
-  return all([
-    node,
-    '-p',
-    `[process.version, process.versions.modules, process.platform, process.arch].join(' ')`,
-  ]);
+  return all([node, '-p', runtimeExpression]);
+}
+
+/**
+ * The host Node's `VERSION ABI PLATFORM ARCH` (runtimeProbe's line), remembered in `cache` under
+ * the binary's device, inode, size and mtime: starting Node to ask costs a host about 25 ms of
+ * CPU, a fifth of a whole deploy's work there, while the answer only changes when the binary
+ * does (a package upgrade renames a new file into place, so its inode changes). Prints nothing
+ * when the host has no `node`; a cache it cannot write only means asking again next time.
+ */
+export function cachedHostRuntime(cache: string): Script {
+  return all(['sh', '-c', hostRuntimeProgram, 'pier-runtime', cache, runtimeExpression]);
 }
 
 /**
  * What staging needs to know, in one round trip: the staged artifact's SHA-256 (or nothing),
- * what `current` points to, and with `node` the `VERSION ABI PLATFORM ARCH` of that Node, each
- * part after a section line (see splitStageProbe).
+ * what `current` points to, and with `hostNode` the host Node's `VERSION ABI PLATFORM ARCH`
+ * (cachedHostRuntime), each part after a section line (see splitStageProbe).
  */
-export function stageProbe(layout: Layout, version: string, node?: string): Script {
+export function stageProbe(layout: Layout, version: string, hostNode = false): Script {
   return each(
     stagedSha(layout, version),
     ['echo', sectionMarker],
     optional(['readlink', layout.current]),
-    ...(node === undefined ? [] : [['echo', sectionMarker], optional(runtimeProbe(node))]),
+    ...(hostNode ? [['echo', sectionMarker], optional(cachedHostRuntime(layout.hostRuntime))] : []),
   );
 }
 

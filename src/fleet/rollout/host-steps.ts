@@ -55,7 +55,7 @@ export async function probeStage(
 ): Promise<{ staged: boolean; current: string | undefined }> {
   const layout = layoutOf(host.deployTo);
   const { runtime } = artifact;
-  const hostNode = runtime !== undefined && !runtime.bundled ? 'node' : undefined;
+  const hostNode = runtime !== undefined && !runtime.bundled;
   const probe = splitStageProbe(
     await connection.check('reading the release marker', stageProbe(layout, version, hostNode)),
   );
@@ -68,7 +68,7 @@ export async function probeStage(
       },
     );
   }
-  if (runtime !== undefined && hostNode !== undefined) {
+  if (runtime !== undefined && hostNode) {
     const problem = runtimeProblem(runtime, probe.node);
     if (problem !== undefined) {
       throw new HostError('FLEET_RUNTIME', problem, {
