@@ -3,7 +3,7 @@
 // and a deploy cancelled with SIGTERM (a CI job) releases its locks and can be resumed.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type AppRepo, createAppRepo } from './helpers/fleet-app.js';
@@ -112,22 +112,22 @@ test('an expired lock on a host that speaks German is taken over', { timeout: 90
   assert.deepEqual(lockedHosts(), []);
 });
 
-test('a lock that cannot be released is reported, never a "done"', { timeout: 90_000 }, async () => {
-  // Every host's root gets a .bashrc that breaks every command once a flag file exists: the
-  // flag is set on the first host to pass its health gate, so releasing its lock fails there.
-  for (const host of fleet.hosts) {
-    writeFileSync(path.join(host.dir, 'root', '.bashrc'), '[ -e /opt/shell-broken ] && exit 1\n');
+test('a lock that cannot be released is reported, never a "done"', { timeout: 90_000 }, async (t) => {
+  // Once this deploy holds one host's lock, its directory is made immutable: renaming it away
+  // (how a lock is released) fails there with EPERM, even for root, and nothing else does.
+  const broken = 'ams-3';
+  const mend = () => execFileSync('chattr', ['-i', lockDir(broken)], { stdio: 'ignore' });
+  t.after(() => {
+    if (existsSync(lockDir(broken))) mend();
+  });
+  const run = await startPier(['deploy', 'v2', '--config', 'deploy/fleet-slow.yml'], /deploy (\S+-v2-\S+)/);
+  const id = /deploy (\S+-v2-\S+)/.exec(run.output())?.[1] as string;
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(path.join(lockDir(broken), `deploy-${id}`))) {
+    if (Date.now() > deadline) assert.fail(`${broken} was never locked by ${id}: ${run.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  const run = await startPier(
-    ['deploy', 'v2', '--config', 'deploy/fleet-slow.yml'],
-    /^ams +\[.*\] [1-3]\/4 .*\b[1-3] healthy/m,
-  );
-  const journal = readFileSync(
-    path.join(app.dir, '.pier', 'deploys', `${/deploy (\S+-v2-\S+)/.exec(run.output())?.[1]}.jsonl`),
-    'utf8',
-  );
-  const broken = /"host":"(ams-\d)","state":"healthy"/.exec(journal)?.[1] as string;
-  writeFileSync(path.join(fleet.host(broken).opt as string, 'shell-broken'), '');
+  execFileSync('chattr', ['+i', lockDir(broken)]);
   const code = await run.exited;
   const stdout = run.output();
   assert.equal(code, 4, stdout);
@@ -148,13 +148,12 @@ test('a lock that cannot be released is reported, never a "done"', { timeout: 90
   );
   assert.deepEqual(lockedHosts(), [broken]);
 
-  // The shell is mended; the hint is the fix.
-  rmSync(path.join(fleet.host(broken).opt as string, 'shell-broken'));
+  // The directory is mended; the hint is the fix.
+  mend();
   const unlock = await pier(app.dir, ['unlock', '--hosts', broken]);
   assert.equal(unlock.code, 0, unlock.stderr);
   assert.match(unlock.stdout, new RegExp(`^${broken}: removed the lock of \\S+ \\(deploy \\S+-v2-`, 'm'));
   assert.deepEqual(lockedHosts(), []);
-  for (const host of fleet.hosts) rmSync(path.join(host.dir, 'root', '.bashrc'));
 });
 
 test('SIGTERM mid-rollout: hosts in flight finish, locks are released, --resume converges', {

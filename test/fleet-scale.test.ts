@@ -105,9 +105,13 @@ test('316 hosts under max_open 40: connections bounded, every phase visible, dea
   let stdout = '';
   let lastOutput = Date.now();
   let longestQuiet = 0;
+  let quietAfter = '';
   child.stdout.on('data', (chunk: Buffer) => {
+    if (Date.now() - lastOutput > longestQuiet) {
+      longestQuiet = Date.now() - lastOutput;
+      quietAfter = `${stdout.split('\n').slice(-3).join('\n')}[silence]${chunk.toString('utf8').split('\n')[0]}`;
+    }
     stdout += chunk.toString('utf8');
-    longestQuiet = Math.max(longestQuiet, Date.now() - lastOutput);
     lastOutput = Date.now();
   });
   child.stderr.on('data', (chunk: Buffer) => {
@@ -129,10 +133,10 @@ test('316 hosts under max_open 40: connections bounded, every phase visible, dea
   assert.equal(code, 0, stdout);
   assert.match(stdout, /deploy v1: done, 300\/316 hosts healthy/);
   assert.ok(peak > 0 && peak <= cap, `peak SSH connections ${peak}, cap ${cap}`);
-  assert.ok(longestQuiet <= 5_000, `silent for ${longestQuiet} ms:\n${stdout}`);
-  assert.match(stdout, /^lock: 316\/316 hosts \(16 failed\) in [\d.]+ s$/m);
-  // A host that is done releases its lock in its last round trip: nothing is left to unlock.
-  assert.doesNotMatch(stdout, /^unlock:/m);
+  assert.ok(longestQuiet <= 5_000, `silent for ${longestQuiet} ms, here: ${quietAfter}\n${stdout}`);
+  // One round trip takes the fleet lock; each host's own lock rides in its first round trip,
+  // and a host that is done releases it in its last: there is no pass over the fleet for either.
+  assert.doesNotMatch(stdout, /^(lock|unlock):/m);
   // One line per cause, naming the hosts, not one per host.
   assert.match(stdout, /8 hosts: cannot connect: connection refused \(ECONNREFUSED\)\n {4}refused\d/);
   assert.match(stdout, /8 hosts: cannot connect: timed out during the handshake\n {4}silent\d/);

@@ -1,12 +1,16 @@
 // `pier unlock`: remove a fleet lock left by a deploy that will not come back.
 import type { Command } from 'commander';
-import { breakLocks, describeHolder } from '../fleet/lock.js';
+import { breakFleetLock, breakLocks, describeHolder, lockHostOf } from '../fleet/lock.js';
 import { type FleetFlags, openSession, selection, withFleetFlags } from './fleet-options.js';
 import { interruptExitCode, withInterrupts } from './interrupts.js';
 
 export function registerUnlock(program: Command): void {
   withFleetFlags(
-    program.command('unlock').description('remove the deploy lock from the hosts (say who held it)'),
+    program
+      .command('unlock')
+      .description(
+        'remove the deploy locks from the hosts, and the fleet lock with its host (say who held them)',
+      ),
   ).action(async (flags: FleetFlags) => {
     await withInterrupts(
       async (signal) => {
@@ -15,7 +19,21 @@ export function registerUnlock(program: Command): void {
           const hosts = selection(session.fleet, flags).flatMap((dc) => dc.hosts);
           session.pool.expect(hosts);
           const broken = await breakLocks(session.pool, hosts, signal);
-          for (const entry of broken) {
+          // The fleet lock (lock.ts) lives on the lock host: unlocking that host removes it too.
+          const lockHost = lockHostOf(session.fleet);
+          const fleetLock =
+            hosts.some((host) => host.name === lockHost.name) && !signal.aborted
+              ? await breakFleetLock(session.pool, session.fleet)
+              : undefined;
+          if (fleetLock) {
+            process.stdout.write(
+              fleetLock.error
+                ? `fleet lock on ${lockHost.name}: ${fleetLock.error}\n`
+                : `fleet lock on ${lockHost.name}: removed the lock of ${describeHolder(fleetLock.holder)}\n`,
+            );
+            broken.push(fleetLock);
+          }
+          for (const entry of broken.filter((entry) => entry !== fleetLock)) {
             process.stdout.write(
               entry.error
                 ? `${entry.host.name}: ${entry.error}\n`

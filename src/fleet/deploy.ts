@@ -8,7 +8,15 @@ import path from 'node:path';
 import { describeError, FleetError } from './errors.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { runLocalHooks } from './local-hooks.js';
-import { DeployLocks, keepLocked, type LockInfo, type LockLeft, lockFleet, unlockFleet } from './lock.js';
+import {
+  DeployLocks,
+  keepLocked,
+  type LockInfo,
+  type LockLeft,
+  releaseFleetLock,
+  takeFleetLock,
+  unlockFleet,
+} from './lock.js';
 import { artifactFor } from './release/release.js';
 import type { ReleaseManifest } from './release/store.js';
 import { checkVersion } from './release/version.js';
@@ -86,17 +94,20 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   out.write(
     `${request.resume ? 'resuming' : 'deploying'} ${version} (${manifest.sha256.slice(0, 12)}) to ${hosts.length} hosts in ${plan.datacenters.length} data centers, deploy ${id}\n`,
   );
-  let locked: Awaited<ReturnType<typeof lockFleet>>;
+  // The fleet lock (lock.ts): one run of this fleet at a time. Each host's own lock is taken in
+  // its first round trip, when staging reaches it.
+  let lockHost: Host;
   try {
-    locked = await inPhase(out, session.tty, 'lock', hosts.length, (tick) =>
-      lockFleet(pool, hosts, lock, undefined, tick),
-    );
+    lockHost = await takeFleetLock(pool, fleet, lock);
   } catch (err) {
     journal.write({ type: 'end', outcome: 'refused', at: new Date().toISOString() });
     journal.close();
     throw err;
   }
-  const { locks, progress, release } = holdDuring(session, request.selection, lock, locked.locked);
+  // A resumed deploy does not contact the hosts its journal shows healthy, but one may still
+  // hold this deploy's lock (killed before its last round trip): the end releases it too.
+  const doneBefore = hosts.filter((host) => request.resume?.replay.hosts.get(host.name)?.state === 'healthy');
+  const { locks, progress, release } = holdDuring(session, request.selection, lock, doneBefore, lockHost);
   let result: RolloutResult;
   try {
     result = await runRollout({
@@ -117,7 +128,6 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
       resumed: request.resume?.replay.hosts,
       onceDone: request.resume?.replay.once !== undefined,
       haltReason: request.resume?.replay.halt,
-      failedEarly: locked.unreachable,
       onState: (host, state, error) => progress.update(host, state, error),
       locks,
       signal: request.signal,
@@ -156,25 +166,42 @@ export function noteLocksLeft(session: FleetSession, left: readonly LockLeft[]):
 }
 
 /**
- * What a deploy or rollback holds while its rollout runs: its locks (renewed every third of
- * `lock_ttl`) and its live progress. `release` stops both and frees the locks still held (hosts
- * that finished freed theirs in their last round trip), returning where one remains.
+ * What a deploy or rollback holds while its rollout runs: the fleet lock on `lockHost`, the
+ * hosts' locks (`locked`, and those taken as the rollout goes; all renewed every third of
+ * `lock_ttl`) and its live progress. `release` stops both and frees the hosts' locks still held
+ * (hosts that finished freed theirs in their last round trip), then the fleet lock, returning
+ * where one remains.
  */
 export function holdDuring(
   session: FleetSession,
   selection: Datacenter[],
   lock: LockInfo,
   locked: readonly Host[],
+  lockHost: Host,
 ): { locks: DeployLocks; progress: Progress; release: () => Promise<LockLeft[]> } {
   const { pool, out, tty } = session;
   const locks = new DeployLocks(lock, locked);
-  const stopRenewing = keepLocked(pool, () => locks.held(), lock, session.fleet.lockTtlMs);
+  const stopRenewing = keepLocked(
+    pool,
+    () => locks.held(),
+    lock,
+    session.fleet.lockTtlMs,
+    undefined,
+    lockHost,
+  );
   const progress = new Progress(out, tty, selection).start();
   const release = async (): Promise<LockLeft[]> => {
     progress.finish();
     stopRenewing();
     const held = locks.held();
-    return inPhase(out, tty, 'unlock', held.length, (tick) => unlockFleet(pool, held, lock.deploy, tick));
+    const left =
+      held.length === 0
+        ? []
+        : await inPhase(out, tty, 'unlock', held.length, (tick) =>
+            unlockFleet(pool, held, lock.deploy, tick),
+          );
+    const fleetLeft = await releaseFleetLock(pool, lockHost, lock.deploy);
+    return fleetLeft ? [...left, fleetLeft] : left;
   };
   return { locks, progress, release };
 }

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { type Layout, layoutOf } from './commands/layout.js';
 import {
   breakLock,
+  fleetLockPlace,
+  type LockPlace,
   type LockReport,
   parseLockReport,
   releaseLock,
@@ -17,7 +19,7 @@ import {
 } from './commands/lock.js';
 import type { Script } from './commands/shell.js';
 import { describeError, FleetError } from './errors.js';
-import type { Host } from './inventory/inventory.js';
+import type { Fleet, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
 import type { Connection } from './ssh/connection.js';
 import type { ConnectionPool } from './ssh/connection-pool.js';
@@ -75,20 +77,9 @@ export async function lockFleet(
   await Promise.all(
     hosts.map((host) =>
       limiter.run(async () => {
-        const layout = layoutOf(host.deployTo);
         try {
           const connection = await pool.connection(host);
-          let report = await take(connection, layout, info.deploy, line);
-          if (report.state === 'held') {
-            const holder = parseLockInfo(report.holder);
-            // Ours (--resume after the controller died) or expired: take it over, unless it changed
-            // since it was read. One line only: that is how pier writes it, and how it is matched.
-            const stale =
-              holder !== undefined &&
-              !report.holder.includes('\n') &&
-              (holder.deploy === info.deploy || Date.parse(holder.expires) < now().getTime());
-            if (stale) report = await take(connection, layout, info.deploy, line, report.holder);
-          }
+          const report = await acquire(connection, layoutOf(host.deployTo), info, line, now);
           if (report.state === 'taken') locked.push(host);
           else held.push({ host, holder: parseLockInfo(report.holder) });
         } catch (err) {
@@ -125,25 +116,155 @@ export async function lockFleet(
   return { locked, unreachable };
 }
 
+/**
+ * Takes the lock at `place`, taking over one that is this deploy's (--resume after the
+ * controller died) or expired, unless it changed since it was read. `taken` or `held` (with
+ * the holder); a failure to act throws.
+ */
+async function acquire(
+  connection: Connection,
+  place: LockPlace,
+  info: LockInfo,
+  line: string,
+  now: () => Date,
+): Promise<LockReport> {
+  return overtake(connection, place, info, line, await take(connection, place, info.deploy, line), now);
+}
+
+/** After a take found a lock: take it over when it is ours or expired (see acquire). */
+async function overtake(
+  connection: Connection,
+  place: LockPlace,
+  info: LockInfo,
+  line: string,
+  report: LockReport,
+  now: () => Date,
+): Promise<LockReport> {
+  if (report.state !== 'held') return report;
+  const holder = parseLockInfo(report.holder);
+  // One line only: that is how pier writes it, and how it is matched.
+  const stale =
+    holder !== undefined &&
+    !report.holder.includes('\n') &&
+    (holder.deploy === info.deploy || Date.parse(holder.expires) < now().getTime());
+  return stale ? take(connection, place, info.deploy, line, report.holder) : report;
+}
+
 /** One take on one host: `taken` or `held` by someone (with their info); anything else throws. */
 async function take(
   connection: Connection,
-  layout: Layout,
+  place: LockPlace,
   deployId: string,
   line: string,
   stale?: string,
 ): Promise<LockReport> {
-  const result = await connection.exec(takeLock(layout, deployId, line, nonce(), stale));
+  const result = await connection.exec(takeLock(place, deployId, line, nonce(), stale));
   if (result.code !== 0) {
     throw new RemoteCommandError('taking the lock', result.code, result.stderr || result.stdout);
   }
-  const report = parseLockReport(result.stdout);
+  return reportOf(result.stdout);
+}
+
+/** A take's printed outcome; FLEET_LOCK_OUTPUT when it printed none. */
+function reportOf(stdout: string): LockReport {
+  const report = parseLockReport(stdout);
   if (report === undefined || report.state === 'none') {
     throw new HostError('FLEET_LOCK_OUTPUT', 'taking the lock printed no outcome', {
       hint: "the host's login shell must run the command it is given (see docs/fleet.md)",
     });
   }
   return report;
+}
+
+/**
+ * The host that holds the fleet lock: the inventory's first host (its first data center's
+ * first host), whatever hosts a run targets, so every deploy and rollback of this fleet meets
+ * there. Kamal keeps its deploy lock on the primary host the same way.
+ */
+export function lockHostOf(fleet: Fleet): Host {
+  const host = fleet.datacenters[0]?.hosts[0];
+  if (!host) throw new FleetError('FLEET_NO_HOSTS', 'the inventory lists no hosts');
+  return host;
+}
+
+/**
+ * Takes the fleet lock for `info.deploy` on the lock host (lockHostOf): one deploy or rollback
+ * of this fleet at a time, decided in one round trip before any other host is contacted. The
+ * hosts' own locks are then taken as each is first reached. Returns the lock host. Throws
+ * FleetError FLEET_LOCKED (exit 3) naming the holder, or FLEET_LOCK_HOST when the lock host
+ * cannot be reached or cannot take it.
+ */
+export async function takeFleetLock(
+  pool: ConnectionPool,
+  fleet: Fleet,
+  info: LockInfo,
+  now: () => Date = () => new Date(),
+): Promise<Host> {
+  const host = lockHostOf(fleet);
+  let report: LockReport;
+  try {
+    const connection = await pool.connection(host);
+    report = await acquire(
+      connection,
+      fleetLockPlace(layoutOf(host.deployTo)),
+      info,
+      JSON.stringify(info),
+      now,
+    );
+  } catch (err) {
+    throw new FleetError(
+      'FLEET_LOCK_HOST',
+      `cannot take the fleet lock on ${host.name}: ${describeError(err)}`,
+      {
+        hint: `the fleet lock lives on the inventory's first host (${host.name}); bring it back, or list another host first in the inventory`,
+      },
+    );
+  } finally {
+    pool.release(host);
+  }
+  if (report.state !== 'taken') {
+    const holder = parseLockInfo(report.holder);
+    throw new FleetError('FLEET_LOCKED', `the fleet is locked by ${describeHolder(holder)}`, {
+      hint: `wait for that deploy to finish; if it is dead, \`pier unlock\` removes the lock (it also expires at ${holder?.expires ?? 'its TTL'})`,
+      exitCode: 3,
+    });
+  }
+  return host;
+}
+
+/** Frees this run's fleet lock (never another's); where it may remain, and why. Never throws. */
+export async function releaseFleetLock(
+  pool: ConnectionPool,
+  host: Host,
+  deployId: string,
+): Promise<LockLeft | undefined> {
+  const left = await releaseEach(
+    pool,
+    [host],
+    deployId,
+    () => {},
+    (layout) => fleetLockPlace(layout),
+  );
+  const first = left[0];
+  return first ? { host: first.host, error: `the fleet lock: ${first.error}` } : undefined;
+}
+
+/** `pier unlock` of the whole fleet: removes whatever fleet lock is there, saying whose. */
+export async function breakFleetLock(pool: ConnectionPool, fleet: Fleet): Promise<BrokenLock | undefined> {
+  const host = lockHostOf(fleet);
+  try {
+    const connection = await pool.connection(host);
+    const result = await connection.exec(breakLock(fleetLockPlace(layoutOf(host.deployTo)), nonce()));
+    if (result.code !== 0) {
+      throw new RemoteCommandError('removing the fleet lock', result.code, result.stderr || result.stdout);
+    }
+    const report = parseLockReport(result.stdout);
+    return report?.state === 'held' ? { host, holder: parseLockInfo(report.holder) } : undefined;
+  } catch (err) {
+    return { host, holder: undefined, error: describeError(err) };
+  } finally {
+    pool.release(host);
+  }
 }
 
 /** Names the temporary directories of one lock command, so concurrent ones never collide. */
@@ -165,18 +286,20 @@ export function keepLocked(
   info: LockInfo,
   ttlMs: number,
   now: () => Date = () => new Date(),
+  fleetLockHost?: Host,
 ): () => void {
   const limiter = new Limiter(256);
+  const renew = (host: Host, place: LockPlace, line: string) =>
+    limiter.run(async () => {
+      const connection = await pool.connection(host).catch(() => undefined);
+      await connection?.exec(renewLock(place, info.deploy, line)).catch(() => {});
+      pool.release(host);
+    });
   const timer = setInterval(
     () => {
       const line = JSON.stringify({ ...info, expires: new Date(now().getTime() + ttlMs).toISOString() });
-      for (const host of hosts()) {
-        void limiter.run(async () => {
-          const connection = await pool.connection(host).catch(() => undefined);
-          await connection?.exec(renewLock(layoutOf(host.deployTo), info.deploy, line)).catch(() => {});
-          pool.release(host);
-        });
-      }
+      if (fleetLockHost) void renew(fleetLockHost, fleetLockPlace(layoutOf(fleetLockHost.deployTo)), line);
+      for (const host of hosts()) void renew(host, layoutOf(host.deployTo), line);
     },
     Math.max(500, ttlMs / 3),
   );
@@ -204,6 +327,17 @@ export async function unlockFleet(
   deployId: string,
   onHost: (failed: boolean) => void = () => {},
 ): Promise<LockLeft[]> {
+  return releaseEach(pool, hosts, deployId, onHost, (layout) => layout);
+}
+
+/** unlockFleet for the lock at `placeOf` each host's layout (the host's own, or the fleet's). */
+async function releaseEach(
+  pool: ConnectionPool,
+  hosts: readonly Host[],
+  deployId: string,
+  onHost: (failed: boolean) => void,
+  placeOf: (layout: Layout) => LockPlace,
+): Promise<LockLeft[]> {
   const left: LockLeft[] = [];
   const limiter = new Limiter(256);
   await Promise.all(
@@ -215,7 +349,8 @@ export async function unlockFleet(
           for (let attempt = 1; ; attempt++) {
             try {
               const connection = await pool.connection(host);
-              const result = await connection.exec(releaseLock(layoutOf(host.deployTo), deployId, nonce()));
+              const place = placeOf(layoutOf(host.deployTo));
+              const result = await connection.exec(releaseLock(place, deployId, nonce()));
               if (result.code !== 0) {
                 throw new RemoteCommandError(
                   'releasing the lock',
@@ -318,6 +453,27 @@ export class DeployLocks {
 
   released(host: Host): void {
     this.holding.delete(host);
+  }
+
+  /** The command that takes this deploy's lock on a host, run in its first round trip. */
+  takeScript(host: Host): Script {
+    return takeLock(layoutOf(host.deployTo), this.info.deploy, this.line, nonce());
+  }
+
+  /**
+   * After `takeScript` printed `stdout` on the host: taken, it is held from now on; held by this
+   * deploy (--resume) or expired, it is taken over in one more round trip; held by another run,
+   * HostError FLEET_LOCKED names the holder. FLEET_LOCK_OUTPUT when the take printed nothing.
+   */
+  async settle(connection: Connection, host: Host, stdout: string, now = () => new Date()): Promise<void> {
+    const layout = layoutOf(host.deployTo);
+    const report = await overtake(connection, layout, this.info, this.line, reportOf(stdout), now);
+    if (report.state !== 'taken') {
+      throw new HostError('FLEET_LOCKED', `locked by ${describeHolder(parseLockInfo(report.holder))}`, {
+        hint: 'another deploy holds this host; if it is dead, `pier unlock --hosts` with this host removes its lock',
+      });
+    }
+    this.holding.add(host);
   }
 
   /** Takes a released host's lock again; FLEET_LOCKED when another deploy holds it now. */

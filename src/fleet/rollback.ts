@@ -6,7 +6,7 @@ import path from 'node:path';
 import { type DeployOutcome, finishRun, holdDuring, noteLocksLeft } from './deploy.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
-import { type LockInfo, lockFleet } from './lock.js';
+import { type LockInfo, lockFleet, releaseFleetLock, takeFleetLock } from './lock.js';
 import { checkVersion } from './release/version.js';
 import { inPhase } from './report/phase-progress.js';
 import { previousGood } from './rollout/history.js';
@@ -38,9 +38,16 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
   };
   out.write(`rolling back ${hosts.length} hosts to ${to ?? 'their previous good release'}, ${id}\n`);
   request.signal?.throwIfAborted();
-  const locked = await inPhase(out, session.tty, 'lock', hosts.length, (tick) =>
-    lockFleet(pool, hosts, lock, undefined, tick),
-  );
+  const lockHost = await takeFleetLock(pool, fleet, lock);
+  let locked: Awaited<ReturnType<typeof lockFleet>>;
+  try {
+    locked = await inPhase(out, session.tty, 'lock', hosts.length, (tick) =>
+      lockFleet(pool, hosts, lock, undefined, tick),
+    );
+  } catch (err) {
+    await releaseFleetLock(pool, lockHost, lock.deploy);
+    throw err;
+  }
   await mkdir(store.deploysDir(), { recursive: true });
   const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
   journal.write({
@@ -79,7 +86,7 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
         }),
       ),
   );
-  const { locks, progress, release } = holdDuring(session, request.selection, lock, locked.locked);
+  const { locks, progress, release } = holdDuring(session, request.selection, lock, locked.locked, lockHost);
   let result: RolloutResult;
   try {
     result = await runRollout({

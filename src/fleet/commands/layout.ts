@@ -18,6 +18,8 @@ export interface Layout {
   revisions: string;
   lock: string;
   lockInfo: string;
+  /** The fleet lock's place, used on the lock host only (commands/lock.ts). */
+  fleetLock: string;
   /** The host Node's `VERSION ABI PLATFORM ARCH`, keyed by its binary's identity (stage.ts). */
   hostRuntime: string;
   release: (version: string) => string;
@@ -40,6 +42,7 @@ export function layoutOf(deployTo: string): Layout {
     revisions: path.join(deployTo, 'revisions.log'),
     lock: path.join(deployTo, '.pier-lock'),
     lockInfo: path.join(deployTo, '.pier-lock', 'info'),
+    fleetLock: path.join(deployTo, '.pier-fleet-lock'),
     hostRuntime: path.join(deployTo, '.pier-host-node'),
     release: (version) => path.join(releases, version),
     partial: (version) => path.join(releases, `.partial-${version}`),

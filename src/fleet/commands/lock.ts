@@ -10,6 +10,22 @@
 import type { Layout } from './layout.js';
 import { all, each, either, optional, type Script, writeTo } from './shell.js';
 
+/**
+ * Where a lock lives: a host's own lock (its Layout: `<deploy_to>/.pier-lock`), or the fleet
+ * lock (fleetLockPlace: `<deploy_to>/.pier-fleet-lock` on the fleet's lock host). Both work
+ * the same way; `root` is created first.
+ */
+export interface LockPlace {
+  root: string;
+  lock: string;
+  lockInfo: string;
+}
+
+/** The fleet lock, on the lock host (lock.ts `lockHostOf`): one deploy or rollback at a time. */
+export function fleetLockPlace(layout: Layout): LockPlace {
+  return { root: layout.root, lock: layout.fleetLock, lockInfo: `${layout.fleetLock}/info` };
+}
+
 export const lockOutcome = {
   taken: 'pier-lock: taken',
   held: 'pier-lock: held',
@@ -19,13 +35,13 @@ export const lockOutcome = {
 export type LockReport = { state: 'taken' | 'none'; holder: '' } | { state: 'held'; holder: string };
 
 /** The file naming the deploy that holds the lock. Deploy ids are [A-Za-z0-9._+-]. */
-export function lockOwnerFile(layout: Layout, deployId: string): string {
+export function lockOwnerFile(layout: LockPlace, deployId: string): string {
   return `${layout.lock}/deploy-${deployId}`;
 }
 
 /** Beside the lock, on its filesystem (a rename never crosses one); `nonce` keeps takers apart. */
-const newLock = (layout: Layout, nonce: string) => `${layout.lock}.new-${nonce}`;
-const oldLock = (layout: Layout, nonce: string) => `${layout.lock}.old-${nonce}`;
+const newLock = (layout: LockPlace, nonce: string) => `${layout.lock}.new-${nonce}`;
+const oldLock = (layout: LockPlace, nonce: string) => `${layout.lock}.old-${nonce}`;
 
 /**
  * Takes the lock for `deployId`, or says who holds it. With `stale` (the holder's info line as
@@ -34,7 +50,7 @@ const oldLock = (layout: Layout, nonce: string) => `${layout.lock}.old-${nonce}`
  * (+ info) on stdout; any other exit is a failure to act (its stderr says why).
  */
 export function takeLock(
-  layout: Layout,
+  layout: LockPlace,
   deployId: string,
   info: string,
   nonce: string,
@@ -63,7 +79,7 @@ export function takeLock(
   );
 }
 
-function moveAside(layout: Layout, stale: string, nonce: string): Script {
+function moveAside(layout: LockPlace, stale: string, nonce: string): Script {
   const aside = oldLock(layout, nonce);
   return all(
     ['grep', '-qxF', '-e', stale, layout.lockInfo],
@@ -81,7 +97,7 @@ function moveAside(layout: Layout, stale: string, nonce: string): Script {
  * (broken by `pier unlock`, taken over) is left alone. The new line is written beside the old
  * and renamed over it, so a reader never sees half of it.
  */
-export function renewLock(layout: Layout, deployId: string, info: string): Script {
+export function renewLock(layout: LockPlace, deployId: string, info: string): Script {
   const next = `${layout.lockInfo}.next`;
   return optional(
     all(['test', '-e', lockOwnerFile(layout, deployId)], writeTo(['printf', '%s\\n', info], next), [
@@ -97,7 +113,7 @@ export function renewLock(layout: Layout, deployId: string, info: string): Scrip
  * Releases this deploy's lock, never someone else's. Exits 0 exactly when no lock of this
  * deploy is left: there was none, or it was renamed away (what remains aside is not a lock).
  */
-export function releaseLock(layout: Layout, deployId: string, nonce: string): Script {
+export function releaseLock(layout: LockPlace, deployId: string, nonce: string): Script {
   return either(['test', '!', '-e', lockOwnerFile(layout, deployId)], removeLock(layout, nonce));
 }
 
@@ -105,7 +121,7 @@ export function releaseLock(layout: Layout, deployId: string, nonce: string): Sc
  * `pier unlock`: prints `held` and the info of whatever lock is there (or `none`), then removes
  * it. Exits 0 exactly when no lock is left.
  */
-export function breakLock(layout: Layout, nonce: string): Script {
+export function breakLock(layout: LockPlace, nonce: string): Script {
   return each(
     either(all(['test', '-d', layout.lock], ['echo', lockOutcome.held], optional(['cat', layout.lockInfo])), [
       'echo',
@@ -115,7 +131,7 @@ export function breakLock(layout: Layout, nonce: string): Script {
   );
 }
 
-function removeLock(layout: Layout, nonce: string): Script {
+function removeLock(layout: LockPlace, nonce: string): Script {
   const aside = oldLock(layout, nonce);
   return all(['mv', '-T', layout.lock, aside], optional(['rm', '-rf', aside]));
 }

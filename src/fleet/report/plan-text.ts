@@ -6,7 +6,7 @@ import { dropInText, envDropIn, hasEnvironment, sharedEnvFile } from '../command
 import { healthGate } from '../commands/health.js';
 import { type HookPoint, runHook } from '../commands/hooks.js';
 import { layoutOf } from '../commands/layout.js';
-import { releaseLock, takeLock } from '../commands/lock.js';
+import { fleetLockPlace, releaseLock, takeLock } from '../commands/lock.js';
 import { asRoot } from '../commands/privilege.js';
 import { relayUrl } from '../commands/relay.js';
 import { applyRelease } from '../commands/service.js';
@@ -66,9 +66,12 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
       );
     }
     lines.push(...local('pre_deploy', 'on the controller, before any host is contacted'));
+    const lockHost = fleet.datacenters[0]?.hosts[0] ?? host;
     lines.push(
+      `the fleet lock, on ${lockHost.name} (the inventory's first host), before any other host:`,
+      `  ${render(takeLock(fleetLockPlace(layoutOf(lockHost.deployTo)), 'ID', lock, 'NONCE'))}`,
       `commands on each host (as on ${host.name}):`,
-      `  lock:      ${render(takeLock(layout, 'ID', lock, 'NONCE'))}`,
+      `  lock:      ${render(takeLock(layout, 'ID', lock, 'NONCE'))}   (in the same round trip as the check)`,
       `  check:     ${render(stagedSha(layout, version))}`,
       `  stage:     ${render(prepareDirs(layout))}`,
       `             ${render(receiveArtifact(layout, sha256))}   (artifact on stdin; once per data center with the relay)`,
@@ -107,6 +110,7 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
       ...hook('after_activate', 'after:', 'after_activate: a failure rolls the host back'),
       `  audit:     ${render(appendAudit(layout, { at: new Date(0), deploy: 'ID', action: 'deploy', version, previous: 'PREVIOUS', result: 'healthy', by: 'USER@HOST' }))}`,
       `  unlock:    ${render(releaseLock(layout, 'ID', 'NONCE'))}`,
+      `the fleet lock, released at the end: ${render(releaseLock(fleetLockPlace(layoutOf(lockHost.deployTo)), 'ID', 'NONCE'))}`,
     );
     lines.push(...local('post_deploy', 'on the controller, after the report is written'));
   }

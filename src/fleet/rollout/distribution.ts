@@ -8,6 +8,7 @@ import { dropRelayCopy, relayUrl, serveArtifact } from '../commands/relay.js';
 import { scriptOutput } from '../commands/shell.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
+import type { DeployLocks } from '../lock.js';
 import { redactor } from '../secrets.js';
 import type { Connection } from '../ssh/connection.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
@@ -46,14 +47,41 @@ export class Distribution {
       staged: (host: Host) => void;
       failed: (host: Host, err: unknown) => void;
     },
+    /** This deploy's locks: each host's is taken in its first round trip (probeStage). */
+    private readonly locks: DeployLocks | undefined,
+    /** Hosts staged ahead of activation at most (see `prefetch`). */
+    private readonly lead: number,
   ) {
     this.limiter = new Limiter(fleet.rollout.stage_window);
     this.redact = redactor(fleet.env);
   }
 
-  /** Starts staging every host now (bounded), so distribution runs ahead of activation. */
+  /**
+   * Stages `hosts` in this order ahead of activation, `stage_window` at a time and at most
+   * `lead` hosts ahead (staged or staging, not yet taken by activation): a host staged far
+   * ahead would wait with its connection idle, and under `ssh.max_open` that connection is
+   * closed for another host's, so activating it would cost a second handshake.
+   */
   prefetch(hosts: readonly Host[]): void {
-    for (const host of hosts) this.ensure(host).catch(() => {});
+    this.queue = [...hosts];
+    this.pump();
+  }
+
+  /** Activation took the host over (or it failed): its place ahead goes to the next one. */
+  taken(host: Host): void {
+    if (this.ahead.delete(host.name)) this.pump();
+  }
+
+  private queue: Host[] = [];
+  private readonly ahead = new Set<string>();
+
+  private pump(): void {
+    while (this.ahead.size < this.lead && this.queue.length > 0 && !this.halted()) {
+      const host = this.queue.shift() as Host;
+      if (this.staged.has(host.name)) continue;
+      this.ahead.add(host.name);
+      this.ensure(host).catch(() => this.taken(host));
+    }
   }
 
   /** Resolves when the host has the release unpacked. */
@@ -79,7 +107,12 @@ export class Distribution {
     this.events.staging(host);
     const connection = await this.pool.connection(host);
     try {
-      const probe = await probeStage(connection, host, this.version, this.artifact);
+      const { locks } = this;
+      const lock = locks && {
+        script: locks.takeScript(host),
+        settle: (on: Connection, stdout: string) => locks.settle(on, host, stdout),
+      };
+      const probe = await probeStage(connection, host, this.version, this.artifact, lock);
       this.currents.set(host.name, probe.current);
       if (!probe.staged) await this.put(connection, host);
       // What lives beside the release, then the after_stage hooks (configure-step.ts, hook-steps.ts).

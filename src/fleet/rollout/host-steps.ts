@@ -14,6 +14,7 @@ import {
   checksumExit,
   cleanStage,
   runtimeExit,
+  sectionMarker,
   splitStageProbe,
   stageArtifact,
   stageProbe,
@@ -41,42 +42,67 @@ export function releaseNode(host: Host, version: string, runtime: RuntimeInfo | 
     : 'node';
 }
 
+/** A lock taken in a host's first round trip (lock.ts DeployLocks): its command and its verdict. */
+export interface FirstLock {
+  script: Script;
+  /** Decides on what `script` printed: resolves when the lock is this deploy's, else throws. */
+  settle: (connection: Connection, stdout: string) => Promise<void>;
+}
+
 /**
- * Staging's first round trip: is `version` already unpacked from this artifact (a different
- * artifact under the same version is FLEET_RELEASE_MISMATCH), what does `current` point to,
- * and with `runtime: host`, can the host's Node load the release's native addons (its ABI,
- * platform and arch against the build's; FLEET_RUNTIME naming both otherwise)?
+ * Staging's first round trip: with `lock`, this deploy's lock on the host is taken first (a
+ * host whose lock another run holds goes no further: FLEET_LOCKED). Then: is `version` already
+ * unpacked from this artifact (a different artifact under the same version is
+ * FLEET_RELEASE_MISMATCH), what does `current` point to, and with `runtime: host`, can the
+ * host's Node load the release's native addons (its ABI, platform and arch against the
+ * build's; FLEET_RUNTIME naming both otherwise)?
  */
 export async function probeStage(
   connection: Connection,
   host: Host,
   version: string,
   artifact: Artifact,
+  lock?: FirstLock,
 ): Promise<{ staged: boolean; current: string | undefined }> {
   const layout = layoutOf(host.deployTo);
   const { runtime } = artifact;
   const hostNode = runtime !== undefined && !runtime.bundled;
-  const probe = splitStageProbe(
-    await connection.check('reading the release marker', stageProbe(layout, version, hostNode)),
-  );
-  if (probe.marker !== '' && probe.marker !== artifact.sha256) {
+  const probe = stageProbe(layout, version, hostNode);
+  let output: string;
+  if (lock) {
+    const result = await connection.exec(each(lock.script, ['echo', sectionMarker], probe));
+    const at = result.stdout.indexOf(`${sectionMarker}\n`);
+    if (at === -1) throw failure('taking the lock', result);
+    await lock.settle(connection, result.stdout.slice(0, at)).catch((err: { code?: unknown }) => {
+      // The take could not act (a deploy_to it cannot write): its own words say why.
+      throw err.code === 'FLEET_LOCK_OUTPUT' && result.stderr !== ''
+        ? new RemoteCommandError('taking the lock', result.code || 1, result.stderr)
+        : err;
+    });
+    if (result.code !== 0) throw failure('reading the release marker', result);
+    output = result.stdout.slice(at + sectionMarker.length + 1);
+  } else {
+    output = await connection.check('reading the release marker', probe);
+  }
+  const parts = splitStageProbe(output);
+  if (parts.marker !== '' && parts.marker !== artifact.sha256) {
     throw new HostError(
       'FLEET_RELEASE_MISMATCH',
-      `releases/${version} holds another artifact (${probe.marker.slice(0, 12)})`,
+      `releases/${version} holds another artifact (${parts.marker.slice(0, 12)})`,
       {
         hint: 'versions are immutable: release a new version instead of rebuilding this one',
       },
     );
   }
   if (runtime !== undefined && hostNode) {
-    const problem = runtimeProblem(runtime, probe.node);
+    const problem = runtimeProblem(runtime, parts.node);
     if (problem !== undefined) {
       throw new HostError('FLEET_RUNTIME', problem, {
         hint: `install Node ${runtime.node} on the host, build releases with the hosts' Node, or set runtime: bundled`,
       });
     }
   }
-  return { staged: probe.marker !== '', current: versionOfLink(probe.current) };
+  return { staged: parts.marker !== '', current: versionOfLink(parts.current) };
 }
 
 /**

@@ -117,6 +117,8 @@ class Rollout {
             this.fail(host, describeError(err), codeOf(err));
           },
         },
+        input.locks,
+        stagingLead(plan, input.fleet),
       );
     }
     if (input.action === 'deploy' && input.fleet.hooks.once.length > 0) {
@@ -191,6 +193,8 @@ class Rollout {
       await this.distribution?.ensure(host);
     } catch {
       return; // counted by the distribution's `failed` event, or skipped after a halt
+    } finally {
+      this.distribution?.taken(host);
     }
     if (this.stopping) return;
     let previous = outcome.previous;
@@ -364,6 +368,20 @@ function codeOf(err: unknown): string {
 
 function breachText(breach: BudgetBreach): string {
   return `failure budget exceeded in the ${breach.scope}: ${breach.failures} failed, ${breach.allowed} allowed`;
+}
+
+/**
+ * How many hosts staging may run ahead of activation: what the connection cap leaves beside the
+ * hosts activation keeps in flight (each data center running at once: its canaries or its
+ * window), at least one. A small fleet stages all of it ahead, as before the cap.
+ */
+export function stagingLead(plan: Plan, fleet: Fleet): number {
+  const running = [...plan.datacenters]
+    .map((dc) => Math.max(dc.canaries.length, dc.window))
+    .sort((a, b) => b - a)
+    .slice(0, plan.dcParallel)
+    .reduce((sum, n) => sum + n, 0);
+  return Math.max(1, fleet.ssh.max_open - running);
 }
 
 /**

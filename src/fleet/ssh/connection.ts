@@ -1,10 +1,13 @@
 // One SSH connection to one host, reused for every step. `exec` is the one executor: it renders
-// a command tree (quoting every argument), runs it, and returns exit code and output.
+// a command tree (quoting every argument), runs it, and returns exit code and output. Scripts
+// without input run one after another in the connection's long-lived shell (remote-shell.ts);
+// an upload, whose bytes go to the script's stdin, gets an exec session of its own.
 import type { Readable } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { refusedCommand, sudoRefusedExit } from '../commands/privilege.js';
 import { envelope, outputMarker, render, type Script, scriptOutput } from '../commands/shell.js';
 import { HostError, RemoteCommandError } from './errors.js';
+import { maxOutput, RemoteShell, shellCommand, shellProblem } from './remote-shell.js';
 
 export interface ExecResult {
   code: number;
@@ -18,11 +21,9 @@ export interface ExecOptions {
   timeoutMs?: number;
 }
 
-/** Output kept per command: enough for probes, bounded so 5,000 hosts stay small. */
-const maxOutput = 1024 * 1024;
-
 export class Connection {
   private closed = false;
+  private shell: Promise<RemoteShell> | undefined;
   constructor(
     readonly client: Client,
     private readonly defaultTimeoutMs: number,
@@ -37,16 +38,69 @@ export class Connection {
   }
 
   /** Runs the script; resolves with any exit code (callers decide what a failure means). */
-  exec(script: Script, options: ExecOptions = {}): Promise<ExecResult> {
-    const command = envelope(script);
+  async exec(script: Script, options: ExecOptions = {}): Promise<ExecResult> {
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    // Input, or a shell busy with another script (a lock renewal during a health gate): a
+    // session of its own, as concurrent as the callers.
+    if (options.stdin !== undefined || this.shellBusy) return this.session(script, timeoutMs, options.stdin);
+    return (await this.shellFor()).run(script, timeoutMs);
+  }
+
+  /** The started shell, once it is. */
+  private started: RemoteShell | undefined;
+
+  private get shellBusy(): boolean {
+    return this.started?.usable === true && this.started.busy;
+  }
+
+  /** The connection's shell, started on first use and again after one ended or timed out. */
+  private async shellFor(): Promise<RemoteShell> {
+    const current = this.shell;
+    if (current) {
+      const shell = await current.catch(() => undefined);
+      if (shell?.usable) return shell;
+      if (this.shell !== current) return this.shellFor();
+    }
+    const started = this.startShell();
+    this.shell = started;
+    started.catch(() => {
+      if (this.shell === started) this.shell = undefined;
+    });
+    return started;
+  }
+
+  private startShell(): Promise<RemoteShell> {
     return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, channel) => {
+      this.client.exec(shellCommand, (err, channel) => {
         if (err) {
           reject(new HostError('FLEET_SSH_CHANNEL', `cannot run a command: ${err.message}`, { cause: err }));
           return;
         }
-        collect(channel, render(script), timeoutMs, options.stdin).then(resolve, reject);
+        this.started = new RemoteShell({
+          input: channel,
+          stdout: channel,
+          stderr: channel.stderr,
+          onClose: (listener) => channel.once('close', (code: number | null) => listener(code)),
+          kill: () => channel.close(),
+        });
+        resolve(this.started);
+      });
+    });
+  }
+
+  /** A script in an exec session of its own, its stdin fed from `stdin` (or empty). */
+  private session(
+    script: Script,
+    timeoutMs: number,
+    stdin: Readable | Buffer | undefined,
+  ): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(envelope(script), (err, channel) => {
+        if (err) {
+          reject(new HostError('FLEET_SSH_CHANNEL', `cannot run a command: ${err.message}`, { cause: err }));
+          return;
+        }
+        collect(channel, render(script), timeoutMs, stdin).then(resolve, reject);
       });
     });
   }
@@ -74,12 +128,6 @@ export class Connection {
   close(): void {
     if (!this.closed) this.client.end();
   }
-}
-
-/** Why a login shell could not run the envelope (a nologin shell, no /bin/sh, no base64). */
-function shellProblem(stderr: string, exit: number): string {
-  const said = stderr.trim().split('\n').slice(-2).join(' / ');
-  return `the login shell did not run /bin/sh (exit ${exit})${said ? `: ${said}` : ''}; pier needs /bin/sh and base64 on the host and a login shell that can start a program`;
 }
 
 /**
