@@ -4,7 +4,7 @@
 import type { ProgressSink } from './progress.js';
 
 /** Longest a non-TTY run stays silent while a phase is under way, in milliseconds. */
-export const quietLimitMs = 3000;
+export const quietLimitMs = 2000;
 
 export class PhaseProgress {
   private done = 0;

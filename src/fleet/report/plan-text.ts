@@ -22,6 +22,7 @@ import {
 } from '../commands/stage.js';
 import { installUnit } from '../commands/unit.js';
 import type { Fleet } from '../inventory/inventory.js';
+import { lockHostOf } from '../lock.js';
 import { type Plan, waves } from '../rollout/plan.js';
 
 export function planText(fleet: Fleet, plan: Plan, version: string, sha256: string): string {
@@ -66,7 +67,7 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
       );
     }
     lines.push(...local('pre_deploy', 'on the controller, before any host is contacted'));
-    const lockHost = fleet.datacenters[0]?.hosts[0] ?? host;
+    const lockHost = lockHostOf(fleet);
     lines.push(
       `the fleet lock, on ${lockHost.name} (the inventory's first host), before any other host:`,
       `  ${render(takeLock(fleetLockPlace(layoutOf(lockHost.deployTo)), 'ID', lock, 'NONCE'))}`,

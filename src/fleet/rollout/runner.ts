@@ -198,6 +198,7 @@ class Rollout {
     }
     if (this.stopping) return;
     let previous = outcome.previous;
+    let done = false;
     try {
       const connection = await input.pool.connection(host);
       if (previous === undefined) {
@@ -241,7 +242,10 @@ class Rollout {
         entry,
         input.locks?.releaseScript(host),
       ).catch(() => false);
-      if (unlocked) input.locks?.released(host);
+      if (unlocked) {
+        input.locks?.released(host);
+        done = true;
+      }
     } catch (err) {
       this.noteHook(err);
       const message = describeError(err);
@@ -253,7 +257,8 @@ class Rollout {
         this.fail(host, message, codeOf(err));
       }
     } finally {
-      input.pool.release(host);
+      if (done) input.pool.retire(host);
+      else input.pool.release(host);
     }
   }
 
@@ -381,7 +386,8 @@ export function stagingLead(plan: Plan, fleet: Fleet): number {
     .sort((a, b) => b - a)
     .slice(0, plan.dcParallel)
     .reduce((sum, n) => sum + n, 0);
-  return Math.max(1, fleet.ssh.max_open - running);
+  // Beside those: the fleet lock's host and a relay per data center, which stay open.
+  return Math.max(1, fleet.ssh.max_open - running - plan.datacenters.length - 1);
 }
 
 /**

@@ -149,6 +149,18 @@ export class ConnectionPool {
     this.wake();
   }
 
+  /**
+   * The host is done with this run (healthy, its lock released): like `release`, but under
+   * pressure its connection is the first to close, before those of hosts still between steps.
+   */
+  retire(host: Host): void {
+    const key = `${host.user}@${host.address}:${host.port}`;
+    if (this.open.has(key) && !this.pinned.has(key)) this.retired.add(key);
+    this.release(host);
+  }
+
+  private readonly retired = new Set<string>();
+
   /** Keeps the host's connection open whatever the pressure (a relay serving its data center). */
   pin(host: Host): void {
     const key = `${host.user}@${host.address}:${host.port}`;
@@ -186,12 +198,17 @@ export class ConnectionPool {
   }
 
   /**
-   * The idle connection to close for a waiting host: the one released last. Hosts go through
+   * The idle connection to close for a waiting host: a retired one (its host is done), else the
+   * one released last. Hosts go through
    * the phases in the plan's order (lock, stage, activate), so the ones released first are the
    * ones the next phase needs first; closing the newest keeps them (least recently released
    * would close exactly those, and every phase would reconnect everything beyond the cap).
    */
   private newestIdle(): string | undefined {
+    for (const key of this.retired) {
+      this.retired.delete(key);
+      if (this.idle.has(key)) return key;
+    }
     let newest: string | undefined;
     for (const key of this.idle) newest = key;
     return newest;
@@ -227,6 +244,7 @@ export class ConnectionPool {
 
   private get(target: Target): Promise<Connection> {
     this.idle.delete(target.key);
+    this.retired.delete(target.key);
     const existing = this.open.get(target.key);
     if (existing) return existing;
     if (this.used >= this.options.maxOpen) {
@@ -252,6 +270,7 @@ export class ConnectionPool {
   private forget(key: string, pending: Promise<Connection>): void {
     if (this.open.get(key) === pending) this.open.delete(key);
     this.idle.delete(key);
+    this.retired.delete(key);
     this.wake();
   }
 
