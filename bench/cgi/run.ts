@@ -174,6 +174,7 @@ try {
     'pier CGI / bare node with one write, wall': ratio(pier?.wallMs, write?.wallMs),
     'pier CGI / Node ES module by hand, wall': ratio(pier?.wallMs, byHand?.wallMs),
     'pier CGI / Python CGI, wall': ratio(pier?.wallMs, python?.wallMs),
+    'pier CGI / Python CGI, CPU': ratio(pier?.cpuMs, python?.cpuMs),
   };
   console.log('');
   for (const [name, value] of Object.entries(ratios)) console.log(`${name}: ${value}x`);

@@ -2,7 +2,8 @@
 //   #!/usr/bin/env -S pier cgi
 // makes the app module itself the script Apache executes.
 import type { Command } from 'commander';
-import { loadApp } from '../server/app/load-app.js';
+import { loadCgiApp } from '../server/cgi/cgi-app.js';
+import { stdoutOutput } from '../server/cgi/cgi-output.js';
 import { defaultCgiLimits, runCgi } from '../server/cgi/run-cgi.js';
 import { parseByteSize } from './parse-values.js';
 
@@ -25,12 +26,12 @@ export function registerCgi(program: Command): void {
     )
     .action(async (app: string, options: { limitPost: number; bodyTimeout: number }) => {
       process.exitCode = 0;
-      await runCgi(() => loadApp(app), {
+      await runCgi(() => loadCgiApp(app), {
         limitPost: options.limitPost,
         timeoutMs: options.bodyTimeout,
         env: process.env,
         stdin: () => process.stdin,
-        stdout: process.stdout,
+        stdout: stdoutOutput(),
         log: (line) => process.stderr.write(`${line}\n`),
       });
     });

@@ -3,6 +3,7 @@
 // REQUEST_URI; GATEWAY_INTERFACE is the RFC 3875 marker) it answers the request, otherwise it
 // prints the Hello line.
 import { toApp } from '../server/app/handler.js';
+import { stdoutOutput } from '../server/cgi/cgi-output.js';
 import { defaultCgiLimits, runCgi } from '../server/cgi/run-cgi.js';
 import hello, { doMagic } from './hello.js';
 
@@ -11,7 +12,7 @@ if (process.env.GATEWAY_INTERFACE !== undefined || process.env.REQUEST_URI !== u
     ...defaultCgiLimits,
     env: process.env,
     stdin: () => process.stdin,
-    stdout: process.stdout,
+    stdout: stdoutOutput(),
     log: (line) => process.stderr.write(`${line}\n`),
   });
 } else {

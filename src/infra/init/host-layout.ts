@@ -9,7 +9,7 @@ export const releaseRoot = (o: InitOptions): string => `/opt/${o.name}/current`;
 /** pier ships inside the release, so the server's version moves with the app's. */
 export const pierCli = 'dist/src/cli/main.js';
 /** The CGI entry (the same as `pier cgi`, without the CLI in front), relative to the checkout. */
-export const pierCgi = 'dist/src/server/cgi/main.js';
+export const pierCgi = 'dist/src/server/cgi/main.cjs';
 
 /**
  * systemd wants an absolute ExecStart; env finds `node` on the unit's PATH: the release's own

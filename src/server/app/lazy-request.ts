@@ -3,8 +3,8 @@
 // signal, clone...) builds the real undici Request once and delegates to it. Apps that never
 // read the request (Hello) pay for none of it; `instanceof Request` still holds.
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import { linkLater } from './late-prototype.js';
+import { streamModule } from './stream-module.js';
 
 /** What a front-end knows about a request, handed over without building anything. */
 export interface RequestSource {
@@ -128,7 +128,7 @@ class IncomingSource implements RequestSource {
   }
 
   body(): ReadableStream {
-    return Readable.toWeb(this.req) as ReadableStream;
+    return streamModule().Readable.toWeb(this.req) as ReadableStream;
   }
 }
 

@@ -3,17 +3,17 @@
 // capture stream that parses the HTTP head Node writes and hands head and body to the sink.
 import type * as Http from 'node:http';
 import { createRequire } from 'node:module';
-import { Duplex, type Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { framedHeaders } from './body-allowed.js';
 import type { NodeListener } from './handler.js';
 import type { RequestHead } from './request-head.js';
 import { forwardableHeaders, type ResponseHead, type ResponseSink } from './response-sink.js';
+import { streamModule } from './stream-module.js';
 
 const headEnd = Buffer.from('\r\n\r\n');
 
 // node:http, loaded the first time a Node listener runs: a CGI process answering a fetch
 // handler never needs it.
-const require = createRequire(import.meta.url);
 let http: typeof Http | undefined;
 
 function parseHead(raw: string): ResponseHead {
@@ -30,66 +30,76 @@ function parseHead(raw: string): ResponseHead {
 }
 
 /** The stream a ServerResponse writes raw HTTP into; it never carries request bytes. */
-class CaptureSocket extends Duplex {
-  private pending: Buffer[] = [];
-  private headSent = false;
+interface CaptureSocket extends Duplex {
   onResume: (() => void) | undefined;
+}
+type CaptureSocketClass = new (sink: ResponseSink, fail: (err: Error) => void) => CaptureSocket;
+let captureSocketClass: CaptureSocketClass | undefined;
 
-  constructor(
-    private readonly sink: ResponseSink,
-    private readonly fail: (err: Error) => void,
-  ) {
-    super({ allowHalfOpen: true });
-  }
+// Defined the first time a Node listener runs: it extends Duplex, and a CGI process answering a
+// fetch handler never loads node:stream.
+function defineCaptureSocket(): CaptureSocketClass {
+  return class extends streamModule().Duplex {
+    private pending: Buffer[] = [];
+    private headSent = false;
+    onResume: (() => void) | undefined;
 
-  override _read(): void {}
-
-  // IncomingMessage asks its socket to resume when the app wants more body bytes.
-  override resume(): this {
-    this.onResume?.();
-    return this;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error) => void): void {
-    if (this.headSent) {
-      this.forward(chunk, done);
-      return;
+    constructor(
+      private readonly sink: ResponseSink,
+      private readonly fail: (err: Error) => void,
+    ) {
+      super({ allowHalfOpen: true });
     }
-    this.pending.push(chunk);
-    const buffered = Buffer.concat(this.pending);
-    const at = buffered.indexOf(headEnd);
-    if (at < 0) {
-      done();
-      return;
-    }
-    this.pending = [];
-    try {
-      this.sink.head(parseHead(buffered.subarray(0, at).toString('latin1')));
-    } catch (err) {
-      this.fail(err as Error);
-      done(err as Error);
-      return;
-    }
-    this.headSent = true;
-    this.forward(buffered.subarray(at + headEnd.length), done);
-  }
 
-  private forward(bytes: Buffer, done: (err?: Error) => void): void {
-    const pending = bytes.length > 0 ? this.sink.write(bytes) : undefined;
-    if (pending) pending.then(() => done(), done);
-    else done();
-  }
+    override _read(): void {}
 
-  // Present so ServerResponse can treat this as a net.Socket.
-  setTimeout(): this {
-    return this;
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
+    // IncomingMessage asks its socket to resume when the app wants more body bytes.
+    override resume(): this {
+      this.onResume?.();
+      return this;
+    }
+
+    override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error) => void): void {
+      if (this.headSent) {
+        this.forward(chunk, done);
+        return;
+      }
+      this.pending.push(chunk);
+      const buffered = Buffer.concat(this.pending);
+      const at = buffered.indexOf(headEnd);
+      if (at < 0) {
+        done();
+        return;
+      }
+      this.pending = [];
+      try {
+        this.sink.head(parseHead(buffered.subarray(0, at).toString('latin1')));
+      } catch (err) {
+        this.fail(err as Error);
+        done(err as Error);
+        return;
+      }
+      this.headSent = true;
+      this.forward(buffered.subarray(at + headEnd.length), done);
+    }
+
+    private forward(bytes: Buffer, done: (err?: Error) => void): void {
+      const pending = bytes.length > 0 ? this.sink.write(bytes) : undefined;
+      if (pending) pending.then(() => done(), done);
+      else done();
+    }
+
+    // Present so ServerResponse can treat this as a net.Socket.
+    setTimeout(): this {
+      return this;
+    }
+    setNoDelay(): this {
+      return this;
+    }
+    setKeepAlive(): this {
+      return this;
+    }
+  };
 }
 
 export function dispatchNode(
@@ -98,10 +108,11 @@ export function dispatchNode(
   body: Readable | null,
   sink: ResponseSink,
 ): Promise<void> {
-  http ??= require('node:http') as typeof Http;
+  http ??= createRequire(import.meta.url)('node:http') as typeof Http;
   const { IncomingMessage, ServerResponse } = http;
   return new Promise<void>((resolve, reject) => {
-    const socket = new CaptureSocket(sink, reject);
+    captureSocketClass ??= defineCaptureSocket();
+    const socket = new captureSocketClass(sink, reject);
     const req = new IncomingMessage(socket as never);
     req.method = head.method;
     req.url = head.target;

@@ -3,9 +3,10 @@
 
 import { sendError } from '../app/dispatch.js';
 import { installLightResponse } from '../app/light-response.js';
-import { loadApp } from '../app/load-app.js';
 import { describeError } from '../errors.js';
+import { loadCgiApp } from './cgi-app.js';
 import { parseCgiArguments } from './cgi-arguments.js';
+import { stdoutOutput } from './cgi-output.js';
 import { cgiSink } from './cgi-sink.js';
 import { runCgi } from './run-cgi.js';
 
@@ -23,19 +24,19 @@ export async function cgiProcess(argv: readonly string[]): Promise<void> {
     args = parseCgiArguments(argv);
   } catch (err) {
     log(`error[${(err as { code?: string }).code ?? 'CGI_USAGE'}]: ${describeError(err)}`);
-    sendError(cgiSink(process.stdout), 500);
+    sendError(cgiSink(stdoutOutput()), 500);
     process.exitCode = 2;
     return;
   }
   process.exitCode = 0;
   // As in workers: a plain string Response is written without building undici's.
   installLightResponse();
-  await runCgi(() => loadApp(args.app), {
+  await runCgi(() => loadCgiApp(args.app), {
     limitPost: args.limitPost,
     timeoutMs: args.timeoutMs,
     env: process.env,
     stdin: () => process.stdin,
-    stdout: process.stdout,
+    stdout: stdoutOutput(),
     log,
   });
 }

@@ -1,24 +1,22 @@
 // A ResponseSink that writes an RFC 3875 CGI response: `Status:` and header lines, a blank
 // line, then the body bytes as they come (the server frames them; EOF ends the body).
-import type { Writable } from 'node:stream';
 import type { ResponseSink } from '../app/response-sink.js';
 import { cgiHead } from '../fastcgi/cgi-head.js';
+import type { CgiOutput } from './cgi-output.js';
 
-export function cgiSink(out: Writable): ResponseSink {
-  const write = (chunk: Uint8Array | string): Promise<void> | undefined =>
-    out.write(chunk) ? undefined : new Promise((resolve) => out.once('drain', resolve));
+export function cgiSink(out: CgiOutput): ResponseSink {
   return {
     head(head) {
-      void write(cgiHead(head));
+      void out.write(cgiHead(head));
     },
-    write,
+    write: (chunk) => out.write(chunk),
     end() {
       out.end();
     },
     complete(head, body) {
-      // One write: the head and a body already in memory.
-      const bytes = cgiHead(head);
-      out.end(body && body.length > 0 ? Buffer.concat([bytes, body]) : bytes);
+      // Head and body as they are: copying them into one buffer costs more than a second write.
+      void out.write(cgiHead(head));
+      out.end(body && body.length > 0 ? body : undefined);
     },
     abort() {
       out.destroy();

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { type App, toApp } from '../app/handler.js';
+import { streamOutput } from './cgi-output.js';
 import { runCgi } from './run-cgi.js';
 
 interface Outcome {
@@ -21,7 +22,7 @@ async function cgi(app: App, env: Record<string, string>, body = ''): Promise<Ou
   const status = await runCgi(app, {
     env: { GATEWAY_INTERFACE: 'CGI/1.1', SERVER_PROTOCOL: 'HTTP/1.1', ...env },
     stdin,
-    stdout,
+    stdout: streamOutput(stdout),
     log: (line) => log.push(line),
     limitPost: 1024,
     timeoutMs: 1000,

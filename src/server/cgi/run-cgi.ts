@@ -1,11 +1,13 @@
 // `pier cgi`: one request per process, as Apache's mod_cgi/mod_cgid runs scripts. The request
 // comes from the environment and stdin, the response goes to stdout; problems go to stderr as
 // one line each and to the client as a status, never as a stack trace.
-import { Readable, type Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { headFromCgiVars } from '../app/cgi-vars.js';
 import { dispatch, sendError } from '../app/dispatch.js';
 import type { App } from '../app/handler.js';
+import { streamModule } from '../app/stream-module.js';
 import { describeError, statusOf } from '../errors.js';
+import type { CgiOutput } from './cgi-output.js';
 import { cgiSink } from './cgi-sink.js';
 import { type BodyLimits, cgiBodyLength, readExactly } from './read-body.js';
 
@@ -16,7 +18,7 @@ export interface CgiOptions extends BodyLimits {
    * process.stdin: a GET never creates the stream, nor a handle that could keep the process up).
    */
   stdin: Readable | (() => Readable);
-  stdout: Writable;
+  stdout: CgiOutput;
   log: (line: string) => void;
 }
 
@@ -55,7 +57,7 @@ export async function runCgi(app: App | (() => Promise<App>), options: CgiOption
     sendError(sink, 500);
     return 500;
   }
-  const stream = head.contentLength === null ? null : Readable.from([body]);
+  const stream = head.contentLength === null ? null : streamModule().Readable.from([body]);
   const result = await dispatch(loaded, head, stream, sink, {
     log: (line) => options.log(`pier cgi: ${line}`),
   });
