@@ -67,6 +67,16 @@ test('status: a host the jump host cannot reach fails within connect_timeout', {
   );
   assert.match(result.stdout, /^sfo-1 +sfo +\(none\)/m);
   assert.match(result.stdout, /^ams-1 +ams +\(none\)/m);
+  assert.equal(result.code, 1, 'a host that could not be asked is not a clean answer');
+  // The summary (the default past 50 hosts) gives the cause too, once per cause.
+  const summary = await pier(app.dir, ['status', '--summary'], { timeoutMs: 40_000 });
+  assert.equal(summary.code, 1);
+  assert.ok(
+    summary.stdout.includes(
+      `unreachable:\n  1 host: timed out after 2 s connecting through jump host ${jump}\n    sfo-2\n`,
+    ),
+    summary.stdout,
+  );
 });
 
 test('deploy: that host fails with FLEET_SSH_JUMP, the others are deployed', {

@@ -7,7 +7,9 @@ export function registerStatus(program: Command): void {
   withFleetFlags(
     program
       .command('status')
-      .description('what every host runs, per data center, and which hosts drifted')
+      .description(
+        'what every host runs, per data center, and which hosts drifted (exit 1 when a host is unreachable)',
+      )
       .option('--json', 'machine-readable output')
       .option('--summary', 'only the per-DC summary (default when there are more than 50 hosts)'),
   ).action(async (flags: FleetFlags & { json?: boolean; summary?: boolean }) => {
@@ -21,6 +23,8 @@ export function registerStatus(program: Command): void {
         const detail = flags.summary !== true && status.hosts.length <= 50;
         process.stdout.write(renderStatus(status, detail));
       }
+      // A host that could not be asked is not known to run anything: not a clean answer.
+      if (status.hosts.some((host) => host.error !== undefined)) process.exitCode = 1;
     } finally {
       await session.pool.closeAll();
     }

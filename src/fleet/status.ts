@@ -102,6 +102,19 @@ export function renderStatus(status: FleetStatus, detail: boolean): string {
     return [dc, String(here.length), [...versions].map(([v, n]) => `${v}: ${n}`).join(', ')];
   });
   lines.push(table([['dc', 'hosts', 'versions'], ...rows]));
+  // Without the table's note column, the causes go under it: one line per cause, its hosts.
+  const causes = new Map<string, string[]>();
+  for (const h of status.hosts) if (h.error) causes.set(h.error, [...(causes.get(h.error) ?? []), h.name]);
+  if (!detail && causes.size > 0) {
+    lines.push('', 'unreachable:');
+    for (const [cause, names] of causes) {
+      const more = names.length > 10 ? `, … (${names.length - 10} more)` : '';
+      lines.push(
+        `  ${names.length} host${names.length === 1 ? '' : 's'}: ${cause}`,
+        `    ${names.slice(0, 10).join(', ')}${more}`,
+      );
+    }
+  }
   lines.push(
     '',
     status.drift.length === 0
