@@ -211,4 +211,28 @@ test('a second deploy is refused by the lock, naming who holds it; unlock clears
   assert.match(unlock.stdout, /^fra-1: removed the lock of alice@laptop \(deploy D-gone/m);
   const after = await pier(app.dir, ['deploy', 'v2', '--hosts', 'fra-1']);
   assert.equal(after.code, 0, after.stdout);
+
+  // The fleet lock of a controller gone for good, on the lock host (the inventory's first):
+  // every run is refused before any host is touched, until `pier unlock` removes it too.
+  const fleetLock = path.join(fleet.host('ams-1').opt as string, 'hello', '.pier-fleet-lock');
+  mkdirSync(fleetLock);
+  writeFileSync(
+    path.join(fleetLock, 'info'),
+    `${JSON.stringify({ owner: 'carol@ci', deploy: 'D-lost', since: 'y', expires })}\n`,
+  );
+  const blocked = await pier(app.dir, ['deploy', 'v2', '--hosts', 'sfo-1']);
+  assert.equal(blocked.code, 3, blocked.stdout);
+  assert.match(
+    blocked.stderr,
+    /error\[FLEET_LOCKED\]: the fleet is locked by carol@ci \(deploy D-lost, since y,/,
+  );
+  assert.match(blocked.stderr, /`pier unlock` removes the lock/);
+  assert.equal(existsSync(path.join(fleet.host('sfo-1').opt as string, 'hello', '.pier-lock')), false);
+  const cleared = await pier(app.dir, ['unlock', '--hosts', 'sfo-1']);
+  assert.doesNotMatch(cleared.stdout, /fleet lock/, 'only unlocking its host removes the fleet lock');
+  const unlockAll = await pier(app.dir, ['unlock']);
+  assert.equal(unlockAll.code, 0, unlockAll.stderr);
+  assert.match(unlockAll.stdout, /^fleet lock on ams-1: removed the lock of carol@ci \(deploy D-lost/m);
+  assert.equal(existsSync(fleetLock), false);
+  assert.equal((await pier(app.dir, ['deploy', 'v2', '--hosts', 'sfo-1'])).code, 0);
 });

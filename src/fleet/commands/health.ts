@@ -27,19 +27,26 @@ export const gateMarker = 'pier-health:';
  * probe would start after the timeout, then keep probing through the bake. One SSH round trip
  * instead of one per probe. The verdict is the last `pier-health:` line; curl's status (000
  * when nothing answered) is what the controller judges (health-gate.ts), as for single probes.
+ *
+ * A gate that passes at once with no bake runs `sh` and `curl` and nothing else: the answer is
+ * kept in a variable (no temporary file), the body matched with `case`, and the clock read from
+ * /proc/uptime with the `read` builtin (date(1) where there is none). Each process saved is
+ * about 1 ms of the host's CPU per deploy.
  */
 const gateLoop = [
   'url=$1 want=$2 body=$3 timeout=$4 every=$5 pause=$6 bake=$7 probe=$8;',
-  'tmp=$(mktemp) || exit 1; trap \'rm -f "$tmp"\' EXIT;',
-  'now() { date +%s%3N; };',
-  'check() { code=$(curl -sS --max-time "$probe" -o "$tmp" -w "%{http_code}" "$url" 2>/dev/null); [ -n "$code" ] || code=000;',
-  'ok=1; found=1; [ "$code" = "$want" ] || ok=0;',
-  'if [ -n "$body" ] && ! grep -qF -e "$body" "$tmp"; then found=0; ok=0; fi; };',
-  'deadline=$(( $(now) + timeout )); check;',
-  'while [ $ok = 0 ] && [ $(( $(now) + every )) -lt $deadline ]; do sleep "$pause"; check; done;',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+  'tick() { if read -r up _ < /proc/uptime 2>/dev/null; then t=$(( ${up%.*} * 1000 + (1${up#*.} - 100) * 10 )); else t=$(date +%s%3N); fi; };',
+  'check() { out=$(curl -sS --max-time "$probe" -w "pier-status:%{http_code}" "$url" 2>/dev/null);',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+  'code=${out##*pier-status:}; [ -n "$code" ] || code=000; ok=1; found=1; [ "$code" = "$want" ] || ok=0;',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+  'if [ -n "$body" ]; then case "${out%pier-status:*}" in *"$body"*) ;; *) found=0; ok=0;; esac; fi; };',
+  'tick; deadline=$(( t + timeout )); check;',
+  'while [ $ok = 0 ]; do tick; [ $(( t + every )) -lt $deadline ] || break; sleep "$pause"; check; done;',
   '[ $ok = 1 ] || { echo "pier-health:fail:gate:$code:$found"; exit 0; };',
-  'end=$(( $(now) + bake ));',
-  'while [ $(now) -lt $end ]; do sleep "$pause"; check; [ $ok = 1 ] || { echo "pier-health:fail:bake:$code:$found"; exit 0; }; done;',
+  'if [ "$bake" -gt 0 ]; then tick; end=$(( t + bake ));',
+  'while tick; [ $t -lt $end ]; do sleep "$pause"; check; [ $ok = 1 ] || { echo "pier-health:fail:bake:$code:$found"; exit 0; }; done; fi;',
   'echo pier-health:ok',
 ].join(' ');
 

@@ -109,15 +109,21 @@ export const outputMarker = '--pier-output-7c1e--';
  * Shape: `exec /bin/sh -c 'eval "$(printf %s <base64> | base64 -d)"'`.
  */
 export function envelope(part: Part): string {
-  const body = [
-    `PATH=${remotePath}:$PATH; export PATH`,
-    'LC_ALL=C; LANG=C; export LC_ALL LANG; unset LANGUAGE',
-    `printf '%s\\n' ${outputMarker}; printf '%s\\n' ${outputMarker} >&2`,
-    render(part),
-  ].join('\n');
+  const body = [prelude, render(part)].join('\n');
   const encoded = Buffer.from(body, 'utf8').toString('base64');
   return `exec /bin/sh -c 'eval "$(printf %s ${encoded} | base64 -d)"'`;
 }
+
+/**
+ * What every script runs after: the fixed PATH and locale, then the marker line on stdout and
+ * stderr. The envelope puts it before its script; a long-lived shell (ssh/remote-shell.ts) is
+ * sent it first on its input.
+ */
+export const prelude = [
+  `PATH=${remotePath}:$PATH; export PATH`,
+  'LC_ALL=C; LANG=C; export LC_ALL LANG; unset LANGUAGE',
+  `printf '%s\\n' ${outputMarker}; printf '%s\\n' ${outputMarker} >&2`,
+].join('\n');
 
 /**
  * What the script itself printed: the text after the envelope's marker line. Without a marker

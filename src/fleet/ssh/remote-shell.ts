@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { envelope, outputMarker, render, type Script } from '../commands/shell.js';
+import { outputMarker, prelude, render, type Script } from '../commands/shell.js';
 import { HostError } from './errors.js';
 
 export interface ShellResult {
@@ -33,8 +33,13 @@ export interface ShellStreams {
   kill(): void;
 }
 
-/** The command line that starts a shell: the envelope (shell.ts) whose script is the reader. */
-export const shellCommand = envelope(['exec', '/bin/sh', '-s']);
+/**
+ * The command line that starts a shell. Every login shell pier meets (sh, bash, dash, fish,
+ * tcsh, zsh) parses it the same way and replaces itself with /bin/sh reading its input, so,
+ * unlike a script's envelope (shell.ts), it needs no base64 and no second shell; the PATH,
+ * locale and marker lines (`prelude`) are the first thing that shell reads.
+ */
+export const shellCommand = 'exec /bin/sh -s';
 
 /** Output kept per script: enough for probes, bounded so 5,000 hosts stay small. */
 export const maxOutput = 1024 * 1024;
@@ -84,6 +89,7 @@ export class RemoteShell {
     });
     // A shell whose input is gone exits; EPIPE on a closing channel is not the script's error.
     streams.input.on('error', () => {});
+    streams.input.write(`${prelude}\n`);
     streams.onClose((code) => {
       this.closed = true;
       this.closeCode = code;
