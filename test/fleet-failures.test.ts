@@ -114,7 +114,7 @@ test('a changed host key is refused with its fingerprint until trusted on purpos
 }, async () => {
   const fingerprint = await fleet.rekey('ams-2');
   const refused = await pier(app.dir, ['deploy', 'v2', '--failure-budget', '2']);
-  assert.equal(refused.code, 0, refused.stderr);
+  assert.equal(refused.code, 0, `${refused.stdout}\n${refused.stderr}`);
   assert.ok(
     refused.stdout.includes(
       `1 host: host key changed: the host presented ssh-ed25519 ${fingerprint}, known_hosts has SHA256:`,

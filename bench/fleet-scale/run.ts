@@ -4,7 +4,8 @@
 //
 // One sshd answers on every 127.1.y.z address; each address is a host with its own deploy_to,
 // five data centers, canary 1, window 10%, all data centers at once (fleet-file.ts). The bench
-// times `pier release v1` and `pier deploy v1`, samples the controller (peak RSS, fds, SSH
+// times `pier release v1` and `pier deploy v1` (a first deploy), then `pier deploy v2` (the next
+// release, as every later deploy), samples the controller (peak RSS, fds, SSH
 // connections; controller-meter.ts), counts its TCP bytes (socket-meter.ts) and the longest time
 // its output stayed silent. Then the floor: the same hosts, one ssh2 handshake and one `true` each,
 // 64 at a time (ssh-floor.ts). Prints the figures and the ratio and writes
@@ -192,7 +193,37 @@ try {
   };
   await sessionsEnded();
   const hostsCpuDeploy = fleet.sessionsCpuMs() - hostsCpuBefore;
+
+  // The next release to the same hosts: what every deploy after the first costs (the hosts
+  // already have the layout, and their answers that are cached, such as the host Node's).
+  app.commit('v2');
+  const releaseNext = spawnSync(process.execPath, [pierBin, 'release', 'v2'], {
+    cwd: app.dir,
+    encoding: 'utf8',
+  });
+  if (releaseNext.status !== 0)
+    throw new Error(`pier release v2 failed:\n${releaseNext.stdout}${releaseNext.stderr}`);
+  const hostsCpuBeforeNext = fleet.sessionsCpuMs();
+  const nextStart = process.hrtime.bigint();
+  const next = spawn(process.execPath, [pierBin, 'deploy', 'v2'], {
+    cwd: app.dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  pier = next;
+  let nextOutput = '';
+  for (const stream of [next.stdout, next.stderr])
+    stream.on('data', (chunk: Buffer) => (nextOutput += chunk.toString()));
+  const nextExit = await new Promise<number>((resolve) =>
+    next.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+  );
+  const nextMs = Number(process.hrtime.bigint() - nextStart) / 1e6;
+  const nextOutcome = /deploy v2: .*/.exec(nextOutput)?.[0] ?? '(no outcome line)';
+  console.log(`pier deploy v2: ${seconds(nextMs)}, exit ${nextExit}: ${nextOutcome}`);
+  if (nextExit !== 0) failed = true;
+  await sessionsEnded();
+  const hostsCpuNext = fleet.sessionsCpuMs() - hostsCpuBeforeNext;
   const machineBeforeFloor = machineCpu();
+  const hostsCpuBeforeFloor = fleet.sessionsCpuMs();
   const floor = await sshFloor(
     fleet.hosts.map((host) => ({
       address: host.address,
@@ -205,7 +236,7 @@ try {
   );
   const machineBusyFloor = busyPercent(machineBeforeFloor, machineCpu());
   await sessionsEnded();
-  const hostsCpuFloor = fleet.sessionsCpuMs() - hostsCpuBefore - hostsCpuDeploy;
+  const hostsCpuFloor = fleet.sessionsCpuMs() - hostsCpuBeforeFloor;
   const pierSsh = sockets[String(sshPort)] ?? { connections: 0, bytesWritten: 0, bytesRead: 0 };
   const floorSsh = floor.sockets[String(sshPort)] ?? { connections: 0, bytesWritten: 0, bytesRead: 0 };
   const result = {
@@ -252,6 +283,13 @@ try {
       bytesReceivedFromSsh: floorSsh.bytesRead,
     },
     ratio: Number((deployMs / floor.wallMs).toFixed(2)),
+    next: {
+      wallMs: Math.round(nextMs),
+      exitCode: nextExit,
+      outcome: nextOutcome,
+      hostsCpuMs: hostsCpuNext,
+      ratio: Number((nextMs / floor.wallMs).toFixed(2)),
+    },
     measures: {
       peakRssMb: 'VmHWM of the pier process, sampled every 200 ms',
       peakSshConnections:
@@ -288,6 +326,9 @@ try {
     `floor (ssh2 + true, ${handshakeConcurrency} at once) ${seconds(floor.wallMs)}  (${floor.failures.length} failed)`,
   );
   console.log(`ratio pier/floor             ${result.ratio}x`);
+  console.log(
+    `next release (v2)            ${seconds(nextMs)}, ratio ${result.next.ratio}x, hosts' CPU ${seconds(hostsCpuNext)}`,
+  );
   console.log(`controller peak RSS          ${result.pier.peakRssMb} MB`);
   console.log(
     `peak SSH connections         ${controller.peakSshConnections} (opened ${pierSsh.connections})`,

@@ -122,9 +122,9 @@ test('service commands for systemd and for start-stop-daemon', () => {
   };
   // The whole process group goes: with `sh -c "node server.js"` the pidfile names only the shell.
   const stop =
-    `sh -c 'f=$1 ticks=$2; pid=$(cat "$f" 2>/dev/null) || exit 0;` +
+    `sh -c 'f=$1 ticks=$2; [ -e "$f" ] || exit 0; pid=; { read -r pid < "$f"; } 2>/dev/null;` +
     ` case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac; group=$pid;` +
-    ` stat=$(cat /proc/$pid/stat 2>/dev/null) && set -- \${stat##*)} && [ "$3" -gt 1 ] && group=$3;` +
+    ` { read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- \${stat##*)} && [ "$3" -gt 1 ] && group=$3;` +
     ` kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; }; n=0;` +
     ' while kill -0 -$group 2>/dev/null; do [ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;' +
     ` [ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };` +
@@ -180,18 +180,19 @@ test('health probe and its parser', () => {
 test('lock commands', () => {
   const info = '{"owner":"a@b","deploy":"d1"}';
   const lock = '/opt/hello/.pier-lock';
-  const built = `mkdir ${lock}.new-n1 && printf '%s\\n' '${info}' > ${lock}.new-n1/info && touch ${lock}.new-n1/deploy-d1`;
+  const made = `{ mkdir ${lock}.new-n1 2>/dev/null || { mkdir -p /opt/hello && mkdir ${lock}.new-n1; }; }`;
+  const built = `printf '%s\\n' '${info}' > ${lock}.new-n1/info && true > ${lock}.new-n1/deploy-d1`;
   const place =
     `{ mv -T ${lock}.new-n1 ${lock} && echo 'pier-lock: taken'; } || { rm -rf ${lock}.new-n1 && test -d ${lock}` +
     ` && echo 'pier-lock: held' && { cat ${lock}/info 2>/dev/null || true; }; }`;
   assert.equal(
     render(takeLock(layout, 'd1', info, 'n1')),
-    `mkdir -p /opt/hello && { { ${built}; } || { rm -rf ${lock}.new-n1 && false; }; } && { ${place}; }`,
+    `${made} && { { ${built}; } || { rm -rf ${lock}.new-n1 && false; }; } && { ${place}; }`,
   );
   const stale = '{"owner":"x@y","deploy":"d0"}';
   assert.equal(
     render(takeLock(layout, 'd1', info, 'n1', stale)),
-    `mkdir -p /opt/hello && { { ${built}; } || { rm -rf ${lock}.new-n1 && false; }; }` +
+    `${made} && { { ${built}; } || { rm -rf ${lock}.new-n1 && false; }; }` +
       ` && { { grep -qxF -e '${stale}' ${lock}/info && mv -T ${lock} ${lock}.old-n1` +
       ` && { { grep -qxF -e '${stale}' ${lock}.old-n1/info && { rm -rf ${lock}.old-n1 2>/dev/null || true; }; }` +
       ` || { mv -T ${lock}.old-n1 ${lock} && false; }; }; } 2>/dev/null || true; } && { ${place}; }`,

@@ -8,7 +8,7 @@
 // the host's language). What the controller needs back is printed as pier's own lines: `taken`,
 // or `held` followed by the holder's info, or `none`.
 import type { Layout } from './layout.js';
-import { all, each, either, optional, type Script, writeTo } from './shell.js';
+import { all, each, either, optional, quiet, type Script, writeTo } from './shell.js';
 
 /**
  * Where a lock lives: a host's own lock (its Layout: `<deploy_to>/.pier-lock`), or the fleet
@@ -58,12 +58,14 @@ export function takeLock(
 ): Script {
   const built = newLock(layout, nonce);
   return all(
-    ['mkdir', '-p', layout.root],
+    // `deploy_to` exists but for the first deploy: one mkdir then, not a `mkdir -p` every time.
+    either(quiet(['mkdir', built]), all(['mkdir', '-p', layout.root], ['mkdir', built])),
     either(
-      all(['mkdir', built], writeTo(['printf', '%s\\n', info], `${built}/info`), [
-        'touch',
-        `${built}/deploy-${deployId}`,
-      ]),
+      // Written by the shell itself (printf and true are builtins): no process per file.
+      all(
+        writeTo(['printf', '%s\\n', info], `${built}/info`),
+        writeTo(['true'], `${built}/deploy-${deployId}`),
+      ),
       all(['rm', '-rf', built], ['false']),
     ),
     ...(stale === undefined ? [] : [optional(moveAside(layout, stale, nonce))]),

@@ -44,14 +44,16 @@ export function pidFile(layout: Layout, spec: ServiceSpec): string {
  * exits 1 if the group survives KILL. The group is the one the pidfile's process is in while it
  * runs (one started by an earlier pier, without setsid, leads no group), else the group it led.
  * Decided by exit codes only; pids 0 and 1 are refused, as `kill -TERM -1` signals everything.
+ * Files are read with the `read` builtin: on a fleet, each process a step starts is CPU on every
+ * host.
  */
 export const stopGroupScript = [
   'f=$1 ticks=$2;',
-  'pid=$(cat "$f" 2>/dev/null) || exit 0;',
+  '[ -e "$f" ] || exit 0; pid=; { read -r pid < "$f"; } 2>/dev/null;',
   'case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac;',
   'group=$pid;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
-  'stat=$(cat /proc/$pid/stat 2>/dev/null) && set -- ${stat##*)} && [ "$3" -gt 1 ] && group=$3;',
+  '{ read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- ${stat##*)} && [ "$3" -gt 1 ] && group=$3;',
   'kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };',
   'n=0;',
   'while kill -0 -$group 2>/dev/null; do',

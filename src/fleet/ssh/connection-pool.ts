@@ -388,23 +388,31 @@ export class ConnectionPool {
         settled = true;
         resolve(new Connection(client, options.commandTimeoutMs));
       });
+      let closed = false;
       client.on('error', (err: Error & { level?: string }) => {
         if (settled) return;
         settled = true;
-        client.end();
-        if (rejectedKey) reject(rejectedKey);
+        let failure: HostError;
+        if (rejectedKey) failure = rejectedKey;
         else if (err.level === 'client-authentication') {
-          reject(
-            new HostError('FLEET_SSH_AUTH', `authentication as ${target.user} failed`, {
-              hint: 'check ssh.user and ssh.identity, or load the key into ssh-agent',
-            }),
-          );
-        } else
-          reject(
-            new HostError('FLEET_SSH_CONNECT', `cannot connect: ${connectProblem(err)}`, { cause: err }),
-          );
+          failure = new HostError('FLEET_SSH_AUTH', `authentication as ${target.user} failed`, {
+            hint: 'check ssh.user and ssh.identity, or load the key into ssh-agent',
+          });
+        } else {
+          failure = new HostError('FLEET_SSH_CONNECT', `cannot connect: ${connectProblem(err)}`, {
+            cause: err,
+          });
+        }
+        // The slot is freed when this settles: only once the socket is gone, so `max_open`
+        // bounds the sockets themselves (a timed-out handshake's socket would still count).
+        if (closed) reject(failure);
+        else {
+          client.once('close', () => reject(failure));
+          client.destroy();
+        }
       });
       client.once('close', () => {
+        closed = true;
         if (settled) return;
         settled = true;
         reject(rejectedKey ?? new HostError('FLEET_SSH_CONNECT', 'connection closed during the handshake'));
