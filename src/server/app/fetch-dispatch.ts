@@ -101,11 +101,8 @@ export async function dispatchFetch(
   });
   const returned = fetch(toWebRequest(head, body));
   // A Response is not awaited itself: that would look up `then` along a light one's prototype
-  // chain and complete it (late-prototype.ts). The tick an await takes stays: front-ends that
-  // dispatch here expect the answer after it.
-  let response: unknown = returned;
-  if (returned instanceof Response) await null;
-  else response = await returned;
+  // chain and complete it (late-prototype.ts), and cost a tick.
+  const response: unknown = returned instanceof Response ? returned : await returned;
   if (!(response instanceof Response)) {
     throw new TypeError(`the app's fetch handler returned ${typeof response}, not a Response`);
   }

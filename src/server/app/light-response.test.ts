@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LightResponse, lightParts } from './light-response.js';
+import { LightResponse, lightFlat, lightParts } from './light-response.js';
 
 const Light = LightResponse as unknown as typeof Response;
 
@@ -44,4 +44,32 @@ test('Response.json builds a light JSON response', () => {
   assert.equal(parts?.status, 202);
   assert.equal(parts?.body, '{"a":1}');
   assert.deepEqual(parts?.headers, [['content-type', 'application/json']]);
+});
+
+test("lightFlat: the head node:http writes, in one pass over the app's headers", () => {
+  const flat = lightFlat(
+    new Light('héllo', { status: 201, headers: { 'X-One': '1', Connection: 'close', 'Keep-Alive': 'x' } }),
+  );
+  assert.deepEqual(flat, {
+    status: 201,
+    statusText: '',
+    headers: ['x-one', '1', 'content-type', 'text/plain;charset=UTF-8', 'content-length', '6'],
+    body: 'héllo',
+    length: 6,
+  });
+  const pairs = lightFlat(new Light(new Uint8Array(3), { headers: [['Content-Length', '3']] }));
+  assert.deepEqual(pairs?.headers, ['content-length', '3']);
+  const noContent = lightFlat(
+    new Light(null, {
+      status: 204,
+      headers: new Map([['content-length', '0']]) as unknown as ResponseInit['headers'],
+    }),
+  );
+  assert.deepEqual(noContent?.headers, []);
+  assert.throws(
+    () => lightFlat(new Light('x', { headers: { 'x-evil': 'a\r\nInjected: yes' } })),
+    /invalid header "x-evil"/,
+  );
+  assert.equal(lightFlat(new Light(new ReadableStream())), undefined);
+  assert.equal(lightFlat(new Response('real')), undefined);
 });

@@ -11,7 +11,8 @@ import { bodyAllowed, framedHeaders, isLength, lengthAllowed } from './body-allo
 import { linkLater } from './late-prototype.js';
 import { forwardable, forwardableHeaders, type ResponseHead } from './response-sink.js';
 
-const args = Symbol('pier.responseArgs');
+const bodyArg = Symbol('pier.responseBody');
+const initArg = Symbol('pier.responseInit');
 const real = Symbol('pier.realResponse');
 
 type Init = ResponseInit | undefined;
@@ -33,21 +34,23 @@ function RealResponse(): typeof Response {
 }
 
 function materialize(self: LightResponse): Response {
-  self[real] ??= new (RealResponse())(self[args].body, self[args].init);
+  self[real] ??= new (RealResponse())(self[bodyArg], self[initArg]);
   return self[real];
 }
 
 export class LightResponse {
   // Own fields, so the fast paths (status, lightParts) never look up the prototype chain.
-  [args]: { body: Body; init: Init };
+  [bodyArg]: Body;
+  [initArg]: Init;
   [real]: Response | undefined = undefined;
 
   constructor(body?: Body, init?: ResponseInit) {
-    this[args] = { body, init };
+    this[bodyArg] = body;
+    this[initArg] = init;
   }
 
   static [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value === 'object' && value !== null && Object.hasOwn(value, args)) return true;
+    if (typeof value === 'object' && value !== null && Object.hasOwn(value, initArg)) return true;
     return Function.prototype[Symbol.hasInstance].call(RealResponse(), value);
   }
 
@@ -94,12 +97,12 @@ linkLater(LightResponse.prototype, () => {
 Object.defineProperties(LightResponse.prototype, {
   status: {
     get(this: LightResponse) {
-      return this[real]?.status ?? this[args].init?.status ?? 200;
+      return this[real]?.status ?? this[initArg]?.status ?? 200;
     },
   },
   statusText: {
     get(this: LightResponse) {
-      return this[real]?.statusText ?? this[args].init?.statusText ?? '';
+      return this[real]?.statusText ?? this[initArg]?.statusText ?? '';
     },
   },
   [Symbol.toStringTag]: { value: 'Response' },
@@ -139,7 +142,20 @@ function headerPairs(headers: ResponseInit['headers']): Array<[string, string]> 
 
 /** Whether `value` is a LightResponse, told from its own fields (no prototype lookup). */
 export function isLightResponse(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && Object.hasOwn(value, args);
+  return typeof value === 'object' && value !== null && Object.hasOwn(value, initArg);
+}
+
+/** The constructor arguments of a light response nobody has materialized whose body is a string or bytes. */
+function plainArgs(response: unknown): { body: string | Uint8Array | null; init: Init } | undefined {
+  // Own properties only: a real Response (or anything else) does not have them, and looking
+  // along the chain would complete it (late-prototype.ts).
+  if (!isLightResponse(response)) return undefined;
+  const state = response as unknown as LightResponse;
+  if (state[real]) return undefined;
+  const body = state[bodyArg];
+  if (!(body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array))
+    return undefined;
+  return { body: body ?? null, init: state[initArg] };
 }
 
 /**
@@ -147,21 +163,15 @@ export function isLightResponse(value: unknown): boolean {
  * is a string or bytes; undefined otherwise (then read the Response the standard way).
  */
 export function lightParts(response: unknown): ResponseParts | undefined {
-  // Own properties only: a real Response (or anything else) does not have them, and looking
-  // along the chain would complete it (late-prototype.ts).
-  if (!isLightResponse(response)) return undefined;
-  const state = response as unknown as LightResponse;
-  const recorded = state[args];
-  if (state[real]) return undefined;
-  const { body, init } = recorded;
-  const isText = typeof body === 'string';
-  if (!(body === null || body === undefined || isText || body instanceof Uint8Array)) return undefined;
+  const plain = plainArgs(response);
+  if (!plain) return undefined;
+  const { body, init } = plain;
   const headers = headerPairs(init?.headers);
   if (!headers) return undefined;
   // What the real constructor does for a string body without a content type.
-  if (isText && !headers.some(([name]) => name === 'content-type'))
+  if (typeof body === 'string' && !headers.some(([name]) => name === 'content-type'))
     headers.push(['content-type', 'text/plain;charset=UTF-8']);
-  return { status: init?.status ?? 200, statusText: init?.statusText ?? '', headers, body: body ?? null };
+  return { status: init?.status ?? 200, statusText: init?.statusText ?? '', headers, body };
 }
 
 /** Makes `new Response(...)` in app code build LightResponses (workers only). */
@@ -182,24 +192,67 @@ export function wholeHead(parts: ResponseParts, length: number): ResponseHead {
   return { status, statusText: parts.statusText, headers };
 }
 
-/**
- * wholeHead's headers as node:http's flat [name, value, name, value…] list, built in one pass:
- * the HTTP front writes one per request.
- */
-export function wholeFlatHeaders(parts: ResponseParts, length: number): string[] {
-  const flat: string[] = [];
-  const withLength = lengthAllowed(parts.status);
-  let declared = false;
-  for (const [name, value] of parts.headers) {
-    if (!forwardable(name, value)) continue;
+/** A light response as node:http writes it (see lightFlat). */
+export interface FlatResponse {
+  status: number;
+  statusText: string;
+  /** node:http's flat [name, value, name, value…] header list. */
+  headers: string[];
+  body: string | Uint8Array | null;
+  /** Body bytes (UTF-8 for a string). */
+  length: number;
+}
+
+/** wholeHead's rules, one header at a time, into a flat list. */
+class FlatHead {
+  readonly list: string[] = [];
+  typed = false;
+  private declared = false;
+
+  constructor(private readonly withLength: boolean) {}
+
+  add(name: string, value: string): void {
+    if (!forwardable(name, value)) return;
     if (isLength(name)) {
-      if (!withLength) continue;
-      declared = true;
-    }
-    flat.push(name, value);
+      if (!this.withLength) return;
+      this.declared = true;
+    } else if (name === 'content-type') this.typed = true;
+    this.list.push(name, value);
   }
-  if (withLength && !declared) flat.push('content-length', String(length));
-  return flat;
+
+  finish(length: number): string[] {
+    if (this.withLength && !this.declared) this.list.push('content-length', String(length));
+    return this.list;
+  }
+}
+
+/**
+ * lightParts and wholeHead in one pass, for the HTTP front, which writes one per request: the
+ * head as node:http's flat header list, with no pair arrays in between when the app gave its
+ * headers as a plain object (the common case). undefined where lightParts is; throws where
+ * wholeHead does (CR, LF or NUL in a header).
+ */
+export function lightFlat(response: unknown): FlatResponse | undefined {
+  const plain = plainArgs(response);
+  if (!plain) return undefined;
+  const { body, init } = plain;
+  const given = init?.headers;
+  const record =
+    typeof given === 'object' && given !== null && !Array.isArray(given) && !(Symbol.iterator in given)
+      ? (given as Record<string, unknown>)
+      : undefined;
+  const pairs = record ? undefined : headerPairs(given);
+  if (!record && !pairs) return undefined;
+  const status = init?.status ?? 200;
+  const length = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const head = new FlatHead(lengthAllowed(status));
+  if (record) {
+    for (const name in record)
+      if (Object.hasOwn(record, name)) head.add(lowerName(name), String(record[name]));
+  } else if (pairs) for (const [name, value] of pairs) head.add(name, value);
+  // What the real constructor does for a string body without a content type (see lightParts).
+  if (typeof body === 'string' && !head.typed) head.add('content-type', 'text/plain;charset=UTF-8');
+  return { status, statusText: init?.statusText ?? '', headers: head.finish(length), body, length };
 }
 
 /**

@@ -43,6 +43,23 @@ export class FastcgiResponse implements ResponseSink {
     return writeAll(this.socket, stdoutRecords(this.requestId, chunk));
   }
 
+  /**
+   * A whole response (head, body, end) in one write. `body` is already what the method and
+   * status allow (see wholeResponse).
+   */
+  complete(head: Parameters<ResponseSink['head']>[0], body: Uint8Array | undefined): void {
+    if (this.cancelled) return;
+    this.headSent = true;
+    this.onHead?.();
+    const records = stdoutRecords(this.requestId, cgiHead(head));
+    if (body && body.length > 0) records.push(...stdoutRecords(this.requestId, body));
+    // The end's records (empty STDOUT, END_REQUEST) join these in the same segment.
+    this.socket.cork();
+    writeAll(this.socket, records);
+    this.end();
+    this.socket.uncork();
+  }
+
   end(): void {
     this.ended = true;
     if (!this.cancelled) this.done('end');

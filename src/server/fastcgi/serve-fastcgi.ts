@@ -29,6 +29,10 @@ class FastcgiConnection implements ServedConnection, RequestHost {
   private over = false;
   /** Requests answered on this connection. */
   private served = 0;
+  /** The parser is working through a chunk: events for the current request may still follow. */
+  private parsing = false;
+  /** Answered while its own records were being parsed; kept or closed once the chunk is done. */
+  private answered: FastcgiRequest | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -43,11 +47,19 @@ class FastcgiConnection implements ServedConnection, RequestHost {
     this.armHeadTimer();
     socket.on('data', (chunk: Buffer) => {
       if (this.idle) this.armHeadTimer();
+      this.parsing = true;
       try {
         this.parser.push(chunk);
       } catch (err) {
         ctx.log(`${this.peer}: internal error: ${describeError(err)}`);
         socket.destroy();
+      } finally {
+        this.parsing = false;
+      }
+      const answered = this.answered;
+      if (answered) {
+        this.answered = null;
+        this.keepOrClose(answered);
       }
     });
     socket.on('end', () => {
@@ -83,9 +95,18 @@ class FastcgiConnection implements ServedConnection, RequestHost {
       ...stdoutRecords(request.id, new Uint8Array(0)),
       endRequestRecord(request.id, 0, ProtocolStatus.RequestComplete),
     ]);
+    this.served++;
+    // A handler that answers at once does so from inside the parser, while the chunk that
+    // carried the request still holds its empty STDIN: deciding now would see a body still in
+    // flight and close a connection the web server means to reuse.
+    if (this.parsing) this.answered = request;
+    else this.keepOrClose(request);
+  }
+
+  /** After END_REQUEST: wait for the next request, or close. */
+  private keepOrClose(request: FastcgiRequest): void {
     this.parser.release(request.id);
     this.current = null;
-    this.served++;
     // A request answered before its STDIN ended leaves records in flight: do not reuse.
     const keep = request.keepConn && request.stdinEnded && !request.refused && !this.closing;
     if (keep && !this.socket.readableEnded) this.socket.resume();

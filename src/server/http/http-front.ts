@@ -7,7 +7,7 @@ import { Server as NetServer, type Socket } from 'node:net';
 import { writeWebResponse } from '../app/fetch-dispatch.js';
 import { isThenable } from '../app/handler.js';
 import { requestFromIncoming } from '../app/lazy-request.js';
-import { isLightResponse, lightParts } from '../app/light-response.js';
+import { isLightResponse, lightFlat } from '../app/light-response.js';
 import { clientClosedStatus, describeError } from '../errors.js';
 import type { ConnectionContext } from '../protocol.js';
 import type { Front } from '../worker/fronts.js';
@@ -228,20 +228,21 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
 
   /** Sends what a fetch handler returned: a plain string/bytes Response at once, others streamed. */
   const respond = (req: IncomingMessage, res: FrontResponse, response: unknown): void => {
-    const parts = lightParts(response);
-    if (!parts && !(response instanceof Response)) {
+    const light = isLightResponse(response);
+    if (!light && !(response instanceof Response)) {
       appFailed(req, res, new TypeError(`the fetch handler returned ${typeof response}, not a Response`));
       return;
     }
     if (res.headersSent || res.destroyed) {
       // Answered without the app (harakiri, 408), or the client left: release its body.
-      if (!parts) void (response as Response).body?.cancel().catch(() => {});
+      void (response as Response).body?.cancel().catch(() => {});
       return;
     }
     const method = req.method ?? 'GET';
     try {
-      if (parts) {
-        res.bodyBytes = writeWhole(res, parts, method);
+      const whole = light ? lightFlat(response) : undefined;
+      if (whole) {
+        res.bodyBytes = writeWhole(res, whole, method);
         return;
       }
     } catch (err) {

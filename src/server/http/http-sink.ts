@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { bodyAllowed } from '../app/body-allowed.js';
-import { type ResponseParts, wholeFlatHeaders } from '../app/light-response.js';
+import type { FlatResponse } from '../app/light-response.js';
 import type { ResponseHead, ResponseSink } from '../app/response-sink.js';
 import { resetDelayMs } from '../gateway/conn.js';
 
@@ -51,14 +51,12 @@ export function wasCut(res: ServerResponse): boolean {
 }
 
 /**
- * Writes a light response (see lightParts) whole: the head and a string body go out as one
- * write, the string never copied into a Buffer first. Returns the body bytes sent. Throws, before
- * anything is written, when the app set a header that cannot be sent.
+ * Writes a light response (see lightFlat) whole: the head and a string body go out as one write,
+ * the string never copied into a Buffer first. Returns the body bytes sent.
  */
-export function writeWhole(res: ServerResponse, parts: ResponseParts, method: string): number {
-  const { body, status } = parts;
-  const length = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  res.writeHead(status, parts.statusText || undefined, wholeFlatHeaders(parts, length));
+export function writeWhole(res: ServerResponse, response: FlatResponse, method: string): number {
+  const { body, status, length } = response;
+  res.writeHead(status, response.statusText || undefined, response.headers);
   if (body === null || length === 0 || !bodyAllowed(method, status)) {
     res.end();
     return 0;
