@@ -2,7 +2,15 @@
 // machine: what a host does with it, without SSH.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -30,13 +38,20 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/** A process of the group still runs (a zombie, dead but not yet reaped by its parent, does not). */
 function groupAlive(group: number): boolean {
-  try {
-    process.kill(-group, 0);
-    return true;
-  } catch {
-    return false;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === group && state !== 'Z') return true;
   }
+  return false;
 }
 
 /** A shell leading its own process group with a child under it, as setsid starts the app. */
@@ -95,6 +110,34 @@ test('a pidfile naming a member of a group whose leader exited stops that whole 
   const result = await stop();
   assert.equal(result.code, 0, result.stderr);
   assert.equal(groupAlive(leader), false);
+});
+
+test('a group left as zombies nobody reaps is stopped, not reported as surviving SIGKILL', async (t) => {
+  // The app's parent never waits for it (a container's PID 1 without an init does the same):
+  // after TERM the app is a zombie, which still answers kill -0.
+  const parent = spawn(
+    'sh',
+    ['-c', `setsid sleep 1000 & echo $! > ${pidFile(layout, spec)}; exec sleep 1000`],
+    {
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
+  t.after(() => {
+    if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
+  });
+  const written = () =>
+    existsSync(pidFile(layout, spec)) && readFileSync(pidFile(layout, spec), 'utf8').trim() !== '';
+  for (let tries = 0; !written() && tries < 100; tries++) await settle();
+  const app = Number(readFileSync(pidFile(layout, spec), 'utf8'));
+  const result = await stop();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(existsSync(pidFile(layout, spec)), false);
+  assert.match(
+    readFileSync(`/proc/${app}/stat`, 'utf8'),
+    /\) Z /,
+    'the app is a zombie its parent never reaped',
+  );
 });
 
 test('nothing to stop: no pidfile, a stale pid, or garbage', async () => {

@@ -125,8 +125,12 @@ test('service commands for systemd and for start-stop-daemon', () => {
     `sh -c 'f=$1 ticks=$2; [ -e "$f" ] || exit 0; pid=; { read -r pid < "$f"; } 2>/dev/null;` +
     ` case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac; group=$pid;` +
     ` { read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- \${stat##*)} && [ "$3" -gt 1 ] && group=$3;` +
-    ` kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; }; n=0;` +
-    ' while kill -0 -$group 2>/dev/null; do [ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;' +
+    ` kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };` +
+    ' live() { kill -0 -$group 2>/dev/null || return 1;' +
+    ` { read -r st < /proc/$group/stat; } 2>/dev/null && set -- \${st##*)} && [ "$1" != Z ] && return 0;` +
+    ` for s in /proc/[0-9]*/stat; do { read -r st < "$s"; } 2>/dev/null || continue;` +
+    ` set -- \${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; }; n=0;` +
+    ' while live; do [ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;' +
     ` [ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };` +
     ` sleep 0.02; n=$((n + 1)); done; rm -f "$f"' pier-stop /opt/hello/shared/hello.pid 150`;
   const start =

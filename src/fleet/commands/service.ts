@@ -45,7 +45,7 @@ export function pidFile(layout: Layout, spec: ServiceSpec): string {
  * runs (one started by an earlier pier, without setsid, leads no group), else the group it led.
  * Decided by exit codes only; pids 0 and 1 are refused, as `kill -TERM -1` signals everything.
  * Files are read with the `read` builtin: on a fleet, each process a step starts is CPU on every
- * host.
+ * host. Zombies do not count as running (see `live`).
  */
 export const stopGroupScript = [
   'f=$1 ticks=$2;',
@@ -55,8 +55,17 @@ export const stopGroupScript = [
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   '{ read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- ${stat##*)} && [ "$3" -gt 1 ] && group=$3;',
   'kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };',
+  // A zombie answers kill -0 until its parent reaps it, which a parent that never waits (or a
+  // container's PID 1 without an init) never does: the group lives while a member is not one.
+  // The leader is looked at first; only a dead leader costs a pass over /proc (builtins only).
+  'live() { kill -0 -$group 2>/dev/null || return 1;',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+  '{ read -r st < /proc/$group/stat; } 2>/dev/null && set -- ${st##*)} && [ "$1" != Z ] && return 0;',
+  'for s in /proc/[0-9]*/stat; do { read -r st < "$s"; } 2>/dev/null || continue;',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+  'set -- ${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; };',
   'n=0;',
-  'while kill -0 -$group 2>/dev/null; do',
+  'while live; do',
   '[ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;',
   '[ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };',
   'sleep 0.02; n=$((n + 1));',
