@@ -126,7 +126,7 @@ test('service commands for systemd and for start-stop-daemon', () => {
     ` case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac; group=$pid;` +
     ` { read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- \${stat##*)} && [ "$3" -gt 1 ] && group=$3;` +
     ` kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };` +
-    ' live() { kill -0 -$group 2>/dev/null || return 1;' +
+    ' live() { kill -0 -$group 2>/dev/null || return 1; [ $n -lt $ticks ] && return 0;' +
     ` { read -r st < /proc/$group/stat; } 2>/dev/null && set -- \${st##*)} && [ "$1" != Z ] && return 0;` +
     ` for s in /proc/[0-9]*/stat; do { read -r st < "$s"; } 2>/dev/null || continue;` +
     ` set -- \${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; }; n=0;` +

@@ -57,8 +57,10 @@ export const stopGroupScript = [
   'kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };',
   // A zombie answers kill -0 until its parent reaps it, which a parent that never waits (or a
   // container's PID 1 without an init) never does: the group lives while a member is not one.
-  // The leader is looked at first; only a dead leader costs a pass over /proc (builtins only).
-  'live() { kill -0 -$group 2>/dev/null || return 1;',
+  // A parent that reaps does so within milliseconds, so kill -0 alone decides until the stop
+  // timeout; then, before KILL, the leader is looked at, and only a dead leader costs a pass
+  // over /proc (builtins, but a shell reading thousands of entries takes a while).
+  'live() { kill -0 -$group 2>/dev/null || return 1; [ $n -lt $ticks ] && return 0;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   '{ read -r st < /proc/$group/stat; } 2>/dev/null && set -- ${st##*)} && [ "$1" != Z ] && return 0;',
   'for s in /proc/[0-9]*/stat; do { read -r st < "$s"; } 2>/dev/null || continue;',
