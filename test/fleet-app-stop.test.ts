@@ -56,7 +56,8 @@ function groupAlive(group: number): boolean {
 
 /** A shell leading its own process group with a child under it, as setsid starts the app. */
 function startGroup(script: string): number {
-  const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  // In deploy_to, as start-stop-daemon --chdir starts the app.
+  const child = spawn('sh', ['-c', script], { cwd: root, detached: true, stdio: 'ignore' });
   started.push(child);
   return child.pid as number;
 }
@@ -118,10 +119,7 @@ test('a group left as zombies nobody reaps is stopped, not reported as surviving
   const parent = spawn(
     'sh',
     ['-c', `setsid sleep 1000 & echo $! > ${pidFile(layout, spec)}; exec sleep 1000`],
-    {
-      detached: true,
-      stdio: 'ignore',
-    },
+    { cwd: root, detached: true, stdio: 'ignore' },
   );
   t.after(() => {
     if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
@@ -138,6 +136,21 @@ test('a group left as zombies nobody reaps is stopped, not reported as surviving
     /\) Z /,
     'the app is a zombie its parent never reaped',
   );
+});
+
+test('a stale pidfile whose pid now names another process leaves that process alone', async (t) => {
+  // The app died (a crash, a reboot) and its pid was given to an unrelated process, which runs
+  // outside deploy_to: stopping the app must not signal it or its group.
+  const other = spawn('sh', ['-c', 'exec sleep 1000'], { cwd: tmpdir(), detached: true, stdio: 'ignore' });
+  t.after(() => {
+    if (other.exitCode === null && other.signalCode === null) other.kill('SIGKILL');
+  });
+  writeFileSync(pidFile(layout, spec), `${other.pid}\n`);
+  const result = await stop();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(existsSync(pidFile(layout, spec)), false, 'the stale pidfile is removed');
+  await settle();
+  assert.equal(groupAlive(other.pid as number), true, 'the unrelated process still runs');
 });
 
 test('nothing to stop: no pidfile, a stale pid, or garbage', async () => {

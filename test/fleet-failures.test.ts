@@ -212,7 +212,7 @@ test('a second deploy is refused by the lock, naming who holds it; unlock clears
   const after = await pier(app.dir, ['deploy', 'v2', '--hosts', 'fra-1']);
   assert.equal(after.code, 0, after.stdout);
 
-  // The fleet lock of a controller gone for good, on the lock host (the inventory's first):
+  // The fleet lock of a controller gone for good, on the lock host (the first host in rollout order):
   // every run is refused before any host is touched, until `pier unlock` removes it too.
   const fleetLock = path.join(fleet.host('ams-1').opt as string, 'hello', '.pier-fleet-lock');
   mkdirSync(fleetLock);

@@ -9,7 +9,7 @@ export function registerUnlock(program: Command): void {
     program
       .command('unlock')
       .description(
-        'remove the deploy locks from the hosts, and the fleet lock with its host (say who held them)',
+        'remove the locks on the selected hosts, whoever holds them (a running deploy too), saying whose they were; the fleet lock goes too when the selection includes its host (the first host in rollout order); exit 1 when one could not be removed',
       ),
   ).action(async (flags: FleetFlags) => {
     await withInterrupts(

@@ -177,9 +177,10 @@ function reportOf(stdout: string): LockReport {
 }
 
 /**
- * The host that holds the fleet lock: the inventory's first host (its first data center's
- * first host), whatever hosts a run targets, so every deploy and rollback of this fleet meets
- * there. Kamal keeps its deploy lock on the primary host the same way.
+ * The host that holds the fleet lock: the first host of the first data center in rollout order
+ * (`dc_order`, else the file's order), whatever hosts a run targets, so every deploy and
+ * rollback of this fleet meets there. Kamal keeps its deploy lock on the primary host the same
+ * way.
  */
 export function lockHostOf(fleet: Fleet): Host {
   const host = fleet.datacenters[0]?.hosts[0];
@@ -216,7 +217,7 @@ export async function takeFleetLock(
       'FLEET_LOCK_HOST',
       `cannot take the fleet lock on ${host.name}: ${describeError(err)}`,
       {
-        hint: `the fleet lock lives on the inventory's first host (${host.name}); bring it back, or list another host first in the inventory`,
+        hint: `the fleet lock lives on ${host.name}, the first host of the first data center in rollout order; bring it back, or put another host first in that data center (or another data center first in dc_order)`,
       },
     );
   } finally {

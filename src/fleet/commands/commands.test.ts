@@ -123,7 +123,9 @@ test('service commands for systemd and for start-stop-daemon', () => {
   // The whole process group goes: with `sh -c "node server.js"` the pidfile names only the shell.
   const stop =
     `sh -c 'f=$1 ticks=$2; [ -e "$f" ] || exit 0; pid=; { read -r pid < "$f"; } 2>/dev/null;` +
-    ` case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac; group=$pid;` +
+    ` case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac;` +
+    ` root=$(cd "$3" 2>/dev/null && pwd -P) && cwd=$(cd "/proc/$pid/cwd" 2>/dev/null && pwd -P) || cwd=;` +
+    ` case $cwd in "$root"|"$root"/*) ;; *) rm -f "$f"; exit 0;; esac; group=$pid;` +
     ` { read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- \${stat##*)} && [ "$3" -gt 1 ] && group=$3;` +
     ` kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };` +
     ' live() { kill -0 -$group 2>/dev/null || return 1; [ $n -lt $ticks ] && return 0;' +
@@ -132,7 +134,7 @@ test('service commands for systemd and for start-stop-daemon', () => {
     ` set -- \${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; }; n=0;` +
     ' while live; do [ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;' +
     ` [ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };` +
-    ` sleep 0.02; n=$((n + 1)); done; rm -f "$f"' pier-stop /opt/hello/shared/hello.pid 150`;
+    ` sleep 0.02; n=$((n + 1)); done; rm -f "$f"' pier-stop /opt/hello/shared/hello.pid 150 /opt/hello`;
   const start =
     'start-stop-daemon --start --quiet --background --make-pidfile --pidfile /opt/hello/shared/hello.pid' +
     ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log --startas /usr/bin/setsid --' +

@@ -1,4 +1,5 @@
-// The fleet lock on a host: the directory <deploy_to>/.pier-lock holding `info` (one JSON line:
+// A lock on a host (a host's own, <deploy_to>/.pier-lock, or the fleet lock on the lock host,
+// <deploy_to>/.pier-fleet-lock; see LockPlace): a directory holding `info` (one JSON line:
 // who, which deploy, since, until) and an empty file `deploy-<id>`, so "is it this deploy's?" is
 // a `test -e`. A lock is built whole beside its place and renamed into it with `mv -T`, which
 // fails when the place holds a lock (a non-empty directory): of two takers, exactly one wins, and

@@ -43,7 +43,9 @@ export function pidFile(layout: Layout, spec: ServiceSpec): string {
  * 5 s more. Exits 0 when nothing of the group is left (or nothing ran) and removes the pidfile;
  * exits 1 if the group survives KILL. The group is the one the pidfile's process is in while it
  * runs (one started by an earlier pier, without setsid, leads no group), else the group it led.
- * Decided by exit codes only; pids 0 and 1 are refused, as `kill -TERM -1` signals everything.
+ * Decided by exit codes only; pids 0 and 1 are refused, as `kill -TERM -1` signals everything,
+ * and so is a pid whose process does not work under deploy_to ($3): a stale pidfile's pid, since
+ * reused by another process (after a reboot, or a host's PID namespace restarted).
  * Files are read with the `read` builtin: on a fleet, each process a step starts is CPU on every
  * host. Zombies do not count as running (see `live`).
  */
@@ -51,6 +53,11 @@ export const stopGroupScript = [
   'f=$1 ticks=$2;',
   '[ -e "$f" ] || exit 0; pid=; { read -r pid < "$f"; } 2>/dev/null;',
   'case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac;',
+  // A pidfile outlives its process (a crash, a reboot), and its pid may since name another
+  // process: the app runs in its release (start-stop-daemon --chdir), so one whose working
+  // directory is not under deploy_to ($3) is not the app, and the pidfile is stale.
+  'root=$(cd "$3" 2>/dev/null && pwd -P) && cwd=$(cd "/proc/$pid/cwd" 2>/dev/null && pwd -P) || cwd=;',
+  'case $cwd in "$root"|"$root"/*) ;; *) rm -f "$f"; exit 0;; esac;',
   'group=$pid;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   '{ read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- ${stat##*)} && [ "$3" -gt 1 ] && group=$3;',
@@ -78,7 +85,7 @@ export const stopGroupScript = [
 export function stopService(layout: Layout, spec: ServiceSpec, root: AsRoot = asRoot(false)): Script {
   if (spec.manager === 'systemd') return root([rootTools.systemctl, 'stop', spec.name]);
   const ticks = Math.max(1, Math.ceil(spec.stop_timeout / 20));
-  return all(['sh', '-c', stopGroupScript, 'pier-stop', pidFile(layout, spec), String(ticks)]);
+  return all(['sh', '-c', stopGroupScript, 'pier-stop', pidFile(layout, spec), String(ticks), layout.root]);
 }
 
 export function startService(layout: Layout, spec: ServiceSpec, root: AsRoot = asRoot(false)): Script {

@@ -69,7 +69,7 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
     lines.push(...local('pre_deploy', 'on the controller, before any host is contacted'));
     const lockHost = lockHostOf(fleet);
     lines.push(
-      `the fleet lock, on ${lockHost.name} (the inventory's first host), before any other host:`,
+      `the fleet lock, on ${lockHost.name} (the first host in rollout order), before any other host:`,
       `  ${render(takeLock(fleetLockPlace(layoutOf(lockHost.deployTo)), 'ID', lock, 'NONCE'))}`,
       `commands on each host (as on ${host.name}):`,
       `  lock:      ${render(takeLock(layout, 'ID', lock, 'NONCE'))}   (in the same round trip as the check)`,
