@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { refusedCommand, sudoRefusedExit } from '../commands/privilege.js';
 import { envelope, outputMarker, render, type Script, scriptOutput } from '../commands/shell.js';
-import { HostError, RemoteCommandError } from './errors.js';
+import { channelRefused, HostError, RemoteCommandError, remoteTimeout } from './errors.js';
 import { maxOutput, RemoteShell, shellCommand, shellProblem } from './remote-shell.js';
 
 export interface ExecResult {
@@ -23,7 +23,9 @@ export interface ExecOptions {
 
 export class Connection {
   private closed = false;
-  private shell: Promise<RemoteShell> | undefined;
+  /** The connection's shell, and the start of a new one while it is under way. */
+  private shell: RemoteShell | undefined;
+  private opening: Promise<RemoteShell> | undefined;
   constructor(
     readonly client: Client,
     private readonly defaultTimeoutMs: number,
@@ -46,44 +48,34 @@ export class Connection {
     return (await this.shellFor()).run(script, timeoutMs);
   }
 
-  /** The started shell, once it is. */
-  private started: RemoteShell | undefined;
-
   private get shellBusy(): boolean {
-    return this.started?.usable === true && this.started.busy;
+    return this.shell?.usable === true && this.shell.busy;
   }
 
   /** The connection's shell, started on first use and again after one ended or timed out. */
-  private async shellFor(): Promise<RemoteShell> {
-    const current = this.shell;
-    if (current) {
-      const shell = await current.catch(() => undefined);
-      if (shell?.usable) return shell;
-      if (this.shell !== current) return this.shellFor();
-    }
-    const started = this.startShell();
-    this.shell = started;
-    started.catch(() => {
-      if (this.shell === started) this.shell = undefined;
+  private shellFor(): Promise<RemoteShell> {
+    if (this.shell?.usable) return Promise.resolve(this.shell);
+    this.opening ??= this.startShell().finally(() => {
+      this.opening = undefined;
     });
-    return started;
+    return this.opening;
   }
 
   private startShell(): Promise<RemoteShell> {
     return new Promise((resolve, reject) => {
       this.client.exec(shellCommand, (err, channel) => {
         if (err) {
-          reject(new HostError('FLEET_SSH_CHANNEL', `cannot run a command: ${err.message}`, { cause: err }));
+          reject(channelRefused(err));
           return;
         }
-        this.started = new RemoteShell({
+        this.shell = new RemoteShell({
           input: channel,
           stdout: channel,
           stderr: channel.stderr,
           onClose: (listener) => channel.once('close', (code: number | null) => listener(code)),
           kill: () => channel.close(),
         });
-        resolve(this.started);
+        resolve(this.shell);
       });
     });
   }
@@ -97,7 +89,7 @@ export class Connection {
     return new Promise((resolve, reject) => {
       this.client.exec(envelope(script), (err, channel) => {
         if (err) {
-          reject(new HostError('FLEET_SSH_CHANNEL', `cannot run a command: ${err.message}`, { cause: err }));
+          reject(channelRefused(err));
           return;
         }
         collect(channel, render(script), timeoutMs, stdin).then(resolve, reject);
@@ -161,13 +153,7 @@ function collect(
     const timer = setTimeout(() => {
       done = true;
       channel.close();
-      const name = command.split(' ')[0];
-      reject(
-        new HostError(
-          'FLEET_REMOTE_TIMEOUT',
-          `${name} did not finish within ${Math.round(timeoutMs / 1000)} s`,
-        ),
-      );
+      reject(remoteTimeout(command, timeoutMs));
     }, timeoutMs);
     channel.on('data', (chunk: Buffer) => {
       if (stdout.length < maxOutput) stdout += chunk.toString('utf8');

@@ -9,6 +9,20 @@ export class HostError extends FleetError {
   }
 }
 
+/** A command that ran past its time (`timeoutMs`): named by its first word. */
+export function remoteTimeout(command: string, timeoutMs: number): HostError {
+  const name = command.split(' ')[0];
+  return new HostError(
+    'FLEET_REMOTE_TIMEOUT',
+    `${name} did not finish within ${Math.round(timeoutMs / 1000)} s`,
+  );
+}
+
+/** sshd refused to open a channel for a command (MaxSessions, a closing connection). */
+export function channelRefused(err: Error): HostError {
+  return new HostError('FLEET_SSH_CHANNEL', `cannot run a command: ${err.message}`, { cause: err });
+}
+
 export class RemoteCommandError extends HostError {
   readonly remoteExit: number;
   readonly stderr: string;

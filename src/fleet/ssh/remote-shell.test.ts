@@ -7,7 +7,7 @@ import { all, each, pipe } from '../commands/shell.js';
 import { RemoteShell, shellCommand } from './remote-shell.js';
 
 /** A shell ended with the test (by its PID), whatever the test left it doing. */
-function localShell(t: TestContext, loginLine = shellCommand): { shell: RemoteShell; pid: number } {
+function localShell(t: TestContext, loginLine = shellCommand): { shell: RemoteShell } {
   const child = spawn('/bin/sh', ['-c', loginLine], { stdio: ['pipe', 'pipe', 'pipe'] });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -19,7 +19,7 @@ function localShell(t: TestContext, loginLine = shellCommand): { shell: RemoteSh
     onClose: (listener) => child.once('close', (code) => listener(code)),
     kill: () => child.kill('SIGKILL'),
   });
-  return { shell, pid: child.pid as number };
+  return { shell };
 }
 
 test('scripts run one after another with their own status, stdout and stderr', async (t) => {

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { outputMarker, prelude, render, type Script } from '../commands/shell.js';
-import { HostError } from './errors.js';
+import { HostError, remoteTimeout } from './errors.js';
 
 export interface ShellResult {
   code: number;
@@ -52,8 +52,6 @@ interface Pending {
   resolve: (result: ShellResult) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
-  /** stdout grew past maxOutput: what is kept is its head (and a tail for the end line). */
-  truncated: boolean;
 }
 
 /** Why a login shell could not run the envelope (a nologin shell, no /bin/sh, no base64). */
@@ -138,15 +136,9 @@ export class RemoteShell {
         this.pending = undefined;
         this.broken = true;
         this.streams.kill();
-        const name = command.split(' ')[0];
-        reject(
-          new HostError(
-            'FLEET_REMOTE_TIMEOUT',
-            `${name} did not finish within ${Math.round(timeoutMs / 1000)} s`,
-          ),
-        );
+        reject(remoteTimeout(command, timeoutMs));
       }, timeoutMs);
-      this.pending = { end, resolve, reject, timer, truncated: false };
+      this.pending = { end, resolve, reject, timer };
       this.streams.input.write(
         `( ${command}\n) </dev/null; printf '\\n%s %s\\n' ${end} "$?"; printf '\\n%s\\n' ${end} >&2\n`,
       );
@@ -178,8 +170,8 @@ export class RemoteShell {
     const pending = this.pending;
     if (!pending || !this.outStarted || !this.errStarted) return;
     if (this.out.length > maxOutput + 2 * tailKept) {
+      // Past maxOutput only its head is kept, and a tail where the end line will be.
       this.out = this.out.slice(0, maxOutput) + this.out.slice(-tailKept);
-      pending.truncated = true;
     }
     const outEnd = this.out.indexOf(`\n${pending.end} `);
     const statusEnd = outEnd === -1 ? -1 : this.out.indexOf('\n', outEnd + 1);
