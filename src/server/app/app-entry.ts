@@ -3,7 +3,7 @@
 // conditions), else `main`, else an index file. import() refuses directories outright
 // ("Directory import ... is not supported"), so pier resolves them before it imports.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** Index files tried in a directory without package.json entry points, in this order. */
 export const indexFiles = ['index.ts', 'index.mts', 'index.js', 'index.mjs'];
@@ -49,7 +49,7 @@ function exportsTarget(value: unknown): string | undefined {
  */
 export function appEntry(absolute: string): string {
   if (!statSync(absolute).isDirectory()) return absolute;
-  const manifest = path.join(absolute, 'package.json');
+  const manifest = join(absolute, 'package.json');
   if (existsSync(manifest)) {
     let pkg: { exports?: unknown; main?: unknown };
     try {
@@ -63,14 +63,14 @@ export function appEntry(absolute: string): string {
       throw new AppEntryError(`${manifest}: "exports" has no "." entry for import, node or default`);
     }
     if (target) {
-      const file = path.resolve(absolute, target);
+      const file = resolve(absolute, target);
       if (!isFile(file))
         throw new AppEntryError(`${manifest}: "${field}" points at ${file}, which is not a file`);
       return file;
     }
   }
   for (const name of indexFiles) {
-    const file = path.join(absolute, name);
+    const file = join(absolute, name);
     if (isFile(file)) return file;
   }
   throw new AppEntryError(

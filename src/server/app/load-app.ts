@@ -4,7 +4,8 @@
 // typescript-format.ts in front so a .ts file with ESM syntax loads outside an ESM package too.
 import { realpathSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
-import path from 'node:path';
+// Named imports: a default import costs the CGI bundle a copy of the module object.
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AppLoadError } from '../errors.js';
 import { AppEntryError, appEntry } from './app-entry.js';
@@ -23,7 +24,7 @@ function registerTypescript(): Promise<unknown> {
 }
 
 export function resolveAppPath(appPath: string, cwd = process.cwd()): string {
-  const absolute = path.resolve(cwd, appPath);
+  const absolute = resolve(cwd, appPath);
   let real: string;
   try {
     real = realpathSync(absolute);

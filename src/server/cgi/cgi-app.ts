@@ -4,7 +4,7 @@
 // loader for it. pier's own Hello is part of this bundle, so the seed's app loads no file at
 // all; any other app is loaded with require() (loadAppOnce).
 import { readFileSync, realpathSync } from 'node:fs';
-import path from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import hello from '../../hello/hello.js';
 import { type App, toApp } from '../app/handler.js';
@@ -18,13 +18,14 @@ const stubLength = 4096;
 // This module's directory. The CommonJS bundle (main.cjs, in this same directory) has
 // __dirname; going through import.meta.url there would cost each request ~0.3 ms of URL work.
 const here = (): string =>
-  typeof __dirname === 'string' ? __dirname : path.dirname(fileURLToPath(import.meta.url));
+  typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
 
 /**
- * The real path of the file `file` re-exports its default from, when `file` is a JavaScript
+ * The absolute path (`file`'s directory joined with the specifier, not resolved through
+ * symlinks) of the module `file` re-exports its default from, when `file` is a JavaScript
  * module whose only statement (past a shebang, comments and blank lines) is
- * `export { default } from './path'` with a relative path to a file that exists; else
- * undefined (the file is loaded as it is, and any error is reported for it).
+ * `export { default } from './path'` with a relative path; else undefined (the file is loaded
+ * as it is, and any error is reported for it).
  */
 export function reExportTarget(file: string): string | undefined {
   if (!/\.m?js$/.test(file)) return undefined;
@@ -41,12 +42,7 @@ export function reExportTarget(file: string): string | undefined {
     .map((line) => line.trim())
     .filter((line, i) => line !== '' && !line.startsWith('//') && !(i === 0 && line.startsWith('#!')));
   const match = statements.length === 1 ? reExport.exec(statements[0] ?? '') : null;
-  if (!match?.[2]) return undefined;
-  try {
-    return realpathSync.native(path.resolve(path.dirname(file), match[2]));
-  } catch {
-    return undefined;
-  }
+  return match?.[2] ? resolve(dirname(file), match[2]) : undefined;
 }
 
 /**
@@ -54,10 +50,19 @@ export function reExportTarget(file: string): string | undefined {
  * AppLoadError as loadApp does: a missing module, one that fails to load, or no app in it.
  */
 export async function loadCgiApp(appPath: string, cwd = process.cwd()): Promise<App> {
-  const file = path.resolve(cwd, appPath);
+  const file = resolve(cwd, appPath);
   const target = reExportTarget(file);
   if (target === undefined) return loadAppOnce(file);
-  // The Hello of the build this module belongs to (a real path, as Node resolved this module's).
-  if (target === path.join(here(), '../../hello/hello.js')) return toApp(hello, target);
-  return loadAppOnce(target);
+  // The Hello of the build this module belongs to: named by the same path as this module (the
+  // usual case, no system call), or by its real path.
+  const ownHello = join(here(), '../../hello/hello.js');
+  if (target === ownHello) return toApp(hello, target);
+  let real: string;
+  try {
+    real = realpathSync.native(target);
+  } catch {
+    // A target that does not exist: the script itself is loaded, and its import fails there.
+    return loadAppOnce(file);
+  }
+  return real === ownHello ? toApp(hello, real) : loadAppOnce(real);
 }
