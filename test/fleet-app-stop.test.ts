@@ -63,9 +63,9 @@ function startGroup(script: string): number {
 }
 
 /** Runs the stop command; asynchronously, so this process reaps the group leader it started. */
-function stop(): Promise<{ code: number | null; ms: number; stderr: string }> {
+function stop(stopSpec: ServiceSpec = spec): Promise<{ code: number | null; ms: number; stderr: string }> {
   const begun = Date.now();
-  const child = spawn('sh', ['-c', render(stopService(layout, spec))], {
+  const child = spawn('sh', ['-c', render(stopService(layout, stopSpec))], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -113,7 +113,8 @@ test('a pidfile naming a member of a group whose leader exited stops that whole 
   assert.equal(groupAlive(leader), false);
 });
 
-test('a group left as zombies nobody reaps is stopped, not reported as surviving SIGKILL', async (t) => {
+/** Starts an app whose parent never waits for it; resolves with the app's pid once in the pidfile. */
+async function startUnreaped(t: { after: (fn: () => void) => void }): Promise<number> {
   // The app's parent never waits for it (a container's PID 1 without an init does the same):
   // after TERM the app is a zombie, which still answers kill -0.
   const parent = spawn(
@@ -127,7 +128,11 @@ test('a group left as zombies nobody reaps is stopped, not reported as surviving
   const written = () =>
     existsSync(pidFile(layout, spec)) && readFileSync(pidFile(layout, spec), 'utf8').trim() !== '';
   for (let tries = 0; !written() && tries < 100; tries++) await settle();
-  const app = Number(readFileSync(pidFile(layout, spec), 'utf8'));
+  return Number(readFileSync(pidFile(layout, spec), 'utf8'));
+}
+
+test('a group left as zombies nobody reaps is stopped, not reported as surviving SIGKILL', async (t) => {
+  const app = await startUnreaped(t);
   const result = await stop();
   assert.equal(result.code, 0, result.stderr);
   assert.equal(existsSync(pidFile(layout, spec)), false);
@@ -136,6 +141,15 @@ test('a group left as zombies nobody reaps is stopped, not reported as surviving
     /\) Z /,
     'the app is a zombie its parent never reaped',
   );
+});
+
+test('a group left as zombies is stopped at once, not after stop_timeout', async (t) => {
+  // On such a host every deploy's stop found the zombie alive until stop_timeout ran out.
+  await startUnreaped(t);
+  const result = await stop({ ...spec, stop_timeout: 120_000 });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(existsSync(pidFile(layout, spec)), false);
+  assert.ok(result.ms < 60_000, `the stop took ${result.ms} ms: it waited for the 120 s stop_timeout`);
 });
 
 test('a stale pidfile whose pid now names another process leaves that process alone', async (t) => {

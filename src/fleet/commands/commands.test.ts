@@ -50,7 +50,7 @@ test('combinators group nested lists with braces', () => {
 test('stage commands', () => {
   assert.equal(
     render(stagedSha(layout, 'v2')),
-    'cat /opt/hello/releases/v2/.pier-artifact 2>/dev/null || true',
+    '( set -- /opt/hello/releases/v2/.pier-artifact; read -r sha < "$1" && printf "%s\\n" "$sha"\n) 2>/dev/null || true',
   );
   assert.equal(render(prepareDirs(layout)), 'mkdir -p /opt/hello/releases /opt/hello/shared/log');
   assert.equal(render(receiveArtifact(layout, sha)), `cat > /opt/hello/releases/.incoming-${sha}.tar.gz`);
@@ -122,30 +122,34 @@ test('service commands for systemd and for start-stop-daemon', () => {
   };
   // The whole process group goes: with `sh -c "node server.js"` the pidfile names only the shell.
   const stop =
-    `sh -c 'f=$1 ticks=$2; [ -e "$f" ] || exit 0; pid=; { read -r pid < "$f"; } 2>/dev/null;` +
+    '( set -- /opt/hello/shared/hello.pid 150 /opt/hello;' +
+    ` f=$1 ticks=$2; [ -e "$f" ] || exit 0; pid=; { read -r pid < "$f"; } 2>/dev/null;` +
     ` case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac;` +
     ` root=$(cd "$3" 2>/dev/null && pwd -P) && cwd=$(cd "/proc/$pid/cwd" 2>/dev/null && pwd -P) || cwd=;` +
     ` case $cwd in "$root"|"$root"/*) ;; *) rm -f "$f"; exit 0;; esac; group=$pid;` +
     ` { read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- \${stat##*)} && [ "$3" -gt 1 ] && group=$3;` +
     ` kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };` +
-    ' live() { kill -0 -$group 2>/dev/null || return 1; [ $n -lt $ticks ] && return 0;' +
+    ' live() { kill -0 -$group 2>/dev/null || return 1;' +
     ` { read -r st < /proc/$group/stat; } 2>/dev/null && set -- \${st##*)} && [ "$1" != Z ] && return 0;` +
+    ' [ $n -ge $scan ] || return 0; scan=$((n + 25));' +
     ` for s in /proc/[0-9]*/stat; do { read -r st < "$s"; } 2>/dev/null || continue;` +
-    ` set -- \${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; }; n=0;` +
+    ` set -- \${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; }; n=0; scan=2;` +
     ' while live; do [ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;' +
     ` [ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };` +
-    ` sleep 0.02; n=$((n + 1)); done; rm -f "$f"' pier-stop /opt/hello/shared/hello.pid 150 /opt/hello`;
+    ` sleep 0.02; n=$((n + 1)); done; rm -f "$f"\n)`;
   const start =
     'start-stop-daemon --start --quiet --background --make-pidfile --pidfile /opt/hello/shared/hello.pid' +
     ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log --startas /usr/bin/setsid --' +
     // No value of service.env in the argv: /bin/sh loads the release's file, then execs the command.
-    ` /usr/bin/env /bin/sh -c 'set -a && { test '"'"'!'"'"' -f /opt/hello/current/.pier-env || . /opt/hello/current/.pier-env; } && set +a && exec "$@"' hello node server.js`;
+    ` /bin/sh -c 'set -a && { test '"'"'!'"'"' -f /opt/hello/current/.pier-env || . /opt/hello/current/.pier-env; } && set +a && exec "$@"' hello node server.js`;
   assert.equal(render(stopService(layout, none)), stop);
   assert.equal(render(startService(layout, none)), start);
   assert.equal(render(applyRelease(layout, none)), `${stop} && ${start}`);
   assert.equal(
     render(appRunning(layout, none)),
-    'start-stop-daemon --status --pidfile /opt/hello/shared/hello.pid',
+    '( set -- /opt/hello/shared/hello.pid; { read -r pid < "$1"; } 2>/dev/null || exit 3;' +
+      ' case $pid in ""|*[!0-9]*|0) exit 3;; esac; { read -r st < /proc/$pid/stat; } 2>/dev/null || exit 1;' +
+      ` set -- \${st##*)}; [ "$1" != Z ] || exit 1\n)`,
   );
 });
 
@@ -302,7 +306,7 @@ test('the health gate runs on the host as one program, its verdict read from its
   );
   assert.match(
     script,
-    /^sh -c '.*' pier-health http:\/\/127\.0\.0\.1:8080\/health 200 'ok v2' 4000 250 0\.250 0 4\.0$/,
+    /^\( set -- http:\/\/127\.0\.0\.1:8080\/health 200 'ok v2' 4000 250 0\.250 0 4\.0; url=\$1 .*\n\)$/s,
   );
   assert.deepEqual(parseGate('Welcome\npier-health:ok\n'), { ok: true });
   assert.deepEqual(parseGate('pier-health:fail:bake:500:1\n'), {
@@ -317,7 +321,7 @@ test('the health gate runs on the host as one program, its verdict read from its
 test('a stage is one probe and one command that receives, checks, unpacks and runs the bundled Node', () => {
   assert.equal(
     render(stageProbe(layout, 'v2', true)),
-    `cat /opt/hello/releases/v2/.pier-artifact 2>/dev/null || true; echo --pier-stage-section--; readlink /opt/hello/current 2>/dev/null || true; echo --pier-stage-section--; ${render(cachedHostRuntime('/opt/hello/.pier-host-node'))} 2>/dev/null || true`,
+    `${render(stagedSha(layout, 'v2'))}; echo --pier-stage-section--; readlink /opt/hello/current 2>/dev/null || true; echo --pier-stage-section--; ${render(cachedHostRuntime('/opt/hello/.pier-host-node'))} 2>/dev/null || true`,
   );
   assert.deepEqual(
     splitStageProbe(
@@ -334,7 +338,7 @@ test('a stage is one probe and one command that receives, checks, unpacks and ru
   );
   assert.match(
     script,
-    /^mkdir -p \/opt\/hello\/releases \/opt\/hello\/shared\/log && cat > \/opt\/hello\/releases\/\.incoming-f00d\.tar\.gz && /,
+    /^\{ test '!' -e \/opt\/hello\/releases\/\.partial-v2 \|\| rm -rf \/opt\/hello\/releases\/\.partial-v2; \} && mkdir -p \/opt\/hello\/releases \/opt\/hello\/shared\/log \/opt\/hello\/releases\/\.partial-v2 && cat > \/opt\/hello\/releases\/\.incoming-f00d\.tar\.gz && /,
   );
   assert.match(script, /\|\| sh -c 'exit 98'/);
   assert.match(script, /\|\| \{ rm -rf \/opt\/hello\/releases\/v2 && sh -c 'exit 99'; \}/);

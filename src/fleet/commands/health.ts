@@ -1,7 +1,7 @@
 // The health probe runs curl on the host itself: the URL is the host's own view of the app
 // (usually loopback, which the controller cannot reach), and it reuses the open SSH connection
 // instead of needing a network path from the controller to every app port.
-import { all, type Script } from './shell.js';
+import { all, program, type Script } from './shell.js';
 
 export const statusMarker = '\n--pier-status:';
 
@@ -62,8 +62,8 @@ export interface GateSpec {
 
 export function healthGate(spec: GateSpec): Script {
   const probeSeconds = (Math.max(100, Math.min(spec.timeoutMs, 10_000)) / 1000).toFixed(1);
-  return all([
-    ...['sh', '-c', gateLoop, 'pier-health', spec.url, String(spec.status), spec.body ?? ''],
+  return program(gateLoop, [
+    ...[spec.url, String(spec.status), spec.body ?? ''],
     ...[String(spec.timeoutMs), String(spec.intervalMs), (spec.intervalMs / 1000).toFixed(3)],
     ...[String(spec.bakeMs), probeSeconds],
   ]);

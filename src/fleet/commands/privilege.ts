@@ -64,5 +64,9 @@ export function privilegedCommands(script: Script): Argv[] {
     case 'write':
     case 'quiet':
       return privilegedCommands(script.script);
+    case 'program':
+      return [];
+    case 'if':
+      return [script.test, script.yes, script.no].flatMap(privilegedCommands);
   }
 }

@@ -1,7 +1,7 @@
 // Reading what retention needs and removing old releases; which ones go is decided by
 // rollout/retention.ts.
 import type { Layout } from './layout.js';
-import { all, each, optional, type Script } from './shell.js';
+import { all, each, optional, program, type Script } from './shell.js';
 import { sectionMarker } from './status.js';
 
 /**
@@ -24,6 +24,16 @@ export function probeReleases(layout: Layout): Script {
     optional(['tail', '-n', String(revisionsRead), layout.revisions]),
   );
 }
+
+/**
+ * Exits 0 when the host holds no more than `keep` release directories, so retention has nothing
+ * to remove and needs no listing: the usual case for a host's first deploys. Builtins only.
+ */
+export function withinKeep(layout: Layout, keep: number): Script {
+  return program(withinKeepProgram, [layout.releases, String(keep)]);
+}
+
+const withinKeepProgram = 'n=0; for d in "$1"/*/; do [ -d "$d" ] && n=$((n + 1)); done; [ "$n" -le "$2" ]';
 
 /** The probe's output → its two parts: the release list and the revisions.log lines. */
 export function splitReleaseProbe(output: string): { list: string; revisions: string[] } {

@@ -10,7 +10,7 @@ import path from 'node:path/posix';
 import { envFileName, loadEnv, sharedEnvFile } from './environment.js';
 import { type Layout, runtimeDir } from './layout.js';
 import { type AsRoot, asRoot, rootTools } from './privilege.js';
-import { all, remotePath, render, type Script } from './shell.js';
+import { all, program, remotePath, render, type Script } from './shell.js';
 
 export interface ServiceSpec {
   manager: 'systemd' | 'none';
@@ -47,7 +47,8 @@ export function pidFile(layout: Layout, spec: ServiceSpec): string {
  * and so is a pid whose process does not work under deploy_to ($3): a stale pidfile's pid, since
  * reused by another process (after a reboot, or a host's PID namespace restarted).
  * Files are read with the `read` builtin: on a fleet, each process a step starts is CPU on every
- * host. Zombies do not count as running (see `live`).
+ * host. Zombies do not count as running (see `live`): a group left as zombies by a parent that
+ * never reaps is stopped at once, not after stop_timeout.
  */
 export const stopGroupScript = [
   'f=$1 ticks=$2;',
@@ -64,16 +65,17 @@ export const stopGroupScript = [
   'kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };',
   // A zombie answers kill -0 until its parent reaps it, which a parent that never waits (or a
   // container's PID 1 without an init) never does: the group lives while a member is not one.
-  // A parent that reaps does so within milliseconds, so kill -0 alone decides until the stop
-  // timeout; then, before KILL, the leader is looked at, and only a dead leader costs a pass
-  // over /proc (builtins, but a shell reading thousands of entries takes a while).
-  'live() { kill -0 -$group 2>/dev/null || return 1; [ $n -lt $ticks ] && return 0;',
+  // Each tick reads the leader's state (a builtin read); only a leader gone or a zombie for two
+  // ticks (a parent that reaps does so within milliseconds) costs a pass over /proc, and then at
+  // most every 25 ticks (builtins, but a shell reading thousands of entries takes a while).
+  'live() { kill -0 -$group 2>/dev/null || return 1;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   '{ read -r st < /proc/$group/stat; } 2>/dev/null && set -- ${st##*)} && [ "$1" != Z ] && return 0;',
+  '[ $n -ge $scan ] || return 0; scan=$((n + 25));',
   'for s in /proc/[0-9]*/stat; do { read -r st < "$s"; } 2>/dev/null || continue;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   'set -- ${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; };',
-  'n=0;',
+  'n=0; scan=2;',
   'while live; do',
   '[ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;',
   '[ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };',
@@ -85,7 +87,7 @@ export const stopGroupScript = [
 export function stopService(layout: Layout, spec: ServiceSpec, root: AsRoot = asRoot(false)): Script {
   if (spec.manager === 'systemd') return root([rootTools.systemctl, 'stop', spec.name]);
   const ticks = Math.max(1, Math.ceil(spec.stop_timeout / 20));
-  return all(['sh', '-c', stopGroupScript, 'pier-stop', pidFile(layout, spec), String(ticks), layout.root]);
+  return program(stopGroupScript, [pidFile(layout, spec), String(ticks), layout.root]);
 }
 
 export function startService(layout: Layout, spec: ServiceSpec, root: AsRoot = asRoot(false)): Script {
@@ -95,17 +97,30 @@ export function startService(layout: Layout, spec: ServiceSpec, root: AsRoot = a
   return all([
     ...['start-stop-daemon', '--start', '--quiet', '--background', '--make-pidfile'],
     ...['--pidfile', pidFile(layout, spec), '--chdir', layout.current],
-    ...['--output', appLog(layout, spec), '--startas', '/usr/bin/setsid', '--', '/usr/bin/env'],
-    ...env,
+    ...['--output', appLog(layout, spec), '--startas', '/usr/bin/setsid', '--'],
+    // env(1) only to set a PATH: without one it would be a process for nothing.
+    ...(env.length > 0 ? ['/usr/bin/env', ...env] : []),
     ...['/bin/sh', '-c', `${render(load)} && exec "$@"`, spec.name],
     ...(spec.command ?? []),
   ]);
 }
 
-/** `none`: exits 0 while the process pier started (the pidfile's pid) runs, 1 or 3 once it exited. */
+/**
+ * `none`: exits 0 while the process pier started (the pidfile's pid) runs, 1 once it exited (a
+ * zombie has: it only waits for its parent to reap it), 3 without a pid; start-stop-daemon
+ * --status's codes, from builtins alone.
+ */
 export function appRunning(layout: Layout, spec: ServiceSpec): Script {
-  return all(['start-stop-daemon', '--status', '--pidfile', pidFile(layout, spec)]);
+  return program(appRunningProgram, [pidFile(layout, spec)]);
 }
+
+const appRunningProgram = [
+  '{ read -r pid < "$1"; } 2>/dev/null || exit 3;',
+  'case $pid in ""|*[!0-9]*|0) exit 3;; esac;',
+  '{ read -r st < /proc/$pid/stat; } 2>/dev/null || exit 1;',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+  'set -- ${st##*)}; [ "$1" != Z ] || exit 1',
+].join(' ');
 
 /** `none`: where the command's stdout and stderr go. */
 export function appLog(layout: Layout, spec: ServiceSpec): string {

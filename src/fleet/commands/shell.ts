@@ -7,7 +7,9 @@ export type Script =
   | { op: 'run'; argv: Argv }
   | { op: 'and' | 'or' | 'seq' | 'pipe'; parts: readonly Script[] }
   | { op: 'write'; script: Script; file: string; append: boolean }
-  | { op: 'quiet'; script: Script };
+  | { op: 'quiet'; script: Script }
+  | { op: 'program'; text: string; args: Argv }
+  | { op: 'if'; test: Script; yes: Script; no: Script };
 
 type Part = Script | Argv;
 
@@ -42,6 +44,20 @@ export const appendTo = (part: Part, file: string): Script => ({
 });
 /** `a 2>/dev/null` */
 export const quiet = (part: Part): Script => ({ op: 'quiet', script: toScript(part) });
+/**
+ * A fixed sh program run with positional parameters `args`, as `sh -c text name args...` runs
+ * it but in a subshell of the script's own shell: `( set -- args; text )`. A fork instead of
+ * starting another sh; on a fleet, each process a step starts is CPU on every host. The program
+ * may `exit` (it leaves the subshell only) and must not use `$0`.
+ */
+export const program = (text: string, args: Argv = []): Script => ({ op: 'program', text, args });
+/** `if test; then a; else b; fi`: unlike `test && a || b`, a failing `a` does not run `b`. */
+export const branch = (test: Part, then: Part, otherwise: Part): Script => ({
+  op: 'if',
+  test: toScript(test),
+  yes: toScript(then),
+  no: toScript(otherwise),
+});
 /** `a || true`: a probe whose failure only means "absent". */
 export const optional = (part: Part): Script => either(quiet(part), ['true']);
 
@@ -67,15 +83,19 @@ export function render(part: Part): string {
         .join(joiner);
     }
     case 'write':
-      return `${script.script.op === 'run' ? render(script.script) : braced(script.script)} ${script.append ? '>>' : '>'} ${quote(script.file)}`;
+      return `${script.script.op === 'run' || script.script.op === 'program' ? render(script.script) : braced(script.script)} ${script.append ? '>>' : '>'} ${quote(script.file)}`;
     case 'quiet':
-      return `${script.script.op === 'run' ? render(script.script) : braced(script.script)} 2>/dev/null`;
+      return `${script.script.op === 'run' || script.script.op === 'program' ? render(script.script) : braced(script.script)} 2>/dev/null`;
+    case 'program':
+      return `( set -- ${script.args.map(quote).join(' ')}; ${script.text}\n)`;
+    case 'if':
+      return `if ${render(script.test)}; then ${render(script.yes)}; else ${render(script.no)}; fi`;
   }
 }
 
 /** sh precedence: pipelines bind tighter than && and ||, which bind tighter than `;`. */
 function needsBraces(parent: 'and' | 'or' | 'seq' | 'pipe', child: Script): boolean {
-  if (child.op === 'run' || child.op === 'quiet' || child.op === 'write') return false;
+  if (['run', 'quiet', 'write', 'program', 'if'].includes(child.op)) return false;
   if (child.op === 'pipe') return false;
   if (parent === 'seq') return false;
   return parent === 'pipe' || child.op !== parent;

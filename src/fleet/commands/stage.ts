@@ -1,7 +1,7 @@
 // Stage: put a release on a host without touching what runs. Upload (or pull from the data
 // center's relay), check the SHA-256 on the host, unpack beside the live releases, rename.
 import type { Layout } from './layout.js';
-import { all, each, either, optional, pipe, type Script, writeTo } from './shell.js';
+import { all, each, either, optional, pipe, program, type Script, writeTo } from './shell.js';
 
 /** Exit status of a stage whose artifact does not match its SHA-256 (the copy is removed). */
 export const checksumExit = 98;
@@ -10,13 +10,21 @@ export const runtimeExit = 99;
 /** Separates the parts of the stage probe's output. */
 export const sectionMarker = '--pier-stage-section--';
 
-/** Prints the staged artifact's SHA-256 when the release is already there, nothing otherwise. */
+/**
+ * Prints the staged artifact's SHA-256 when the release is already there, nothing otherwise.
+ * Read by the shell's `read`: each process a step starts is CPU on every host of a fleet.
+ */
 export function stagedSha(layout: Layout, version: string): Script {
-  return optional(['cat', layout.marker(version)]);
+  return optional(program('read -r sha < "$1" && printf "%s\\n" "$sha"', [layout.marker(version)]));
 }
 
-export function prepareDirs(layout: Layout): Script {
-  return all(['mkdir', '-p', layout.releases, layout.log]);
+/** The release directories, and with `partial` that empty directory to unpack into (fresh). */
+export function prepareDirs(layout: Layout, partial?: string): Script {
+  if (partial === undefined) return all(['mkdir', '-p', layout.releases, layout.log]);
+  // `test` is a builtin: no rm runs unless an interrupted stage left the directory behind.
+  return all(either(['test', '!', '-e', partial], ['rm', '-rf', partial]), [
+    ...['mkdir', '-p', layout.releases, layout.log, partial],
+  ]);
 }
 
 /** The controller streams the artifact into this command's stdin. */
@@ -36,12 +44,25 @@ export function verifyArtifact(layout: Layout, sha256: string): Script {
   );
 }
 
-/** `keep`: the relay host goes on serving the tarball to its data center until staging is over. */
-export function unpackArtifact(layout: Layout, version: string, sha256: string, keep = false): Script {
+/**
+ * `keep`: the relay host goes on serving the tarball to its data center until staging is over.
+ * `prepared`: prepareDirs already made the partial directory, empty.
+ */
+export function unpackArtifact(
+  layout: Layout,
+  version: string,
+  sha256: string,
+  keep = false,
+  prepared = false,
+): Script {
   const partial = layout.partial(version);
   return all(
-    ['rm', '-rf', partial],
-    ['mkdir', partial],
+    ...(prepared
+      ? []
+      : [
+          ['rm', '-rf', partial],
+          ['mkdir', partial],
+        ]),
     ['tar', '-xzf', layout.incoming(sha256), '-C', partial],
     writeTo(['printf', '%s\\n', sha256], `${partial}/.pier-artifact`),
     ['mv', '-T', partial, layout.release(version)],
@@ -81,7 +102,7 @@ export function runtimeProbe(node: string): Script {
  * when the host has no `node`; a cache it cannot write only means asking again next time.
  */
 export function cachedHostRuntime(cache: string): Script {
-  return all(['sh', '-c', hostRuntimeProgram, 'pier-runtime', cache, runtimeExpression]);
+  return program(hostRuntimeProgram, [cache, runtimeExpression]);
 }
 
 /**
@@ -117,12 +138,12 @@ export function stageArtifact(
 ): Script {
   const fail = (code: number): Script => all(['sh', '-c', `exit ${code}`]);
   return all(
-    prepareDirs(layout),
+    prepareDirs(layout, layout.partial(version)),
     options.url === undefined
       ? receiveArtifact(layout, sha256)
       : pullArtifact(layout, sha256, options.url, 600),
     either(verifyArtifact(layout, sha256), fail(checksumExit)),
-    unpackArtifact(layout, version, sha256, options.keep ?? false),
+    unpackArtifact(layout, version, sha256, options.keep ?? false, true),
     ...(options.bundledNode === undefined
       ? []
       : [

@@ -7,9 +7,9 @@ import { type AuditEntry, appendAudit } from '../commands/audit.js';
 import { envDropIn } from '../commands/environment.js';
 import { layoutOf, runtimeDir } from '../commands/layout.js';
 import { asRoot } from '../commands/privilege.js';
-import { probeReleases, removeReleases, splitReleaseProbe } from '../commands/retention.js';
+import { probeReleases, removeReleases, splitReleaseProbe, withinKeep } from '../commands/retention.js';
 import { appLog, applyRelease, appRunning } from '../commands/service.js';
-import { all, each, optional, type Script } from '../commands/shell.js';
+import { all, branch, each, optional, type Script } from '../commands/shell.js';
 import {
   checksumExit,
   cleanStage,
@@ -232,9 +232,11 @@ export async function passGate(
 }
 
 /**
- * After a host is healthy on `current`: keep_releases (one round trip to read the releases and
- * revisions.log), then in one more the removal, the audit line and, with `unlock`, the release
- * of this deploy's lock. Resolves true when the lock is gone (the script exited 0).
+ * After a host is healthy on `current`: keep_releases, the audit line and, with `unlock`, the
+ * release of this deploy's lock. One round trip when the host holds no more than `keep`
+ * releases (nothing to remove); else that trip reads the releases and revisions.log, and one
+ * more removes the doomed ones, writes the audit line and unlocks. Resolves true when the lock
+ * is gone (the script exited 0).
  */
 export async function finishHost(
   connection: Connection,
@@ -244,7 +246,21 @@ export async function finishHost(
   unlock?: Script,
 ): Promise<boolean> {
   const layout = layoutOf(host.deployTo);
-  const probe = splitReleaseProbe(await connection.check('listing releases', probeReleases(layout)));
+  const last = (doomed: readonly string[]): Script =>
+    each(
+      ...(doomed.length > 0 ? [optional(removeReleases(layout, doomed))] : []),
+      ...(unlock ? [optional(appendAudit(layout, entry)), unlock] : [appendAudit(layout, entry)]),
+    );
+  const what = unlock ? 'releasing the lock' : 'writing revisions.log';
+  const first = await connection.exec(
+    branch(withinKeep(layout, keep), each(['echo', withinKeepMarker], last([])), probeReleases(layout)),
+  );
+  if (first.stdout.startsWith(`${withinKeepMarker}\n`)) {
+    if (first.code !== 0) throw failure(what, first);
+    return unlock !== undefined;
+  }
+  if (first.code !== 0) throw failure('listing releases', first);
+  const probe = splitReleaseProbe(first.stdout);
   const doomed = releasesToRemove({
     releases: parseReleaseList(probe.list),
     revisions: parseRevisions(probe.revisions),
@@ -252,13 +268,12 @@ export async function finishHost(
     current: entry.version,
     previous: entry.previous,
   });
-  const last = [
-    ...(doomed.length > 0 ? [optional(removeReleases(layout, doomed))] : []),
-    ...(unlock ? [optional(appendAudit(layout, entry)), unlock] : [appendAudit(layout, entry)]),
-  ];
-  await connection.check(unlock ? 'releasing the lock' : 'writing revisions.log', each(...last));
+  await connection.check(what, last(doomed));
   return unlock !== undefined;
 }
+
+/** Printed first by finishHost's round trip when retention has nothing to remove. */
+const withinKeepMarker = 'pier-within-keep';
 
 export async function audit(connection: Connection, host: Host, entry: AuditEntry): Promise<void> {
   await connection.check('writing revisions.log', appendAudit(layoutOf(host.deployTo), entry));

@@ -203,7 +203,8 @@ class Rollout {
       const connection = await input.pool.connection(host);
       if (previous === undefined) {
         // Read when the host was staged (under this deploy's lock, so it still holds).
-        const staged = this.distribution?.currentOf(host) ?? null;
+        // (`undefined` there is an answer: the host had no `current`, as before a first deploy.)
+        const staged = this.distribution ? this.distribution.currentOf(host) : null;
         const current = staged !== null ? staged : await currentVersion(connection, host);
         previous = current === version ? undefined : current;
       }
