@@ -1,7 +1,7 @@
 // The `manager: none` stop command, run by a real /bin/sh against real process groups on this
 // machine: what a host does with it, without SSH.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,10 +64,14 @@ function startGroup(script: string): number {
 }
 
 /** Runs the stop command; asynchronously, so this process reaps the group leader it started. */
-function stop(stopSpec: ServiceSpec = spec): Promise<{ code: number | null; ms: number; stderr: string }> {
+function stop(
+  stopSpec: ServiceSpec = spec,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; ms: number; stderr: string }> {
   const begun = Date.now();
-  const child = spawn('sh', ['-c', render(stopService(layout, stopSpec))], {
+  const child = spawn('/bin/sh', ['-c', render(stopService(layout, stopSpec))], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env,
   });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
@@ -150,6 +155,22 @@ test('a group left as zombies is stopped at once, not after stop_timeout', async
   assert.equal(result.code, 0, result.stderr);
   assert.equal(existsSync(pidFile(layout, spec)), false);
   assert.ok(result.ms < 60_000, `the stop took ${result.ms} ms: it waited for the 120 s stop_timeout`);
+});
+
+test('on a host without pgrep, a group left as zombies is found stopped by reading /proc', async (t) => {
+  // Only what the stop program starts besides builtins: sleep and rm.
+  const bin = mkdtempSync(path.join(tmpdir(), 'pif-bin-'));
+  t.after(() => rmSync(bin, { recursive: true, force: true }));
+  for (const tool of ['sleep', 'rm']) {
+    const real = execFileSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+    symlinkSync(real, path.join(bin, tool));
+  }
+  const app = await startUnreaped(t);
+  const result = await stop({ ...spec, stop_timeout: 120_000 }, { PATH: bin });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(existsSync(pidFile(layout, spec)), false);
+  assert.ok(result.ms < 60_000, `the stop took ${result.ms} ms: it waited for the 120 s stop_timeout`);
+  assert.match(readFileSync(`/proc/${app}/stat`, 'utf8'), /\) Z /);
 });
 
 test('a stale pidfile whose pid now names another process leaves that process alone', async (t) => {

@@ -132,7 +132,9 @@ test('service commands for systemd and for start-stop-daemon', () => {
     ' live() { kill -0 -$group 2>/dev/null || return 1;' +
     ` { read -r st < /proc/$group/stat; } 2>/dev/null && set -- \${st##*)} && [ "$1" != Z ] && return 0;` +
     ' [ $n -ge $scan ] || return 0; scan=$((n + 25));' +
-    ` for s in /proc/[0-9]*/stat; do { read -r st < "$s"; } 2>/dev/null || continue;` +
+    ' if command -v pgrep >/dev/null 2>&1 && { members=$(pgrep -g "$group"); [ $? -le 1 ]; }; then :;' +
+    ` else members=; for s in /proc/[0-9]*; do members="$members \${s#/proc/}"; done; fi;` +
+    ` for m in $members; do { read -r st < /proc/$m/stat; } 2>/dev/null || continue;` +
     ` set -- \${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; }; n=0; scan=2;` +
     ' while live; do [ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;' +
     ` [ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };` +

@@ -64,15 +64,20 @@ export const stopGroupScript = [
   '{ read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- ${stat##*)} && [ "$3" -gt 1 ] && group=$3;',
   'kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };',
   // A zombie answers kill -0 until its parent reaps it, which a parent that never waits (or a
-  // container's PID 1 without an init) never does: the group lives while a member is not one.
-  // Each tick reads the leader's state (a builtin read); only a leader gone or a zombie for two
-  // ticks (a parent that reaps does so within milliseconds) costs a pass over /proc, and then at
-  // most every 25 ticks (builtins, but a shell reading thousands of entries takes a while).
+  // container's PID 1 without an init) never does, and a busy init does seconds later: the
+  // group lives while a member is not a zombie. Each tick reads the leader's state (a builtin
+  // read). A leader gone or a zombie for two ticks (a parent that reaps does so within
+  // milliseconds) has the group's members listed, at most every 25 ticks: by pgrep, which reads
+  // /proc in C, else by a pass over /proc in sh (builtins, but thousands of entries take a
+  // while), and each member's state read.
   'live() { kill -0 -$group 2>/dev/null || return 1;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   '{ read -r st < /proc/$group/stat; } 2>/dev/null && set -- ${st##*)} && [ "$1" != Z ] && return 0;',
   '[ $n -ge $scan ] || return 0; scan=$((n + 25));',
-  'for s in /proc/[0-9]*/stat; do { read -r st < "$s"; } 2>/dev/null || continue;',
+  // pgrep exits 1 when nothing matched (the members may all be gone by now), above that on errors.
+  'if command -v pgrep >/dev/null 2>&1 && { members=$(pgrep -g "$group"); [ $? -le 1 ]; }; then :;',
+  'else members=; for s in /proc/[0-9]*; do members="$members ${s#/proc/}"; done; fi;',
+  'for m in $members; do { read -r st < /proc/$m/stat; } 2>/dev/null || continue;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   'set -- ${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; };',
   'n=0; scan=2;',
