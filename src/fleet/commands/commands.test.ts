@@ -9,7 +9,14 @@ import { breakLock, parseLockReport, releaseLock, renewLock, takeLock } from './
 import { asRoot, refusedCommand } from './privilege.js';
 import { dropRelayCopy, relayUrl, serveArtifact } from './relay.js';
 import { probeReleases, removeReleases, splitReleaseProbe } from './retention.js';
-import { applyRelease, appRunning, type ServiceSpec, startService, stopService } from './service.js';
+import {
+  applyRelease,
+  appRunning,
+  type ServiceSpec,
+  startService,
+  stopGroupScript,
+  stopService,
+} from './service.js';
 import { all, each, either, pipe, quote, render, writeTo } from './shell.js';
 import {
   cachedHostRuntime,
@@ -121,24 +128,8 @@ test('service commands for systemd and for start-stop-daemon', () => {
     stop_timeout: 3_000,
   };
   // The whole process group goes: with `sh -c "node server.js"` the pidfile names only the shell.
-  const stop =
-    '( set -- /opt/hello/shared/hello.pid 150 /opt/hello;' +
-    ` f=$1 ticks=$2; [ -e "$f" ] || exit 0; pid=; { read -r pid < "$f"; } 2>/dev/null;` +
-    ` case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac;` +
-    ` root=$(cd "$3" 2>/dev/null && pwd -P) && cwd=$(cd "/proc/$pid/cwd" 2>/dev/null && pwd -P) || cwd=;` +
-    ` case $cwd in "$root"|"$root"/*) ;; *) rm -f "$f"; exit 0;; esac; group=$pid;` +
-    ` { read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- \${stat##*)} && [ "$3" -gt 1 ] && group=$3;` +
-    ` kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };` +
-    ' live() { kill -0 -$group 2>/dev/null || return 1;' +
-    ` { read -r st < /proc/$group/stat; } 2>/dev/null && set -- \${st##*)} && [ "$1" != Z ] && return 0;` +
-    ' [ $n -ge $scan ] || return 0; scan=$((n + 25));' +
-    ' if command -v pgrep >/dev/null 2>&1 && { members=$(pgrep -g "$group"); [ $? -le 1 ]; }; then :;' +
-    ` else members=; for s in /proc/[0-9]*; do members="$members \${s#/proc/}"; done; fi;` +
-    ` for m in $members; do { read -r st < /proc/$m/stat; } 2>/dev/null || continue;` +
-    ` set -- \${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; }; n=0; scan=2;` +
-    ' while live; do [ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;' +
-    ` [ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };` +
-    ` sleep 0.02; n=$((n + 1)); done; rm -f "$f"\n)`;
+  // The program itself is tested against real process groups (test/fleet-app-stop.test.ts).
+  const stop = `( set -- /opt/hello/shared/hello.pid 3000 /opt/hello; ${stopGroupScript}\n)`;
   const start =
     'start-stop-daemon --start --quiet --background --make-pidfile --pidfile /opt/hello/shared/hello.pid' +
     ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log --startas /usr/bin/setsid --' +

@@ -38,20 +38,20 @@ export function pidFile(layout: Layout, spec: ServiceSpec): string {
 }
 
 /**
- * `sh -c` program stopping the process group of the pid in a pidfile ($1): TERM, up to $2 ticks
- * of 20 ms for the group to be gone (a stopped node is gone in one or two), then KILL and up to
- * 5 s more. Exits 0 when nothing of the group is left (or nothing ran) and removes the pidfile;
- * exits 1 if the group survives KILL. The group is the one the pidfile's process is in while it
- * runs (one started by an earlier pier, without setsid, leads no group), else the group it led.
- * Decided by exit codes only; pids 0 and 1 are refused, as `kill -TERM -1` signals everything,
- * and so is a pid whose process does not work under deploy_to ($3): a stale pidfile's pid, since
+ * Program (shell.ts `program`) stopping the process group of the pid in a pidfile ($1): TERM,
+ * up to $2 ms (stop_timeout) for the group to be gone, then KILL and up to 5 s more. Exits 0
+ * when nothing of the group is left (or nothing ran) and removes the pidfile; exits 1 if the
+ * group survives KILL. The group is the one the pidfile's process is in while it runs (one
+ * started by an earlier pier, without setsid, leads no group), else the group it led. Decided
+ * by exit codes only; pids 0 and 1 are refused, as `kill -TERM -1` signals everything, and so
+ * is a pid whose process does not work under deploy_to ($3): a stale pidfile's pid, since
  * reused by another process (after a reboot, or a host's PID namespace restarted).
- * Files are read with the `read` builtin: on a fleet, each process a step starts is CPU on every
- * host. Zombies do not count as running (see `live`): a group left as zombies by a parent that
- * never reaps is stopped at once, not after stop_timeout.
+ * Files are read with the `read` builtin, and the waits between checks grow from 20 ms (a
+ * stopped node is gone after one or two) to 250 ms: on a fleet, each process a step starts is
+ * CPU on every host. Zombies do not count as running (see `live`).
  */
 export const stopGroupScript = [
-  'f=$1 ticks=$2;',
+  'f=$1 limit=$2;',
   '[ -e "$f" ] || exit 0; pid=; { read -r pid < "$f"; } 2>/dev/null;',
   'case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac;',
   // A pidfile outlives its process (a crash, a reboot), and its pid may since name another
@@ -63,36 +63,36 @@ export const stopGroupScript = [
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   '{ read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- ${stat##*)} && [ "$3" -gt 1 ] && group=$3;',
   'kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };',
-  // A zombie answers kill -0 until its parent reaps it, which a parent that never waits (or a
-  // container's PID 1 without an init) never does, and a busy init does seconds later: the
-  // group lives while a member is not a zombie. Each tick reads the leader's state (a builtin
-  // read). A leader gone or a zombie for two ticks (a parent that reaps does so within
-  // milliseconds) has the group's members listed, at most every 25 ticks: by pgrep, which reads
-  // /proc in C, else by a pass over /proc in sh (builtins, but thousands of entries take a
-  // while), and each member's state read.
+  // A zombie answers kill -0 until its parent reaps it: at once for an init that waits, seconds
+  // later for a busy one, never for a parent that does not wait (a container's PID 1 without an
+  // init). So the group lives while a member is not a zombie, which only a look at every
+  // process can tell (about 25 µs each, in the kernel, however it is read): the leader's state
+  // is read on each check (a builtin read), the other members only once stop_timeout is up
+  // and the leader is a zombie or gone; pgrep lists them, else a pass over /proc in sh.
   'live() { kill -0 -$group 2>/dev/null || return 1;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   '{ read -r st < /proc/$group/stat; } 2>/dev/null && set -- ${st##*)} && [ "$1" != Z ] && return 0;',
-  '[ $n -ge $scan ] || return 0; scan=$((n + 25));',
+  '[ $waited -lt $limit ] && return 0;',
   // pgrep exits 1 when nothing matched (the members may all be gone by now), above that on errors.
   'if command -v pgrep >/dev/null 2>&1 && { members=$(pgrep -g "$group"); [ $? -le 1 ]; }; then :;',
   'else members=; for s in /proc/[0-9]*; do members="$members ${s#/proc/}"; done; fi;',
   'for m in $members; do { read -r st < /proc/$m/stat; } 2>/dev/null || continue;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   'set -- ${st##*)}; [ "$3" = "$group" ] && [ "$1" != Z ] && return 0; done; return 1; };',
-  'n=0; scan=2;',
+  'waited=0 killed=0;',
   'while live; do',
-  '[ $n -eq $ticks ] && kill -KILL -$group 2>/dev/null;',
-  '[ $n -gt $((ticks + 250)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };',
-  'sleep 0.02; n=$((n + 1));',
+  '[ $killed = 0 ] && [ $waited -ge $limit ] && { kill -KILL -$group 2>/dev/null; killed=1; };',
+  '[ $waited -gt $((limit + 5000)) ] && { echo "process group $group survived SIGKILL" >&2; exit 1; };',
+  'if [ $waited -lt 100 ]; then sleep 0.02; waited=$((waited + 20));',
+  'elif [ $waited -lt 1000 ]; then sleep 0.1; waited=$((waited + 100));',
+  'else sleep 0.25; waited=$((waited + 250)); fi;',
   'done;',
   'rm -f "$f"',
 ].join(' ');
 
 export function stopService(layout: Layout, spec: ServiceSpec, root: AsRoot = asRoot(false)): Script {
   if (spec.manager === 'systemd') return root([rootTools.systemctl, 'stop', spec.name]);
-  const ticks = Math.max(1, Math.ceil(spec.stop_timeout / 20));
-  return program(stopGroupScript, [pidFile(layout, spec), String(ticks), layout.root]);
+  return program(stopGroupScript, [pidFile(layout, spec), String(spec.stop_timeout), layout.root]);
 }
 
 export function startService(layout: Layout, spec: ServiceSpec, root: AsRoot = asRoot(false)): Script {
