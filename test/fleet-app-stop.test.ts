@@ -163,6 +163,45 @@ test('on a host without pgrep, a group left as zombies is found stopped by readi
   assert.match(readFileSync(`/proc/${app}/stat`, 'utf8'), /\) Z /);
 });
 
+test('a group gone during the stop is not confused with a new group given its number', async (t) => {
+  // In a PID namespace of its own, where the next pid can be chosen (ns_last_pid): the app
+  // ignores TERM and exits on its own during the stop; its pid is then given at once to a new
+  // group leader elsewhere (another app being started). The stop must count the old group as
+  // gone, and neither wait for nor KILL the new one.
+  const work = mkdtempSync(path.join(tmpdir(), 'pif-reuse-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
+  const stopScript = path.join(work, 'stop.sh');
+  writeFileSync(stopScript, render(stopService(layout, { ...spec, stop_timeout: 3000 })));
+  const pidfile = pidFile(layout, spec);
+  const script = [
+    `cd ${root}`,
+    // The app: leads its own group, works in deploy_to, ignores TERM and exits after 1.2 s.
+    `setsid sh -c 'trap "" TERM; exec sleep 1.2' </dev/null >/dev/null 2>&1 & app=$!`,
+    `echo $app > ${pidfile}`,
+    `sh ${stopScript} & stopper=$!`,
+    'wait $app',
+    'echo $((app - 1)) > /proc/sys/kernel/ns_last_pid',
+    `cd ${work}`,
+    'setsid sleep 30 </dev/null >/dev/null 2>&1 & other=$!',
+    'wait $stopper; code=$?',
+    'kill -0 $other 2>/dev/null && alive=yes || alive=no',
+    'echo "app=$app other=$other stop=$code other_alive=$alive"',
+    'kill -KILL $other 2>/dev/null; true',
+  ].join('\n');
+  const out = execFileSync('unshare', ['--pid', '--fork', '--mount-proc', '/bin/sh', '-c', script], {
+    encoding: 'utf8',
+  });
+  const fields = Object.fromEntries(
+    out
+      .trim()
+      .split(' ')
+      .map((pair) => pair.split('=')),
+  );
+  assert.equal(fields.other, fields.app, `the new group leader got the app's pid: ${out}`);
+  assert.equal(fields.stop, '0', out);
+  assert.equal(fields.other_alive, 'yes', `the stop killed the new group that reused the pid: ${out}`);
+});
+
 test('a stale pidfile whose pid now names another process leaves that process alone', async (t) => {
   // The app died (a crash, a reboot) and its pid was given to an unrelated process, which runs
   // outside deploy_to: stopping the app must not signal it or its group.

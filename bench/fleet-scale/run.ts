@@ -219,7 +219,10 @@ try {
   const nextMs = Number(process.hrtime.bigint() - nextStart) / 1e6;
   const nextOutcome = /deploy v2: .*/.exec(nextOutput)?.[0] ?? '(no outcome line)';
   console.log(`pier deploy v2: ${seconds(nextMs)}, exit ${nextExit}: ${nextOutcome}`);
-  if (nextExit !== 0) failed = true;
+  if (nextExit !== 0) {
+    failed = true;
+    console.log(nextOutput.trimEnd().split('\n').slice(-40).join('\n'));
+  }
   await sessionsEnded();
   const hostsCpuNext = fleet.sessionsCpuMs() - hostsCpuBeforeNext;
   const machineBeforeFloor = machineCpu();

@@ -62,6 +62,12 @@ export const stopGroupScript = [
   'group=$pid;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   '{ read -r stat < /proc/$pid/stat; } 2>/dev/null && set -- ${stat##*)} && [ "$3" -gt 1 ] && group=$3;',
+  // The leader's start time (stat field 22, in clock ticks since boot): once the group is gone
+  // its number may be given to a new process, even a new group's leader (another app started
+  // meanwhile), which must not be waited for or killed. While a member is left, the kernel
+  // gives the number to no one, so a leader started at another time means the group is gone.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+  'born=; { read -r stat < /proc/$group/stat; } 2>/dev/null && set -- ${stat##*)} && born=${20};',
   'kill -TERM -$group 2>/dev/null || { rm -f "$f"; exit 0; };',
   // A zombie answers kill -0 until its parent reaps it: at once for an init that waits, seconds
   // later for a busy one, never for a parent that does not wait (a container's PID 1 without an
@@ -71,7 +77,9 @@ export const stopGroupScript = [
   // and the leader is a zombie or gone; pgrep lists them, else a pass over /proc in sh.
   'live() { kill -0 -$group 2>/dev/null || return 1;',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
-  '{ read -r st < /proc/$group/stat; } 2>/dev/null && set -- ${st##*)} && [ "$1" != Z ] && return 0;',
+  'if { read -r st < /proc/$group/stat; } 2>/dev/null; then set -- ${st##*)};',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+  '[ "${20}" = "$born" ] || return 1; [ "$1" != Z ] && return 0; fi;',
   '[ $waited -lt $limit ] && return 0;',
   // pgrep exits 1 when nothing matched (the members may all be gone by now), above that on errors.
   'if command -v pgrep >/dev/null 2>&1 && { members=$(pgrep -g "$group"); [ $? -le 1 ]; }; then :;',
