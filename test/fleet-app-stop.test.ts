@@ -9,7 +9,6 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -146,21 +145,6 @@ test('a group left as zombies nobody reaps is stopped, not reported as surviving
     /\) Z /,
     'the app is a zombie its parent never reaped',
   );
-});
-
-test('on a host without pgrep, a group left as zombies is found stopped by reading /proc', async (t) => {
-  // Only what the stop program starts besides builtins: sleep and rm.
-  const bin = mkdtempSync(path.join(tmpdir(), 'pif-bin-'));
-  t.after(() => rmSync(bin, { recursive: true, force: true }));
-  for (const tool of ['sleep', 'rm']) {
-    const real = execFileSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
-    symlinkSync(real, path.join(bin, tool));
-  }
-  const app = await startUnreaped(t);
-  const result = await stop(spec, { PATH: bin });
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal(existsSync(pidFile(layout, spec)), false);
-  assert.match(readFileSync(`/proc/${app}/stat`, 'utf8'), /\) Z /);
 });
 
 test('a group gone during the stop is not confused with a new group given its number', async (t) => {

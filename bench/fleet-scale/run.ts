@@ -221,7 +221,9 @@ try {
   console.log(`pier deploy v2: ${seconds(nextMs)}, exit ${nextExit}: ${nextOutcome}`);
   if (nextExit !== 0) {
     failed = true;
-    console.log(nextOutput.trimEnd().split('\n').slice(-40).join('\n'));
+    // The hosts that failed and why: the lines other than the progress bars.
+    const said = nextOutput.split('\n').filter((line) => line.trim() !== '' && !/\[[#-]+\]/.test(line));
+    console.log(said.slice(-60).join('\n'));
   }
   await sessionsEnded();
   const hostsCpuNext = fleet.sessionsCpuMs() - hostsCpuBeforeNext;
