@@ -224,6 +224,16 @@ try {
     // The hosts that failed and why: the lines other than the progress bars.
     const said = nextOutput.split('\n').filter((line) => line.trim() !== '' && !/\[[#-]+\]/.test(line));
     console.log(said.slice(-60).join('\n'));
+    // What a failed host's app said, before the cleanup removes it.
+    for (const log of new Set(nextOutput.match(/\/\S+\/shared\/log\/\S+\.log/g) ?? [])) {
+      try {
+        console.log(
+          `--- ${log} (last 20 lines)\n${readFileSync(log, 'utf8').split('\n').slice(-21).join('\n')}`,
+        );
+      } catch (err) {
+        console.log(`--- ${log}: ${(err as Error).message}`);
+      }
+    }
   }
   await sessionsEnded();
   const hostsCpuNext = fleet.sessionsCpuMs() - hostsCpuBeforeNext;
