@@ -59,7 +59,11 @@ test('stage commands', () => {
     render(stagedSha(layout, 'v2')),
     '( set -- /opt/hello/releases/v2/.pier-artifact; read -r sha < "$1" && printf "%s\\n" "$sha"\n) 2>/dev/null || true',
   );
-  assert.equal(render(prepareDirs(layout)), 'mkdir -p /opt/hello/releases /opt/hello/shared/log');
+  assert.equal(
+    render(prepareDirs(layout, 'v2')),
+    "{ test '!' -e /opt/hello/releases/.partial-v2 || rm -rf /opt/hello/releases/.partial-v2; }" +
+      ' && mkdir -p /opt/hello/releases /opt/hello/shared/log /opt/hello/releases/.partial-v2',
+  );
   assert.equal(render(receiveArtifact(layout, sha)), `cat > /opt/hello/releases/.incoming-${sha}.tar.gz`);
   assert.equal(
     render(pullArtifact(layout, sha, `http://10.0.0.1:4000/${sha}`, 60)),
@@ -72,8 +76,7 @@ test('stage commands', () => {
   );
   assert.equal(
     render(unpackArtifact(layout, 'v2', sha)),
-    'rm -rf /opt/hello/releases/.partial-v2 && mkdir /opt/hello/releases/.partial-v2' +
-      ` && tar -xzf /opt/hello/releases/.incoming-${sha}.tar.gz -C /opt/hello/releases/.partial-v2` +
+    `tar -xzf /opt/hello/releases/.incoming-${sha}.tar.gz -C /opt/hello/releases/.partial-v2` +
       ` && printf '%s\\n' ${sha} > /opt/hello/releases/.partial-v2/.pier-artifact` +
       ' && mv -T /opt/hello/releases/.partial-v2 /opt/hello/releases/v2' +
       ` && rm -f /opt/hello/releases/.incoming-${sha}.tar.gz`,

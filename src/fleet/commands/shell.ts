@@ -83,9 +83,9 @@ export function render(part: Part): string {
         .join(joiner);
     }
     case 'write':
-      return `${script.script.op === 'run' || script.script.op === 'program' ? render(script.script) : braced(script.script)} ${script.append ? '>>' : '>'} ${quote(script.file)}`;
+      return `${redirectable(script.script)} ${script.append ? '>>' : '>'} ${quote(script.file)}`;
     case 'quiet':
-      return `${script.script.op === 'run' || script.script.op === 'program' ? render(script.script) : braced(script.script)} 2>/dev/null`;
+      return `${redirectable(script.script)} 2>/dev/null`;
     case 'program':
       return `( set -- ${script.args.map(quote).join(' ')}; ${script.text}\n)`;
     case 'if':
@@ -99,6 +99,11 @@ function needsBraces(parent: 'and' | 'or' | 'seq' | 'pipe', child: Script): bool
   if (child.op === 'pipe') return false;
   if (parent === 'seq') return false;
   return parent === 'pipe' || child.op !== parent;
+}
+
+/** A command a redirection can follow as it is: one argv, or a program's subshell. */
+function redirectable(script: Script): string {
+  return script.op === 'run' || script.op === 'program' ? render(script) : braced(script);
 }
 
 function braced(script: Script): string {

@@ -18,9 +18,9 @@ export function stagedSha(layout: Layout, version: string): Script {
   return optional(program('read -r sha < "$1" && printf "%s\\n" "$sha"', [layout.marker(version)]));
 }
 
-/** The release directories, and with `partial` that empty directory to unpack into (fresh). */
-export function prepareDirs(layout: Layout, partial?: string): Script {
-  if (partial === undefined) return all(['mkdir', '-p', layout.releases, layout.log]);
+/** The release directories, and the empty directory `version` is unpacked into. */
+export function prepareDirs(layout: Layout, version: string): Script {
+  const partial = layout.partial(version);
   // `test` is a builtin: no rm runs unless an interrupted stage left the directory behind.
   return all(either(['test', '!', '-e', partial], ['rm', '-rf', partial]), [
     ...['mkdir', '-p', layout.releases, layout.log, partial],
@@ -45,24 +45,12 @@ export function verifyArtifact(layout: Layout, sha256: string): Script {
 }
 
 /**
- * `keep`: the relay host goes on serving the tarball to its data center until staging is over.
- * `prepared`: prepareDirs already made the partial directory, empty.
+ * Unpacks into the directory prepareDirs made, then renames it into place. `keep`: the relay
+ * host goes on serving the tarball to its data center until staging is over.
  */
-export function unpackArtifact(
-  layout: Layout,
-  version: string,
-  sha256: string,
-  keep = false,
-  prepared = false,
-): Script {
+export function unpackArtifact(layout: Layout, version: string, sha256: string, keep = false): Script {
   const partial = layout.partial(version);
   return all(
-    ...(prepared
-      ? []
-      : [
-          ['rm', '-rf', partial],
-          ['mkdir', partial],
-        ]),
     ['tar', '-xzf', layout.incoming(sha256), '-C', partial],
     writeTo(['printf', '%s\\n', sha256], `${partial}/.pier-artifact`),
     ['mv', '-T', partial, layout.release(version)],
@@ -138,12 +126,12 @@ export function stageArtifact(
 ): Script {
   const fail = (code: number): Script => all(['sh', '-c', `exit ${code}`]);
   return all(
-    prepareDirs(layout, layout.partial(version)),
+    prepareDirs(layout, version),
     options.url === undefined
       ? receiveArtifact(layout, sha256)
       : pullArtifact(layout, sha256, options.url, 600),
     either(verifyArtifact(layout, sha256), fail(checksumExit)),
-    unpackArtifact(layout, version, sha256, options.keep ?? false, true),
+    unpackArtifact(layout, version, sha256, options.keep ?? false),
     ...(options.bundledNode === undefined
       ? []
       : [

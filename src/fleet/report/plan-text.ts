@@ -74,7 +74,7 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
       `commands on each host (as on ${host.name}):`,
       `  lock:      ${render(takeLock(layout, 'ID', lock, 'NONCE'))}   (in the same round trip as the check)`,
       `  check:     ${render(stagedSha(layout, version))}`,
-      `  stage:     ${render(prepareDirs(layout))}`,
+      `  stage:     ${render(prepareDirs(layout, version))}`,
       `             ${render(receiveArtifact(layout, sha256))}   (artifact on stdin; once per data center with the relay)`,
       `             ${render(pullArtifact(layout, sha256, relayUrl('RELAY', 0, sha256), 600))}   (the other hosts)`,
       `             ${render(verifyArtifact(layout, sha256))}`,
