@@ -24,6 +24,7 @@ export interface TestHost {
   fullDisk: boolean;
   localBin?: string | undefined;
   loginShell?: string | undefined;
+  missing?: string[] | undefined;
 }
 
 export interface TestFleet {
@@ -76,6 +77,10 @@ export async function createTestFleet(
     localBin?: Record<string, string>;
     /** root's login shell on a host (its own /etc/passwd is mounted over the machine's). */
     loginShell?: Record<string, string>;
+    /** Programs a host lacks: a stub that says so (exit 127) is mounted over each path. */
+    missing?: Record<string, string[]>;
+    /** sshd_config lines of a host, ahead of the defaults (sshd takes a keyword's first value). */
+    sshdConfig?: Record<string, string[]>;
   } = {},
 ): Promise<TestFleet> {
   const id = randomBytes(2).toString('hex');
@@ -200,6 +205,7 @@ export async function createTestFleet(
           fullDisk: options.fullDisk?.includes(name) ?? false,
           localBin: options.localBin?.[name],
           loginShell: options.loginShell?.[name],
+          missing: options.missing?.[name],
         };
         hosts.push(host);
         mkdirSync(host.dir, { recursive: true });
@@ -226,6 +232,7 @@ export async function createTestFleet(
             `HostKey ${path.join(host.dir, 'host_key')}`,
             `PidFile ${path.join(host.dir, 'sshd.pid')}`,
             `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+            ...(options.sshdConfig?.[name] ?? []),
             'PermitRootLogin yes',
             'PasswordAuthentication no',
             'KbdInteractiveAuthentication no',
@@ -267,6 +274,13 @@ async function startSshd(host: TestHost): Promise<void> {
   mkdirSync(home, { recursive: true });
   const mounts = [`mount --bind ${home} /root`, mountOpt];
   if (host.localBin) mounts.push(`mount --bind ${host.localBin} /usr/local/bin`);
+  for (const program of host.missing ?? []) {
+    const stub = path.join(host.dir, `missing-${path.basename(program)}`);
+    writeFileSync(stub, `#!/bin/sh\necho "${program}: not installed on this host" >&2\nexit 127\n`, {
+      mode: 0o755,
+    });
+    mounts.push(`mount --bind ${stub} ${program}`);
+  }
   if (host.loginShell) {
     const passwd = readFileSync('/etc/passwd', 'utf8').replace(
       /^(root:[^\n]*:)[^:\n]*$/m,

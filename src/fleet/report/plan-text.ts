@@ -24,6 +24,7 @@ import { installUnit } from '../commands/unit.js';
 import type { Fleet } from '../inventory/inventory.js';
 import { lockHostOf } from '../lock.js';
 import { type Plan, waves } from '../rollout/plan.js';
+import { tunnelable } from '../ssh/tunnel-http.js';
 
 export function planText(fleet: Fleet, plan: Plan, version: string, sha256: string): string {
   const lines = [
@@ -98,16 +99,7 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
       ...envDropIn(layout, version, service, root).map((script) => `             ${render(script)}`),
       `             ${render(switchCurrent(layout, version))}`,
       `             ${render(applyRelease(layout, { ...service, runtime: fleet.runtime }, false, root))}`,
-      `  health:    ${render(
-        healthGate({
-          url: fleet.health.url,
-          status: fleet.health.status,
-          body: fleet.health.body?.replaceAll('{version}', version),
-          timeoutMs: fleet.health.timeout,
-          intervalMs: fleet.health.interval,
-          bakeMs: fleet.health.bake,
-        }),
-      )}   (one program on the host: until ${fleet.health.status}${fleet.health.body ? ` with "${fleet.health.body}"` : ''}, then ${fleet.health.bake / 1000} s bake)`,
+      ...healthLines(fleet, version),
       ...hook('after_activate', 'after:', 'after_activate: a failure rolls the host back'),
       `  audit:     ${render(appendAudit(layout, { at: new Date(0), deploy: 'ID', action: 'deploy', version, previous: 'PREVIOUS', result: 'healthy', by: 'USER@HOST' }))}`,
       `  unlock:    ${render(releaseLock(layout, 'ID', 'NONCE'))}`,
@@ -116,4 +108,25 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
     lines.push(...local('post_deploy', 'on the controller, after the report is written'));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The gate's lines: a GET through the SSH connection for http://, else the program on the host. */
+function healthLines(fleet: Fleet, version: string): string[] {
+  const { health } = fleet;
+  const until = `until ${health.status}${health.body ? ` with "${health.body}"` : ''}, then ${health.bake / 1000} s bake`;
+  const onHost = render(
+    healthGate({
+      url: health.url,
+      status: health.status,
+      body: health.body?.replaceAll('{version}', version),
+      timeoutMs: health.timeout,
+      intervalMs: health.interval,
+      bakeMs: health.bake,
+    }),
+  );
+  if (!tunnelable(health.url)) return [`  health:    ${onHost}   (one program on the host: ${until})`];
+  return [
+    `  health:    GET ${health.url} every ${health.interval / 1000} s through the host's SSH connection (direct-tcpip, no command on the host): ${until}`,
+    `             ${onHost}   (instead, when the host's sshd refuses forwarding)`,
+  ];
 }

@@ -1,10 +1,11 @@
-// The health gate after a switch: poll the host's health URL (from the host, see
-// commands/health.ts) until it answers as expected or the timeout passes; then keep probing
+// The health gate after a switch: poll the host's health URL (as the host sees it, see
+// passHealthGate) until it answers as expected or the timeout passes; then keep probing
 // through the bake time, so an app that starts and then falls over is caught too.
 import { healthGate, parseGate, parseProbe, probeHealth } from '../commands/health.js';
 import type { Fleet } from '../inventory/inventory.js';
-import type { Connection } from '../ssh/connection.js';
+import { type Connection, ForwardingRefused } from '../ssh/connection.js';
 import { HostError } from '../ssh/errors.js';
+import { getThroughTunnel, type ProbeAnswer, tunnelable } from '../ssh/tunnel-http.js';
 
 export type HealthSpec = Fleet['health'];
 
@@ -26,18 +27,31 @@ export function judge(
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The health gate for `version` on the host behind `connection`: in one round trip (the loop of
- * commands/health.ts runs on the host), or probe by probe from here when the expected body holds
- * a line break (grep -F would read it as several patterns). Throws HostError FLEET_UNHEALTHY
- * saying what the last answer got wrong, and whether it failed before or during the bake.
+ * The health gate for `version` on the host behind `connection`. An http:// URL is probed from
+ * here through the host's SSH connection (ssh/tunnel-http.ts: the host's sshd makes the TCP
+ * connection, so the URL means what it means on the host, and no process runs there); when
+ * the host's sshd refuses forwarding, or for https://, the gate runs on the host, curl probing
+ * in a loop in one round trip (commands/health.ts), or probe by probe from here when the
+ * expected body holds a line break. Throws HostError FLEET_UNHEALTHY saying what the last
+ * answer got wrong, and whether it failed before or during the bake.
  */
 export async function passHealthGate(
   connection: Connection,
   spec: HealthSpec,
   version: string,
 ): Promise<void> {
+  if (tunnelable(spec.url) && connection.forwarding !== 'refused') {
+    const probeMs = Math.min(spec.timeout, 10_000);
+    try {
+      return await probeByProbe(spec, version, () => getThroughTunnel(connection, spec.url, probeMs));
+    } catch (err) {
+      if (!(err instanceof ForwardingRefused)) throw err;
+    }
+  }
   const expected = spec.body?.replaceAll('{version}', version);
-  if (expected !== undefined && /[\r\n\0]/.test(expected)) return probeByProbe(connection, spec, version);
+  if (expected !== undefined && /[\r\n\0]/.test(expected)) {
+    return probeByProbe(spec, version, () => probeOnHost(connection, spec));
+  }
   const result = await connection.exec(
     healthGate({
       url: spec.url,
@@ -69,18 +83,26 @@ export async function passHealthGate(
   );
 }
 
-async function probeByProbe(connection: Connection, spec: HealthSpec, version: string): Promise<void> {
-  const probe = async (): Promise<string | undefined> => {
-    const result = await connection.exec(probeHealth(spec.url, Math.min(spec.timeout, 10_000)), {
-      timeoutMs: spec.timeout + 5_000,
-    });
-    return judge(spec, version, parseProbe(result.stdout));
-  };
+/** One probe by curl on the host, in its own round trip. */
+async function probeOnHost(connection: Connection, spec: HealthSpec): Promise<ProbeAnswer> {
+  const result = await connection.exec(probeHealth(spec.url, Math.min(spec.timeout, 10_000)), {
+    timeoutMs: spec.timeout + 5_000,
+  });
+  return parseProbe(result.stdout);
+}
+
+/** The gate's loop run from here, `probe` at a time: until healthy or timeout, then the bake. */
+async function probeByProbe(
+  spec: HealthSpec,
+  version: string,
+  probe: () => Promise<ProbeAnswer>,
+): Promise<void> {
+  const check = async () => judge(spec, version, await probe());
   const deadline = Date.now() + spec.timeout;
-  let problem = await probe();
+  let problem = await check();
   while (problem !== undefined && Date.now() + spec.interval < deadline) {
     await sleep(spec.interval);
-    problem = await probe();
+    problem = await check();
   }
   if (problem !== undefined) {
     throw new HostError('FLEET_UNHEALTHY', `health check failed after ${spec.timeout / 1000} s: ${problem}`);
@@ -88,7 +110,7 @@ async function probeByProbe(connection: Connection, spec: HealthSpec, version: s
   const bakeEnd = Date.now() + spec.bake;
   while (Date.now() < bakeEnd) {
     await sleep(Math.min(spec.interval, Math.max(0, bakeEnd - Date.now())));
-    problem = await probe();
+    problem = await check();
     if (problem !== undefined) {
       throw new HostError(
         'FLEET_UNHEALTHY',

@@ -117,8 +117,45 @@ export class Connection {
     });
   }
 
+  /**
+   * A TCP connection the host's sshd opens to `host`:`port` as the host sees them (its own
+   * loopback, its resolver), carried by this SSH connection: a `direct-tcpip` channel, RFC 4254
+   * section 7.2. Rejects with ForwardingRefused when the server allows no forwarding (reason 1,
+   * administratively prohibited: `AllowTcpForwarding no`), remembered as `forwarding` so the
+   * caller asks once per connection; with the server's words otherwise (reason 2, connect
+   * failed, when nothing listens there).
+   */
+  forward(host: string, port: number): Promise<ClientChannel> {
+    if (this.forwarding === 'refused') return Promise.reject(new ForwardingRefused('refused before'));
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
+        if (!err) {
+          this.forwarding = 'allowed';
+          resolve(channel);
+        } else if ((err as Error & { reason?: unknown }).reason === openAdministrativelyProhibited) {
+          this.forwarding = 'refused';
+          reject(new ForwardingRefused(err.message));
+        } else reject(err);
+      });
+    });
+  }
+
+  /** Whether the server opened (or refused) a `forward` channel on this connection yet. */
+  forwarding: 'unknown' | 'allowed' | 'refused' = 'unknown';
+
   close(): void {
     if (!this.closed) this.client.end();
+  }
+}
+
+/** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, RFC 4254 section 5.1. */
+const openAdministrativelyProhibited = 1;
+
+/** The server allows no TCP forwarding on this connection (see Connection.forward). */
+export class ForwardingRefused extends Error {
+  constructor(said: string) {
+    super(`the SSH server refuses TCP forwarding (${said})`);
+    this.name = 'ForwardingRefused';
   }
 }
 
