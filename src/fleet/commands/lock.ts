@@ -9,7 +9,7 @@
 // the host's language). What the controller needs back is printed as pier's own lines: `taken`,
 // or `held` followed by the holder's info, or `none`.
 import type { Layout } from './layout.js';
-import { all, each, either, optional, quiet, type Script, writeTo } from './shell.js';
+import { all, each, either, optional, type Script, writeTo } from './shell.js';
 
 /**
  * Where a lock lives: a host's own lock (its Layout: `<deploy_to>/.pier-lock`), or the fleet
@@ -59,8 +59,9 @@ export function takeLock(
 ): Script {
   const built = newLock(layout, nonce);
   return all(
-    // `deploy_to` exists but for the first deploy: one mkdir then, not a `mkdir -p` every time.
-    either(quiet(['mkdir', built]), all(['mkdir', '-p', layout.root], ['mkdir', built])),
+    // One process, also on a bare host whose `deploy_to` is not there yet: `-p` makes it too
+    // (and the nonce makes `built` a name no one else uses).
+    ['mkdir', '-p', built],
     either(
       // Written by the shell itself (printf and true are builtins): no process per file.
       all(
