@@ -570,6 +570,50 @@ static napi_value js_peer(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// reusePortSocket(address, port) → the fd of a new TCP socket bound to address:port (an IPv4 or
+// IPv6 literal) with SO_REUSEPORT, not yet listening; or -errno. The master binds one per
+// worker (the `reuse-port` option): the kernel spreads new connections over the sockets by a
+// hash of their addresses (socket(7), SO_REUSEPORT), so no worker takes them all in one wake-up.
+static napi_value js_reuse_port_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char text[INET6_ADDRSTRLEN + 1] = "";
+  size_t length = 0;
+  int32_t port = 0;
+  if (napi_get_value_string_utf8(env, argv[0], text, sizeof text, &length) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &port) != napi_ok || port < 0 || port > 65535)
+    return int_result(env, -EINVAL);
+  struct sockaddr_storage address;
+  memset(&address, 0, sizeof address);
+  socklen_t size;
+  struct sockaddr_in *in = (struct sockaddr_in *)&address;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&address;
+  if (inet_pton(AF_INET, text, &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    size = sizeof *in;
+  } else if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    size = sizeof *in6;
+  } else {
+    return int_result(env, -EINVAL);
+  }
+  int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return int_result(env, -errno);
+  int on = 1;
+  // SO_REUSEADDR as libuv sets it on every TCP listener (a restart binds past TIME_WAIT).
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0 ||
+      bind(fd, (struct sockaddr *)&address, size) != 0) {
+    int error = errno;
+    close(fd);
+    return int_result(env, -error);
+  }
+  return int_result(env, fd);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor api[] = {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
@@ -581,6 +625,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"noDelay", NULL, js_no_delay, NULL, NULL, NULL, napi_default, NULL},
       {"peer", NULL, js_peer, NULL, NULL, NULL, napi_default, NULL},
+      {"reusePortSocket", NULL, js_reuse_port_socket, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof api / sizeof api[0], api);
   return exports;

@@ -191,6 +191,36 @@ const targets: Target[] = [
     },
   },
   {
+    name: 'pier serve HTTP (reuse-port), Node listener, 2 workers',
+    async start(port) {
+      const p = run(process.execPath, [
+        pier,
+        'serve',
+        '--http-socket',
+        `127.0.0.1:${port}`,
+        ...pierServe(nodeListener),
+        '--reuse-port',
+        'true',
+      ]);
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  },
+  {
+    name: 'pier serve HTTP (reuse-port), fetch handler, 2 workers',
+    async start(port) {
+      const p = run(process.execPath, [
+        pier,
+        'serve',
+        '--http-socket',
+        `127.0.0.1:${port}`,
+        ...pierHello,
+        '--reuse-port',
+        'true',
+      ]);
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  },
+  {
     name: '@hono/node-server on node:cluster, fetch handler, 2 workers',
     async start(port) {
       const p = run(process.execPath, [honoHello], { PORT: String(port), CLUSTER: '2' });
@@ -350,6 +380,8 @@ const cpuRatio = (a?: Row, b?: Row): string =>
 const listener = byName('pier serve HTTP, Node listener');
 const fetchApp = byName('pier serve HTTP, fetch handler');
 const cluster = byName('node:cluster');
+const listenerReusePort = byName('pier serve HTTP (reuse-port), Node listener');
+const fetchReusePort = byName('pier serve HTTP (reuse-port), fetch handler');
 const hono = byName('@hono/node-server');
 const ratios = {
   'pier HTTP (Node listener) / node:cluster': ratio(listener, cluster),
@@ -359,6 +391,16 @@ const ratios = {
   'pier HTTP (fetch) / node:cluster, CPU per request': cpuRatio(fetchApp, cluster),
   'pier HTTP (fetch) / PM2': ratio(fetchApp, byName('PM2')),
   'pier HTTP (fetch) / @hono/node-server on node:cluster': ratio(fetchApp, hono),
+  'pier HTTP reuse-port (Node listener) / node:cluster': ratio(listenerReusePort, cluster),
+  'pier HTTP reuse-port (Node listener) / node:cluster, CPU per request': cpuRatio(
+    listenerReusePort,
+    cluster,
+  ),
+  'pier HTTP reuse-port (Node listener) / PM2': ratio(listenerReusePort, byName('PM2')),
+  'pier HTTP reuse-port (fetch) / node:cluster': ratio(fetchReusePort, cluster),
+  'pier HTTP reuse-port (fetch) / node:cluster, CPU per request': cpuRatio(fetchReusePort, cluster),
+  'pier HTTP reuse-port (fetch) / PM2': ratio(fetchReusePort, byName('PM2')),
+  'pier HTTP reuse-port (fetch) / @hono/node-server on node:cluster': ratio(fetchReusePort, hono),
   '@hono/node-server on node:cluster / node:cluster': ratio(hono, cluster),
   'pier HTTP (fetch) / node:http': ratio(fetchApp, byName('node:http')),
   'pier HTTP (fetch) / uWSGI http': ratio(fetchApp, byName('uWSGI --http')),

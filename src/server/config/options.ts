@@ -60,6 +60,7 @@ export function defaultConfig(): ServeConfig {
     chmodSocket: undefined,
     vacuum: false,
     listen: 1024,
+    reusePort: false,
     harakiri: 0,
     maxRequests: 0,
     maxRequestsDelta: 0,
@@ -171,6 +172,15 @@ export const options: OptionSpec[] = [
     shownDefault: '1024',
     apply: (config, raw) => {
       config.listen = parseInteger(1, 65535)(raw);
+    },
+  },
+  {
+    name: 'reuse-port',
+    value: 'BOOL',
+    doc: "a TCP socket per worker with SO_REUSEPORT: the kernel spreads new connections over the workers evenly instead of whichever wakes first taking them all (Linux; a slot's queue waits while its worker restarts)",
+    shownDefault: 'false',
+    apply: (config, raw) => {
+      config.reusePort = parseBoolean(raw);
     },
   },
   {

@@ -23,6 +23,8 @@ export interface ServeConfig {
   chmodSocket: number | undefined;
   vacuum: boolean;
   listen: number;
+  /** TCP sockets: one per worker slot, SO_REUSEPORT (see master/listeners.ts). */
+  reusePort: boolean;
   /** Seconds; 0 = off. */
   harakiri: number;
   maxRequests: number;

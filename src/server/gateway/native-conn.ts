@@ -29,6 +29,8 @@ interface GatewayIoAddon {
   noDelay(fd: number, gen: number): number;
   /** [address, port] for TCP, [] for a unix socket, undefined once the connection is gone. */
   peer(fd: number, gen: number): [string, number] | [] | undefined;
+  /** A TCP socket bound to address:port with SO_REUSEPORT, not listening: its fd, or -errno. */
+  reusePortSocket(address: string, port: number): number;
 }
 
 // The event kinds native/gateway_io.c sends.
@@ -92,23 +94,38 @@ function onEvent(kind: number, fd: number, gen: number, arg: number, arg2: numbe
   else if (kind === Closed) conn.onGone();
 }
 
+let loaded: GatewayIoAddon | null | undefined;
+
+/** The built addon, loaded but not started (the master binds sockets with it); null when not built. */
+export function nativeAddon(): GatewayIoAddon | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  const file = nativeAddonPath();
+  if (!file) return loaded;
+  try {
+    loaded = createRequire(import.meta.url)(file) as GatewayIoAddon;
+  } catch {
+    // Built for another Node, or not for this system: the JavaScript transports remain.
+  }
+  return loaded;
+}
+
 let addon: GatewayIoAddon | null | undefined;
 
 /** The native transport, started in this thread's event loop; null when it is not built. */
 export function nativeIo(): GatewayIoAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  const file = nativeAddonPath();
-  if (!file) return addon;
+  const module = nativeAddon();
+  if (!module) return addon;
   try {
-    const loaded = createRequire(import.meta.url)(file) as GatewayIoAddon;
-    const shared = loaded.start(onEvent);
+    const shared = module.start(onEvent);
     if (shared instanceof ArrayBuffer) {
       readBuffer = Buffer.from(shared);
-      addon = loaded;
+      addon = module;
     }
   } catch {
-    // Built for another Node, or not for this system: the JavaScript transports remain.
+    // Not for this system after all: the JavaScript transports remain.
   }
   return addon;
 }

@@ -9,6 +9,7 @@ import { unixSocketPath } from '../../infra/socket-path.js';
 import type { ServeConfig, SocketSpec } from '../config/serve-config.js';
 import { formatAddress } from '../config/values.js';
 import { ServerError } from '../errors.js';
+import { nativeAddon } from '../gateway/native-conn.js';
 import { checkSocketPath, placeSocket, removeOwnSocket, stagingPath } from './socket-file.js';
 
 /** libuv's TCP/Pipe handle as Node's net module creates it (the same call node:cluster uses). */
@@ -29,6 +30,8 @@ const createServerHandle = (net as unknown as { _createServerHandle: CreateServe
 export interface Listener {
   spec: SocketSpec;
   handle: RawHandle;
+  /** `reuse-port`: the socket of each worker slot (slot 1 first; `handle` is slot 1's). */
+  slots?: RawHandle[];
   /** A unix socket file we created and its inode, to remove on exit with vacuum. */
   file: { path: string; ino: number } | undefined;
   /** The bound address, with the real port when port 0 was asked for. */
@@ -119,6 +122,11 @@ export async function bindListeners(
       }
       const path =
         spec.address.kind === 'unix' && !spec.address.path.startsWith('@') ? spec.address.path : undefined;
+      if (config.reusePort && spec.address.kind === 'tcp') {
+        const { slots, bound } = bindPerSlot(spec, config.processes);
+        listeners.push({ spec, handle: slots[0] as RawHandle, slots, bound, file: undefined });
+        continue;
+      }
       if (!path) {
         listeners.push({ spec, ...bind(spec), file: undefined });
         continue;
@@ -144,9 +152,63 @@ export async function bindListeners(
   return listeners;
 }
 
+/**
+ * `reuse-port`: `count` sockets on the spec's TCP address, one per worker slot, each bound with
+ * SO_REUSEPORT (socket(7)) by pier's native module. The kernel hashes each new connection to
+ * one listening socket, so a worker gets its share instead of whatever it accepts first in one
+ * wake-up. The master keeps every socket: a worker that dies or is reloaded leaves its slot's
+ * queue to the next worker of the slot, so no queued connection is lost; they wait for it.
+ * Throws ServerError LISTEN when the module is not built or a bind fails.
+ */
+function bindPerSlot(spec: SocketSpec, count: number): { slots: RawHandle[]; bound: string } {
+  const address = spec.address as Extract<SocketSpec['address'], { kind: 'tcp' }>;
+  const where = `${formatAddress(address)} (${spec.protocol})`;
+  const addon = nativeAddon();
+  if (!addon) {
+    throw new ServerError(
+      'LISTEN',
+      `reuse-port: cannot bind ${where}: pier's native module is not built (npm run build:native; Linux only), or drop reuse-port`,
+    );
+  }
+  const slots: RawHandle[] = [];
+  let port = address.port;
+  let bound = '';
+  try {
+    for (let slot = 0; slot < count; slot++) {
+      const fd = addon.reusePortSocket(address.host, port);
+      if (fd < 0) {
+        const why =
+          fd === -22
+            ? 'reuse-port takes an IP address, not a name'
+            : (errnoText[String(fd)] ?? `error ${fd}`);
+        throw new ServerError(
+          'LISTEN',
+          `cannot bind ${where}: ${why}${fd === -98 ? ' (another server holds this port: stop it or pick another)' : ''}`,
+        );
+      }
+      const handle = createServerHandle(null, 0, 0, fd);
+      if (typeof handle === 'number')
+        throw new ServerError('LISTEN', `cannot bind ${where}: error ${handle}`);
+      slots.push(handle);
+      if (slot === 0) {
+        // Port 0 asks for any free port: the other slots bind the one the first got.
+        const out: { address?: string; port?: number } = {};
+        handle.getsockname?.(out);
+        port = out.port ?? port;
+        const host = out.address ?? address.host;
+        bound = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+      }
+    }
+  } catch (err) {
+    for (const handle of slots) handle.close();
+    throw err;
+  }
+  return { slots, bound };
+}
+
 export function closeListeners(listeners: Listener[], vacuum: boolean): void {
   for (const listener of listeners) {
-    listener.handle.close();
+    for (const handle of listener.slots ?? [listener.handle]) handle.close();
     if (vacuum && listener.file) removeOwnSocket(listener.file.path, listener.file.ino);
   }
 }

@@ -242,7 +242,8 @@ export class Master {
       listeners: this.listeners.length,
     });
     this.listeners.forEach((listener, index) => {
-      send({ type: 'listener', index, protocol: listener.spec.protocol }, listener.handle);
+      const handle = listener.slots?.[slot - 1] ?? listener.handle;
+      send({ type: 'listener', index, protocol: listener.spec.protocol }, handle);
     });
 
     return new Promise<boolean>((resolve) => {
