@@ -86,7 +86,7 @@ const peers = mkdtempSync(path.join(tmpdir(), 'pier-cgi-bench-'));
 chmodSync(peers, 0o755);
 writeFileSync(
   path.join(peers, '.htaccess'),
-  'AddHandler cgi-script .js .py\nOptions +ExecCGI\n# The bare row prints no head: Apache answers 500.\n',
+  'AddHandler cgi-script .js .cjs .py\nOptions +ExecCGI\n# The bare row prints no head: Apache answers 500.\n',
 );
 // Node's start-up and nothing else; Apache gets no head and answers 500, which costs it nothing.
 writeFileSync(path.join(peers, 'bare.js'), '#!/usr/bin/env -S node -e 0\n', { mode: 0o755 });
@@ -94,6 +94,13 @@ writeFileSync(path.join(peers, 'bare.js'), '#!/usr/bin/env -S node -e 0\n', { mo
 writeFileSync(
   path.join(peers, 'write.js'),
   "#!/usr/bin/env node\nprocess.stdout.write('Content-Type: text/plain\\r\\n\\r\\nHello\\n');\n",
+  { mode: 0o755 },
+);
+// The same response in one write(2) on fd 1 (no stream set up for stdout): the cheapest answer
+// a Node script can give (CommonJS: .cjs, where package.json below makes .js ES modules).
+writeFileSync(
+  path.join(peers, 'write-sync.cjs'),
+  "#!/usr/bin/env node\nrequire('node:fs').writeSync(1, 'Content-Type: text/plain\\r\\n\\r\\nHello\\n');\n",
   { mode: 0o755 },
 );
 // The floor of any Node CGI answering Hello: an ES module that imports the seed's doMagic and
@@ -127,6 +134,12 @@ try {
       apache: peerApache,
       path: '/write.js',
       script: path.join(peers, 'write.js'),
+    },
+    {
+      name: 'bare node, one fs.writeSync to fd 1',
+      apache: peerApache,
+      path: '/write-sync.cjs',
+      script: path.join(peers, 'write-sync.cjs'),
     },
     {
       name: 'Node ES module, Hello by hand (no server code)',
@@ -163,7 +176,7 @@ try {
       failed: runs.reduce((sum, r) => sum + r.failed, 0),
     };
   });
-  const [pier, bare, write, byHand, python] = rows;
+  const [pier, bare, write, writeSync, byHand, python] = rows;
   console.log('| CGI script | wall ms/request under Apache mod_cgid | script CPU ms/request |');
   console.log('|---|---|---|');
   for (const r of rows) console.log(`| ${r.name} | ${r.wallMs} | ${r.cpuMs} |`);
@@ -172,6 +185,8 @@ try {
     'pier CGI / bare node -e 0, wall': ratio(pier?.wallMs, bare?.wallMs),
     'pier CGI / bare node -e 0, CPU': ratio(pier?.cpuMs, bare?.cpuMs),
     'pier CGI / bare node with one write, wall': ratio(pier?.wallMs, write?.wallMs),
+    'pier CGI / bare node with one fs.writeSync, wall': ratio(pier?.wallMs, writeSync?.wallMs),
+    'pier CGI / bare node with one fs.writeSync, CPU': ratio(pier?.cpuMs, writeSync?.cpuMs),
     'pier CGI / Node ES module by hand, wall': ratio(pier?.wallMs, byHand?.wallMs),
     'pier CGI / Python CGI, wall': ratio(pier?.wallMs, python?.wallMs),
     'pier CGI / Python CGI, CPU': ratio(pier?.cpuMs, python?.cpuMs),
