@@ -19,7 +19,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { type AppRepo, createAppRepo } from '../../test/helpers/fleet-app.js';
-import { createLoopbackFleet, descendants, type LoopbackFleet } from '../../test/helpers/loopback-fleet.js';
+import { createLoopbackFleet, type LoopbackFleet } from '../../test/helpers/loopback-fleet.js';
 import { freePort } from '../../test/helpers/net.js';
 import { pierBin, repoRoot } from '../../test/helpers/paths.js';
 import { busyPercent, ControllerMeter, type MeterSummary, machineCpu } from './controller-meter.js';
@@ -174,8 +174,8 @@ try {
   const silence = longestSilence(lines, deployMs);
   const appsRunning = fleet.hosts.filter((host) => {
     try {
-      const pid = readFileSync(path.join(host.deployTo, 'shared', 'hello.pid'), 'utf8').trim();
-      return /sleep/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+      const pid = Number(readFileSync(path.join(host.deployTo, 'shared', 'hello.pid'), 'utf8').trim());
+      return /sleep/.test(fleet.hostProc(pid, 'cmdline') ?? '');
     } catch {
       return false;
     }
@@ -188,8 +188,7 @@ try {
 
   // The floor, once sshd has let go of the deploy's sessions.
   const sessionsEnded = async () => {
-    for (let waited = 0; waited < 30_000 && descendants(fleet.sshdPid).length > 0; waited += 200)
-      await sleep(200);
+    for (let waited = 0; waited < 30_000 && fleet.sessions() > 0; waited += 200) await sleep(200);
   };
   await sessionsEnded();
   const hostsCpuDeploy = fleet.sessionsCpuMs() - hostsCpuBefore;

@@ -2,8 +2,11 @@
 // every 127.x.y.z address, so each "host" is its own loopback address with its own deploy_to.
 // Logins go to a throwaway non-root user whose shell is /bin/sh (root's ~/.bashrc on these
 // machines runs a slow pyenv set-up on every SSH command, which would swamp the figures). One
-// wildcard known_hosts line covers every address. `cleanup()` is synchronous so a signal handler
-// can run it: it ends the processes this fleet started, by PID, removes the user and the files.
+// wildcard known_hosts line covers every address. sshd is PID 1 of a PID namespace of its own,
+// as a host's init is: it reaps the apps that daemonise (start-stop-daemon --background) as
+// soon as they exit, where this machine's own PID 1 reaps only every 2 s or so. `cleanup()` is
+// synchronous so a signal handler can run it: it ends the processes this fleet started, by
+// PID, removes the user and the files.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -35,7 +38,15 @@ export interface LoopbackFleet {
   knownHosts: string;
   /** The host key blob (what ssh2's hostVerifier is given), for the floor's strict check. */
   hostKey: Buffer;
+  /** sshd, PID 1 of the hosts' PID namespace, as the controller sees it. */
   sshdPid: number;
+  /** sshd processes below the listening one: connections still being served. */
+  sessions(): number;
+  /**
+   * A file under /proc/<pid>/ of a process on the hosts, `pid` as the hosts see it (a pidfile's),
+   * or undefined when there is no such process.
+   */
+  hostProc(pid: number, file: string): string | undefined;
   /**
    * CPU time (ms) of sshd and everything it started (sessions, the commands they ran, apps that
    * daemonised), from the cpuacct cgroup sshd runs in: the "hosts'" side of a deploy. A process
@@ -103,11 +114,11 @@ function cgroupProcs(cgroup: string): number[] {
   }
 }
 
-function ownedBy(pid: number, uid: number): boolean {
+function commOf(pid: number): string {
   try {
-    return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) === uid;
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {
-    return false;
+    return '';
   }
 }
 
@@ -136,6 +147,8 @@ export async function createLoopbackFleet(
 ): Promise<LoopbackFleet> {
   const user = `pscale${randomBytes(3).toString('hex')}`;
   let sshd: ChildProcess | undefined;
+  /** sshd as PID 1 of the hosts' namespace (unshare's child), as the controller sees it. */
+  let init: number | undefined;
   let userMade = false;
   let uid = -1;
   const hostsDir = path.join(dir, 'hosts');
@@ -157,27 +170,10 @@ export async function createLoopbackFleet(
   const cleanup = (): void => {
     if (cleaned) return;
     cleaned = true;
-    // The apps first, by the pid each host's start-stop-daemon recorded (and only if it is the
-    // bench user's), then anything else still running as that user (sessions, a relay).
-    if (uid >= 0) {
-      for (const host of hosts) {
-        const shared = path.join(host.deployTo, 'shared');
-        let pidFiles: string[] = [];
-        try {
-          pidFiles = readdirSync(shared).filter((name) => name.endsWith('.pid'));
-        } catch {
-          // never started there
-        }
-        for (const file of pidFiles) {
-          const pid = Number(readFileSync(path.join(shared, file), 'utf8').trim());
-          if (pid > 0 && ownedBy(pid, uid)) kill(pid);
-        }
-      }
-    }
-    if (sshd?.pid !== undefined) {
-      for (const pid of descendants(sshd.pid).reverse()) kill(pid);
-      kill(sshd.pid);
-    }
+    // The hosts' PID 1 first: the kernel ends everything in its namespace with it (the apps,
+    // sessions, a relay), then unshare.
+    if (init !== undefined) kill(init);
+    if (sshd?.pid !== undefined) kill(sshd.pid);
     // Whatever else sshd's sessions left running is still in its cgroup.
     if (cgroupMade) {
       for (let round = 0; round < 50; round++) {
@@ -264,19 +260,27 @@ export async function createLoopbackFleet(
     );
     mkdirSync('/run/sshd', { recursive: true });
     let stderr = '';
-    // Its own process group: Ctrl-C in the terminal reaches the bench, which stops sshd itself.
-    sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: true,
-    });
     try {
       mkdirSync(cgroup);
       cgroupMade = true;
-      // Before the first connection: every process sshd forks from now on is counted here.
-      writeFileSync(path.join(cgroup, 'cgroup.procs'), String(sshd.pid));
     } catch {
       // no cpuacct hierarchy to write to: the hosts' CPU goes unmeasured
     }
+    // The shell joins the cgroup before anything starts, so every process sshd forks is counted
+    // there; unshare then runs sshd as PID 1 of a new PID namespace, with its own /proc.
+    // Its own process group: Ctrl-C in the terminal reaches the bench, which stops sshd itself.
+    sshd = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        '[ -z "$1" ] || echo $$ > "$1"; shift; exec unshare "$@"',
+        'sh',
+        cgroupMade ? path.join(cgroup, 'cgroup.procs') : '',
+        ...['--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', '--mount-proc'],
+        ...['/usr/sbin/sshd', '-D', '-e', '-f', config],
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+    );
     sshd.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-8192);
     });
@@ -285,6 +289,9 @@ export async function createLoopbackFleet(
     );
     exited.catch(() => {});
     await Promise.race([waitForPort(port, 10_000, hostAddress(0)), exited]);
+    init = descendants(sshd.pid as number)[0];
+    if (init === undefined) throw new Error('sshd listens, but unshare has no child');
+    const root = init;
     return {
       dir,
       user,
@@ -293,7 +300,15 @@ export async function createLoopbackFleet(
       identity,
       knownHosts,
       hostKey: Buffer.from(keyBase64 as string, 'base64'),
-      sshdPid: sshd.pid as number,
+      sshdPid: root,
+      sessions: () => descendants(root).filter((pid) => commOf(pid) === 'sshd').length,
+      hostProc: (pid, file) => {
+        try {
+          return readFileSync(`/proc/${root}/root/proc/${pid}/${file}`, 'utf8');
+        } catch {
+          return undefined;
+        }
+      },
       sshdLog: () => stderr,
       sessionsCpuMs: () =>
         cgroupMade ? Number(readFileSync(path.join(cgroup, 'cpuacct.usage'), 'utf8')) / 1e6 : Number.NaN,
