@@ -186,7 +186,7 @@ test('health probe and its parser', () => {
 test('lock commands', () => {
   const info = '{"owner":"a@b","deploy":"d1"}';
   const lock = '/opt/hello/.pier-lock';
-  const made = `{ mkdir ${lock}.new-n1 2>/dev/null || { mkdir -p /opt/hello && mkdir ${lock}.new-n1; }; }`;
+  const made = `mkdir -p ${lock}.new-n1`;
   const built = `printf '%s\\n' '${info}' > ${lock}.new-n1/info && true > ${lock}.new-n1/deploy-d1`;
   const place =
     `{ mv -T ${lock}.new-n1 ${lock} && echo 'pier-lock: taken'; } || { rm -rf ${lock}.new-n1 && test -d ${lock}` +

@@ -55,6 +55,10 @@ export async function getThroughTunnel(
         port,
         path: `${target.pathname}${target.search}`,
         headers: { host: target.host, 'user-agent': 'pier-health', connection: 'close' },
+        // Credentials in the URL go as Basic auth, as curl sends them (RFC 7617).
+        ...(target.username !== '' || target.password !== ''
+          ? { auth: `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}` }
+          : {}),
         createConnection: () => asSocket(channel),
       },
       (response) => {
