@@ -34,13 +34,15 @@ after(() => {
 });
 
 /** A connection whose forward() connects straight to 127.0.0.1, recording what was asked. */
-function direct(refuse = false): Connection & { asked: string[] } {
+function direct(refuse = false, closed = false): Connection & { asked: string[] } {
   const asked: string[] = [];
   return {
     asked,
+    isOpen: !closed,
     forward(host: string, to: number) {
       asked.push(`${host}:${to}`);
       if (refuse) return Promise.reject(new ForwardingRefused('administratively prohibited'));
+      if (closed) return Promise.reject(new Error('Not connected'));
       return new Promise((resolve, reject) => {
         const socket = connect(to, '127.0.0.1');
         socket.once('connect', () => resolve(socket));

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type Connection, ForwardingRefused } from './connection.js';
+import { HostError } from './errors.js';
 
 /** What a probe got: status 0 when nothing answered in HTTP (as curl's `%{http_code}` 000). */
 export interface ProbeAnswer {
@@ -23,8 +24,9 @@ export function tunnelable(url: string): boolean {
 /**
  * GET `url` (an http:// URL, see `tunnelable`) as the host behind `connection` would, within
  * `timeoutMs` (channel, request and body): the status and up to 1 MiB of the body as UTF-8, or
- * status 0 when nothing answered in HTTP (refused, reset, timed out, not HTTP). Rejects only
- * with ForwardingRefused (connection.ts), when the host's sshd allows no forwarding.
+ * status 0 when nothing answered in HTTP (refused, reset, timed out, not HTTP). Rejects with
+ * ForwardingRefused (connection.ts) when the host's sshd allows no forwarding, and with HostError
+ * FLEET_SSH_CHANNEL when the SSH connection is gone.
  */
 export async function getThroughTunnel(
   connection: Connection,
@@ -35,7 +37,7 @@ export async function getThroughTunnel(
   const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(target.port || 80);
   const deadline = Date.now() + timeoutMs;
-  const channel = await openWithin(connection.forward(host, port), timeoutMs);
+  const channel = await openWithin(connection, connection.forward(host, port), timeoutMs);
   if (channel === undefined) return { status: 0, body: '' };
   return new Promise((resolve) => {
     let settled = false;
@@ -93,10 +95,15 @@ function asSocket(channel: Duplex): Duplex {
 
 /**
  * The channel, or undefined when it was not open within `ms` or the host's sshd could not
- * connect (then nothing answered); a channel opened too late is closed on arrival.
- * ForwardingRefused passes through.
+ * connect (then nothing answered); a channel opened too late is closed on arrival. Rejects with
+ * ForwardingRefused as it came, and with HostError FLEET_SSH_CHANNEL when the SSH connection
+ * itself is gone (that is no answer about the app).
  */
-function openWithin(opening: Promise<Duplex>, ms: number): Promise<Duplex | undefined> {
+function openWithin(
+  connection: Connection,
+  opening: Promise<Duplex>,
+  ms: number,
+): Promise<Duplex | undefined> {
   return new Promise((resolve, reject) => {
     let late = false;
     const timer = setTimeout(() => {
@@ -112,7 +119,13 @@ function openWithin(opening: Promise<Duplex>, ms: number): Promise<Duplex | unde
       (err: unknown) => {
         clearTimeout(timer);
         if (err instanceof ForwardingRefused) reject(err);
-        else resolve(undefined);
+        else if (!connection.isOpen) {
+          reject(
+            new HostError('FLEET_SSH_CHANNEL', 'the SSH connection closed during the health check', {
+              cause: err,
+            }),
+          );
+        } else resolve(undefined);
       },
     );
   });
