@@ -141,6 +141,12 @@ test('service commands for systemd and for start-stop-daemon', () => {
   assert.equal(render(stopService(layout, none)), stop);
   assert.equal(render(startService(layout, none)), start);
   assert.equal(render(applyRelease(layout, none)), `${stop} && ${start}`);
+  // No service.env and no env_file: nothing to load, so no shell before the command.
+  assert.equal(
+    render(startService(layout, { ...none, env: {} })),
+    'start-stop-daemon --start --quiet --background --make-pidfile --pidfile /opt/hello/shared/hello.pid' +
+      ' --chdir /opt/hello/current --output /opt/hello/shared/log/hello.log --startas /usr/bin/setsid -- node server.js',
+  );
   assert.equal(
     render(appRunning(layout, none)),
     '( set -- /opt/hello/shared/hello.pid; { read -r pid < "$1"; } 2>/dev/null || exit 3;' +

@@ -7,7 +7,7 @@
 // environment is loaded from files by /bin/sh, which then execs the command (environment.ts),
 // so no value of service.env is in any process's argv.
 import path from 'node:path/posix';
-import { envFileName, loadEnv, sharedEnvFile } from './environment.js';
+import { envFileName, hasEnvironment, loadEnv, sharedEnvFile } from './environment.js';
 import { type Layout, runtimeDir } from './layout.js';
 import { type AsRoot, asRoot, rootTools } from './privilege.js';
 import { all, program, remotePath, render, type Script } from './shell.js';
@@ -107,9 +107,11 @@ export function startService(layout: Layout, spec: ServiceSpec, root: AsRoot = a
     ...['start-stop-daemon', '--start', '--quiet', '--background', '--make-pidfile'],
     ...['--pidfile', pidFile(layout, spec), '--chdir', layout.current],
     ...['--output', appLog(layout, spec), '--startas', '/usr/bin/setsid', '--'],
-    // env(1) only to set a PATH: without one it would be a process for nothing.
+    // env(1) only to set a PATH, and the shell only to load an environment: without them each
+    // would be a process for nothing (a release's .pier-env left from a configuration that had
+    // service.env is then not loaded either).
     ...(env.length > 0 ? ['/usr/bin/env', ...env] : []),
-    ...['/bin/sh', '-c', `${render(load)} && exec "$@"`, spec.name],
+    ...(hasEnvironment(spec) ? ['/bin/sh', '-c', `${render(load)} && exec "$@"`, spec.name] : []),
     ...(spec.command ?? []),
   ]);
 }
