@@ -1,6 +1,8 @@
-// The health probe runs curl on the host itself: the URL is the host's own view of the app
-// (usually loopback, which the controller cannot reach), and it reuses the open SSH connection
-// instead of needing a network path from the controller to every app port.
+// The health probe on the host itself, with curl: where the host's sshd allows no TCP forwarding
+// and for https:// URLs (an http:// URL is otherwise probed through the SSH connection, see
+// ssh/tunnel-http.ts). Either way the URL is the host's own view of the app (usually loopback,
+// which the controller cannot reach), and no network path from the controller to app ports is
+// needed.
 import { all, program, type Script } from './shell.js';
 
 export const statusMarker = '\n--pier-status:';
