@@ -5,15 +5,13 @@ import assert from 'node:assert/strict';
 import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { wrk } from './helpers/load.js';
 import { http } from './helpers/net.js';
 import { echoApp, repoRoot } from './helpers/paths.js';
-import { serveFails, startServe } from './helpers/serve.js';
+import { reloadsUnderLoad, serveFails, startServe } from './helpers/serve.js';
 
 const slowApp = path.join(repoRoot, 'dist/test/fixtures/slow-app.js');
 const pidsOf = (log: string): number[] =>
   [...log.matchAll(/worker\.ready slot=\d+ pid=(\d+)/g)].map((m) => Number(m[1]));
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const reusePort = [
   '--http-socket',
   '127.0.0.1:0',
@@ -67,13 +65,7 @@ describe('reuse-port', () => {
   test('10 SIGHUPs under load: zero failed requests', async () => {
     const served = await startServe([...reusePort, '--disable-logging', 'true']);
     try {
-      const load = wrk(`${served.url}/`, 8, 32);
-      await sleep(500);
-      for (let i = 0; i < 10; i++) {
-        served.signal('SIGHUP');
-        await served.waitForLog(new RegExp(`(reload\\.done[^\\n]*\\n[\\s\\S]*){${i + 1}}`), 10_000);
-      }
-      const result = await load;
+      const result = await reloadsUnderLoad(served, 10);
       assert.ok(result.requests > 1000, `only ${result.requests} requests under load`);
       assert.equal(result.non2xx, 0, result.raw);
       assert.equal(result.socketErrors, 0, result.raw);

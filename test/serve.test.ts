@@ -16,10 +16,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { EchoReport } from '../examples/echo/app.js';
-import { wrk } from './helpers/load.js';
 import { http } from './helpers/net.js';
 import { echoApp, helloBin, repoRoot } from './helpers/paths.js';
-import { serveFails, startServe } from './helpers/serve.js';
+import { reloadsUnderLoad, serveFails, startServe } from './helpers/serve.js';
 
 const fixture = (name: string): string => path.join(repoRoot, 'dist/test/fixtures', name);
 const slowApp = fixture('slow-app.js');
@@ -146,13 +145,7 @@ describe('process model', () => {
     ]);
     try {
       const before = pidsOf(served.log());
-      const load = wrk(`${served.url}/`, 8, 32);
-      await sleep(500);
-      for (let i = 0; i < 10; i++) {
-        served.signal('SIGHUP');
-        await served.waitForLog(new RegExp(`(reload\\.done[^\\n]*\\n[\\s\\S]*){${i + 1}}`), 10_000);
-      }
-      const result = await load;
+      const result = await reloadsUnderLoad(served, 10);
       assert.ok(result.requests > 1000, `only ${result.requests} requests under load`);
       assert.equal(result.non2xx, 0, result.raw);
       assert.equal(result.socketErrors, 0, result.raw);

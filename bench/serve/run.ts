@@ -155,6 +155,17 @@ function behindNginx(
   };
 }
 
+/** `pier serve` over HTTP on the bench's port, with `args` after the socket. */
+function pierHttp(name: string, args: string[]): Target {
+  return {
+    name,
+    async start(port) {
+      const p = run(process.execPath, [pier, 'serve', '--http-socket', `127.0.0.1:${port}`, ...args]);
+      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
+    },
+  };
+}
+
 const targets: Target[] = [
   {
     name: 'node:http, 1 process',
@@ -170,56 +181,13 @@ const targets: Target[] = [
       return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
     },
   },
-  {
-    name: 'pier serve HTTP, Node listener, 2 workers',
-    async start(port) {
-      const p = run(process.execPath, [
-        pier,
-        'serve',
-        '--http-socket',
-        `127.0.0.1:${port}`,
-        ...pierServe(nodeListener),
-      ]);
-      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
-    },
-  },
-  {
-    name: 'pier serve HTTP, fetch handler, 2 workers',
-    async start(port) {
-      const p = run(process.execPath, [pier, 'serve', '--http-socket', `127.0.0.1:${port}`, ...pierHello]);
-      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
-    },
-  },
-  {
-    name: 'pier serve HTTP (reuse-port), Node listener, 2 workers',
-    async start(port) {
-      const p = run(process.execPath, [
-        pier,
-        'serve',
-        '--http-socket',
-        `127.0.0.1:${port}`,
-        ...pierServe(nodeListener),
-        '--reuse-port',
-        'true',
-      ]);
-      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
-    },
-  },
-  {
-    name: 'pier serve HTTP (reuse-port), fetch handler, 2 workers',
-    async start(port) {
-      const p = run(process.execPath, [
-        pier,
-        'serve',
-        '--http-socket',
-        `127.0.0.1:${port}`,
-        ...pierHello,
-        '--reuse-port',
-        'true',
-      ]);
-      return { procs: [p], measure: p.pid ?? 0, master: p.pid ?? 0 };
-    },
-  },
+  pierHttp('pier serve HTTP, Node listener, 2 workers', pierServe(nodeListener)),
+  pierHttp('pier serve HTTP, fetch handler, 2 workers', pierHello),
+  pierHttp('pier serve HTTP (reuse-port), Node listener, 2 workers', [
+    ...pierServe(nodeListener),
+    ...['--reuse-port', 'true'],
+  ]),
+  pierHttp('pier serve HTTP (reuse-port), fetch handler, 2 workers', [...pierHello, '--reuse-port', 'true']),
   {
     name: '@hono/node-server on node:cluster, fetch handler, 2 workers',
     async start(port) {

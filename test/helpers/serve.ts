@@ -1,6 +1,7 @@
 // Runs `pier serve` as a real child process for integration tests: waits for the master to be
 // ready, exposes the bound addresses (port 0 is resolved), the log, signals, and a clean stop.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { type LoadResult, wrk } from './load.js';
 import { pierBin } from './paths.js';
 
 export interface Served {
@@ -114,4 +115,18 @@ export function serveFails(
       resolve({ code, stderr });
     });
   });
+}
+
+/**
+ * `reloads` chain reloads (SIGHUP, each awaited to its `reload.done`) while wrk loads the server
+ * with 32 connections for 8 s; resolves with wrk's result.
+ */
+export async function reloadsUnderLoad(served: Served, reloads: number): Promise<LoadResult> {
+  const load = wrk(`${served.url}/`, 8, 32);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  for (let i = 0; i < reloads; i++) {
+    served.signal('SIGHUP');
+    await served.waitForLog(new RegExp(`(reload\\.done[^\\n]*\\n[\\s\\S]*){${i + 1}}`), 10_000);
+  }
+  return load;
 }

@@ -40,10 +40,10 @@ export async function passHealthGate(
   spec: HealthSpec,
   version: string,
 ): Promise<void> {
-  if (tunnelable(spec.url) && connection.forwarding !== 'refused') {
-    const probeMs = Math.min(spec.timeout, 10_000);
+  if (tunnelable(spec.url) && !connection.forwardingRefused) {
     try {
-      return await probeByProbe(spec, version, () => getThroughTunnel(connection, spec.url, probeMs));
+      const probe = () => getThroughTunnel(connection, spec.url, probeLimitMs(spec));
+      return await probeByProbe(spec, version, probe);
     } catch (err) {
       if (!(err instanceof ForwardingRefused)) throw err;
     }
@@ -83,9 +83,12 @@ export async function passHealthGate(
   );
 }
 
+/** One probe's limit: the gate's timeout, 10 s at most (a slow answer leaves time to retry). */
+const probeLimitMs = (spec: HealthSpec): number => Math.min(spec.timeout, 10_000);
+
 /** One probe by curl on the host, in its own round trip. */
 async function probeOnHost(connection: Connection, spec: HealthSpec): Promise<ProbeAnswer> {
-  const result = await connection.exec(probeHealth(spec.url, Math.min(spec.timeout, 10_000)), {
+  const result = await connection.exec(probeHealth(spec.url, probeLimitMs(spec)), {
     timeoutMs: spec.timeout + 5_000,
   });
   return parseProbe(result.stdout);

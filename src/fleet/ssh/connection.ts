@@ -121,27 +121,25 @@ export class Connection {
    * A TCP connection the host's sshd opens to `host`:`port` as the host sees them (its own
    * loopback, its resolver), carried by this SSH connection: a `direct-tcpip` channel, RFC 4254
    * section 7.2. Rejects with ForwardingRefused when the server allows no forwarding (reason 1,
-   * administratively prohibited: `AllowTcpForwarding no`), remembered as `forwarding` so the
-   * caller asks once per connection; with the server's words otherwise (reason 2, connect
+   * administratively prohibited: `AllowTcpForwarding no`), remembered as `forwardingRefused` so
+   * the caller asks once per connection; with the server's words otherwise (reason 2, connect
    * failed, when nothing listens there).
    */
   forward(host: string, port: number): Promise<ClientChannel> {
-    if (this.forwarding === 'refused') return Promise.reject(new ForwardingRefused('refused before'));
+    if (this.forwardingRefused) return Promise.reject(new ForwardingRefused('refused before'));
     return new Promise((resolve, reject) => {
       this.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
-        if (!err) {
-          this.forwarding = 'allowed';
-          resolve(channel);
-        } else if ((err as Error & { reason?: unknown }).reason === openAdministrativelyProhibited) {
-          this.forwarding = 'refused';
+        if (!err) resolve(channel);
+        else if ((err as Error & { reason?: unknown }).reason === openAdministrativelyProhibited) {
+          this.forwardingRefused = true;
           reject(new ForwardingRefused(err.message));
         } else reject(err);
       });
     });
   }
 
-  /** Whether the server opened (or refused) a `forward` channel on this connection yet. */
-  forwarding: 'unknown' | 'allowed' | 'refused' = 'unknown';
+  /** The server refused a `forward` channel on this connection: it allows no forwarding. */
+  forwardingRefused = false;
 
   close(): void {
     if (!this.closed) this.client.end();

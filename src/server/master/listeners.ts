@@ -44,6 +44,21 @@ const errnoText: Record<string, string> = {
   '-99': 'address not available on this host',
 };
 
+/** A failed bind of `where` (`errno` negative, as libuv and the native module return it). */
+function cannotBind(
+  where: string,
+  errno: number,
+  why = errnoText[String(errno)] ?? `error ${errno}`,
+): ServerError {
+  const hint = errno === -98 ? ' (another server holds this port: stop it or pick another)' : '';
+  return new ServerError('LISTEN', `cannot bind ${where}: ${why}${hint}`);
+}
+
+/** `host:port`, an IPv6 host in brackets. */
+function tcpBound(host: string, port: number | undefined): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 function bind(spec: SocketSpec, at?: string): { handle: RawHandle; bound: string } {
   const address = spec.address;
   const where = `${formatAddress(address)} (${spec.protocol})`;
@@ -54,12 +69,7 @@ function bind(spec: SocketSpec, at?: string): { handle: RawHandle; bound: string
     address.kind === 'tcp'
       ? createServerHandle(address.host, address.port, isIPv6(address.host) ? 6 : 4)
       : createServerHandle((at ?? address.path).replace(/^@/, '\0'), -1, -1);
-  if (typeof result === 'number') {
-    throw new ServerError(
-      'LISTEN',
-      `cannot bind ${where}: ${errnoText[String(result)] ?? `error ${result}`}`,
-    );
-  }
+  if (typeof result === 'number') throw cannotBind(where, result);
   if (address.kind !== 'tcp') return { handle: result, bound: address.path };
   const out: { address?: string; port?: number } = {};
   // libuv reports a TCP port in use only when the socket listens (the workers' job); the
@@ -67,13 +77,9 @@ function bind(spec: SocketSpec, at?: string): { handle: RawHandle; bound: string
   const status = result.getsockname?.(out) ?? 0;
   if (status < 0) {
     result.close();
-    throw new ServerError(
-      'LISTEN',
-      `cannot bind ${where}: ${errnoText[String(status)] ?? `error ${status}`}${status === -98 ? ' (another server holds this port: stop it or pick another)' : ''}`,
-    );
+    throw cannotBind(where, status);
   }
-  const host = out.address ?? address.host;
-  return { handle: result, bound: host.includes(':') ? `[${host}]:${out.port}` : `${host}:${out.port}` };
+  return { handle: result, bound: tcpBound(out.address ?? address.host, out.port) };
 }
 
 /** A descriptor systemd passed (already bound and listening), wrapped like a bound one. */
@@ -87,12 +93,7 @@ function adopt(socket: ActivatedSocket): ProbedSocket & { handle: RawHandle } {
   }
   const out: { address?: string; port?: number } = {};
   const tcp = handle.getsockname?.(out) === 0 && out.port !== undefined;
-  const host = out.address ?? '';
-  const address = tcp
-    ? host.includes(':')
-      ? `[${host}]:${out.port}`
-      : `${host}:${out.port}`
-    : unixSocketPath(socket.fd);
+  const address = tcp ? tcpBound(out.address ?? '', out.port) : unixSocketPath(socket.fd);
   return { ...socket, handle, ...(address === undefined ? {} : { address }) };
 }
 
@@ -176,27 +177,17 @@ function bindPerSlot(spec: SocketSpec, count: number): { slots: RawHandle[]; bou
   try {
     for (let slot = 0; slot < count; slot++) {
       const fd = addon.reusePortSocket(address.host, port);
-      if (fd < 0) {
-        const why =
-          fd === -22
-            ? 'reuse-port takes an IP address, not a name'
-            : (errnoText[String(fd)] ?? `error ${fd}`);
-        throw new ServerError(
-          'LISTEN',
-          `cannot bind ${where}: ${why}${fd === -98 ? ' (another server holds this port: stop it or pick another)' : ''}`,
-        );
-      }
+      if (fd === -22) throw cannotBind(where, fd, 'reuse-port takes an IP address, not a name');
+      if (fd < 0) throw cannotBind(where, fd);
       const handle = createServerHandle(null, 0, 0, fd);
-      if (typeof handle === 'number')
-        throw new ServerError('LISTEN', `cannot bind ${where}: error ${handle}`);
+      if (typeof handle === 'number') throw cannotBind(where, handle);
       slots.push(handle);
       if (slot === 0) {
         // Port 0 asks for any free port: the other slots bind the one the first got.
         const out: { address?: string; port?: number } = {};
         handle.getsockname?.(out);
         port = out.port ?? port;
-        const host = out.address ?? address.host;
-        bound = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+        bound = tcpBound(out.address ?? address.host, port);
       }
     }
   } catch (err) {
