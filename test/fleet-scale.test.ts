@@ -2,11 +2,11 @@
 // real sshd (test/helpers/loopback-fleet.ts, as bench/fleet-scale uses at 5,000) plus 16
 // unreachable ones, 5% of the fleet: 8 refuse the connection, 8 accept it and never speak (a
 // black-holed handshake). With `ssh.max_open: 40` the controller never holds more than 40 SSH
-// connections (counted from outside with `ss`), every phase prints progress (never 5 s of
-// silence), the dead hosts cost one connect_timeout, not one each, and their failures are
-// grouped into one line per cause.
+// connections (counted from outside with `ss`, see establishedTogether), every phase prints
+// progress (never 5 s of silence), the dead hosts cost one connect_timeout, not one each, and
+// their failures are grouped into one line per cause.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type AppRepo, createAppRepo } from './helpers/fleet-app.js';
 import { createLoopbackFleet, type LoopbackFleet } from './helpers/loopback-fleet.js';
-import { freePort } from './helpers/net.js';
+import { establishedTogether, freePort } from './helpers/net.js';
 import { pierBin } from './helpers/paths.js';
 
 const dcs = ['ams', 'fra', 'sfo', 'nyc', 'sgp'];
@@ -83,16 +83,6 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** ESTABLISHED TCP connections to these ports (the sshd and the silent host), counted by ss. */
-function established(ports: number[]): Promise<number> {
-  const filter = ports.map((port) => `dport = :${port}`).join(' or ');
-  return new Promise((resolve) =>
-    execFile('ss', ['-tnH', 'state', 'established', `( ${filter} )`], (err, stdout) =>
-      resolve(err ? -1 : stdout.split('\n').filter(Boolean).length),
-    ),
-  );
-}
-
 test('316 hosts under max_open 40: connections bounded, every phase visible, dead hosts grouped', {
   timeout: 600_000,
 }, async () => {
@@ -124,7 +114,7 @@ test('316 hosts under max_open 40: connections bounded, every phase visible, dea
     running = false;
   });
   while (running) {
-    peak = Math.max(peak, await established([fleet.port, silentPort]));
+    peak = Math.max(peak, await establishedTogether([fleet.port, silentPort]));
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const code = await exited;

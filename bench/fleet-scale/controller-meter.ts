@@ -1,11 +1,12 @@
 // Samples a running controller from outside, every `intervalMs`: its resident memory and peak
 // (VmRSS, VmHWM), open file descriptors (/proc/<pid>/fd), CPU time (/proc/<pid>/stat, in clock
 // ticks of 1/100 s) and the ESTABLISHED TCP connections to the sshd port, counted by `ss` with a
-// kernel-side filter (reading /proc/net/tcp with 10,000+ sockets every 200 ms would cost the
-// 2-core machine more than the figure is worth). During the deploy only the controller connects
-// to the bench's sshd, so those connections are the controller's SSH connections.
-import { execFile } from 'node:child_process';
+// kernel-side filter, in two dumps (see establishedTogether). Reading /proc/net/tcp with 10,000+
+// sockets every 200 ms would cost the 2-core machine more than the figure is worth. During the
+// deploy only the controller connects to the bench's sshd, so those connections are the
+// controller's SSH connections.
 import { readdirSync, readFileSync } from 'node:fs';
+import { establishedTogether } from '../../test/helpers/net.js';
 
 export interface Sample {
   /** ms since the meter started */
@@ -30,17 +31,6 @@ const tickMs = 10;
 
 function statusKb(text: string, field: string): number {
   return Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
-}
-
-function countEstablished(port: number): Promise<number> {
-  return new Promise((resolve) => {
-    execFile(
-      'ss',
-      ['-tnH', 'state', 'established', `dport = :${port}`],
-      { maxBuffer: 64 << 20 },
-      (err, stdout) => resolve(err ? -1 : stdout.split('\n').filter(Boolean).length),
-    );
-  });
 }
 
 /** Busy and total CPU time of the whole machine so far (first line of /proc/stat), in ms. */
@@ -96,7 +86,7 @@ export class ControllerMeter {
       } catch {
         return; // the controller has exited
       }
-      const connections = await countEstablished(this.sshPort);
+      const connections = await establishedTogether([this.sshPort]);
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       this.cpuMs = (Number(fields[11]) + Number(fields[12])) * tickMs;
       this.peakHwmKb = Math.max(this.peakHwmKb, statusKb(status, 'VmHWM'));

@@ -1,5 +1,7 @@
 // Loopback helpers for integration tests: free ports, waiting for a listener, HTTP requests
 // with full control over repeated headers and raw bodies.
+
+import { execFile } from 'node:child_process';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, createServer } from 'node:net';
 
@@ -86,4 +88,36 @@ export function http(url: string, options: HttpOptions = {}): Promise<HttpResult
       req.end(options.body);
     }
   });
+}
+
+function establishedInodes(ports: number[]): Promise<Set<string> | undefined> {
+  const filter = ports.map((port) => `dport = :${port}`).join(' or ');
+  return new Promise((resolve) =>
+    execFile(
+      'ss',
+      ['-tnHe', 'state', 'established', `( ${filter} )`],
+      { maxBuffer: 64 << 20 },
+      (err, stdout) =>
+        resolve(err ? undefined : new Set(stdout.match(/ ino:\d+/g)?.map((inode) => inode.trim()) ?? [])),
+    ),
+  );
+}
+
+/**
+ * How many TCP connections to any of `ports` were ESTABLISHED at one instant, counted by `ss`
+ * from outside the process that holds them; -1 when `ss` fails. One dump of the kernel's socket
+ * table is not a snapshot (it walks the table bucket by bucket), so a connection that closes
+ * and one that opens while it runs can both be listed. So it takes two dumps back to back and
+ * counts the sockets (by inode) listed in both: a socket is established over one unbroken
+ * span, so each of them was established from the end of the first dump to the start of the
+ * second, all at once. It never counts more than were open together; it can miss an overshoot
+ * shorter than one `ss` run.
+ */
+export async function establishedTogether(ports: number[]): Promise<number> {
+  const first = await establishedInodes(ports);
+  const second = await establishedInodes(ports);
+  if (!first || !second) return -1;
+  let both = 0;
+  for (const inode of second) if (first.has(inode)) both++;
+  return both;
 }
