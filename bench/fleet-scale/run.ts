@@ -307,7 +307,7 @@ try {
     measures: {
       peakRssMb: 'VmHWM of the pier process, sampled every 200 ms',
       peakSshConnections:
-        'ESTABLISHED TCP connections to the bench sshd port (ss, every 200 ms); only pier connects to it during the deploy',
+        'ESTABLISHED TCP connections to the bench sshd port, every 200 ms: those two ss runs back to back both list; only pier connects to it during the deploy',
       peakFds: 'entries of /proc/<pier pid>/fd, sampled every 200 ms',
       cpuMs: 'utime+stime of the pier process at the last sample',
       machineBusyPercent:
