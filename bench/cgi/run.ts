@@ -3,14 +3,7 @@
 // Rounds alternate between them so that the ratios compare like with like on a noisy machine.
 // Prints a table and writes bench/results/cgi-<time>.json. Run with `npm run bench:cgi`.
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
