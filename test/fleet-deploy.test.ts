@@ -165,3 +165,19 @@ test('--dry-run prints waves and the exact commands, and touches nothing', { tim
   assert.match(missing.stderr, /^error\[FLEET_NO_RELEASE\]: there is no release v99 \(no tag, no artifact\)/);
   assert.equal(missing.stdout, '');
 });
+
+test('a second rollback goes one release further back, never to the release the first left', {
+  timeout: 90_000,
+}, async () => {
+  // Every host is on v4 with v1, v2 and v4 on disk (v3 failed its gate and was removed).
+  const first = await pier(app.dir, ['rollback']);
+  assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
+  assert.deepEqual(await answers(), Array(6).fill('Hello! from v2'));
+  const second = await pier(app.dir, ['rollback']);
+  assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+  assert.deepEqual(await answers(), Array(6).fill('Hello! from v1'));
+  // v4 comes back only when deployed again; then a rollback returns to what ran before it.
+  assert.equal((await pier(app.dir, ['deploy', 'v4'])).code, 0);
+  assert.equal((await pier(app.dir, ['rollback', '--dc', 'ams'])).code, 0);
+  assert.deepEqual(await answers(), [...Array(2).fill('Hello! from v1'), ...Array(4).fill('Hello! from v4')]);
+});

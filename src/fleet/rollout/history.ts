@@ -1,5 +1,5 @@
 // A host's deploy history from its revisions.log (see commands/audit.ts for the line format),
-// and the rollback target it implies: the newest release that was healthy before the current one.
+// and the rollback target it implies (previousGood).
 
 export interface Revision {
   at: string;
@@ -34,17 +34,35 @@ export function parseRevisions(lines: readonly string[]): Revision[] {
   return out;
 }
 
-/** The newest version other than `current` that was healthy and is still on disk. */
+/**
+ * The release `pier rollback` returns to: the one below `current` in the host's stack of
+ * releases, still on disk. The stack is built from revisions.log, oldest line first, as
+ * Capistrano's release list works: a healthy deploy puts its version on top; a healthy rollback
+ * puts its version on top and takes off the one it rolled back from (`previous`), which comes
+ * back only when deployed again. So a second rollback goes one release further back instead of
+ * returning to the release the first one left, and after a deploy that follows a rollback the
+ * target is what ran before that deploy. Lines that did not end healthy change nothing.
+ * Undefined when no such release is left.
+ */
 export function previousGood(
   revisions: readonly Revision[],
   current: string | undefined,
   onDisk: readonly string[],
 ): string | undefined {
-  for (let at = revisions.length - 1; at >= 0; at--) {
-    const revision = revisions[at] as Revision;
-    if (revision.result === 'healthy' && revision.version !== current && onDisk.includes(revision.version)) {
-      return revision.version;
-    }
+  const stack: string[] = [];
+  const takeOff = (version: string | undefined): void => {
+    const at = version === undefined ? -1 : stack.indexOf(version);
+    if (at >= 0) stack.splice(at, 1);
+  };
+  for (const revision of revisions) {
+    if (revision.result !== 'healthy') continue;
+    if (revision.action === 'rollback' && revision.previous !== revision.version) takeOff(revision.previous);
+    takeOff(revision.version);
+    stack.push(revision.version);
+  }
+  for (let at = stack.length - 1; at >= 0; at--) {
+    const version = stack[at] as string;
+    if (version !== current && onDisk.includes(version)) return version;
   }
   return undefined;
 }

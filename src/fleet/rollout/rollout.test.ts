@@ -158,6 +158,29 @@ test('history: the rollback target is the newest healthy release still on disk',
   assert.equal(previousGood(revisions, 'v2', ['v2', 'v3']), undefined);
 });
 
+test('history: a rollback takes the release it left off the stack until it is deployed again', () => {
+  const line = (action: string, version: string, previous: string, result = 'healthy') =>
+    `2024-01-01T00:00:00Z deploy=d action=${action} version=${version} previous=${previous} result=${result} by=x@y`;
+  const onDisk = ['v1', 'v2', 'v3'];
+  const deployed = [line('deploy', 'v1', '-'), line('deploy', 'v2', 'v1'), line('deploy', 'v3', 'v2')];
+  const once = [...deployed, line('rollback', 'v2', 'v3')];
+  // The first rollback went v3 -> v2; the second goes to v1, not back to v3.
+  assert.equal(previousGood(parseRevisions(once), 'v2', onDisk), 'v1');
+  // After the second, nothing is left below v1.
+  const twice = [...once, line('rollback', 'v1', 'v2')];
+  assert.equal(previousGood(parseRevisions(twice), 'v1', onDisk), undefined);
+  // v3 deployed again is back on top: its rollback target is what ran before it.
+  assert.equal(previousGood(parseRevisions([...twice, line('deploy', 'v3', 'v1')]), 'v3', onDisk), 'v1');
+  assert.equal(previousGood(parseRevisions([...once, line('deploy', 'v3', 'v2')]), 'v3', onDisk), 'v2');
+  // Deploying an old release again: rollback returns to the one it replaced (Capistrano's order).
+  assert.equal(previousGood(parseRevisions([...deployed, line('deploy', 'v1', 'v3')]), 'v1', onDisk), 'v3');
+  // A rollback that did not end healthy changes nothing.
+  const failed = [...deployed, line('rollback', 'v2', 'v3', 'failed')];
+  assert.equal(previousGood(parseRevisions(failed), 'v3', onDisk), 'v2');
+  // A target no longer on disk is skipped.
+  assert.equal(previousGood(parseRevisions(once), 'v2', ['v2', 'v3']), undefined);
+});
+
 test('journal replay: last state wins, previous sticks, a torn line is ignored', () => {
   const lines = [
     {
