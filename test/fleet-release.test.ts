@@ -100,3 +100,27 @@ test('releases lists tags with their artifacts', { timeout: 30_000 }, async () =
   const json = JSON.parse((await pier(app.dir, ['releases', '--json'])).stdout);
   assert.equal(json[0].version, 'v1');
 });
+
+test('pier’s own .pier/ never blocks a release, in a repository that does not ignore it', {
+  timeout: 60_000,
+}, async () => {
+  // A repository whose .gitignore says nothing of .pier/, as an app's does before pier.
+  writeFileSync(path.join(app.dir, '.gitignore'), 'node_modules/\ndist/\ndeploy/fleet*.yml\n');
+  app.commit('v2');
+  const made = await pier(app.dir, ['release', 'v2']);
+  assert.equal(made.code, 0, made.stderr);
+  // The store ignores itself: git sees nothing to commit.
+  assert.equal(app.git('status', '--porcelain'), '');
+  // A store made before it had that .gitignore does not block the next release either.
+  rmSync(path.join(app.dir, '.pier', '.gitignore'));
+  assert.match(app.git('status', '--porcelain'), /^\?\? \.pier\/$/m);
+  // Committed by hand: `git add -A` would take .pier/ in now.
+  writeFileSync(
+    path.join(app.dir, 'src', 'version.mjs'),
+    'export const version = "v3";\nexport const healthy = true;\n',
+  );
+  app.git('commit', '-q', '-m', 'app v3', '--', 'src/version.mjs');
+  const next = await pier(app.dir, ['release', 'v3']);
+  assert.equal(next.code, 0, next.stderr);
+  assert.equal(app.git('status', '--porcelain'), '', 'the .gitignore is written again');
+});

@@ -1,7 +1,7 @@
 // `pier setup`: make bare hosts ready for `pier deploy` (see src/fleet/setup.ts); `--check`
 // reports what each host lacks and changes nothing; `--print-sudoers` prints the drop-in that
 // lets a non-root deploy user run exactly the deploy's privileged commands.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { sudoersDropIn } from '../fleet/commands/sudoers.js';
@@ -116,8 +116,7 @@ async function runSetup(session: FleetSession, flags: SetupFlags, signal: AbortS
       code: h.code,
     })),
   };
-  const dir = session.store.deploysDir();
-  await mkdir(dir, { recursive: true });
+  const dir = await session.store.makeDir('deploys');
   const reportFile = path.join(dir, `${id}.json`);
   await writeFile(reportFile, `${JSON.stringify(report, null, 2)}\n`);
   if (flags.json) session.out.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -3,7 +3,7 @@
 // the JSON report. `--resume` replays the journal of a deploy whose controller died and carries
 // on from there.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, FleetError } from './errors.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
@@ -70,7 +70,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   const hookContext = { id, version, owner: session.owner, hostCount: hosts.length };
   const hookOptions = { cwd: session.repo, timeoutMs: fleet.hooks.timeoutMs, out };
   await runLocalHooks('pre_deploy', fleet.hooks.pre_deploy, hookContext, hookOptions);
-  await mkdir(store.deploysDir(), { recursive: true });
+  await store.makeDir('deploys');
   const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
   const startedAt = new Date();
   if (!request.resume) {

@@ -1,7 +1,7 @@
-// `pier rollback [--to VERSION]`: each host goes back to the newest release that was healthy
-// before its current one (from its revisions.log), or to VERSION, which must still be on disk.
-// Same lock, window, health gate and report as a deploy; no automatic roll-forward.
-import { mkdir } from 'node:fs/promises';
+// `pier rollback [--to VERSION]`: each host goes back to the release below its current one in
+// its history (rollout/history.ts previousGood, from its revisions.log), or to VERSION, which
+// must still be on disk. Same lock, window, health gate and report as a deploy; no automatic
+// roll-forward.
 import path from 'node:path';
 import { type DeployOutcome, finishRun, holdDuring, noteLocksLeft } from './deploy.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
@@ -48,7 +48,7 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
     await releaseFleetLock(pool, lockHost, lock.deploy);
     throw err;
   }
-  await mkdir(store.deploysDir(), { recursive: true });
+  await store.makeDir('deploys');
   const journal = new Journal(path.join(store.deploysDir(), `${id}.jsonl`));
   journal.write({
     type: 'start',

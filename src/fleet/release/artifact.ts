@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -51,7 +51,7 @@ export async function buildArtifact(options: BuildOptions): Promise<ReleaseManif
     const partial = path.join(work, 'artifact.tar.gz');
     const sha256 = await pack(app, time, partial);
     const target = store.artifactPath(sha256);
-    await mkdir(path.dirname(target), { recursive: true });
+    await store.makeDir('artifacts');
     await rename(partial, target).catch(async () => {
       // /tmp may be another file system than the repo.
       await pipeline((await import('node:fs')).createReadStream(partial), createWriteStream(`${target}.tmp`));

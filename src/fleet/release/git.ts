@@ -4,8 +4,13 @@ import path from 'node:path';
 import { FleetError } from '../errors.js';
 import { run, succeeds } from './run.js';
 
+/**
+ * `git status --porcelain` lines of the working tree, pier's own store (`.pier/`, see
+ * store.ts) left out: a release is built from the tag, never from the tree, and a store made
+ * before it had its own .gitignore would otherwise block every release.
+ */
 export async function dirtyFiles(repo: string): Promise<string[]> {
-  const out = await run(['git', 'status', '--porcelain'], { cwd: repo });
+  const out = await run(['git', 'status', '--porcelain', '--', '.', ':(exclude).pier'], { cwd: repo });
   return out.split('\n').filter((line) => line.trim() !== '');
 }
 

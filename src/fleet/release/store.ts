@@ -1,5 +1,8 @@
-// The local release store under <repo>/.pier/ (gitignored): artifacts named by their SHA-256,
-// one manifest per version, and the journals and reports of deploys.
+// The local release store under <repo>/.pier/: artifacts named by their SHA-256, one manifest
+// per version, and the journals and reports of deploys. It holds a .gitignore of its own (`*`,
+// as Python's venv and pytest's cache do), so that git leaves it out in any repository without
+// an edit to the repository's own .gitignore: `git status` stays clean for `pier release`, and
+// no artifact is committed by mistake.
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeInfo } from './runtime.js';
@@ -34,6 +37,19 @@ export class ReleaseStore {
     return path.join(this.root, 'deploys');
   }
 
+  /** Makes `<root>/<sub>` (and the store with its .gitignore) if missing; returns its path. */
+  async makeDir(sub: 'artifacts' | 'releases' | 'deploys'): Promise<string> {
+    await mkdir(this.root, { recursive: true });
+    await writeFile(path.join(this.root, '.gitignore'), "# pier's local store: never committed\n*\n", {
+      flag: 'wx',
+    }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    const dir = path.join(this.root, sub);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
   async readManifest(version: string): Promise<ReleaseManifest | undefined> {
     try {
       return JSON.parse(await readFile(this.manifestPath(version), 'utf8')) as ReleaseManifest;
@@ -44,7 +60,7 @@ export class ReleaseStore {
 
   async writeManifest(manifest: ReleaseManifest): Promise<void> {
     const file = this.manifestPath(manifest.version);
-    await mkdir(path.dirname(file), { recursive: true });
+    await this.makeDir('releases');
     await writeFile(`${file}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
     await rename(`${file}.tmp`, file);
   }
