@@ -140,6 +140,27 @@ test('a changed host key is refused with its fingerprint until trusted on purpos
   assert.equal(await answer('ams-2'), 'Hello! from v2');
 });
 
+test('the fleet lock host with a changed key: refused before any host moves, with the key’s own hint', {
+  timeout: 90_000,
+}, async () => {
+  // ams-1 is the first host in rollout order: the fleet lock lives there.
+  const fingerprint = await fleet.rekey('ams-1');
+  const refused = await pier(app.dir, ['deploy', 'v2']);
+  assert.equal(refused.code, 1, `${refused.stdout}\n${refused.stderr}`);
+  assert.ok(
+    refused.stderr.startsWith(
+      `error[FLEET_LOCK_HOST]: cannot take the fleet lock on ams-1: host key changed: the host presented ssh-ed25519 ${fingerprint}`,
+    ),
+    refused.stderr,
+  );
+  // What to do about the key, not about a host that is down.
+  assert.match(refused.stderr, /hint: .*pier trust --replace ams-1/);
+  assert.doesNotMatch(refused.stderr, /bring it back/);
+  const replace = await pier(app.dir, ['trust', '--replace', '--hash', 'ams-1']);
+  assert.equal(replace.code, 0, replace.stderr);
+  assert.equal((await pier(app.dir, ['deploy', 'v2'])).code, 0);
+});
+
 test('a second deploy is refused by the lock, naming who holds it; unlock clears a stale one', {
   timeout: 90_000,
 }, async () => {

@@ -216,9 +216,7 @@ export async function takeFleetLock(
     throw new FleetError(
       'FLEET_LOCK_HOST',
       `cannot take the fleet lock on ${host.name}: ${describeError(err)}`,
-      {
-        hint: `the fleet lock lives on ${host.name}, the first host of the first data center in rollout order; bring it back, or put another host first in that data center (or another data center first in dc_order)`,
-      },
+      { hint: lockHostHint(host, err) },
     );
   } finally {
     pool.release(host);
@@ -232,6 +230,29 @@ export async function takeFleetLock(
   }
   return host;
 }
+
+/**
+ * What to do when the fleet lock could not be taken, by cause: a host that cannot be reached
+ * can be replaced as the lock host; a lock command that failed on the host (`deploy_to` missing
+ * or not writable) is for `pier setup`; any other cause (an unknown host key, a refused login)
+ * keeps its own hint (`pier trust`, ssh.user).
+ */
+export function lockHostHint(host: Host, err: unknown): string {
+  const where = `the fleet lock lives on ${host.name}, the first host of the first data center in rollout order`;
+  const code = err instanceof FleetError ? err.code : '';
+  if (err instanceof RemoteCommandError)
+    return `${where}: \`pier setup\` makes ${host.deployTo} on every host, writable by the deploy user (or set ssh.sudo)`;
+  if (err instanceof FleetError && err.hint && !unreachable.has(code)) return err.hint;
+  return `${where}; bring it back, or put another host first in that data center (or another data center first in dc_order)`;
+}
+
+/** Causes that mean the host is not there (as opposed to there and refusing). */
+const unreachable = new Set([
+  'FLEET_SSH_CONNECT',
+  'FLEET_SSH_JUMP',
+  'FLEET_REMOTE_TIMEOUT',
+  'FLEET_SSH_CHANNEL',
+]);
 
 /** Frees this run's fleet lock (never another's); where it may remain, and why. Never throws. */
 export async function releaseFleetLock(
