@@ -140,6 +140,9 @@ test('shared files and directories: required before anything is activated, kept 
   for (const host of fleet.hosts) {
     assert.equal(existsSync(path.join(optOf(host.name), 'current')), false, `${host.name} was activated`);
   }
+  // No host was switched, so there was nothing to roll back: the deploy stopped (halted).
+  assert.match(missing.stdout, /^deploy v1: stopped \(failure budget exceeded/m);
+  assert.doesNotMatch(missing.stdout, /rolled back/);
 
   for (const host of fleet.hosts) {
     mkdirSync(path.join(optOf(host.name), 'shared', 'config'), { recursive: true });

@@ -155,8 +155,8 @@ class Rollout {
     if (this.haltReason !== undefined) {
       this.input.journal.write({ type: 'halt', reason: this.haltReason, at: new Date().toISOString() });
       outcome = 'halted';
-      if (this.input.action === 'deploy') {
-        await this.rollBackActivated();
+      // A deploy that switched no host has nothing to roll back: it stopped (`halted`).
+      if (this.input.action === 'deploy' && ((await this.rollBackActivated()) > 0 || this.switched)) {
         outcome = 'rolled-back';
       }
     }
@@ -216,6 +216,7 @@ class Rollout {
         await runHooks(connection, host, input.fleet, version, 'before_activate', this.redact);
       }
       this.set(host, 'activating');
+      this.switched = true;
       input.journal.host(host.name, 'activating', previous ? { previous } : {});
       // From here the host may run the new release: a failure returns it to `previous`.
       outcome.version = version;
@@ -278,7 +279,11 @@ class Rollout {
     }
   }
 
-  private async rollBackActivated(): Promise<void> {
+  /** Some host was switched to the new release in this run (and went back if it failed). */
+  private switched = false;
+
+  /** Returns how many hosts it returned (or tried to return) to their previous release. */
+  private async rollBackActivated(): Promise<number> {
     const wasLive = (name: string): boolean => {
       const state = this.input.resumed?.get(name)?.state;
       return state === 'activating' || state === 'rolling-back';
@@ -316,6 +321,7 @@ class Rollout {
         }),
       ),
     );
+    return targets.length;
   }
 
   private fail(host: Host, rawError: string, code: string): void {
