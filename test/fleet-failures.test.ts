@@ -145,7 +145,18 @@ test('the fleet lock host with a changed key: refused before any host moves, wit
 }, async () => {
   // ams-1 is the first host in rollout order: the fleet lock lives there.
   const fingerprint = await fleet.rekey('ams-1');
+  const fleetFile = path.join(app.dir, 'deploy', 'fleet.yml');
+  const plain = readFileSync(fleetFile, 'utf8');
+  const local = path.join(fleet.dir, 'lock-host-hooks.log');
+  const hooks = {
+    pre_deploy: `echo "pre $PIER_VERSION" >> ${local}`,
+    post_deploy: `echo "post $PIER_OUTCOME \${PIER_REPORT:-no report}" >> ${local}`,
+  };
+  writeFileSync(fleetFile, `${plain}hooks: ${JSON.stringify(hooks)}\n`);
   const refused = await pier(app.dir, ['deploy', 'v2']);
+  writeFileSync(fleetFile, plain);
+  // pre_deploy ran, so post_deploy did too, told that nothing was deployed.
+  assert.equal(readFileSync(local, 'utf8'), 'pre v2\npost refused no report\n');
   assert.equal(refused.code, 1, `${refused.stdout}\n${refused.stderr}`);
   assert.ok(
     refused.stderr.startsWith(

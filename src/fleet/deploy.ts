@@ -102,6 +102,14 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   } catch (err) {
     journal.write({ type: 'end', outcome: 'refused', at: new Date().toISOString() });
     journal.close();
+    // pre_deploy ran, so post_deploy does too (an announcement gets its follow-up), told that
+    // nothing was deployed; there is no report.
+    await runLocalHooks(
+      'post_deploy',
+      fleet.hooks.post_deploy,
+      { ...hookContext, outcome: 'refused' },
+      hookOptions,
+    ).catch((hookErr: unknown) => out.write(`warning: ${describeError(hookErr)}\n`));
     throw err;
   }
   // A resumed deploy does not contact the hosts its journal shows healthy, but one may still
