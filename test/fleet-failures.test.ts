@@ -54,6 +54,14 @@ test('a version with shell in it is refused before anything runs', { timeout: 90
     assert.match(result.stderr, /hint: a version is 1-64 letters/);
     assert.doesNotMatch(result.stderr, /at .*\.js:\d+/, 'no stack trace');
   }
+  // A fleet file with a misspelt key is bad input too: exit 2, the key named, no host contacted.
+  const broken = path.join(fleet.dir, 'broken-fleet.yml');
+  const fleetText = readFileSync(path.join(app.dir, 'deploy', 'fleet.yml'), 'utf8');
+  writeFileSync(broken, fleetText.replace(/^health:/m, 'helth:'));
+  const invalid = await pier(app.dir, ['deploy', 'v1', '--config', broken]);
+  assert.equal(invalid.code, 2, invalid.stderr);
+  assert.match(invalid.stderr, /^error\[FLEET_CONFIG\]: .* is not a valid fleet file:\n/);
+  assert.match(invalid.stderr, /broken-fleet\.yml:\d+: helth: unknown key; did you mean "health"\?/);
   assert.equal(existsSync(marker), false);
   assert.equal(app.git('tag', '--list'), '');
   assert.equal(existsSync(path.join(app.dir, '.pier', 'deploys')), false, 'no deploy was started');

@@ -80,6 +80,7 @@ export async function loadFleetFor(
   if (!existsSync(file)) {
     throw new FleetError('FLEET_CONFIG', `no fleet inventory at ${file}`, {
       hint: 'create deploy/fleet.yml (see docs/fleet.md) or pass --config FILE',
+      exitCode: 2,
     });
   }
   const sources: SecretSources | undefined = options.secrets

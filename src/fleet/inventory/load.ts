@@ -73,6 +73,7 @@ export async function loadFleet(file: string, sources?: SecretSources): Promise<
   } catch (err) {
     throw new FleetError('FLEET_CONFIG', `cannot read ${file}: ${(err as Error).message}`, {
       hint: 'pass the inventory with --config FILE (default deploy/fleet.yml)',
+      exitCode: 2,
     });
   }
   return parseFleet(text, file, sources);
@@ -82,9 +83,7 @@ function configError(fileName: string, messages: string[]): FleetError {
   return new FleetError(
     'FLEET_CONFIG',
     `${fileName} is not a valid fleet file:\n  ${messages.join('\n  ')}`,
-    {
-      hint: 'see docs/fleet.md for every key',
-    },
+    { hint: 'see docs/fleet.md for every key', exitCode: 2 },
   );
 }
 
