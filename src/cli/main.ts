@@ -3,6 +3,7 @@
 // Only the command being run is loaded: `pier serve` (a long-lived master) should not carry
 // the SSH and schema libraries of the fleet commands in its memory, and `pier cgi` (a process
 // per request) not even the CLI framework.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 
 type Register = (program: Command) => void;
@@ -21,11 +22,22 @@ const commands: Record<string, () => Promise<Register>> = {
   unlock: () => import('./unlock-command.js').then((m) => m.registerUnlock),
 };
 
+/** package.json's version; this file is dist/src/cli/main.js in the package. */
+function packageVersion(): string {
+  try {
+    const file = new URL('../../../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function runCli(argv: string[]): Promise<void> {
   const [{ Command }, { reportError }] = await Promise.all([import('commander'), import('./errors.js')]);
   const program = new Command('pier')
     .description('serve a TypeScript web app like uWSGI, and ship it to a fleet')
     .option('--verbose', 'print stacks with errors')
+    .version(packageVersion(), '-V, --version', "print pier's version")
     .showHelpAfterError();
 
   // The first word that is not a flag names the command; anything else (help, a typo) loads

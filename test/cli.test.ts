@@ -1,0 +1,26 @@
+// The `pier` command itself: its version, and what an unknown command gets.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { pierBin, repoRoot } from './helpers/paths.js';
+
+const pier = (...args: string[]) => spawnSync(process.execPath, [pierBin, ...args], { encoding: 'utf8' });
+
+test('pier --version prints package.json’s version', () => {
+  const { version } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+  for (const flag of ['--version', '-V']) {
+    const result = pier(flag);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `${version}\n`);
+  }
+});
+
+test('an unknown command is refused with a suggestion, not a stack trace', () => {
+  const result = pier('deplyo', 'v1');
+  assert.notEqual(result.status, 0);
+  assert.match(result.stderr, /unknown command 'deplyo'/);
+  assert.match(result.stderr, /Did you mean deploy\?/);
+  assert.doesNotMatch(result.stderr, /at .*\.js:\d+/);
+});
