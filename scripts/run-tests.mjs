@@ -18,6 +18,11 @@ const files = ['dist/src', 'dist/examples', 'dist/test']
   .flatMap((dir) => testFiles(dir))
   .filter((file) => filter.length === 0 || filter.some((part) => file.includes(part)))
   .sort();
+if (files.length === 0) {
+  // node --test without files would search the whole tree on its own (fixtures included).
+  console.error(`run-tests: no compiled test file matches ${filter.join(', ')} (npm run build first?)`);
+  process.exit(2);
+}
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=4', ...files], {
   stdio: 'inherit',
 });

@@ -193,11 +193,12 @@ test('secrets reach the app and its hooks byte-exact, and nothing else: journal,
   await release('v3');
   const hostsBefore = readdirSync(deploysDir()).length;
   const unset = await deploy(['v3'], {});
-  assert.equal(unset.code, 1, unset.stderr);
+  assert.equal(unset.code, 2, unset.stderr);
   assert.match(
     unset.stderr,
     /fleet\.yml:\d+: service\.env\.APP_SECRET: \$\{PIER_TEST_SECRET\} is not set in the controller's environment/,
   );
+  assert.match(unset.stderr, /hint: export each variable named above in the shell that runs pier/);
   assert.equal(readdirSync(deploysDir()).length, hostsBefore, 'no deploy was started');
 
   const dryRun = await deploy(['v3', '--dry-run']);

@@ -1,6 +1,7 @@
 // `pier dashboard`: a read-only web page of what every host runs, per data center, and the deploy
 // under way, served on loopback until stopped (Ctrl-C, SIGTERM, SIGHUP end it with exit 0).
 import { type Command, Option } from 'commander';
+import { counted } from '../common/counted.js';
 import { DeployFiles } from '../fleet/dashboard/deploy-files.js';
 import { DashboardServer } from '../fleet/dashboard/server.js';
 import { StatusFeed } from '../fleet/dashboard/status-feed.js';
@@ -76,7 +77,7 @@ export function registerDashboard(program: Command): void {
     feed.start();
     const shown = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
     process.stdout.write(
-      `dashboard: http://${shown}:${bound.port}/ (${hosts.length} host${hosts.length === 1 ? '' : 's'}, status every ${flags.refresh / 1000} s; Ctrl-C stops it)\n`,
+      `dashboard: http://${shown}:${bound.port}/ (${counted(hosts.length, 'host')}, status every ${flags.refresh / 1000} s; Ctrl-C stops it)\n`,
     );
     if (!loopbackHosts.has(host)) {
       process.stderr.write(

@@ -4,6 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import { counted } from '../common/counted.js';
 import { sudoersDropIn } from '../fleet/commands/sudoers.js';
 import { type FleetSession, newDeployId } from '../fleet/session.js';
 import { readSetupFiles, type SetupHostResult, setupFleet, setupSummary } from '../fleet/setup.js';
@@ -82,7 +83,7 @@ async function runSetup(session: FleetSession, flags: SetupFlags, signal: AbortS
   let done = 0;
   let lastPrint = 0;
   const verb = flags.check ? 'checking' : 'setting up';
-  session.out.write(`${verb} ${total} hosts in ${chosen.length} data centers\n`);
+  session.out.write(`${verb} ${counted(total, 'host')} in ${counted(chosen.length, 'data center')}\n`);
   const result = await setupFleet(session, {
     selection: chosen,
     check: flags.check === true,

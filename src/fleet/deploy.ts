@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { counted } from '../common/counted.js';
 import { describeError, FleetError } from './errors.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { runLocalHooks } from './local-hooks.js';
@@ -92,7 +93,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
     expires: new Date(startedAt.getTime() + fleet.lockTtlMs).toISOString(),
   };
   out.write(
-    `${request.resume ? 'resuming' : 'deploying'} ${version} (${manifest.sha256.slice(0, 12)}) to ${hosts.length} hosts in ${plan.datacenters.length} data centers, deploy ${id}\n`,
+    `${request.resume ? 'resuming' : 'deploying'} ${version} (${manifest.sha256.slice(0, 12)}) to ${counted(hosts.length, 'host')} in ${counted(plan.datacenters.length, 'data center')}, deploy ${id}\n`,
   );
   // The fleet lock (lock.ts): one run of this fleet at a time. Each host's own lock is taken in
   // its first round trip, when staging reaches it.

@@ -7,6 +7,9 @@
 import path from 'node:path';
 import type { EnvSource } from './inventory/schema.js';
 
+/** How an issue about a ${NAME} missing from the controller's environment ends. */
+export const unsetSecret = "is not set in the controller's environment";
+
 export interface SecretSources {
   /** The controller's environment (the CLI passes process.env). */
   env: Readonly<Record<string, string | undefined>>;
@@ -85,7 +88,7 @@ export function resolveEnv(
       }
       const value = sources?.env[name];
       if (sources && value === undefined) {
-        issues.push({ key, message: `\${${name}} is not set in the controller's environment` });
+        issues.push({ key, message: `\${${name}} ${unsetSecret}` });
       }
       return value ?? '';
     });

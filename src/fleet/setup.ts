@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { counted } from '../common/counted.js';
 import { layoutOf, runtimeDir } from './commands/layout.js';
 import { asRoot, refusedCommand, rootTools, sudoRefusedExit } from './commands/privilege.js';
 import {
@@ -274,7 +275,7 @@ export function setupSummary(result: SetupResult): string {
     lines.push(result.check ? 'missing:' : 'changed:');
     for (const [what, names] of groups) {
       const shown = names.slice(0, 8).join(', ') + (names.length > 8 ? `, … (${names.length - 8} more)` : '');
-      lines.push(`  ${what}: ${names.length} host${names.length === 1 ? '' : 's'} (${shown})`);
+      lines.push(`  ${what}: ${counted(names.length, 'host')} (${shown})`);
     }
   }
   const failures = groupedFailures(

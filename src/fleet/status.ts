@@ -1,5 +1,7 @@
 // `pier status`: what each host runs (where `current` points), the releases on disk, the last
 // deploy and the lock; a per-DC summary; drift = hosts not on the version most of the fleet runs.
+
+import { counted } from '../common/counted.js';
 import { versionOfLink } from './commands/activate.js';
 import { layoutOf } from './commands/layout.js';
 import { parseStatus, probeStatus } from './commands/status.js';
@@ -86,7 +88,7 @@ export function renderStatus(status: FleetStatus, detail: boolean): string {
       h.name,
       h.dc,
       h.error ? 'unreachable' : (h.current ?? '(none)'),
-      h.last ? `${h.last.action} ${h.last.version} ${h.last.result} ${h.last.at}` : '-',
+      h.last ? `${lastRun(h.last)} ${h.last.at}` : '-',
       h.error ?? (h.lock ? `locked by ${h.lock}` : ''),
     ]);
     lines.push(table([['host', 'dc', 'current', 'last deploy', 'note'], ...rows]).replace(/ +$/gm, ''), '');
@@ -110,16 +112,29 @@ export function renderStatus(status: FleetStatus, detail: boolean): string {
     for (const [cause, names] of causes) {
       const more = names.length > 10 ? `, … (${names.length - 10} more)` : '';
       lines.push(
-        `  ${names.length} host${names.length === 1 ? '' : 's'}: ${cause}`,
+        `  ${counted(names.length, 'host')}: ${cause}`,
         `    ${names.slice(0, 10).join(', ')}${more}`,
       );
     }
   }
-  lines.push(
-    '',
-    status.drift.length === 0
-      ? `no drift: every reachable host runs ${status.expected ?? '(nothing)'}`
-      : `drift: ${status.drift.length} host(s) not on ${status.expected}: ${status.drift.slice(0, 10).join(', ')}`,
-  );
+  lines.push('', driftLine(status));
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A revisions.log line in words. A host a failed deploy returned to its release is logged with
+ * that release as `version` and the failed one as `previous`: "deploy v4 rolled back to v3".
+ */
+function lastRun(last: Revision): string {
+  if (last.result === 'rolled-back' && last.previous)
+    return `${last.action} ${last.previous} rolled back to ${last.version}`;
+  return `${last.action} ${last.version} ${last.result}`;
+}
+
+function driftLine(status: FleetStatus): string {
+  if (status.drift.length > 0)
+    return `drift: ${counted(status.drift.length, 'host')} not on ${status.expected}: ${status.drift.slice(0, 10).join(', ')}`;
+  if (status.expected !== undefined) return `no drift: every reachable host runs ${status.expected}`;
+  if (status.hosts.every((host) => host.error !== undefined)) return 'no host answered: nothing to compare';
+  return 'no drift: no reachable host has a release yet';
 }

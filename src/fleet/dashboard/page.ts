@@ -1,6 +1,8 @@
 // The dashboard's HTML: the whole page, and the parts the page's script swaps in when they
 // change (fleet grid, running deploy, deploy list, host details). Every value from hosts,
 // journals or fleet.yml goes through the `html` template, which escapes it.
+
+import { counted } from '../../common/counted.js';
 import { hostStates } from '../rollout/host-state.js';
 import type { DeployRun } from './deploy-files.js';
 import type { FleetView, Marker, VersionKey } from './fleet-view.js';
@@ -64,12 +66,12 @@ export function fleetPart(view: FleetView, refreshing: boolean): Html {
   return html`<section id="fleet" aria-labelledby="fleet-h">
 <h2 id="fleet-h">Fleet</h2>
 <p class="muted">${gathered}${refreshing && view.gatheredAt ? ' (gathering again…)' : ''} · <a href="/refresh">gather now</a> ·
-${view.expected ? html`most hosts run <strong>${view.expected}</strong>; ${drift === 0 ? 'no drift' : `${drift} host${drift === 1 ? '' : 's'} drifted`}` : ''}</p>
+${view.expected ? html`most hosts run <strong>${view.expected}</strong>; ${drift === 0 ? 'no drift' : `${counted(drift, 'host')} drifted`}` : ''}</p>
 ${legend(view.versions, view.markers)}
 ${view.dcs.map(
   (
     dc,
-  ) => html`<h3 id="dc-${dc.name}">${dc.name} <span class="muted">(${dc.cells.length} host${dc.cells.length === 1 ? '' : 's'})</span></h3>
+  ) => html`<h3 id="dc-${dc.name}">${dc.name} <span class="muted">(${counted(dc.cells.length, 'host')})</span></h3>
 ${legend(dc.versions, undefined)}
 <div class="g" role="group" aria-labelledby="dc-${dc.name}" data-dc="${dc.name}">${dc.cells.map(
     (cell) =>
@@ -99,7 +101,7 @@ function failuresOf(run: DeployRun): Html {
   if (run.failures.length === 0) return html``;
   return html`<h3>Failures</h3>${run.failures.map(
     (group) =>
-      html`<div class="fail"><strong>${group.hosts.length} host${group.hosts.length === 1 ? '' : 's'}</strong>: <code data-failure>${group.message}</code><br><span class="muted">${group.hosts.slice(0, 20).join(', ')}${group.hosts.length > 20 ? `, … (${group.hosts.length - 20} more)` : ''}</span></div>`,
+      html`<div class="fail"><strong>${counted(group.hosts.length, 'host')}</strong>: <code data-failure>${group.message}</code><br><span class="muted">${group.hosts.slice(0, 20).join(', ')}${group.hosts.length > 20 ? `, … (${group.hosts.length - 20} more)` : ''}</span></div>`,
   )}`;
 }
 

@@ -6,7 +6,7 @@ import { isMap, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { closest } from '../../common/closest-name.js';
 import { FleetError } from '../errors.js';
-import type { SecretSources } from '../secrets.js';
+import { type SecretSources, unsetSecret } from '../secrets.js';
 import { type ConfigIssue, type Fleet, formatPath, InventoryIssues, resolveFleet } from './inventory.js';
 import { fleetSchema } from './schema.js';
 
@@ -83,7 +83,12 @@ function configError(fileName: string, messages: string[]): FleetError {
   return new FleetError(
     'FLEET_CONFIG',
     `${fileName} is not a valid fleet file:\n  ${messages.join('\n  ')}`,
-    { hint: 'see docs/fleet.md for every key', exitCode: 2 },
+    {
+      hint: messages.some((message) => message.includes(unsetSecret))
+        ? 'export each variable named above in the shell that runs pier: fleet.yml names secrets, their values come from the environment of the controller'
+        : 'see docs/fleet.md for every key',
+      exitCode: 2,
+    },
   );
 }
 

@@ -1,5 +1,7 @@
 // `pier deploy --dry-run`: the plan (waves per data center, budgets) and the exact commands a
 // host would run, rendered by the same executor code path that runs them for real.
+
+import { counted } from '../../common/counted.js';
 import { readCurrent, switchCurrent } from '../commands/activate.js';
 import { appendAudit } from '../commands/audit.js';
 import { dropInText, envDropIn, hasEnvironment, sharedEnvFile } from '../commands/environment.js';
@@ -28,7 +30,7 @@ import { tunnelable } from '../ssh/tunnel-http.js';
 
 export function planText(fleet: Fleet, plan: Plan, version: string, sha256: string): string {
   const lines = [
-    `plan: deploy ${version} (${sha256.slice(0, 12)}) to ${plan.hostCount} hosts in ${plan.datacenters.length} data centers`,
+    `plan: deploy ${version} (${sha256.slice(0, 12)}) to ${counted(plan.hostCount, 'host')} in ${counted(plan.datacenters.length, 'data center')}`,
     `failure budget: ${plan.failureBudget} host(s) fleet-wide; data centers ${plan.dcParallel === 1 ? 'one after another' : `${plan.dcParallel} at a time`}`,
   ];
   for (const dc of plan.datacenters) {

@@ -1,5 +1,7 @@
 // The end of a rollout, for people: a table per data center, failures grouped by message
 // (the same problem on 300 hosts is one line), and the outcome.
+
+import { counted } from '../../common/counted.js';
 import { unlockCommand } from '../lock.js';
 import type { HostOutcome, RolloutResult } from '../rollout/runner.js';
 
@@ -50,7 +52,7 @@ export function failureGroups(
 export function groupedFailures(hosts: readonly HostOutcome[]): string[] {
   return failureGroups(hosts).map(({ message, hosts: names }) => {
     const shown = names.slice(0, 8).join(', ') + (names.length > 8 ? `, … (${names.length - 8} more)` : '');
-    return `${names.length} host${names.length === 1 ? '' : 's'}: ${message}\n    ${shown}`;
+    return `${counted(names.length, 'host')}: ${message}\n    ${shown}`;
   });
 }
 
@@ -84,7 +86,7 @@ export function outcomeLine(
 /** `this deploy's lock remains on 2 hosts (a, b): \`pier unlock --hosts a,b\` removes it` */
 export function locksLeftNote(hosts: readonly string[]): string {
   const shown = hosts.slice(0, 10).join(', ') + (hosts.length > 10 ? `, … (${hosts.length - 10} more)` : '');
-  return `this deploy's lock remains on ${hosts.length} host${hosts.length === 1 ? '' : 's'} (${shown}): \`${unlockCommand(hosts)}\` removes it`;
+  return `this deploy's lock remains on ${counted(hosts.length, 'host')} (${shown}): \`${unlockCommand(hosts)}\` removes it`;
 }
 
 /**
