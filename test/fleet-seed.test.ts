@@ -153,7 +153,7 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
 
   const setup = await pier(repo, ['setup']);
   assert.equal(setup.code, 0, `${setup.stdout}\n${setup.stderr}`);
-  assert.match(setup.stdout, /setup: 1 hosts changed, 0 unchanged, 0 failed/);
+  assert.match(setup.stdout, /setup: 1 host changed, 0 unchanged, 0 failed/);
   assert.equal(await hostText(['stat', '-c', '%U', '/opt/hello']), 'deploy');
   assert.equal(await hostText(['id', '-un', 'hello']), 'hello');
   assert.equal(await hostText(['systemctl', 'is-enabled', 'hello']), 'enabled');
@@ -165,13 +165,13 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
   assert.match(await hostText(['cat', '/etc/sudoers.d/pier-hello']), /^deploy ALL=\(root\) NOPASSWD:/m);
   const again = await pier(repo, ['setup']);
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
-  assert.match(again.stdout, /setup: nothing to change on 1 hosts/);
+  assert.match(again.stdout, /setup: nothing to change on 1 host$/m);
 
   // From here on, deploy has only the narrow rule setup installed.
   await host.run(['rm', '/etc/sudoers.d/deploy-setup']);
   const prepared = await pier(repo, ['setup', '--check']);
   assert.equal(prepared.code, 0, `${prepared.stdout}\n${prepared.stderr}`);
-  assert.match(prepared.stdout, /all 1 hosts have everything pier needs/);
+  assert.match(prepared.stdout, /setup --check: the host has everything pier needs/);
 
   // v2: a second commit changes the greeting. Its build overlaps the deploy of v1.
   const helloSource = path.join(repo, 'src/hello/hello.ts');

@@ -143,6 +143,18 @@ test('shared files and directories: required before anything is activated, kept 
   // No host was switched, so there was nothing to roll back: the deploy stopped (halted).
   assert.match(missing.stdout, /^deploy v1: stopped \(failure budget exceeded/m);
   assert.doesNotMatch(missing.stdout, /rolled back/);
+  // setup --check names them too (and setup makes the shared directories).
+  const check = await pier(app.dir, ['setup', '--check']);
+  assert.equal(check.code, 1, check.stdout);
+  assert.match(check.stdout, /^ {2}shared\/config\/app\.json: 4 hosts/m);
+  assert.match(check.stdout, /^ {2}shared\/\.env: 4 hosts/m);
+  const setup = await pier(app.dir, ['setup']);
+  assert.equal(setup.code, 1, setup.stdout);
+  assert.match(
+    setup.stdout,
+    /shared\/config\/app\.json: missing; put it at \/opt\/hello\/shared\/config\/app\.json/,
+  );
+  for (const host of fleet.hosts) assert.ok(existsSync(path.join(optOf(host.name), 'shared', 'storage')));
 
   for (const host of fleet.hosts) {
     mkdirSync(path.join(optOf(host.name), 'shared', 'config'), { recursive: true });
@@ -152,6 +164,8 @@ test('shared files and directories: required before anything is activated, kept 
     );
     writeFileSync(path.join(optOf(host.name), 'shared', 'config', 'app.json'), `{"db":"${host.name}"}\n`);
   }
+  const checked = await pier(app.dir, ['setup', '--check']);
+  assert.doesNotMatch(checked.stdout, /shared\//, 'the shared files are there now');
   const v1 = await deploy(['v1']);
   assert.equal(v1.code, 0, `${v1.stdout}\n${v1.stderr}`);
   for (const host of fleet.hosts) {

@@ -20,6 +20,8 @@ import {
   type SetupItem,
   serviceUserItem,
   setupScript,
+  sharedDirItem,
+  sharedFileItem,
   sudoAllows,
   sudoRightItem,
   toolItem,
@@ -72,7 +74,8 @@ export function runtimeDropIn(host: Host): string {
 /**
  * Everything a host needs, in the order setup provides it: programs the later steps call, the
  * deploy_to tree, the service's user, systemd units (and the bundled runtime's drop-in), the
- * nginx site, the sudoers drop-in, and last the sudo rights a deploy will use.
+ * nginx site, the sudoers drop-in, the sudo rights a deploy will use, and last the shared
+ * directories (made) and shared files (checked: the operator puts them there).
  */
 export function setupItems(fleet: Fleet, host: Host, files: SetupFiles): SetupItem[] {
   const { service, setup } = fleet;
@@ -162,6 +165,9 @@ export function setupItems(fleet: Fleet, host: Host, files: SetupFiles): SetupIt
     // A concrete version stands for the wildcard: `sudo -l` answers for a real command line.
     for (const argv of deployCommands(target, 'pier-check')) items.push(sudoRightItem(argv, host.user));
   }
+  // Last, so that a missing file (which only the operator can put there) stops nothing else.
+  for (const dir of fleet.shared.dirs) items.push(sharedDirItem(layout, dir));
+  for (const file of fleet.shared.files) items.push(sharedFileItem(layout, file));
   return items;
 }
 
@@ -286,14 +292,14 @@ export function setupSummary(result: SetupResult): string {
   if (result.check) {
     lines.push(
       count('lacking') + count('failed') === 0
-        ? `setup --check: all ${total} hosts have everything pier needs`
+        ? `setup --check: ${total === 1 ? 'the host has' : `all ${total} hosts have`} everything pier needs`
         : `setup --check: ${count('lacking')} of ${total} hosts lack something, ${count('failed')} could not be checked`,
     );
   } else {
     lines.push(
       count('changed') + count('failed') === 0
-        ? `setup: nothing to change on ${total} hosts`
-        : `setup: ${count('changed')} hosts changed, ${count('unchanged')} unchanged, ${count('failed')} failed`,
+        ? `setup: nothing to change on ${counted(total, 'host')}`
+        : `setup: ${counted(count('changed'), 'host')} changed, ${count('unchanged')} unchanged, ${count('failed')} failed`,
     );
   }
   if (result.interrupted)

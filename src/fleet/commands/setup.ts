@@ -208,3 +208,29 @@ export function sudoRightItem(argv: Argv, user: string): SetupItem {
     hint: `${user} needs a NOPASSWD rule for it: \`pier setup --print-sudoers\` prints the drop-in (setup.sudoers: true installs it)`,
   };
 }
+
+/** A shared directory (shared.dirs), made by the login user as a deploy would make it. */
+export function sharedDirItem(layout: Layout, dir: string): SetupItem {
+  const full = path.join(layout.shared, dir);
+  return {
+    id: `shared-dir-${dir}`,
+    what: `shared/${dir}/`,
+    probe: all(['test', '-d', full]),
+    fix: all(['mkdir', '-p', full]),
+    hint: `${layout.root} must be writable by the login user`,
+  };
+}
+
+/**
+ * A shared file (shared.files and service.env_file): the operator puts it on the host; pier
+ * never writes one, as it holds what the repository must not (secrets, per-host settings).
+ */
+export function sharedFileItem(layout: Layout, file: string): SetupItem {
+  return {
+    id: `shared-file-${file}`,
+    what: `shared/${file}`,
+    probe: all(['test', '-f', path.join(layout.shared, file)]),
+    fix: undefined,
+    hint: `put it at ${path.join(layout.shared, file)} (a deploy needs it; \`pier setup --check\` lists every missing one)`,
+  };
+}
