@@ -91,7 +91,7 @@ export function renderStatus(status: FleetStatus, detail: boolean): string {
       h.last ? `${lastRun(h.last)} ${h.last.at}` : '-',
       h.error ?? (h.lock ? `locked by ${h.lock}` : ''),
     ]);
-    lines.push(table([['host', 'dc', 'current', 'last deploy', 'note'], ...rows]).replace(/ +$/gm, ''), '');
+    lines.push(table([['host', 'dc', 'current', 'last deploy', 'note'], ...rows]), '');
   }
   const dcs = [...new Set(status.hosts.map((h) => h.dc))];
   const rows = dcs.map((dc) => {

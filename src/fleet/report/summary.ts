@@ -102,16 +102,24 @@ function continuation(result: RolloutResult, version: string, action: string): s
   return `\`pier rollback${to} --hosts ${skipped.join(',')}\` finishes it`;
 }
 
+/** Rows (the first is the header) as columns two spaces apart, without trailing spaces. */
 export function table(rows: readonly (readonly string[])[]): string {
   const widths =
     rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  // Numbers line up on the right (counts, bytes), words on the left (names, versions, notes).
+  const numeric = widths.map((_, column) =>
+    rows.slice(1).every((row) => /^[\d.,]*$/.test(row[column] ?? '')),
+  );
   return rows
     .map((row) =>
       row
         .map((cell, column) =>
-          column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0),
+          column > 0 && numeric[column]
+            ? cell.padStart(widths[column] ?? 0)
+            : cell.padEnd(widths[column] ?? 0),
         )
-        .join('  '),
+        .join('  ')
+        .trimEnd(),
     )
     .join('\n');
 }
