@@ -1,7 +1,6 @@
 // The dashboard's HTML: the whole page, and the parts the page's script swaps in when they
 // change (fleet grid, running deploy, deploy list, host details). Every value from hosts,
 // journals or fleet.yml goes through the `html` template, which escapes it.
-
 import { counted } from '../../common/counted.js';
 import { hostStates } from '../rollout/host-state.js';
 import type { DeployRun } from './deploy-files.js';

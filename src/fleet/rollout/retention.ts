@@ -35,10 +35,10 @@ export interface RetentionInput {
 /**
  * The release names to delete, the least useful first. Kept, in this order, until `keep` are:
  * `current`; the release `pier rollback` would return to (history.ts `previousGood`); the
- * release current before this deploy; then the
- * others by their latest `result=healthy` line in revisions.log, newest first. A release with no
- * such line (staged and never activated, or activated and failed) ranks last, newest directory
- * first, which is also the whole order on a host without a revisions.log.
+ * release current before this deploy; then the others by their latest `result=healthy` line in
+ * revisions.log, newest first. A release with no such line (staged and never activated, or
+ * activated and failed) ranks last, newest directory first, which is also the whole order on a
+ * host without a revisions.log.
  */
 export function releasesToRemove(input: RetentionInput): string[] {
   const onDisk = input.releases.map((dir) => dir.name);

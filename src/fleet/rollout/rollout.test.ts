@@ -144,7 +144,7 @@ test('retention ranks releases by their latest healthy activation, not by their 
   assert.deepEqual(releasesToRemove({ ...input, keep: 2, previous: 'v2' }), ['v3']);
 });
 
-test('history: the rollback target is the newest healthy release still on disk', () => {
+test('history: revisions parse; the rollback target is the healthy release below current, on disk', () => {
   const revisions = parseRevisions([
     '2024-01-01T00:00:00Z deploy=a action=deploy version=v1 previous=- result=healthy by=x@y',
     '2024-01-02T00:00:00Z deploy=b action=deploy version=v2 previous=v1 result=healthy by=x@y',
