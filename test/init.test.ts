@@ -11,6 +11,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -260,5 +261,63 @@ describe('the generated files pass their own tools', () => {
       /Unknown key 'NotifyAcess'/,
       'a misspelt key went unnoticed: the check proves nothing',
     );
+  });
+});
+
+describe("pier init in an app's own project", () => {
+  let project: string;
+  before(() => {
+    project = mkdtempSync(path.join(tmpdir(), 'pier-init-app-'));
+    writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'shop', version: '1.0.0' }));
+    writeFileSync(
+      path.join(project, 'app.mjs'),
+      "export default { fetch: () => new Response('shop says hi\\n') };\n",
+    );
+  });
+  after(() => rmSync(project, { recursive: true, force: true }));
+
+  test('the unit and the CGI script run pier from node_modules/pier; a note until it is a dependency', () => {
+    const result = pierInit(project, '--name', 'shop', '--app', 'app.mjs');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /^note: .*node_modules\/pier.*npm pack/m);
+    const unit = readFileSync(path.join(project, 'deploy/systemd/shop.service'), 'utf8');
+    assert.match(
+      unit,
+      /^ExecStart=\/usr\/bin\/env node \/opt\/shop\/current\/node_modules\/pier\/dist\/src\/cli\/main\.js serve /m,
+    );
+    const cgi = readFileSync(path.join(project, 'deploy/apache/www/app.js'), 'utf8');
+    assert.match(
+      cgi,
+      /^#!\/usr\/bin\/env -S node --preserve-symlinks-main \.\.\/\.\.\/\.\.\/node_modules\/pier\/dist\/src\/server\/cgi\/main\.cjs$/m,
+    );
+
+    // With pier installed as a dependency (here a link to this checkout, as `npm install` of a
+    // directory makes one), the CGI script answers with the app, as Apache would run it.
+    writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'shop', version: '1.0.0', dependencies: { pier: 'file:pier.tgz' } }),
+    );
+    mkdirSync(path.join(project, 'node_modules'));
+    symlinkSync(repoRoot, path.join(project, 'node_modules/pier'));
+    const again = pierInit(project, '--name', 'shop', '--app', 'app.mjs');
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stderr, '', 'no note once pier is a dependency');
+    const www = path.join(project, 'deploy/apache/www');
+    const run = spawnSync(path.join(www, 'app.js'), [], {
+      cwd: www,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH,
+        GATEWAY_INTERFACE: 'CGI/1.1',
+        REQUEST_METHOD: 'GET',
+        REQUEST_URI: '/',
+        SERVER_NAME: 'localhost',
+        SERVER_PORT: '80',
+        SERVER_PROTOCOL: 'HTTP/1.1',
+      },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^Status: 200 OK\r\n/);
+    assert.match(run.stdout, /\r\n\r\nshop says hi\n$/);
   });
 });

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { deployFiles } from '../infra/init/deploy-files.js';
 import { initDefaults, type RawInitOptions, validateInitOptions } from '../infra/init/init-options.js';
+import { projectPier } from '../infra/init/project-pier.js';
 import { writeDeployFiles } from '../infra/init/write-deploy.js';
 
 export function registerInit(program: Command): void {
@@ -12,14 +13,19 @@ export function registerInit(program: Command): void {
       'write the infrastructure code for an app: nginx, Apache, pier ini, systemd units, install script',
     )
     .option('--name <name>', 'app name: unit, site and /opt/<name>', initDefaults.name)
-    .option('--app <path>', 'app module, relative to the project root', initDefaults.app)
+    .option(
+      '--app <path>',
+      `app module, relative to the project root (default: pier's Hello, ${initDefaults.app})`,
+    )
     .option('--user <name>', 'system user the service runs as (default: the name)')
     .option('--domain <name>', 'server name for nginx and Apache (default: <name>.localhost)')
     .option('--dir <path>', 'where to write, relative to the project root', initDefaults.dir)
     .option('--force', 'overwrite files that exist with other content')
     .action((raw: RawInitOptions & { force?: boolean }) => {
-      const options = validateInitOptions(raw);
+      const project = projectPier(process.cwd());
+      const options = validateInitOptions(raw, project.pier);
       const written = writeDeployFiles(options.dir, deployFiles(options), raw.force === true);
       for (const file of written) process.stdout.write(`${file.state.padEnd(9)} ${file.path}\n`);
+      if (project.note) process.stderr.write(`${project.note}\n`);
     });
 }

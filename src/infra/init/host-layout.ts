@@ -6,10 +6,14 @@ import type { InitOptions } from './init-options.js';
 /** The installed release: the project tree (dist/, node_modules/, deploy/) as built. */
 export const releaseRoot = (o: InitOptions): string => `/opt/${o.name}/current`;
 
-/** pier ships inside the release, so the server's version moves with the app's. */
-export const pierCli = 'dist/src/cli/main.js';
-/** The CGI entry (the same as `pier cgi`, without the CLI in front), relative to the checkout. */
-export const pierCgi = 'dist/src/server/cgi/main.cjs';
+/**
+ * pier ships inside the release, so the server's version moves with the app's: its CLI relative
+ * to the release root (pier's own tree, or node_modules/pier in an app's; see InitOptions.pier).
+ */
+export const pierCli = (o: InitOptions): string => `${o.pier ? `${o.pier}/` : ''}dist/src/cli/main.js`;
+/** The CGI entry (the same as `pier cgi`, without the CLI in front), relative to the release root. */
+export const pierCgi = (o: InitOptions): string =>
+  `${o.pier ? `${o.pier}/` : ''}dist/src/server/cgi/main.cjs`;
 
 /**
  * systemd wants an absolute ExecStart; env finds `node` on the unit's PATH: the release's own

@@ -15,9 +15,15 @@ export interface InitOptions {
   domain: string;
   /** Where the files go, relative to the project root (the release root once deployed). */
   dir: string;
+  /**
+   * Where pier's package is, relative to the project root: '' in pier's own tree (this
+   * repository, or a project with no package.json of its own), `node_modules/pier` in an app's
+   * (pier as one of its dependencies). Not a flag: read from the project's package.json.
+   */
+  pier: string;
 }
 
-export type RawInitOptions = Partial<Record<keyof InitOptions, string>>;
+export type RawInitOptions = Partial<Record<Exclude<keyof InitOptions, 'pier'>, string>>;
 
 export const initDefaults = { name: 'hello', app: 'dist/src/hello/hello.js', dir: 'deploy' } as const;
 
@@ -44,7 +50,7 @@ const pathRule = (flag: string, what: string): Rule => ({
         : undefined,
 });
 
-const rules: Record<keyof InitOptions, Rule> = {
+const rules: Record<Exclude<keyof InitOptions, 'pier'>, Rule> = {
   name: {
     flag: '--name',
     chars: /[a-z0-9-]/,
@@ -76,18 +82,24 @@ const rules: Record<keyof InitOptions, Rule> = {
   dir: pathRule('--dir', 'inside the project'),
 };
 
-export function validateInitOptions(raw: RawInitOptions): InitOptions {
+/**
+ * The options, checked; `pier` as projectPier gives it. Without --app, the app is pier's Hello
+ * (inside node_modules/pier in an app's project). Throws InfraError INIT_INPUT (exit 2) naming
+ * the flag, the offending character and the alphabet.
+ */
+export function validateInitOptions(raw: RawInitOptions, pier = ''): InitOptions {
   const name = check('name', raw.name ?? initDefaults.name);
   return {
+    pier,
     name,
-    app: check('app', raw.app ?? initDefaults.app),
+    app: check('app', raw.app ?? (pier ? `${pier}/${initDefaults.app}` : initDefaults.app)),
     user: check('user', raw.user ?? name),
     domain: check('domain', raw.domain ?? `${name}.localhost`),
     dir: check('dir', (raw.dir ?? initDefaults.dir).replace(/\/+$/, '')),
   };
 }
 
-function check(key: keyof InitOptions, value: string): string {
+function check(key: Exclude<keyof InitOptions, 'pier'>, value: string): string {
   const rule = rules[key];
   const bad = [...value].find((c) => !rule.chars.test(c));
   const problem =

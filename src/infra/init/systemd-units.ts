@@ -26,7 +26,7 @@ User=${v(o.user)}
 Group=${v(o.user)}
 # The \`current\` symlink: ExecStart runs the pier of the release it points to at start.
 WorkingDirectory=${v(root)}
-ExecStart=${nodeBin} ${v(`${root}/${pierCli}`)} serve ${v(`${o.dir}/pier/prod.ini`)}
+ExecStart=${nodeBin} ${v(`${root}/${pierCli(o)}`)} serve ${v(`${o.dir}/pier/prod.ini`)}
 # SIGHUP: chain reload, a new worker ready before an old one stops; no request fails.
 ExecReload=/bin/kill -HUP $MAINPID
 # As in the seed: SIGQUIT stops at once (SIGTERM would let in-flight requests finish first).
