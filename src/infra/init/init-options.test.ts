@@ -9,6 +9,7 @@ import { validateInitOptions } from './init-options.js';
 describe('pier init options', () => {
   test('defaults: the Hello app, its own user, a .localhost domain, deploy/', () => {
     assert.deepEqual(validateInitOptions({}), {
+      pier: '',
       name: 'hello',
       app: 'dist/src/hello/hello.js',
       user: 'hello',
@@ -16,6 +17,12 @@ describe('pier init options', () => {
       dir: 'deploy',
     });
     assert.equal(validateInitOptions({ name: 'shop' }).user, 'shop');
+    // In an app's own project pier is a dependency, and its Hello is found there.
+    assert.equal(
+      validateInitOptions({}, 'node_modules/pier').app,
+      'node_modules/pier/dist/src/hello/hello.js',
+    );
+    assert.equal(validateInitOptions({ app: 'app.mjs' }, 'node_modules/pier').app, 'app.mjs');
   });
 
   const refused: Array<[Parameters<typeof validateInitOptions>[0], string]> = [
