@@ -91,6 +91,19 @@ test('summary table and failures grouped by message', () => {
   assert.deepEqual(groupedFailures(results), [
     '2 hosts: cannot connect: connection refused (ECONNREFUSED)\n    a2, f1',
   ]);
+  // A host that could not be reached is shown with the address and port pier tried.
+  const unreachable = results.map((r) =>
+    r.state === 'failed'
+      ? {
+          ...r,
+          host: { ...r.host, address: `10.0.0.${r.host.name === 'a2' ? 2 : 3}`, port: 2222 },
+          code: 'FLEET_SSH_CONNECT',
+        }
+      : r,
+  );
+  assert.deepEqual(groupedFailures(unreachable), [
+    '2 hosts: cannot connect: connection refused (ECONNREFUSED)\n    a2 (10.0.0.2:2222), f1 (10.0.0.3:2222)',
+  ]);
 });
 
 test('the outcome line never says done while a lock of the run remains', () => {

@@ -49,9 +49,21 @@ export function failureGroups(
     .map(([message, names]) => ({ message, hosts: names }));
 }
 
+/**
+ * One entry per failure message: its count, then up to 8 of its hosts. A host that could not be
+ * reached is shown with the address and port pier tried (the message leaves them out, so that
+ * hosts with the same problem group), unless its name is that address.
+ */
 export function groupedFailures(hosts: readonly HostOutcome[]): string[] {
+  const where = new Map<string, string>();
+  for (const outcome of hosts) {
+    const { name, address, port } = outcome.host;
+    if (outcome.code === 'FLEET_SSH_CONNECT' && name !== address)
+      where.set(name, `${name} (${address}:${port})`);
+  }
   return failureGroups(hosts).map(({ message, hosts: names }) => {
-    const shown = names.slice(0, 8).join(', ') + (names.length > 8 ? `, … (${names.length - 8} more)` : '');
+    const listed = names.slice(0, 8).map((name) => where.get(name) ?? name);
+    const shown = listed.join(', ') + (names.length > 8 ? `, … (${names.length - 8} more)` : '');
     return `${counted(names.length, 'host')}: ${message}\n    ${shown}`;
   });
 }
