@@ -38,6 +38,15 @@ const lazyNodeModule = {
     );
   },
 };
+// The CGI entry's own import() (src/server/app/dynamic-import.ts says why).
+const cgiDynamicImport = {
+  name: 'cgi-dynamic-import',
+  setup(build) {
+    build.onResolve({ filter: /\/dynamic-import\.js$/ }, () => ({
+      path: path.resolve('scripts/cgi-dynamic-import.js'),
+    }));
+  },
+};
 const common = {
   bundle: true,
   platform: 'node',
@@ -75,7 +84,7 @@ const bundle = \`\${__dirname}/${cgiBundle}\`;
 const codeCache = \`\${__dirname}/main-bundle.${digest}.v8cache\`;
 function compileBundle(cachedData) {
   const source = readFileSync(bundle, 'utf8');
-  const wrapped = \`(function (exports, require, module, __filename, __dirname) {\${source}\\n})\`;
+  const wrapped = \`(function (exports, require, module, __filename, __dirname, pierImport) {\${source}\\n})\`;
   return new Script(wrapped, { filename: bundle, cachedData });
 }
 function readCodeCache() {
@@ -86,7 +95,8 @@ function readCodeCache() {
   }
 }
 function run(script) {
-  script.runInThisContext()(module.exports, require, module, bundle, __dirname);
+  // import() from here, a module Node loaded itself (see src/server/app/dynamic-import.ts).
+  script.runInThisContext()(module.exports, require, module, bundle, __dirname, (specifier) => import(specifier));
 }
 if (require.main === module) run(compileBundle(readCodeCache()));
 else module.exports = { compileBundle, readCodeCache, run, codeCache };
@@ -134,7 +144,7 @@ if (esbuild) {
     outfile: `${cgiDir}/${cgiBundle}`,
     format: 'cjs',
     define: { 'import.meta.url': 'bundle.url' },
-    plugins: [ownImportMetaUrl, lazyNodeModule],
+    plugins: [ownImportMetaUrl, lazyNodeModule, cgiDynamicImport],
     inject: ['scripts/bundle-url.js'],
   });
   writeCgiEntry();

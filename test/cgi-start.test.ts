@@ -121,3 +121,34 @@ test('a CGI entry whose code cache is cut short or missing still answers, compil
     rmSync(work, { recursive: true, force: true });
   }
 });
+
+test('the CGI entry loads a TypeScript app and one with top-level await (through import())', async () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'pier-cgi-import-'));
+  try {
+    writeFileSync(
+      path.join(work, 'app.ts'),
+      "const greeting: string = 'typed hello';\nexport default { fetch: (): Response => new Response(greeting + '\\n') };\n",
+    );
+    writeFileSync(
+      path.join(work, 'tla.mjs'),
+      "const greeting = await Promise.resolve('awaited hello');\nexport default { fetch: () => new Response(greeting + '\\n') };\n",
+    );
+    for (const [app, body] of [
+      ['app.ts', 'typed hello\n'],
+      ['tla.mjs', 'awaited hello\n'],
+    ]) {
+      const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          ['--preserve-symlinks-main', path.join(repoRoot, 'dist/src/server/cgi/main.cjs'), app as string],
+          { cwd: work, env: { ...cgiEnv, PATH: process.env.PATH ?? '' } },
+          (_err, out, err) => resolve({ stdout: out, stderr: err }),
+        ),
+      );
+      assert.match(stdout, /^Status: 200 OK\r\n/, `${app}: ${stderr}`);
+      assert.ok(stdout.endsWith(`\r\n\r\n${body}`), `${app}: ${stdout}`);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});

@@ -9,13 +9,14 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AppLoadError } from '../errors.js';
 import { AppEntryError, appEntry } from './app-entry.js';
+import { dynamicImport } from './dynamic-import.js';
 import { type App, toApp } from './handler.js';
 
 const typescriptExtension = /\.(?:ts|mts|cts|tsx)$/;
 let typescriptHooks: Promise<unknown> | undefined;
 
 function registerTypescript(): Promise<unknown> {
-  typescriptHooks ??= import('tsx/esm/api').then((tsx) => {
+  typescriptHooks ??= dynamicImport<typeof import('tsx/esm/api')>('tsx/esm/api').then((tsx) => {
     tsx.register();
     // Registered last, so it runs first and sees what tsx resolved.
     register(new URL('./typescript-format.js', import.meta.url));
@@ -79,7 +80,7 @@ const isNamespace = (value: unknown): value is { default?: unknown } =>
 
 async function importModule(resolved: string): Promise<{ default?: unknown }> {
   try {
-    return (await import(pathToFileURL(resolved).href)) as { default?: unknown };
+    return (await dynamicImport(pathToFileURL(resolved).href)) as { default?: unknown };
   } catch (cause) {
     throw new AppLoadError(`app module ${resolved} failed to load`, { cause });
   }
