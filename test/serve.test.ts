@@ -266,6 +266,41 @@ describe('process model', () => {
     }
   });
 
+  test('SIGHUP during max-requests recycles: one worker per slot once they settle', async () => {
+    const served = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      slowApp,
+      '--processes',
+      '1',
+      '--max-requests',
+      '5',
+    ]);
+    // The master's children: its workers (a JS app starts no other process).
+    const workers = (): string[] =>
+      readFileSync(`/proc/${served.pid}/task/${served.pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
+    try {
+      // A recycle is under way most of the time (every 5 requests), so each SIGHUP meets one.
+      for (let i = 0; i < 150; i++) {
+        assert.equal((await http(`${served.url}/pid`)).status, 200);
+        if (i % 40 === 20) served.signal('SIGHUP');
+      }
+      let count = workers().length;
+      for (let waited = 0; count !== 1 && waited < 15_000; waited += 250) {
+        await sleep(250);
+        count = workers().length;
+      }
+      assert.equal(count, 1, `workers for processes=1: ${workers().join(', ')}\n${served.log()}`);
+      assert.equal((await http(`${served.url}/pid`)).status, 200);
+    } finally {
+      await served.stop();
+    }
+  });
+
   test('SIGTERM lets in-flight requests finish; SIGQUIT stops at once', async () => {
     const served = await startServe(['--http-socket', '127.0.0.1:0', '--app', slowApp]);
     const pending = http(`${served.url}/sleep?ms=800`);

@@ -56,6 +56,8 @@ export class Master {
   private handling = false;
   private stopping: 'graceful' | 'fast' | undefined;
   private bootFailures = 0;
+  /** Counts spawns; each worker keeps its number (WorkerRecord.spawned). */
+  private spawns = 0;
   private lastBootError = '';
   private respawnDelayMs = 0;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -191,6 +193,18 @@ export class Master {
     this.reportStatus();
   }
 
+  /**
+   * One serving worker per slot: of the slot's ready workers, the one spawned last serves and
+   * the others are retired (gracefully). Replacements can overlap (a max-requests recycle under
+   * way when a SIGHUP reload reaches the slot): each asked for a worker, and without this both
+   * would serve, the one spawned before the reload still running the old code.
+   */
+  private settleSlot(slot: number): void {
+    const ready = this.workers.filter((w) => w.slot === slot && w.state === 'ready');
+    const newest = ready.reduce((a, b) => (b.spawned > a.spawned ? b : a), ready[0] as WorkerRecord);
+    for (const worker of ready) if (worker !== newest) this.retire(worker);
+  }
+
   /** The worker currently serving a slot (not one booting to replace it, not one draining). */
   private serving(slot: number): WorkerRecord | undefined {
     return this.workers.find((w) => w.slot === slot && w.state === 'ready');
@@ -219,6 +233,7 @@ export class Master {
     });
     const worker: WorkerRecord = {
       slot,
+      spawned: ++this.spawns,
       child,
       pid: child.pid ?? 0,
       state: 'booting',
@@ -257,6 +272,7 @@ export class Master {
           worker.state = 'ready';
           this.respawnDelayMs = 0;
           this.deps.log.event('worker.ready', { slot, pid: worker.pid });
+          this.settleSlot(slot);
           resolve(true);
         } else if (message.type === 'pong') {
           worker.lastPong = Date.now();

@@ -8,6 +8,8 @@ export type WorkerState = 'booting' | 'ready' | 'stopping';
 export interface WorkerRecord {
   /** Slot 1..processes; a slot has one serving worker, plus its replacement while one boots. */
   slot: number;
+  /** Order of spawning, over all slots: of two ready workers in a slot, the later one serves. */
+  spawned: number;
   child: ChildProcess;
   pid: number;
   state: WorkerState;
