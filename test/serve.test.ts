@@ -129,6 +129,23 @@ describe('HTTP', () => {
       await served.stop();
     }
   });
+
+  test('the access log counts the body bytes of a Node listener and of the answers pier writes', async () => {
+    const listener = path.join(repoRoot, 'dist/bench/serve/node-listener.js');
+    const served = await startServe(['--http-socket', '127.0.0.1:0', '--app', listener]);
+    try {
+      const res = await http(`${served.url}/`);
+      assert.equal(res.status, 200);
+      // An HTTP/1.1 request without Host: pier answers 400 itself.
+      const refused = await rawExchange(served.addresses[0]?.address ?? '', 'GET /nohost HTTP/1.1\r\n\r\n');
+      assert.match(refused, /^HTTP\/1\.1 400 /);
+      await sleep(100);
+      assert.match(served.output(), new RegExp(`"GET / HTTP/1\\.1" 200 ${res.body.length} `));
+      assert.match(served.output(), /"GET \/nohost HTTP\/1\.1" 400 16 /);
+    } finally {
+      await served.stop();
+    }
+  });
 });
 
 describe('process model', () => {
