@@ -17,9 +17,15 @@ test('pier --version prints package.json’s version', () => {
   }
 });
 
-test('an unknown command is refused with a suggestion, not a stack trace', () => {
+test('usage errors exit 2 with a suggestion, not a stack trace; help exits 0', () => {
+  const option = pier('serve', '--proceses', '2');
+  assert.equal(option.status, 2, option.stderr);
+  assert.match(option.stderr, /unknown option '--proceses'/);
+  assert.match(option.stderr, /Did you mean --processes\?/);
+  assert.equal(pier('serve', '--help').status, 0);
+  assert.equal(pier('--help').status, 0);
   const result = pier('deplyo', 'v1');
-  assert.notEqual(result.status, 0);
+  assert.equal(result.status, 2, result.stderr);
   assert.match(result.stderr, /unknown command 'deplyo'/);
   assert.match(result.stderr, /Did you mean deploy\?/);
   assert.doesNotMatch(result.stderr, /at .*\.js:\d+/);

@@ -33,12 +33,19 @@ function packageVersion(): string {
 }
 
 async function runCli(argv: string[]): Promise<void> {
-  const [{ Command }, { reportError }] = await Promise.all([import('commander'), import('./errors.js')]);
+  const [{ Command, CommanderError }, { reportError }] = await Promise.all([
+    import('commander'),
+    import('./errors.js'),
+  ]);
   const program = new Command('pier')
     .description('serve a TypeScript web app like uWSGI, and ship it to a fleet')
     .option('--verbose', 'print stacks with errors')
     .version(packageVersion(), '-V, --version', "print pier's version")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors (an unknown option or command, a bad value) exit 2, bad input, as the
+    // configuration's own errors do; commander has printed the message by then. Commands
+    // registered below inherit this.
+    .exitOverride();
 
   // The first word that is not a flag names the command; anything else (help, a typo) loads
   // all, so help lists every command and commander can suggest the closest one.
@@ -56,6 +63,10 @@ async function runCli(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
     process.exitCode = reportError(err, program.opts<{ verbose?: boolean }>().verbose === true);
   }
 }
