@@ -10,19 +10,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { cgiGetEnv } from './helpers/cgi-env.js';
 import { repoRoot } from './helpers/paths.js';
 
-const cgiEnv = {
-  GATEWAY_INTERFACE: 'CGI/1.1',
-  REQUEST_METHOD: 'GET',
-  REQUEST_URI: '/',
-  SCRIPT_NAME: '/app.js',
-  SERVER_NAME: 'localhost',
-  SERVER_PORT: '80',
-  SERVER_PROTOCOL: 'HTTP/1.1',
-  HTTP_HOST: 'localhost',
-  REMOTE_ADDR: '127.0.0.1',
-};
+const cgiEnv = { ...cgiGetEnv, SCRIPT_NAME: '/app.js' };
 
 test('the generated app.js answers a GET loading only the CGI path', async () => {
   const work = mkdtempSync(path.join(tmpdir(), 'pier-cgi-start-'));

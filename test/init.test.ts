@@ -17,6 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { cgiGetEnv } from './helpers/cgi-env.js';
 import { pierBin, repoRoot } from './helpers/paths.js';
 
 function pierInit(cwd: string, ...args: string[]) {
@@ -306,15 +307,7 @@ describe("pier init in an app's own project", () => {
     const run = spawnSync(path.join(www, 'app.js'), [], {
       cwd: www,
       encoding: 'utf8',
-      env: {
-        PATH: process.env.PATH,
-        GATEWAY_INTERFACE: 'CGI/1.1',
-        REQUEST_METHOD: 'GET',
-        REQUEST_URI: '/',
-        SERVER_NAME: 'localhost',
-        SERVER_PORT: '80',
-        SERVER_PROTOCOL: 'HTTP/1.1',
-      },
+      env: { PATH: process.env.PATH, ...cgiGetEnv },
     });
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /^Status: 200 OK\r\n/);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Apache, startApache } from '../../test/helpers/apache.js';
+import { cgiGetEnv } from '../../test/helpers/cgi-env.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -46,17 +47,7 @@ function ab(url: string, requests: number): { ms: number; failed: number } {
 // small Python program that reaps each run with wait4(2) and sums its rusage, to the
 // microsecond. (/proc's count of reaped children's CPU is in 10 ms ticks: 0.5 ms per run at 20
 // runs, too coarse for rows 2 ms apart.) python3 is already needed for the Python CGI row.
-const cgiEnv = {
-  PATH: '/usr/local/bin:/usr/bin:/bin',
-  GATEWAY_INTERFACE: 'CGI/1.1',
-  REQUEST_METHOD: 'GET',
-  REQUEST_URI: '/',
-  SERVER_NAME: 'localhost',
-  SERVER_PORT: '80',
-  SERVER_PROTOCOL: 'HTTP/1.1',
-  HTTP_HOST: 'localhost',
-  REMOTE_ADDR: '127.0.0.1',
-};
+const cgiEnv = { PATH: '/usr/local/bin:/usr/bin:/bin', ...cgiGetEnv };
 const reapLoop = [
   'import json, os, sys',
   'script, runs, env = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])',
