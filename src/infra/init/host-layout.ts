@@ -7,13 +7,15 @@ import type { InitOptions } from './init-options.js';
 export const releaseRoot = (o: InitOptions): string => `/opt/${o.name}/current`;
 
 /**
- * pier ships inside the release, so the server's version moves with the app's: its CLI relative
- * to the release root (pier's own tree, or node_modules/pier in an app's; see InitOptions.pier).
+ * A path inside pier's package, relative to the release root: pier ships inside the release, so
+ * the server's version moves with the app's (pier's own tree, or `pier` = node_modules/pier in
+ * an app's; see InitOptions.pier).
  */
-export const pierCli = (o: InitOptions): string => `${o.pier ? `${o.pier}/` : ''}dist/src/cli/main.js`;
-/** The CGI entry (the same as `pier cgi`, without the CLI in front), relative to the release root. */
-export const pierCgi = (o: InitOptions): string =>
-  `${o.pier ? `${o.pier}/` : ''}dist/src/server/cgi/main.cjs`;
+export const inPier = (pier: string, relative: string): string => (pier ? `${pier}/${relative}` : relative);
+/** pier's CLI in the release. */
+export const pierCli = (o: InitOptions): string => inPier(o.pier, 'dist/src/cli/main.js');
+/** The CGI entry (the same as `pier cgi`, without the CLI in front) in the release. */
+export const pierCgi = (o: InitOptions): string => inPier(o.pier, 'dist/src/server/cgi/main.cjs');
 
 /**
  * systemd wants an absolute ExecStart; env finds `node` on the unit's PATH: the release's own

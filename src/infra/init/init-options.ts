@@ -3,6 +3,7 @@
 // needs no quoting in any of them; anything else is refused with the flag, the offending
 // character and what is allowed, before a single file is written.
 import { InfraError } from '../errors.js';
+import { inPier } from './host-layout.js';
 
 export interface InitOptions {
   /** The app's name: unit, site, /opt/<name>. */
@@ -92,7 +93,7 @@ export function validateInitOptions(raw: RawInitOptions, pier = ''): InitOptions
   return {
     pier,
     name,
-    app: check('app', raw.app ?? (pier ? `${pier}/${initDefaults.app}` : initDefaults.app)),
+    app: check('app', raw.app ?? inPier(pier, initDefaults.app)),
     user: check('user', raw.user ?? name),
     domain: check('domain', raw.domain ?? `${name}.localhost`),
     dir: check('dir', (raw.dir ?? initDefaults.dir).replace(/\/+$/, '')),

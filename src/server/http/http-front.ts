@@ -4,6 +4,7 @@
 // (answered, cut, the client gone, refused by the parser).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
+import { bodyAllowed } from '../app/body-allowed.js';
 import { writeWebResponse } from '../app/fetch-dispatch.js';
 import { isThenable } from '../app/handler.js';
 import { requestFromIncoming } from '../app/lazy-request.js';
@@ -225,9 +226,9 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       ? this.sink.bytes
       : this.bodyBytes >= 0
         ? this.bodyBytes
-        : req.method === 'HEAD' || this.statusCode === 204 || this.statusCode === 304
-          ? 0
-          : this.written;
+        : bodyAllowed(req.method ?? 'GET', this.statusCode)
+          ? this.written
+          : 0;
     ctx.onRequest({
       protocol: 'http',
       remoteAddress: socket.remoteAddress ?? '',
