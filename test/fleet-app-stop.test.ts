@@ -56,7 +56,7 @@ function groupAlive(group: number): boolean {
 
 /** A shell leading its own process group with a child under it, as setsid starts the app. */
 function startGroup(script: string): number {
-  // In deploy_to, as start-stop-daemon --chdir starts the app.
+  // In deploy_to, as a deploy starts the app (from current).
   const child = spawn('sh', ['-c', script], { cwd: root, detached: true, stdio: 'ignore' });
   started.push(child);
   return child.pid as number;
@@ -106,7 +106,8 @@ test('a group that ignores TERM is killed after stop_timeout', async () => {
 });
 
 test('a pidfile naming a member of a group whose leader exited stops that whole group', async () => {
-  // As start-stop-daemon --background alone leaves the app: its group leader was a fork that exited.
+  // As an earlier pier left the app (start-stop-daemon --background, no setsid): its group leader
+  // was a fork that exited.
   const memberFile = path.join(root, 'member');
   const leader = startGroup(`sh -c "sleep 60; true" & echo $! > ${memberFile}`);
   await settle();

@@ -155,7 +155,7 @@ test('--dry-run prints waves and the exact commands, and touches nothing', { tim
   );
   assert.match(
     result.stdout,
-    /start-stop-daemon --start .* --chdir \/opt\/hello\/current .* exec "\$@"' hello node server\.mjs/,
+    /\/opt\/hello\/current \/opt\/hello\/shared\/log\/hello\.log node server\.mjs;.*exec \/usr\/bin\/setsid -- "\$@" \) &/s,
   );
   // service.env is shown as configured and travels on stdin, not in the start command.
   assert.match(result.stdout, /^environment: PORT=8080$/m);

@@ -3,7 +3,7 @@
 // Logins go to a throwaway non-root user whose shell is /bin/sh (root's ~/.bashrc on these
 // machines runs a slow pyenv set-up on every SSH command, which would swamp the figures). One
 // wildcard known_hosts line covers every address. sshd is PID 1 of a PID namespace of its own,
-// as a host's init is: it reaps the apps that daemonise (start-stop-daemon --background) as
+// as a host's init is: it reaps the apps a deploy starts in the background as
 // soon as they exit, where this machine's own PID 1 reaps only every 2 s or so. `cleanup()` is
 // synchronous so a signal handler can run it: it ends the processes this fleet started, by
 // PID, removes the user and the files.

@@ -2,15 +2,26 @@
 // /bin/sh: what they print and exit with is what the controller decides on.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { layoutOf } from './layout.js';
 import { withinKeep } from './retention.js';
-import { appRunning, pidFile, type ServiceSpec } from './service.js';
+import { appRunning, pidFile, type ServiceSpec, startService } from './service.js';
 import { all, branch, each, program, render, type Script } from './shell.js';
-import { stagedSha } from './stage.js';
+import { pullArtifact, type RelayAddress, stagedSha } from './stage.js';
 
 function sh(script: Script): { code: number | null; stdout: string } {
   const run = spawnSync('/bin/sh', ['-c', render(script)], { encoding: 'utf8' });
@@ -85,4 +96,100 @@ test('appRunning: 0 while the pidfile names a live process, 1 once it exited or 
   assert.equal(check(), 1, 'a zombie has exited');
   writeFileSync(pidFile(layout, spec), '999999999\n');
   assert.equal(check(), 1, 'a pid nobody has');
+});
+
+test('startService (none): the command runs from current in its own session, its pid in the pidfile, its output in the log', async (t) => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'pier-start-'));
+  const layout = layoutOf(root);
+  mkdirSync(layout.release('v1'), { recursive: true });
+  mkdirSync(layout.log, { recursive: true });
+  symlinkSync('releases/v1', layout.current);
+  // The release's environment file, as a deploy writes it (environment.ts): loaded by the job's
+  // shell, so the value reaches the command without being in any argv.
+  writeFileSync(path.join(layout.release('v1'), '.pier-env'), "GREETING='hi there'\n");
+  const spec: ServiceSpec = {
+    manager: 'none',
+    name: 'hello',
+    action: 'restart',
+    command: ['/bin/sh', '-c', 'echo "started: $GREETING in $(pwd -P)"; echo oops >&2; exec sleep 1000'],
+    env: { GREETING: 'set' },
+    stop_timeout: 500,
+  };
+  const started = spawnSync('/bin/sh', ['-c', render(startService(layout, spec))], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 5000,
+  });
+  // The step returns at once (the job holds none of the step's pipes, or this would time out).
+  assert.equal(started.status, 0, started.stderr);
+  const pid = Number(readFileSync(pidFile(layout, spec), 'utf8'));
+  t.after(() => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {}
+    rmSync(root, { recursive: true, force: true });
+  });
+  const log = path.join(layout.log, 'hello.log');
+  while (!readFileSync(log, 'utf8').includes('oops')) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(readFileSync(log, 'utf8'), `started: hi there in ${layout.release('v1')}\noops\n`);
+  // The pidfile's process is the command itself, leading its own session and process group.
+  const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
+  assert.equal(readFileSync(`/proc/${pid}/comm`, 'utf8'), 'sleep\n');
+  assert.equal(Number(fields[2]), pid, 'process group');
+  assert.equal(Number(fields[3]), pid, 'session');
+  assert.equal(readlinkSync(`/proc/${pid}/fd/0`), '/dev/null');
+  // While it runs, a second start starts nothing and says why.
+  const again = spawnSync('/bin/sh', ['-c', render(startService(layout, spec))], { encoding: 'utf8' });
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, new RegExp(`already running: pid ${pid}`));
+  // A log that cannot be written: nothing starts, and the step fails.
+  process.kill(-pid, 'SIGKILL');
+  rmSync(pidFile(layout, spec));
+  rmSync(layout.log, { recursive: true });
+  const unwritable = spawnSync('/bin/sh', ['-c', render(startService(layout, spec))], { encoding: 'utf8' });
+  assert.equal(unwritable.status, 1);
+  assert.match(unwritable.stderr, /hello\.log/);
+  assert.equal(existsSync(pidFile(layout, spec)), false);
+});
+
+test('pullArtifact: the body whole from a relay that answers 200; a refused relay or another status fails', async (t) => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'pier-pull-'));
+  const layout = layoutOf(root);
+  mkdirSync(layout.releases, { recursive: true });
+  // Bytes a line-wise reader would mangle: NULs, CRLFs, no final newline.
+  const body = Buffer.concat([randomBytes(70_000), Buffer.from('\r\n\r\n\0\0end')]);
+  const sha = createHash('sha256').update(body).digest('hex');
+  const server = createServer((req, res) => {
+    if (req.url !== `/${sha}`) {
+      res.writeHead(404).end('no such artifact\n');
+      return;
+    }
+    res.writeHead(200, { 'content-length': body.length, 'x-long': 'x'.repeat(5000) }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const port = (server.address() as { port: number }).port;
+  const pull = (address: RelayAddress, name = sha) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn('/bin/sh', ['-c', render(pullArtifact(layout, name, address, 10))], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+  assert.deepEqual(await pull({ address: '127.0.0.1', port }), { code: 0, stderr: '' });
+  assert.ok(readFileSync(layout.incoming(sha)).equals(body));
+  const missing = await pull({ address: '127.0.0.1', port }, 'f'.repeat(64));
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /the relay at 127\.0\.0\.1 port \d+ answered: HTTP\/1\.1 404 Not Found$/m);
+  server.close();
+  const refused = await pull({ address: '127.0.0.1', port });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /Connection refused/);
 });

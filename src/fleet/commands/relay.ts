@@ -18,11 +18,6 @@ export function serveArtifact(layout: Layout, sha256: string, bindAddress: strin
   return all([node, '-e', server, layout.incoming(sha256), sha256, bindAddress]);
 }
 
-export function relayUrl(address: string, port: number, sha256: string): string {
-  const host = address.includes(':') ? `[${address}]` : address;
-  return `http://${host}:${port}/${sha256}`;
-}
-
 export function dropRelayCopy(layout: Layout, sha256: string): Script {
   return all(['rm', '-f', layout.incoming(sha256)]);
 }

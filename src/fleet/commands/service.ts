@@ -1,6 +1,6 @@
 // Making the service run the release `current` points at. `systemd`: the unit (installed once on
-// the host, or rendered from the release by unit.ts) is reloaded or restarted. `none`: start-stop-daemon keeps a pidfile and
-// starts the command from `current`, so no process of pier stays behind on the host. The command
+// the host, or rendered from the release by unit.ts) is reloaded or restarted. `none`: pier keeps a pidfile
+// and starts the command from `current` in the background, so no process of pier stays behind on the host. The command
 // runs as the leader of its own process group (setsid), and stopping it stops the whole group:
 // with `sh -c "node server.mjs"` the pidfile names the shell, and the server under it would
 // otherwise outlive it, keep the port, and answer the health check for the next release. The
@@ -10,7 +10,7 @@ import path from 'node:path/posix';
 import { envFileName, hasEnvironment, loadEnv, sharedEnvFile } from './environment.js';
 import { type Layout, runtimeDir } from './layout.js';
 import { type AsRoot, asRoot, rootTools } from './privilege.js';
-import { all, program, remotePath, render, type Script } from './shell.js';
+import { all, program, quote, remotePath, render, type Script } from './shell.js';
 
 export interface ServiceSpec {
   manager: 'systemd' | 'none';
@@ -55,7 +55,7 @@ export const stopGroupScript = [
   '[ -e "$f" ] || exit 0; pid=; { read -r pid < "$f"; } 2>/dev/null;',
   'case $pid in ""|*[!0-9]*|0|1) rm -f "$f"; exit 0;; esac;',
   // A pidfile outlives its process (a crash, a reboot), and its pid may since name another
-  // process: the app runs in its release (start-stop-daemon --chdir), so one whose working
+  // process: the app runs in its release (started from `current`), so one whose working
   // directory is not under deploy_to ($3) is not the app, and the pidfile is stale.
   'root=$(cd "$3" 2>/dev/null && pwd -P) && cwd=$(cd "/proc/$pid/cwd" 2>/dev/null && pwd -P) || cwd=;',
   'case $cwd in "$root"|"$root"/*) ;; *) rm -f "$f"; exit 0;; esac;',
@@ -99,27 +99,49 @@ export function stopService(layout: Layout, spec: ServiceSpec, root: AsRoot = as
   return program(stopGroupScript, [pidFile(layout, spec), String(spec.stop_timeout), layout.root]);
 }
 
+/**
+ * Program (shell.ts `program`) starting the command `$4...` from `$2` (`current`) as the leader
+ * of a new session and process group (util-linux setsid), stdin from /dev/null, stdout and
+ * stderr appended to `$3`, its pid written to the pidfile `$1`. Exits 1, starting nothing,
+ * while the pidfile names a running process or the log cannot be written. What
+ * `start-stop-daemon --start --background --make-pidfile --chdir --output` did, from the
+ * shell's builtins: that is one program less per host, and Debian's dpkg is no longer needed
+ * on the host. The command's own failure shows later, in the process check (`appRunning`).
+ */
+function startProgram(prepare: string): string {
+  return [
+    'f=$1 dir=$2 log=$3; shift 3;',
+    '{ read -r pid < "$f"; } 2>/dev/null && case $pid in ""|*[!0-9]*|0) ;; *)',
+    'kill -0 "$pid" 2>/dev/null && { echo "already running: pid $pid (from $f)" >&2; exit 1; };; esac;',
+    'cd "$dir" && { true >> "$log"; } || exit 1;',
+    // The pid of a background job is the one setsid and the command keep: a job of a shell
+    // without job control leads no group, so setsid(2) succeeds without forking again.
+    `( exec </dev/null >>"$log" 2>&1; ${prepare}exec /usr/bin/setsid -- "$@" ) &`,
+    'echo $! > "$f"',
+  ].join(' ');
+}
+
 export function startService(layout: Layout, spec: ServiceSpec, root: AsRoot = asRoot(false)): Script {
   if (spec.manager === 'systemd') return root([rootTools.systemctl, 'start', spec.name]);
-  const env = spec.runtime === 'bundled' ? [`PATH=${runtimeBin(layout)}:${remotePath}`] : [];
-  const load = loadEnv(path.join(layout.current, envFileName), sharedEnvFile(layout, spec.env_file));
-  return all([
-    ...['start-stop-daemon', '--start', '--quiet', '--background', '--make-pidfile'],
-    ...['--pidfile', pidFile(layout, spec), '--chdir', layout.current],
-    ...['--output', appLog(layout, spec), '--startas', '/usr/bin/setsid', '--'],
-    // env(1) only to set a PATH, and the shell only to load an environment: without them each
-    // would be a process for nothing (a release's .pier-env left from a configuration that had
-    // service.env is then not loaded either).
-    ...(env.length > 0 ? ['/usr/bin/env', ...env] : []),
-    ...(hasEnvironment(spec) ? ['/bin/sh', '-c', `${render(load)} && exec "$@"`, spec.name] : []),
+  // The environment is read by the job's shell just before it becomes the command: no value of
+  // service.env is in any argv, and neither env(1) nor another sh runs for it.
+  const setPath =
+    spec.runtime === 'bundled' ? `PATH=${quote(`${runtimeBin(layout)}:${remotePath}`)}; export PATH; ` : '';
+  const load = hasEnvironment(spec)
+    ? `${render(loadEnv(path.join(layout.current, envFileName), sharedEnvFile(layout, spec.env_file)))} || exit 1; `
+    : '';
+  return program(startProgram(`${setPath}${load}`), [
+    pidFile(layout, spec),
+    layout.current,
+    appLog(layout, spec),
     ...(spec.command ?? []),
   ]);
 }
 
 /**
  * `none`: exits 0 while the process pier started (the pidfile's pid) runs, 1 once it exited (a
- * zombie has: it only waits for its parent to reap it), 3 without a pid; start-stop-daemon
- * --status's codes, from builtins alone.
+ * zombie has: it only waits for its parent to reap it), 3 without a pid (the codes of
+ * start-stop-daemon --status), from builtins alone.
  */
 export function appRunning(layout: Layout, spec: ServiceSpec): Script {
   return program(appRunningProgram, [pidFile(layout, spec)]);

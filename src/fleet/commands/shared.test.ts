@@ -106,7 +106,7 @@ test('the environment file reads back byte-exact in sh, whatever the value holds
   }
 });
 
-test('start-stop-daemon loads the shared env_file, then the release file; no value in argv', () => {
+test('manager none loads the shared env_file, then the release file; no value in argv', () => {
   const start = render(
     startService(layout, {
       manager: 'none',
@@ -121,7 +121,7 @@ test('start-stop-daemon loads the shared env_file, then the release file; no val
   assert.ok(!start.includes('never-in-argv'));
   assert.match(
     start,
-    / \/bin\/sh -c 'set -a && \. \/opt\/hello\/shared\/\.env && \{ test .* -f \/opt\/hello\/current\/\.pier-env \|\| \. \/opt\/hello\/current\/\.pier-env; \} && set \+a && exec "\$@"' hello node server\.js$/,
+    /; set -a && \. \/opt\/hello\/shared\/\.env && \{ test .* -f \/opt\/hello\/current\/\.pier-env \|\| \. \/opt\/hello\/current\/\.pier-env; \} && set \+a \|\| exit 1; exec \/usr\/bin\/setsid -- "\$@" \) &/,
   );
 });
 

@@ -112,7 +112,7 @@ function braced(script: Script): string {
 
 /**
  * The PATH every remote script runs with: the system directories first (a normal user's login
- * PATH lacks /usr/sbin, where Debian keeps start-stop-daemon, useradd and visudo), then whatever
+ * PATH lacks /usr/sbin, where Debian keeps useradd and visudo), then whatever
  * the login environment had (a Node installed under /opt or ~/.local stays reachable).
  */
 export const remotePath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

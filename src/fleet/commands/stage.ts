@@ -32,9 +32,46 @@ export function receiveArtifact(layout: Layout, sha256: string): Script {
   return writeTo(['cat'], layout.incoming(sha256));
 }
 
-/** Pull the artifact from another host of the same data center (see relay.ts). */
-export function pullArtifact(layout: Layout, sha256: string, url: string, timeoutSeconds: number): Script {
-  return all(['curl', '-fsS', '--max-time', String(timeoutSeconds), '-o', layout.incoming(sha256), url]);
+/** Where a data center's relay serves the artifact (relay.ts). */
+export interface RelayAddress {
+  address: string;
+  port: number;
+}
+
+// Run by bash, which every Debian-family host has (it is Essential) and which opens a TCP
+// connection itself (/dev/tcp): $1 address, $2 port, $3 the artifact's SHA-256 (its path on
+// the relay). An HTTP/1.0 GET; the status line must say 200; the head is read up to its empty
+// line by `read`, which takes one byte at a time from a socket, so `cat` gets the body whole.
+// About 2.5 ms of a host's CPU, against 8 ms for curl (most of it loading curl's libraries);
+// the SHA-256 check after it is what says the body is complete.
+const pullProgram = [
+  'exec 3<>"/dev/tcp/$1/$2" || exit 1',
+  'printf "GET /%s HTTP/1.0\\r\\nHost: relay\\r\\n\\r\\n" "$3" >&3 || exit 1',
+  'IFS= read -r status <&3',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+  'case $status in "HTTP/1."?" 200 "*) ;; *) echo "the relay at $1 port $2 answered: ${status%$\'\\r\'}" >&2; exit 1;; esac',
+  'while IFS= read -r line <&3 && [ "$line" != $\'\\r\' ] && [ -n "$line" ]; do :; done',
+  'exec cat <&3',
+].join('\n');
+
+/**
+ * Pull the artifact from another host of the same data center (see relay.ts), giving up after
+ * `timeoutSeconds` (coreutils timeout). bash reads no startup file (`--norc --noprofile`, and
+ * BASH_ENV unset).
+ */
+export function pullArtifact(
+  layout: Layout,
+  sha256: string,
+  relay: RelayAddress,
+  timeoutSeconds: number,
+): Script {
+  return writeTo(
+    program(
+      'unset BASH_ENV; exec timeout "$1" bash --norc --noprofile -c "$2" pier-relay-pull "$3" "$4" "$5"',
+      [String(timeoutSeconds), pullProgram, relay.address, String(relay.port), sha256],
+    ),
+    layout.incoming(sha256),
+  );
 }
 
 export function verifyArtifact(layout: Layout, sha256: string): Script {
@@ -117,21 +154,21 @@ export function splitStageProbe(stdout: string): { marker: string; current: stri
 
 /**
  * A whole stage in one command: the release directories, the artifact (from stdin, or pulled
- * from the relay's `url`), its SHA-256 checked (exit 98 when it differs), unpacked and renamed
+ * from the data center's `relay`), its SHA-256 checked (exit 98 when it differs), unpacked and renamed
  * into place, and with `bundledNode` that binary run once (exit 99 when it cannot).
  */
 export function stageArtifact(
   layout: Layout,
   version: string,
   sha256: string,
-  options: { url?: string; keep?: boolean; bundledNode?: string },
+  options: { relay?: RelayAddress; keep?: boolean; bundledNode?: string },
 ): Script {
   const fail = (code: number): Script => all(['sh', '-c', `exit ${code}`]);
   return all(
     prepareDirs(layout, version),
-    options.url === undefined
+    options.relay === undefined
       ? receiveArtifact(layout, sha256)
-      : pullArtifact(layout, sha256, options.url, 600),
+      : pullArtifact(layout, sha256, options.relay, 600),
     either(verifyArtifact(layout, sha256), fail(checksumExit)),
     unpackArtifact(layout, version, sha256, options.keep ?? false),
     ...(options.bundledNode === undefined

@@ -10,7 +10,6 @@ import { type HookPoint, runHook } from '../commands/hooks.js';
 import { layoutOf } from '../commands/layout.js';
 import { fleetLockPlace, releaseLock, takeLock } from '../commands/lock.js';
 import { asRoot } from '../commands/privilege.js';
-import { relayUrl } from '../commands/relay.js';
 import { applyRelease } from '../commands/service.js';
 import { configureRelease } from '../commands/shared.js';
 import { render } from '../commands/shell.js';
@@ -79,7 +78,7 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
       `  check:     ${render(stagedSha(layout, version))}`,
       `  stage:     ${render(prepareDirs(layout, version))}`,
       `             ${render(receiveArtifact(layout, sha256))}   (artifact on stdin; once per data center with the relay)`,
-      `             ${render(pullArtifact(layout, sha256, relayUrl('RELAY', 0, sha256), 600))}   (the other hosts)`,
+      `             ${render(pullArtifact(layout, sha256, { address: 'RELAY', port: 0 }, 600))}   (the other hosts)`,
       `             ${render(verifyArtifact(layout, sha256))}`,
       `             ${render(unpackArtifact(layout, version, sha256))}`,
       ...(withEnv || shared.dirs.length > 0 || shared.files.length > 0

@@ -4,8 +4,9 @@
 // the next host tries, and a host whose pull fails falls back to a direct upload.
 import type { ClientChannel } from 'ssh2';
 import { layoutOf } from '../commands/layout.js';
-import { dropRelayCopy, relayUrl, serveArtifact } from '../commands/relay.js';
+import { dropRelayCopy, serveArtifact } from '../commands/relay.js';
 import { scriptOutput } from '../commands/shell.js';
+import type { RelayAddress } from '../commands/stage.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
 import type { DeployLocks } from '../lock.js';
@@ -18,7 +19,7 @@ import { type Artifact, probeStage, releaseNode, stageRelease } from './host-ste
 
 interface Relay {
   host: Host;
-  url: string;
+  address: RelayAddress;
   channel: ClientChannel;
 }
 
@@ -146,7 +147,7 @@ export class Distribution {
     if (relay === 'self') return;
     if (relay) {
       try {
-        await stageRelease(connection, host, this.version, this.artifact, { url: relay.url });
+        await stageRelease(connection, host, this.version, this.artifact, { relay: relay.address });
         return;
       } catch {
         // The relay is gone or unreachable from here: the controller still has the artifact.
@@ -211,7 +212,7 @@ export class Distribution {
       const port = await firstLine(channel);
       const relay = {
         host,
-        url: relayUrl(host.internalAddress, Number(port), this.artifact.sha256),
+        address: { address: host.internalAddress, port: Number(port) },
         channel,
       };
       this.started.push(relay);

@@ -13,6 +13,7 @@ import { all, branch, each, optional, type Script } from '../commands/shell.js';
 import {
   checksumExit,
   cleanStage,
+  type RelayAddress,
   runtimeExit,
   sectionMarker,
   splitStageProbe,
@@ -107,7 +108,7 @@ export async function probeStage(
 
 /**
  * Staging's second round trip: the artifact streamed from the controller (or pulled from the
- * data center's relay at `url`), checked, unpacked, and its bundled Node run once. `keep`
+ * data center's `relay`), checked, unpacked, and its bundled Node run once. `keep`
  * leaves the tarball for the relay. On failure nothing half-written stays behind.
  */
 export async function stageRelease(
@@ -115,7 +116,7 @@ export async function stageRelease(
   host: Host,
   version: string,
   artifact: Artifact,
-  options: { url?: string; keep?: boolean } = {},
+  options: { relay?: RelayAddress; keep?: boolean } = {},
 ): Promise<void> {
   const layout = layoutOf(host.deployTo);
   const { runtime } = artifact;
@@ -125,7 +126,7 @@ export async function stageRelease(
   });
   const result = await connection.exec(
     script,
-    options.url === undefined ? { stdin: createReadStream(artifact.path) } : {},
+    options.relay === undefined ? { stdin: createReadStream(artifact.path) } : {},
   );
   if (result.code === 0) return;
   await connection.exec(cleanStage(layout, version, artifact.sha256)).catch(() => {});
@@ -146,7 +147,7 @@ export async function stageRelease(
     );
   }
   throw new RemoteCommandError(
-    options.url === undefined ? 'staging the artifact' : 'pulling the artifact from the relay',
+    options.relay === undefined ? 'staging the artifact' : 'pulling the artifact from the relay',
     result.code,
     result.stderr || result.stdout,
   );
