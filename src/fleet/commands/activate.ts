@@ -1,11 +1,15 @@
 // Activate: point `current` at a staged release. The new link is made beside the old one and
 // renamed over it (rename(2) is atomic), so `current` is never missing or half-switched.
 import type { Layout } from './layout.js';
-import { all, optional, type Script } from './shell.js';
+import { all, optional, program, type Script } from './shell.js';
 
-/** Prints `releases/<version>` (or nothing before the first deploy). */
+/**
+ * Prints the release directory `current` leads to (`/opt/app/releases/v2`; see versionOfLink),
+ * or nothing before the first deploy or when that directory is gone. The shell's `cd -P` and
+ * `pwd -P` resolve it in a subshell: no readlink process on every host of a fleet.
+ */
 export function readCurrent(layout: Layout): Script {
-  return optional(['readlink', layout.current]);
+  return optional(program('cd -P "$1" && pwd -P', [layout.current]));
 }
 
 export function switchCurrent(layout: Layout, version: string): Script {

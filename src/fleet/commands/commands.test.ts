@@ -93,7 +93,10 @@ test('stage commands', () => {
 });
 
 test('activate commands: the symlink switch is a rename', () => {
-  assert.equal(render(readCurrent(layout)), 'readlink /opt/hello/current 2>/dev/null || true');
+  assert.equal(
+    render(readCurrent(layout)),
+    '( set -- /opt/hello/current; cd -P "$1" && pwd -P\n) 2>/dev/null || true',
+  );
   assert.equal(
     render(switchCurrent(layout, 'v2')),
     'ln -sfn releases/v2 /opt/hello/current.tmp && mv -T /opt/hello/current.tmp /opt/hello/current',
@@ -338,7 +341,7 @@ test('the health gate runs on the host as one program, its verdict read from its
 test('a stage is one probe and one command that receives, checks, unpacks and runs the bundled Node', () => {
   assert.equal(
     render(stageProbe(layout, 'v2', true)),
-    `${render(stagedSha(layout, 'v2'))}; echo --pier-stage-section--; readlink /opt/hello/current 2>/dev/null || true; echo --pier-stage-section--; ${render(cachedHostRuntime('/opt/hello/.pier-host-node'))} 2>/dev/null || true`,
+    `${render(stagedSha(layout, 'v2'))}; echo --pier-stage-section--; ${render(readCurrent(layout))}; echo --pier-stage-section--; ${render(cachedHostRuntime('/opt/hello/.pier-host-node'))} 2>/dev/null || true`,
   );
   assert.deepEqual(
     splitStageProbe(

@@ -17,6 +17,7 @@ import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { readCurrent, versionOfLink } from './activate.js';
 import { layoutOf } from './layout.js';
 import { withinKeep } from './retention.js';
 import { appRunning, pidFile, type ServiceSpec, startService } from './service.js';
@@ -192,4 +193,22 @@ test('pullArtifact: the body whole from a relay that answers 200; a refused rela
   const refused = await pull({ address: '127.0.0.1', port });
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /Connection refused/);
+});
+
+test('readCurrent prints the release directory current leads to, nothing without one', (t) => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'pier-current-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  // deploy_to itself behind a symlink, as /opt/app → /srv/app: the release's name is what counts.
+  const real = path.join(root, 'srv');
+  const layout = layoutOf(path.join(root, 'opt'));
+  symlinkSync(real, path.join(root, 'opt'));
+  mkdirSync(path.join(real, 'releases', 'v1'), { recursive: true });
+  assert.deepEqual(sh(readCurrent(layout)), { code: 0, stdout: '' });
+  symlinkSync('releases/v1', layout.current);
+  const printed = sh(readCurrent(layout));
+  assert.deepEqual(printed, { code: 0, stdout: `${path.join(real, 'releases', 'v1')}\n` });
+  assert.equal(versionOfLink(printed.stdout), 'v1');
+  // A current whose release was removed by hand leads nowhere.
+  rmSync(path.join(real, 'releases', 'v1'), { recursive: true });
+  assert.deepEqual(sh(readCurrent(layout)), { code: 0, stdout: '' });
 });

@@ -1,5 +1,6 @@
 // Stage: put a release on a host without touching what runs. Upload (or pull from the data
 // center's relay), check the SHA-256 on the host, unpack beside the live releases, rename.
+import { readCurrent } from './activate.js';
 import type { Layout } from './layout.js';
 import { all, each, either, optional, pipe, program, type Script, writeTo } from './shell.js';
 
@@ -141,7 +142,7 @@ export function stageProbe(layout: Layout, version: string, hostNode = false): S
   return each(
     stagedSha(layout, version),
     ['echo', sectionMarker],
-    optional(['readlink', layout.current]),
+    readCurrent(layout),
     ...(hostNode ? [['echo', sectionMarker], optional(cachedHostRuntime(layout.hostRuntime))] : []),
   );
 }
