@@ -8,7 +8,8 @@
 // release, as every later deploy), samples the controller (peak RSS, fds, SSH
 // connections; controller-meter.ts), counts its TCP bytes (socket-meter.ts) and the longest time
 // its output stayed silent. Then the floor: the same hosts, one ssh2 handshake and one `true` each,
-// 64 at a time (ssh-floor.ts). Prints the figures and the ratio and writes
+// 64 at a time (ssh-floor.ts). The hosts' deploy_to are on a journaled ext4 the bench mounts
+// (host-fs.ts). Prints the figures and the ratio and writes
 // bench/results/fleet-scale-<time>.json. Everything it made (sshd, the apps, the health server,
 // the user, the files) is removed at the end, after a failure and on Ctrl-C.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -25,6 +26,7 @@ import { pierBin, repoRoot } from '../../test/helpers/paths.js';
 import { busyPercent, ControllerMeter, type MeterSummary, machineCpu } from './controller-meter.js';
 import { datacenters, fleetYaml, handshakeConcurrency, rollout } from './fleet-file.js';
 import type { SocketTotals } from './socket-meter.js';
+import { mountHostsFs } from './host-fs.js';
 import { sshFloor } from './ssh-floor.js';
 
 function hostCount(): number {
@@ -105,12 +107,17 @@ const healthPort = (health.address() as { port: number }).port;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pier-scale-'));
 cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+const hostsFs = mountHostsFs(dir, hosts);
+cleanups.push(hostsFs.cleanup);
+// The fleet's own directory (its cleanup removes it) on the mounted file system.
+const fleetDir = path.join(dir, 'fleet');
+mkdirSync(fleetDir);
 let app: AppRepo | undefined;
 let failed = false;
 try {
   const sshPort = await freePort();
   const setupStart = Date.now();
-  const fleet: LoopbackFleet = await createLoopbackFleet(dir, hosts, datacenters, sshPort, (cleanup) =>
+  const fleet: LoopbackFleet = await createLoopbackFleet(fleetDir, hosts, datacenters, sshPort, (cleanup) =>
     cleanups.push(cleanup),
   );
   app = createAppRepo();
@@ -122,7 +129,7 @@ try {
     fleetYaml(fleet, `http://127.0.0.1:${healthPort}/health`),
   );
   console.log(
-    `fleet-scale: ${hosts} hosts in ${Math.min(hosts, datacenters.length)} data centers on 127.1.x.y, sshd on port ${sshPort}, user ${fleet.user} (set up in ${seconds(Date.now() - setupStart)})`,
+    `fleet-scale: ${hosts} hosts in ${Math.min(hosts, datacenters.length)} data centers on 127.1.x.y, sshd on port ${sshPort}, user ${fleet.user}, deploy_to on ${hostsFs.description} (set up in ${seconds(Date.now() - setupStart)})`,
   );
 
   const releaseStart = process.hrtime.bigint();
@@ -260,6 +267,7 @@ try {
     cpus: os.cpus().length,
     node: process.version,
     sshd: spawnSync('/usr/sbin/sshd', ['-V'], { encoding: 'utf8' }).stderr.trim().split(',')[0],
+    hostsFs: hostsFs.description,
     rollout,
     handshakeConcurrency,
     artifactBytes: manifest.size,
