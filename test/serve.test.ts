@@ -10,6 +10,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -395,7 +396,6 @@ describe('deploys and bad releases', () => {
 
   test('config errors exit 2 with file:line and a hint, before anything starts', async () => {
     const ini = path.join(dir, 'bad.ini');
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(ini, '[pier]\nhttp-socket = :0\napp = x.js\nharakri = 3\n');
     const result = await serveFails([ini], { cwd: dir });
     assert.equal(result.code, 2);
@@ -531,4 +531,51 @@ describe('operations', () => {
       await served.stop();
     }
   });
+});
+
+test('an exception the app throws outside a request: one log record, requests in progress finish, a replacement serves', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-uncaught-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const app = path.join(dir, 'app.mjs');
+  writeFileSync(
+    app,
+    [
+      'export default function (req, res) {',
+      "  if (req.url === '/throw-later') setTimeout(() => { throw new Error('thrown in a timer'); }, 20);",
+      "  if (req.url === '/reject') Promise.reject(new Error('rejected, never awaited'));",
+      "  if (req.url === '/slow') { setTimeout(() => res.end(`slow ${process.pid}\\n`), 500); return; }",
+      '  res.end(`ok ${process.pid}\\n`);',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const served = await startServe(['--http-socket', '127.0.0.1:0', '--app', app, '--processes', '1']);
+  t.after(() => served.stop());
+  const first = await http(`${served.url}/`);
+  const pid = Number(/ok (\d+)/.exec(first.body.toString())?.[1]);
+  // A request in progress on the worker when the app throws elsewhere.
+  const slow = http(`${served.url}/slow`);
+  await new Promise((r) => setTimeout(r, 50));
+  const thrower = await http(`${served.url}/throw-later`);
+  assert.equal(thrower.status, 200);
+  const finished = await slow;
+  assert.equal(finished.status, 200);
+  assert.equal(finished.body.toString(), `slow ${pid}\n`, 'finished by the worker that threw');
+  await served.waitForLog(/worker\.exit slot=1 pid=\d+ code=6/);
+  assert.match(
+    served.log(),
+    /pier\[worker 1\] WARN app\.uncaught error="thrown in a timer" at=file:\/\/\S+app\.mjs:2:\d+\n/,
+  );
+  assert.doesNotMatch(served.log(), /^\s+at /m, 'no raw stack trace');
+  assert.match(served.log(), /worker\.recycle slot=1 pid=\d+ reason="uncaught exception in the app"/);
+  // Every request of the worker that threw is in the access log (its buffer was flushed).
+  assert.match(served.output(), /"GET \/throw-later HTTP\/1\.1" 200 /);
+  assert.match(served.output(), /"GET \/slow HTTP\/1\.1" 200 /);
+  const next = await http(`${served.url}/`);
+  assert.equal(next.status, 200);
+  assert.notEqual(next.body.toString(), `ok ${pid}\n`, 'served by the replacement');
+  // A promise rejected with nobody awaiting it goes the same way.
+  await http(`${served.url}/reject`);
+  await served.waitForLog(/WARN app\.uncaught error="rejected, never awaited"/);
+  assert.equal((await http(`${served.url}/`)).status, 200);
 });

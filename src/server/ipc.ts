@@ -10,6 +10,8 @@ export const WorkerExit = {
   orphaned: 4,
   /** The watchdog killed the worker: a request held the event loop past harakiri. */
   harakiri: 5,
+  /** The app threw outside any request (a timer, an event, a rejected promise nobody awaited). */
+  uncaught: 6,
 } as const;
 
 export type MasterMessage =

@@ -8,7 +8,7 @@ import type { ServeConfig } from '../config/serve-config.js';
 import { describeError } from '../errors.js';
 import { type MasterMessage, type WorkerCounters, WorkerExit, type WorkerMessage } from '../ipc.js';
 import { createAccessLog } from '../log/access-log.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import type { ConnectionContext, ProtocolLimits, RequestRecord } from '../protocol.js';
 import { createAllowList } from './allow-from.js';
 import { createFront, type Front } from './fronts.js';
@@ -28,14 +28,13 @@ const fronts: Front[] = [];
 const counters: WorkerCounters = { requests: 0, rss: 0, statuses: [0, 0, 0, 0] };
 let stopping = false;
 let flushAccessLog = (): void => {};
+let log: Logger = createLogger('worker', false, (line) => process.stderr.write(line));
 
 async function start(message: Extract<MasterMessage, { type: 'start' }>): Promise<void> {
   config = message.config;
   expectedListeners = message.listeners;
   maxRequests = message.maxRequests;
-  const log = createLogger(`worker ${message.id}`, config.logformat === 'json', (line) =>
-    process.stderr.write(line),
-  );
+  log = createLogger(`worker ${message.id}`, config.logformat === 'json', (line) => process.stderr.write(line));
   if (config.chdir) process.chdir(config.chdir);
   installLightResponse();
   let app: Awaited<ReturnType<typeof loadApp>>;
@@ -125,6 +124,36 @@ function stop(graceful: boolean, exitCode: number = WorkerExit.ok): void {
     });
   }
 }
+
+/**
+ * The app threw where no request can catch it (a timer, an event handler, a promise rejected
+ * with nobody awaiting it): Node would end the process at once, cutting every request in
+ * progress and losing the access log's buffer. Instead: one log record (message and where),
+ * a replacement asked for (the master's recycle: it is ready before this one is retired), no
+ * new connections taken (they wait in the listen queue for the others or the replacement), the
+ * requests in progress finished, exit 6. Within reload-mercy; a second throw ends it at once.
+ * What Node advises after such an error: no new work for a process whose state is unknown.
+ */
+function onUncaught(err: unknown): void {
+  log.warn('app.uncaught', { error: describeError(err), at: thrownAt(err) });
+  flushAccessLog();
+  if (stopping) process.exit(WorkerExit.uncaught);
+  send({ type: 'recycle', reason: 'uncaught exception in the app' });
+  setTimeout(() => process.exit(WorkerExit.uncaught), (config?.reloadMercy ?? 0) * 1000).unref();
+  stop(true, WorkerExit.uncaught);
+}
+
+/** The first frame of the stack outside Node itself: `file:///srv/app.mjs:2:53`. */
+function thrownAt(err: unknown): string | undefined {
+  const stack = err instanceof Error ? (err.stack ?? '') : '';
+  for (const line of stack.split('\n').slice(1)) {
+    const frame = /\(?((?:file|\/)[^()\s]*:\d+:\d+)\)?\s*$/.exec(line.trim());
+    if (frame && !frame[1]?.startsWith('node:')) return frame[1];
+  }
+  return undefined;
+}
+
+process.on('uncaughtException', onUncaught);
 
 process.on('message', (message: MasterMessage, handle?: unknown) => {
   switch (message.type) {
