@@ -25,8 +25,8 @@ import { freePort } from '../../test/helpers/net.js';
 import { pierBin, repoRoot } from '../../test/helpers/paths.js';
 import { busyPercent, ControllerMeter, type MeterSummary, machineCpu } from './controller-meter.js';
 import { datacenters, fleetYaml, handshakeConcurrency, rollout } from './fleet-file.js';
-import type { SocketTotals } from './socket-meter.js';
 import { mountHostsFs } from './host-fs.js';
+import type { SocketTotals } from './socket-meter.js';
 import { sshFloor } from './ssh-floor.js';
 
 function hostCount(): number {

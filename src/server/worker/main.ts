@@ -34,7 +34,9 @@ async function start(message: Extract<MasterMessage, { type: 'start' }>): Promis
   config = message.config;
   expectedListeners = message.listeners;
   maxRequests = message.maxRequests;
-  log = createLogger(`worker ${message.id}`, config.logformat === 'json', (line) => process.stderr.write(line));
+  log = createLogger(`worker ${message.id}`, config.logformat === 'json', (line) =>
+    process.stderr.write(line),
+  );
   if (config.chdir) process.chdir(config.chdir);
   installLightResponse();
   let app: Awaited<ReturnType<typeof loadApp>>;
