@@ -30,3 +30,24 @@ test('usage errors exit 2 with a suggestion, not a stack trace; help exits 0', (
   assert.match(result.stderr, /Did you mean deploy\?/);
   assert.doesNotMatch(result.stderr, /at .*\.js:\d+/);
 });
+
+test('a reader that stops early (`pier serve --help | head -1`): pier ends quietly, status 0', () => {
+  // `head -1` exits after the first line; the rest of the help meets a closed pipe.
+  const result = spawnSync(
+    '/bin/sh',
+    ['-c', `"${process.execPath}" "${pierBin}" serve --help | head -1; echo "status $(($?))"`],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(result.stdout, 'Usage: pier serve [options] [config]\nstatus 0\n');
+  assert.equal(result.stderr, '');
+  // The shell's own view of pier's status, not head's.
+  const status = spawnSync(
+    '/bin/bash',
+    ['-c', `"${process.execPath}" "${pierBin}" serve --help | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`],
+    { encoding: 'utf8' },
+  );
+  assert.equal(status.stdout, '0\n');
+  assert.equal(status.stderr, '');
+});

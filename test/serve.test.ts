@@ -579,3 +579,14 @@ test('an exception the app throws outside a request: one log record, requests in
   await served.waitForLog(/WARN app\.uncaught error="rejected, never awaited"/);
   assert.equal((await http(`${served.url}/`)).status, 200);
 });
+
+test('pier serve goes on serving when the reader of its access log goes away', async (t) => {
+  const served = await startServe(['--http-socket', '127.0.0.1:0', '--app', echoApp, '--processes', '1']);
+  t.after(() => served.stop());
+  assert.equal((await http(`${served.url}/`)).status, 200);
+  // The reader of stdout (where the access log goes) is gone: every write now fails (EPIPE).
+  served.child.stdout?.destroy();
+  for (let i = 0; i < 20; i++) assert.equal((await http(`${served.url}/`)).status, 200);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.doesNotMatch(served.log(), /worker\.exit|EPIPE/);
+});

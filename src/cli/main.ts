@@ -5,6 +5,7 @@
 // per request) not even the CLI framework.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { onBrokenPipe } from '../common/broken-pipe.js';
 
 type Register = (program: Command) => void;
 const commands: Record<string, () => Promise<Register>> = {
@@ -72,6 +73,8 @@ async function runCli(argv: string[]): Promise<void> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
+// `pier serve` keeps serving when the reader of its log goes away; every other command ends.
+onBrokenPipe(command === 'serve' ? 'ignore' : 'exit');
 if (command === 'cgi' && !rest.includes('--help') && !rest.includes('-h')) {
   const { cgiProcess } = await import('../server/cgi/cgi-process.js');
   await cgiProcess(rest);

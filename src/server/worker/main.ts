@@ -2,6 +2,7 @@
 // app, serves until told to stop. It never binds sockets and never decides about its own life
 // except to ask for recycling (max-requests) or to exit when its master is gone.
 import process from 'node:process';
+import { onBrokenPipe } from '../../common/broken-pipe.js';
 import { installLightResponse } from '../app/light-response.js';
 import { loadApp } from '../app/load-app.js';
 import type { ServeConfig } from '../config/serve-config.js';
@@ -156,6 +157,8 @@ function thrownAt(err: unknown): string | undefined {
 }
 
 process.on('uncaughtException', onUncaught);
+// Workers write the access log and their records to the master's stdout and stderr.
+onBrokenPipe('ignore');
 
 process.on('message', (message: MasterMessage, handle?: unknown) => {
   switch (message.type) {
