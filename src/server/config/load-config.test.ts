@@ -185,6 +185,22 @@ test('bad values from flags and env name their source', () => {
       message: 'PIER_HARAKIRI: harakiri: expected seconds (e.g. 30 or 2.5), got "soon"',
     },
   );
+  // A misspelt variable is refused like a misspelt ini key, not left to a silent default.
+  const flags: Array<[string, string]> = [
+    ['http-socket', ':1'],
+    ['app', 'app.js'],
+  ];
+  assert.throws(() => load(undefined, flags, { PIER_PROCESES: '4' }), {
+    message: 'PIER_PROCESES: not an option of pier serve; did you mean PIER_PROCESSES?',
+  });
+  assert.throws(() => load(undefined, flags, { PIER_HARAKRI: '3' }), {
+    message: /did you mean PIER_HARAKIRI\?/,
+  });
+  // A PIER_ variable far from every option's name, or one pier gives its hooks, is not ours to refuse.
+  assert.equal(
+    load(undefined, flags, { PIER_TEST_SOCKETS: 'x', PIER_VERSION: 'v2', PIER_OUTCOME: 'done' }).processes,
+    1,
+  );
 });
 
 test('no socket option: the sockets systemd passed are served, each in the protocol of its name', () => {

@@ -154,7 +154,39 @@ function envSettings(env: ConfigSources['env']): Setting[] {
     const values = option.repeatable ? raw.split(/[\n,]/).filter((v) => v.trim()) : [raw];
     for (const value of values) settings.push({ name: option.name, raw: value, where: envName(option) });
   }
+  checkEnvSpelling(env);
   return settings;
+}
+
+/** What pier gives its deploy hooks (fleet/local-hooks.ts): never an option of pier serve. */
+const hookVariables = new Set([
+  'PIER_DEPLOY_ID',
+  'PIER_VERSION',
+  'PIER_ACTION',
+  'PIER_OWNER',
+  'PIER_HOST_COUNT',
+  'PIER_OUTCOME',
+  'PIER_REPORT',
+]);
+const optionVariables = new Set(options.map(envName));
+
+/**
+ * A `PIER_*` variable a letter or two away from an option's (`PIER_PROCESES`) is refused as an
+ * unknown ini key or flag is, rather than silently leaving the option at its default. One not
+ * close to any option's name may be anyone's, and is left alone.
+ */
+function checkEnvSpelling(env: ConfigSources['env']): void {
+  for (const key of Object.keys(env)) {
+    if (!key.startsWith('PIER_') || optionVariables.has(key) || hookVariables.has(key)) continue;
+    const guess = closest(key.slice('PIER_'.length).toLowerCase().replaceAll('_', '-'), byName.keys());
+    const option = guess === undefined ? undefined : byName.get(guess);
+    if (option !== undefined) {
+      throw new ConfigError(
+        `${key}: not an option of pier serve; did you mean ${envName(option)}?`,
+        'pier serve --help lists every option and its variable',
+      );
+    }
+  }
 }
 
 function checkComplete(config: ServeConfig, origins: Map<string, string>, cwd: string): void {
