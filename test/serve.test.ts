@@ -95,6 +95,10 @@ describe('HTTP', () => {
         `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.repeat(7)}`,
       );
       assert.match(tooBigChunked, /^HTTP\/1\.1 413 /);
+      // One warning for it, and its access line names the client (its socket is gone by then).
+      await echo.waitForLog(/chunked request body passed limit-post/);
+      assert.equal(echo.log().match(/chunked request body passed limit-post/g)?.length, 1, echo.log());
+      assert.match(echo.output(), /^127\.0\.0\.1 - - \[[^\]]+\] "POST \/ HTTP\/1\.1" 413 /m);
 
       const huge = await http(`${echo.url}/`, { headers: { 'x-big': 'a'.repeat(10_000) } });
       assert.equal(huge.status, 431);

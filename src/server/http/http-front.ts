@@ -14,7 +14,7 @@ import type { ConnectionContext } from '../protocol.js';
 import type { Front } from '../worker/fronts.js';
 import { socketFd } from '../worker/stall-watchdog.js';
 import { FramedResponse } from './framed-response.js';
-import { cutResponse, HttpSink, wasCut, writeWhole } from './http-sink.js';
+import { cutResponse, HttpSink, rememberPeer, wasCut, writeWhole } from './http-sink.js';
 
 export interface HttpFrontOptions {
   keepAliveMs: number;
@@ -46,11 +46,16 @@ function enforceBodyLimit(
   if (req.headers['transfer-encoding'] === undefined) return true;
   // Chunked: the length is only known as bytes arrive. IncomingMessage receives them via push().
   let seen = 0;
+  let refused = false;
   const push = req.push.bind(req);
   req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    // Chunks the parser had already taken from the same read arrive after the refusal.
+    if (refused) return false;
     if (chunk !== null && typeof chunk === 'object' && 'length' in chunk) seen += (chunk as Buffer).length;
     if (seen > limit) {
+      refused = true;
       ctx.log(`${req.method} ${req.url}: chunked request body passed limit-post (${limit})`);
+      rememberPeer(req.socket);
       plainError(res, 413, 'Content Too Large');
       req.destroy();
       return false;

@@ -12,6 +12,15 @@ const cutMark = Symbol('pier.cut');
 type Marked = ServerResponse & { [cutMark]?: true };
 
 /**
+ * Node asks the kernel for a socket's peer address (getpeername) the first time it is read, and
+ * cannot once the socket is destroyed: read it before destroying one, so the request's access
+ * record still names its client.
+ */
+export function rememberPeer(socket: Socket): void {
+  void socket.remoteAddress;
+}
+
+/**
  * Ends a response the server cannot complete (the app failed after the head, harakiri) so that
  * no client takes it for whole: over HTTP/1.0, or for a body without Content-Length, a plain
  * close is a clean end. The connection is reset instead, `resetDelayMs` after the bytes already
@@ -26,6 +35,7 @@ export function cutResponse(res: ServerResponse): void {
     res.destroy();
     return;
   }
+  rememberPeer(socket);
   // Own properties on this one response: the common path keeps node:http's methods untouched.
   res.write = dropWrite as ServerResponse['write'];
   res.end = function (this: ServerResponse) {
