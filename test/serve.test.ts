@@ -1,5 +1,6 @@
 // `pier serve` as users run it: a real master and workers, real signals, real load (wrk).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -593,4 +594,36 @@ test('pier serve goes on serving when the reader of its access log goes away', a
   for (let i = 0; i < 20; i++) assert.equal((await http(`${served.url}/`)).status, 200);
   await new Promise((r) => setTimeout(r, 200));
   assert.doesNotMatch(served.log(), /worker\.exit|EPIPE/);
+});
+
+test('a chunked upload over limit-post that the app never reads: one warning, and an access line naming the client', async (t) => {
+  // A Node listener answering without reading the body. curl sends the head, then the body as
+  // one chunk that reaches the worker in more than one read.
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-unread-'));
+  const app = path.join(dir, 'app.mjs');
+  writeFileSync(app, "export default function (req, res) { res.end('ok\\n'); }\n");
+  const served = await startServe([
+    '--http-socket',
+    '127.0.0.1:0',
+    '--limit-post',
+    '1000',
+    '--processes',
+    '1',
+    '--app',
+    app,
+  ]);
+  t.after(async () => {
+    await served.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const curl = spawnSync(
+    'curl',
+    ['-sS', '-o', '/dev/null', '-H', 'Transfer-Encoding: chunked', '--data-binary', '@-', `${served.url}/up`],
+    { input: Buffer.alloc(5000), encoding: 'utf8' },
+  );
+  assert.equal(curl.status, 0, curl.stderr);
+  await served.waitForLog(/chunked request body passed limit-post/);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(served.log().match(/chunked request body passed limit-post/g)?.length, 1, served.log());
+  assert.match(served.output(), /^127\.0\.0\.1 - - \[[^\]]+\] "POST \/up HTTP\/1\.1" \d{3} /m);
 });
