@@ -25,8 +25,15 @@ function plainError(res: ServerResponse, status: number, text: string): void {
     cutResponse(res);
     return;
   }
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
-  res.end(`${status} ${text}\n`);
+  // The status line says what the body says: RFC 9110's phrase (413 "Content Too Large"), where
+  // node:http 20 still has RFC 7231's ("Payload Too Large").
+  const body = `${status} ${text}\n`;
+  res.writeHead(status, text, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  res.end(body);
 }
 
 /** Counts body bytes of a chunked request and stops it at limit-post. */
