@@ -376,11 +376,31 @@ describe('deploys and bad releases', () => {
     }
   });
 
-  test('an app that cannot boot halts the master after 3 tries with the error', async () => {
-    const result = await serveFails(['--http-socket', '127.0.0.1:0', '--app', fixture('broken-app.js')]);
+  test('an app module that fails to load halts the master at once, with the error once per worker', async () => {
+    // Loading it again would fail the same way: as gunicorn does, the first failure decides.
+    const result = await serveFails([
+      ...['--http-socket', '127.0.0.1:0', '--processes', '2', '--app', fixture('broken-app.js')],
+    ]);
     assert.equal(result.code, 3);
-    assert.equal(result.stderr.match(/worker\.spawn/g)?.length, 3);
-    assert.match(result.stderr, /master\.halt[^\n]*this release is broken: missing configuration/);
+    assert.equal(result.stderr.match(/worker\.spawn/g)?.length, 2);
+    assert.equal(result.stderr.match(/app\.load-failed/g)?.length, 2);
+    assert.match(
+      result.stderr,
+      /master\.halt reason="the app failed to load" error="[^\n]*this release is broken: missing configuration/,
+    );
+  });
+
+  test("a TypeScript app with a syntax error: esbuild's message, its line break written \\n once", async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pier-bad-ts-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'app.ts'), 'const x: number = ;\nexport default () => new Response("x");\n');
+    const result = await serveFails(['--http-socket', '127.0.0.1:0', '--app', path.join(dir, 'app.ts')]);
+    assert.equal(result.code, 3);
+    assert.match(
+      result.stderr,
+      /Transform failed with 1 error:\\n\S*app\.ts:1:18: ERROR: Unexpected \\";\\""/,
+    );
+    assert.doesNotMatch(result.stderr, /\\\\n/);
   });
 
   test('a TCP port another server holds: refused at start with the reason, no worker spawned', async () => {

@@ -9,9 +9,15 @@ export interface Logger {
   warn(message: string, fields?: Fields): void;
 }
 
+/**
+ * A value as it goes on a text line: bare, or in double quotes with `"` escaped and line breaks
+ * written `\n`, `\r`. Backslashes stay as they are: a message describeError (errors.ts) already
+ * made one line shows its `\n` once, not as `\\n`.
+ */
 function textValue(value: string | number | boolean): string {
   const text = String(value);
-  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
+  if (/^[^\s"=]+$/.test(text)) return text;
+  return `"${text.replace(/["\r\n]/g, (c) => (c === '"' ? '\\"' : c === '\r' ? '\\r' : '\\n'))}"`;
 }
 
 export function createLogger(source: string, json: boolean, write: (line: string) => void): Logger {

@@ -56,6 +56,8 @@ export class Master {
   private handling = false;
   private stopping: 'graceful' | 'fast' | undefined;
   private bootFailures = 0;
+  /** Whether the last worker that failed to boot could not load the app module (WorkerExit.appLoad). */
+  private lastBootWasAppLoad = false;
   /** Counts spawns; each worker keeps its number (WorkerRecord.spawned). */
   private spawns = 0;
   private lastBootError = '';
@@ -105,7 +107,9 @@ export class Master {
       this.reportStatus();
     } else if (!this.stopping) {
       this.deps.log.warn('master.halt', {
-        reason: `the app failed to boot ${maxBootFailures} times`,
+        reason: this.lastBootWasAppLoad
+          ? 'the app failed to load'
+          : `the app failed to boot ${maxBootFailures} times`,
         error: this.lastBootError,
       });
       await this.stop('fast', WorkerExit.appLoad);
@@ -218,7 +222,9 @@ export class Master {
         this.bootFailures = 0;
         return true;
       }
-      if (++this.bootFailures >= maxBootFailures) {
+      // The module itself failed to load (a syntax error, a throw at import): loading it again
+      // gives the same answer, so the first failure decides, as in gunicorn.
+      if (this.lastBootWasAppLoad || ++this.bootFailures >= maxBootFailures) {
         this.bootFailures = 0;
         return false;
       }
@@ -297,6 +303,7 @@ export class Master {
         if (wasBooting) {
           this.lastBootError =
             worker.bootError ?? `exited with ${signal ?? `code ${code}`} before it was ready`;
+          this.lastBootWasAppLoad = worker.bootError !== undefined;
           resolve(false);
           return;
         }
