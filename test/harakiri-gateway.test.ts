@@ -49,6 +49,10 @@ describe('harakiri through nginx', () => {
       assert.match(spun.body.toString(), /504 Gateway Timeout/);
       await pier.waitForLog(new RegExp(`(worker\\.exit[^\\n]*SIGKILL[\\s\\S]*){${exitsBefore + 1}}`));
       await pier.waitForLog(/worker\.harakiri/);
+      // Its access line, written by the watchdog thread, with the client nginx names (one per
+      // protocol's test so far).
+      const spinLines = pier.output().match(/^127\.0\.0\.1 - - \[[^\]]+\] "GET \/spin HTTP\/1\.1" 504 20 /gm);
+      assert.equal(spinLines?.length, index + 1, pier.output());
       // Whatever worker takes the next request, it answers.
       assert.equal((await http(`${url}/`)).status, 200);
       assert.equal(nginx.errorLog().includes('upstream prematurely closed'), false, nginx.errorLog());

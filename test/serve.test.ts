@@ -210,10 +210,15 @@ describe('process model', () => {
       assert.equal(slow.status, 504);
       assert.doesNotMatch(served.log(), /worker\.exit/);
       const started = Date.now();
-      const spun = await http(`${served.url}/spin`);
+      const spun = await http(`${served.url}/spin?n=1`, { headers: { 'user-agent': 'spin-test' } });
       assert.equal(spun.status, 504);
       assert.ok(Date.now() - started < 4000, 'answered within harakiri plus the watchdog grace');
       await served.waitForLog(/worker\.harakiri/);
+      // The watchdog thread writes the access line the stuck main thread cannot.
+      assert.match(
+        served.output(),
+        /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/spin\?n=1 HTTP\/1\.1" 504 20 "-" "spin-test" \d+\.\d{3}ms$/m,
+      );
       await served.waitForLog(/worker\.exit slot=\d pid=\d+ signal=SIGKILL[\s\S]*worker\.ready/);
       assert.equal((await http(`${served.url}/`)).status, 200);
     } finally {

@@ -71,7 +71,17 @@ export class FastcgiRequest {
       onDemand: () => socket.resume(),
     });
     this.response = this.newResponse(head.method);
-    this.watchdogSlot = ctx.watchdog ? ctx.watchdog.begin(socketFd(socket), this.id) : -1;
+    this.watchdogSlot = ctx.watchdog
+      ? ctx.watchdog.begin(socketFd(socket), this.id, () =>
+          requestRecord(
+            'fastcgi',
+            this.logged,
+            () => this.host.peer,
+            { status: 0, bytes: 0 },
+            this.startedAt,
+          ),
+        )
+      : -1;
     dispatchThen(
       ctx.app,
       head,

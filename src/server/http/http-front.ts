@@ -259,7 +259,15 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       ctx.log(`${req.method} ${req.url}: no response within ${limits.harakiriMs} ms (harakiri)`);
       plainError(res, 504, 'Gateway Timeout');
     }, limits.harakiriMs);
-    if (watchdog) res.stallSlot = watchdog.begin(socketFd(req.socket));
+    if (watchdog)
+      res.stallSlot = watchdog.begin(socketFd(req.socket), -1, () => ({
+        protocol: 'http',
+        remoteAddress: req.socket.remoteAddress ?? '',
+        method: req.method ?? '',
+        target: req.url ?? '',
+        referer: (req.headers.referer as string | undefined) ?? '',
+        userAgent: req.headers['user-agent'] ?? '',
+      }));
   };
 
   const appFailed = (req: IncomingMessage, res: FrontResponse, err: unknown): void => {

@@ -90,7 +90,11 @@ export function serveUwsgi(
         onDemand: () => conn.resume(),
       });
     }
-    slot = ctx.watchdog ? ctx.watchdog.begin(conn.fd) : -1;
+    slot = ctx.watchdog
+      ? ctx.watchdog.begin(conn.fd, -1, () =>
+          requestRecord('uwsgi', head, peer, { status: 0, bytes: 0 }, startedAt),
+        )
+      : -1;
     sink = uwsgiSink(
       conn,
       head.method,

@@ -65,7 +65,13 @@ async function start(message: Extract<MasterMessage, { type: 'start' }>): Promis
     app,
     limits,
     watchdog:
-      config.harakiri > 0 ? startStallWatchdog(config.harakiri * 1000, `worker ${message.id}`) : undefined,
+      config.harakiri > 0
+        ? startStallWatchdog(
+            config.harakiri * 1000,
+            `worker ${message.id}`,
+            accessLog ? config.logformat : undefined,
+          )
+        : undefined,
     log: (line) => log.warn(line),
     onRequest(record: RequestRecord) {
       count(record.status);

@@ -2,15 +2,42 @@
 // when that thread's event loop is stuck; see stall-watchdog.ts for the protocol.
 import { writeSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
+import { combinedLine, jsonLine } from '../log/access-log.js';
+import type { ProtocolName } from '../protocol.js';
 
-const { buffer, harakiriMs, label } = workerData as {
+const { buffer, texts, accessLog, harakiriMs, label } = workerData as {
   buffer: SharedArrayBuffer;
+  texts: SharedArrayBuffer | undefined;
+  accessLog: 'combined' | 'json' | undefined;
   harakiriMs: number;
   label: string;
 };
 const shared = new Float64Array(buffer);
-const fields = 4;
+const fields = 5;
 const waiting = 1;
+const accessTextBytes = 1024;
+
+/** The access line of a request the thread answered, from what begin() copied; '' without. */
+function accessLine(slot: number, status: number, bytes: number, now: number): string {
+  const length = shared[slot * fields + 4] ?? 0;
+  if (!texts || !accessLog || length <= 0) return '';
+  const start = slot * accessTextBytes;
+  // A copy first: TextDecoder does not read shared memory.
+  const text = Buffer.from(new Uint8Array(texts, start, length)).toString('utf8');
+  const [protocol, remoteAddress, method, target, referer, userAgent] = JSON.parse(text) as string[];
+  const record = {
+    protocol: protocol as ProtocolName,
+    remoteAddress: remoteAddress ?? '',
+    method: method ?? '',
+    target: target ?? '',
+    status,
+    bytes,
+    durationMs: now - (shared[slot * fields + 1] ?? now),
+    referer: referer ?? '',
+    userAgent: userAgent ?? '',
+  };
+  return accessLog === 'json' ? jsonLine(record, now) : combinedLine(record, now);
+}
 
 /** A FastCGI record: version 1, type, request id, content length, no padding. */
 function record(type: number, requestId: number, content: Buffer): Buffer {
@@ -27,7 +54,8 @@ function record(type: number, requestId: number, content: Buffer): Buffer {
   return Buffer.concat([header, content]);
 }
 
-function answer(fd: number, status: string, fastcgiId: number): void {
+/** Writes `status` to the request on `fd`; returns the body's length. */
+function answer(fd: number, status: string, fastcgiId: number): number {
   const body = `${status}\n`;
   const head = `content-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n`;
   const bytes =
@@ -43,6 +71,7 @@ function answer(fd: number, status: string, fastcgiId: number): void {
   } catch {
     // the client is gone already
   }
+  return body.length;
 }
 
 setInterval(() => {
@@ -56,11 +85,14 @@ setInterval(() => {
     }
   }
   if (stuck < 0) return;
+  let lines = '';
   for (let slot = 0; slot < shared.length / fields; slot++) {
     if (shared[slot * fields + 2] !== waiting) continue;
     const status = slot === stuck ? '504 Gateway Timeout' : '503 Service Unavailable';
-    answer(shared[slot * fields] ?? -1, status, shared[slot * fields + 3] ?? -1);
+    const bytes = answer(shared[slot * fields] ?? -1, status, shared[slot * fields + 3] ?? -1);
+    lines += accessLine(slot, Number.parseInt(status, 10), bytes, now);
   }
+  if (lines) writeSync(1, lines);
   const seconds = ((now - (shared[stuck * fields + 1] ?? now)) / 1000).toFixed(1);
   writeSync(
     2,
