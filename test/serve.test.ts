@@ -465,7 +465,7 @@ describe('sockets and stats', () => {
       assert.equal(readFileSync(pidfile, 'utf8').trim(), String(served.pid));
       const res = await http('http://localhost/pid', { socketPath: sock });
       assert.equal(res.status, 200);
-      await sleep(1200); // one heartbeat brings the counters to the master
+      // Asked at once: the master pings the workers before it answers, no heartbeat to wait for.
       const json = await new Promise<string>((resolve, reject) => {
         let text = '';
         connect(stats)
@@ -511,7 +511,9 @@ describe('operations', () => {
       assert.match(status, /^Uid:\s+65534\s/m);
       assert.match(status, /^Gid:\s+65534\s/m);
       served.signal('SIGUSR1');
-      await served.waitForLog(/master\.stats stats="\{/);
+      // The stats as compact JSON, counting the request made just before.
+      const [, stats] = await served.waitForLog(/master\.stats stats=(\{\S*\})\n/);
+      assert.equal((JSON.parse(stats as string) as { requests: number }).requests, 1);
     } finally {
       await served.stop();
     }
@@ -652,4 +654,15 @@ test('a chunked upload over limit-post that the app never reads: one warning, an
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(served.log().match(/chunked request body passed limit-post/g)?.length, 1, served.log());
   assert.match(served.output(), /^127\.0\.0\.1 - - \[[^\]]+\] "POST \/up HTTP\/1\.1" \d{3} /m);
+});
+
+test('logformat json: SIGUSR1 stats are a nested object, not JSON in a string', async (t) => {
+  const served = await startServe(['--http-socket', '127.0.0.1:0', '--app', echoApp, '--logformat', 'json']);
+  t.after(() => served.stop());
+  for (let i = 0; i < 3; i++) assert.equal((await http(`${served.url}/`)).status, 200);
+  served.signal('SIGUSR1');
+  const [line] = await served.waitForLog(/^\{[^\n]*"event":"master\.stats"[^\n]*\}$/m);
+  const record = JSON.parse(line as string) as { stats: { requests: number; workers: unknown[] } };
+  assert.equal(record.stats.requests, 3);
+  assert.ok(Array.isArray(record.stats.workers));
 });

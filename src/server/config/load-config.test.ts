@@ -114,7 +114,11 @@ const errors: Array<[string, string, RegExp]> = [
   ],
   ['line outside a section', 'app = app.js\n', /^bad\.ini:1: "app = app\.js" is outside any \[section\]/],
   ['bad address', '[pier]\nsocket = localhost\napp = app.js\n', /^bad\.ini:2: socket: expected host:port/],
-  ['port out of range', '[pier]\nsocket = :70000\napp = app.js\n', /^bad\.ini:2: socket: expected host:port/],
+  [
+    'port out of range',
+    '[pier]\nsocket = :70000\napp = app.js\n',
+    /^bad\.ini:2: socket: port 70000 is out of range: a TCP port is 0 to 65535/,
+  ],
   [
     'missing app file',
     '[pier]\nhttp-socket = :9090\napp = nope.js\n',

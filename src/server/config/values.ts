@@ -19,7 +19,11 @@ export function parseAddress(raw: string): Address {
     return { kind: 'unix', path: value };
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(value);
   const port = Number(match?.[3]);
-  if (!match || port > 65535) {
+  if (match && port > 65535)
+    throw new ValueError(
+      `port ${port} is out of range: a TCP port is 0 to 65535 (0: any free one), got "${raw}"`,
+    );
+  if (!match) {
     throw new ValueError(`expected host:port, :port, a unix socket path or fd:NAME, got "${raw}"`);
   }
   const host = match[1] ?? match[2] ?? '';

@@ -1,7 +1,8 @@
 // Structured event lines for the master and workers: `event key=value ...` as text, or one JSON
 // object per line; the same field names either way.
 
-export type Fields = Record<string, string | number | boolean | undefined>;
+/** Field values; an object (stats) is nested as JSON in JSON lines, and written as compact JSON on text lines. */
+export type Fields = Record<string, string | number | boolean | object | undefined>;
 
 export interface Logger {
   event(name: string, fields?: Fields): void;
@@ -14,7 +15,8 @@ export interface Logger {
  * written `\n`, `\r`. Backslashes stay as they are: a message describeError (errors.ts) already
  * made one line shows its `\n` once, not as `\\n`.
  */
-function textValue(value: string | number | boolean): string {
+function textValue(value: string | number | boolean | object): string {
+  if (typeof value === 'object') return JSON.stringify(value);
   const text = String(value);
   if (/^[^\s"=]+$/.test(text)) return text;
   return `"${text.replace(/["\r\n]/g, (c) => (c === '"' ? '\\"' : c === '\r' ? '\\r' : '\\n'))}"`;

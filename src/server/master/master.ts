@@ -86,7 +86,7 @@ export class Master {
     }
     if (this.config.stats) {
       try {
-        this.statsServer = await startStatsServer(this.config.stats, () => this.stats());
+        this.statsServer = await startStatsServer(this.config.stats, () => this.freshStats());
       } catch (err) {
         closeListeners(this.listeners, true);
         throw err;
@@ -147,6 +147,23 @@ export class Master {
     };
   }
 
+  /**
+   * stats() once every serving worker has answered a ping sent now (at most 200 ms): a
+   * worker's counters otherwise date from the last heartbeat, up to a second old.
+   */
+  async freshStats(): Promise<object> {
+    const asked = Date.now();
+    const waiting = this.workers.filter((w) => w.state === 'ready' && w.child.connected);
+    for (const worker of waiting) sendTo(worker.child, { type: 'ping' });
+    for (
+      let waited = 0;
+      waited < 200 && waiting.some((w) => w.lastPong < asked && w.child.connected);
+      waited += 5
+    )
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    return this.stats();
+  }
+
   private queue(signal: Signal): void {
     // Stops preempt whatever is running (a reload checks `stopping` between steps).
     if (signal === 'SIGTERM') void this.stop('graceful', 0);
@@ -168,7 +185,7 @@ export class Master {
           this.signals = this.signals.filter((s) => s !== 'SIGHUP');
           await this.chainReload();
         } else if (signal === 'SIGUSR1') {
-          this.deps.log.event('master.stats', { stats: JSON.stringify(this.stats()) });
+          this.deps.log.event('master.stats', { stats: await this.freshStats() });
         }
       }
     } finally {

@@ -11,10 +11,10 @@ export interface StatsServer {
   close(vacuum: boolean): void;
 }
 
-export async function startStatsServer(address: Address, stats: () => object): Promise<StatsServer> {
+export async function startStatsServer(address: Address, stats: () => Promise<object>): Promise<StatsServer> {
   const server = createServer((socket) => {
     socket.on('error', () => {});
-    socket.end(`${JSON.stringify(stats(), null, 2)}\n`);
+    void stats().then((document) => socket.end(`${JSON.stringify(document, null, 2)}\n`));
   });
   if (address.kind === 'fd')
     throw new ServerError('STATS', 'the stats server cannot use a socket-activated descriptor');
