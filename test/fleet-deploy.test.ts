@@ -1,7 +1,7 @@
 // pier release → deploy → rollback on six real hosts in three data centers (network namespaces
 // with sshd, see helpers/fleet-hosts.ts), the app answering over HTTP through each host.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type AppRepo, createAppRepo } from './helpers/fleet-app.js';
@@ -128,6 +128,37 @@ test('v3 fails its health check: the activated hosts return to v2, the rest neve
   assert.match(ams, /version=v3 previous=v2 result=failed/);
   const fra = readdirSync(path.join(fleet.host('fra-1').opt as string, 'hello', 'releases'));
   assert.ok(fra.includes('v3'), 'distribution ran ahead: v3 was staged in fra, never activated');
+});
+
+test('deploying again the release the hosts run, one host failing: the others stay on it, healthy', {
+  timeout: 90_000,
+}, async () => {
+  // Every host runs v2 (above). ams-2's after_activate hook fails; ams-1, the canary, passes first.
+  const fleetFile = path.join(app.dir, 'deploy', 'fleet.yml');
+  const original = readFileSync(fleetFile, 'utf8');
+  const marker = path.join(fleet.host('ams-2').opt as string, 'hello', 'fail-here');
+  writeFileSync(fleetFile, `${original}hooks: {"after_activate": "test ! -e ../../fail-here"}\n`);
+  writeFileSync(marker, '');
+  try {
+    const result = await pier(app.dir, ['deploy', 'v2', '--failure-budget', '0']);
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(result.stdout, /it ran v2 before this deploy too/);
+    assert.match(result.stdout, /deploy v2: stopped \(failure budget exceeded/);
+    assert.doesNotMatch(result.stdout, /no previous release to return to|rolled back/);
+    const report = JSON.parse(readFileSync(/report: (\S+)/.exec(result.stdout)?.[1] as string, 'utf8'));
+    const state = (name: string) => report.hosts.find((h: { name: string }) => h.name === name)?.state;
+    assert.equal(state('ams-1'), 'healthy');
+    assert.equal(state('ams-2'), 'failed');
+    assert.deepEqual(await answers(), Array(6).fill('Hello! from v2'));
+    const log = readFileSync(path.join(fleet.host('ams-1').opt as string, 'hello', 'revisions.log'), 'utf8');
+    assert.match(
+      log.trim().split('\n').at(-1) as string,
+      /action=deploy version=v2 previous=v2 result=healthy/,
+    );
+  } finally {
+    writeFileSync(fleetFile, original);
+    rmSync(marker, { force: true });
+  }
 });
 
 test('retention keeps current, the previous good release and the most recently used ones', {

@@ -205,8 +205,9 @@ class Rollout {
         // Read when the host was staged (under this deploy's lock, so it still holds).
         // (`undefined` there is an answer: the host had no `current`, as before a first deploy.)
         const staged = this.distribution ? this.distribution.currentOf(host) : null;
-        const current = staged !== null ? staged : await currentVersion(connection, host);
-        previous = current === version ? undefined : current;
+        // The release the host ran: the version itself when this deploy repeats it (the audit
+        // line says so, and a failure has nothing else to return to).
+        previous = staged !== null ? staged : await currentVersion(connection, host);
       }
       outcome.previous = previous;
       // Hooks before the switch (hook-steps.ts): a failure here leaves the old release serving.
@@ -216,7 +217,8 @@ class Rollout {
         await runHooks(connection, host, input.fleet, version, 'before_activate', this.redact);
       }
       this.set(host, 'activating');
-      this.switched = true;
+      // Restarting the release a host already ran changes no host's release.
+      if (previous !== version) this.switched = true;
       input.journal.host(host.name, 'activating', previous ? { previous } : {});
       // From here the host may run the new release: a failure returns it to `previous`.
       outcome.version = version;
@@ -268,6 +270,7 @@ class Rollout {
   private async revert(host: Host, previous: string | undefined): Promise<string> {
     const outcome = this.outcomes.get(host.name) as HostOutcome;
     if (previous === undefined) return ' (no previous release to return to)';
+    if (previous === this.input.versionFor(host)) return ` (it ran ${previous} before this deploy too)`;
     try {
       const connection = await this.input.pool.connection(host);
       await switchTo(connection, host, this.input.fleet, previous);
@@ -279,7 +282,7 @@ class Rollout {
     }
   }
 
-  /** Some host was switched to the new release in this run (and went back if it failed). */
+  /** Some host was switched to another release in this run (and went back if it failed). */
   private switched = false;
 
   /** Returns how many hosts it returned (or tried to return) to their previous release. */
@@ -288,9 +291,13 @@ class Rollout {
       const state = this.input.resumed?.get(name)?.state;
       return state === 'activating' || state === 'rolling-back';
     };
+    // A host that ran this deploy's version before it is on its previous release already.
     const targets = [...this.outcomes.values()].filter(
       (o) =>
-        o.state === 'healthy' || o.state === 'activating' || (o.state === 'pending' && wasLive(o.host.name)),
+        (o.state === 'healthy' ||
+          o.state === 'activating' ||
+          (o.state === 'pending' && wasLive(o.host.name))) &&
+        !(o.previous !== undefined && o.previous === this.input.versionFor(o.host)),
     );
     const limiter = new Limiter(Math.max(1, ...this.input.plan.datacenters.map((dc) => dc.window)));
     await Promise.all(
