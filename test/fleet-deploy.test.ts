@@ -175,8 +175,20 @@ test('retention keeps current, the previous good release and the most recently u
 });
 
 test('--dry-run prints waves and the exact commands, and touches nothing', { timeout: 90_000 }, async () => {
-  const result = await pier(app.dir, ['deploy', 'v4', '--dry-run', '--dc', 'ams,fra']);
+  const result = await pier(app.dir, [
+    'deploy',
+    'v4',
+    '--dry-run',
+    '--dc',
+    'ams,fra',
+    '--failure-budget',
+    '2',
+  ]);
   assert.equal(result.code, 0, result.stderr);
+  // The command line's budget holds for the fleet and for each data center alike.
+  assert.match(result.stdout, /^failure budget: 2 host\(s\) fleet-wide;/m);
+  assert.match(result.stdout, /^ams: 2 hosts, window \d+, failure budget 2$/m);
+  assert.match(result.stdout, /^fra: 2 hosts, window \d+, failure budget 2$/m);
   assert.match(result.stdout, /^plan: deploy v4 \([0-9a-f]{12}\) to 4 hosts in 2 data centers$/m);
   assert.match(result.stdout, /^ {2}canary: ams-1$/m);
   assert.match(result.stdout, /^ {2}wave 1: ams-2$/m);
@@ -192,7 +204,7 @@ test('--dry-run prints waves and the exact commands, and touches nothing', { tim
   assert.match(result.stdout, /^environment: PORT=8080$/m);
   // A version that was never released has no plan to show.
   const missing = await pier(app.dir, ['deploy', 'v99', '--dry-run']);
-  assert.equal(missing.code, 1, missing.stdout);
+  assert.equal(missing.code, 2, missing.stdout);
   assert.match(missing.stderr, /^error\[FLEET_NO_RELEASE\]: there is no release v99 \(no tag, no artifact\)/);
   assert.equal(missing.stdout, '');
 });

@@ -58,6 +58,7 @@ export function registerDeploy(program: Command): void {
       if (!manifest && !(await tagExists(repo, version).catch(() => false))) {
         throw new FleetError('FLEET_NO_RELEASE', `there is no release ${version} (no tag, no artifact)`, {
           hint: `create it with: pier release ${version}`,
+          exitCode: 2,
         });
       }
       process.stdout.write(
@@ -106,13 +107,18 @@ export function registerDeploy(program: Command): void {
   });
 }
 
+/** The command line's --canary, --window and --failure-budget, for the fleet and each data center. */
 function applyOverrides(
-  fleet: { rollout: { failure_budget: Amount }; datacenters: Array<{ canary: Amount; window: Amount }> },
+  fleet: {
+    rollout: { failure_budget: Amount };
+    datacenters: Array<{ canary: Amount; window: Amount; failureBudget: Amount }>;
+  },
   flags: DeployFlags,
 ): void {
   if (flags.failureBudget) fleet.rollout.failure_budget = flags.failureBudget;
   for (const dc of fleet.datacenters) {
     if (flags.canary) dc.canary = flags.canary;
     if (flags.window) dc.window = flags.window;
+    if (flags.failureBudget) dc.failureBudget = flags.failureBudget;
   }
 }

@@ -70,8 +70,10 @@ export async function artifactFor(
     return manifest;
   }
   if (!(await tagExists(repo, version))) {
+    // A version that names nothing is bad input (exit 2), as a malformed one is.
     throw new FleetError('FLEET_NO_RELEASE', `there is no release ${version} (no tag, no artifact)`, {
       hint: `create it with: pier release ${version}`,
+      exitCode: 2,
     });
   }
   return buildArtifact({ repo, version, store, runtime, log });
