@@ -95,3 +95,31 @@ test('an app that exits right after its start fails the host, even if something 
   assert.equal(currentOf(), 'releases/v2');
   assert.match(fleet.exec('ams-1', ['cat', '/opt/hello/shared/log/hello.log']), /EADDRINUSE/);
 });
+
+test('an app that crashes at start fails its host as such, without waiting out the health timeout', {
+  timeout: 90_000,
+}, async () => {
+  // Nothing else may answer on the port: the hand-started v1 of the test above goes.
+  const running = appProcesses().map((line) => line.split(' ')[0] as string);
+  if (running.length > 0) fleet.exec('ams-1', ['sh', '-c', 'kill -KILL "$@"', 'kill', ...running]);
+  for (let tries = 0; appProcesses().length > 0 && tries < 50; tries++) await sleep(100);
+  const fleetFile = path.join(app.dir, 'deploy', 'fleet.yml');
+  // A release whose app dies at once, and a health timeout it would otherwise wait out.
+  writeFileSync(
+    fleetFile,
+    fleet.fleetYaml({
+      service: { command: ['sh', '-c', 'echo "cannot start: DATABASE_URL is not set" >&2; exit 1'] },
+      health: { body: undefined, timeout: '30s' },
+    }),
+  );
+  await release('v4');
+  const result = await pier(app.dir, ['deploy', 'v4']);
+  assert.equal(result.code, 1, result.stdout);
+  assert.match(
+    result.stdout,
+    /the app exited before its health check passed; see \/opt\/hello\/shared\/log\/hello\.log/,
+  );
+  assert.doesNotMatch(result.stdout, /health check failed after 30 s/);
+  assert.match(fleet.exec('ams-1', ['cat', '/opt/hello/shared/log/hello.log']), /DATABASE_URL is not set/);
+  assert.equal(currentOf(), 'releases/v2');
+});

@@ -39,11 +39,12 @@ export async function passHealthGate(
   connection: Connection,
   spec: HealthSpec,
   version: string,
+  appGone?: AppGone,
 ): Promise<void> {
   if (tunnelable(spec.url) && !connection.forwardingRefused) {
     try {
       const probe = () => getThroughTunnel(connection, spec.url, probeLimitMs(spec));
-      return await probeByProbe(spec, version, probe);
+      return await probeByProbe(spec, version, probe, appGone);
     } catch (err) {
       if (!(err instanceof ForwardingRefused)) throw err;
     }
@@ -95,15 +96,30 @@ async function probeOnHost(connection: Connection, spec: HealthSpec): Promise<Pr
 }
 
 /** The gate's loop run from here, `probe` at a time: until healthy or timeout, then the bake. */
+/**
+ * Asked while the probes fail, at most once a second: the error to fail the host with when the
+ * process the service manager started is gone (a crash at start), else undefined.
+ */
+export type AppGone = () => Promise<HostError | undefined>;
+
 async function probeByProbe(
   spec: HealthSpec,
   version: string,
   probe: () => Promise<ProbeAnswer>,
+  appGone?: AppGone,
 ): Promise<void> {
   const check = async () => judge(spec, version, await probe());
-  const deadline = Date.now() + spec.timeout;
+  const started = Date.now();
+  const deadline = started + spec.timeout;
+  let asked = started;
   let problem = await check();
   while (problem !== undefined && Date.now() + spec.interval < deadline) {
+    // An app that crashed at start never answers: say so now, not after the whole timeout.
+    if (appGone && Date.now() - asked >= 1000) {
+      asked = Date.now();
+      const gone = await appGone();
+      if (gone) throw gone;
+    }
     await sleep(spec.interval);
     problem = await check();
   }

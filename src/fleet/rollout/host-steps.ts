@@ -219,13 +219,25 @@ export async function passGate(
   version: string,
   startedAt: number,
 ): Promise<void> {
-  await passHealthGate(connection, fleet.health, version);
+  const layout = layoutOf(host.deployTo);
+  const log = appLog(layout, fleet.service);
+  const appGone = async (): Promise<HostError | undefined> => {
+    const running = await connection.exec(appRunning(layout, fleet.service)).catch(() => undefined);
+    if (running === undefined || running.code === 0) return undefined;
+    return new HostError('FLEET_APP_EXITED', `the app exited before its health check passed; see ${log}`, {
+      hint: `the process pier started is gone: ${log} says why (a crash at start, a port in use, a missing setting)`,
+    });
+  };
+  await passHealthGate(
+    connection,
+    fleet.health,
+    version,
+    fleet.service.manager === 'none' ? appGone : undefined,
+  );
   if (fleet.service.manager !== 'none') return;
   if (fleet.health.body?.includes('{version}') !== true) await sleep(startedAt + startGraceMs - Date.now());
-  const layout = layoutOf(host.deployTo);
   const running = await connection.exec(appRunning(layout, fleet.service));
   if (running.code !== 0) {
-    const log = appLog(layout, fleet.service);
     throw new HostError('FLEET_APP_EXITED', `the app exited after start; see ${log}`, {
       hint: `the health URL answered, but the process pier started is gone: another process may hold the port, or the app crashed after answering; ${log} says why`,
     });
