@@ -129,6 +129,11 @@ test('a changed host key is refused with its fingerprint until trusted on purpos
     ),
     refused.stdout,
   );
+  // What to do about it, under the failure.
+  assert.match(
+    refused.stdout,
+    /^ {4}hint: if the host was really reinstalled, check the fingerprint out of band and run: pier trust --replace ams-2$/m,
+  );
   assert.match(refused.stdout, /deploy v2: done, 4\/6 hosts healthy/, 'sfo-2 is back and converged');
   assert.equal(currentOf('sfo-2'), 'releases/v2');
 

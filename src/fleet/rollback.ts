@@ -3,6 +3,7 @@
 // must still be on disk. Same lock, window, health gate and report as a deploy; no automatic
 // roll-forward.
 import path from 'node:path';
+import { counted } from '../common/counted.js';
 import { type DeployOutcome, finishRun, holdDuring, noteLocksLeft } from './deploy.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
@@ -36,7 +37,9 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
     since: startedAt.toISOString(),
     expires: new Date(startedAt.getTime() + fleet.lockTtlMs).toISOString(),
   };
-  out.write(`rolling back ${hosts.length} hosts to ${to ?? 'their previous good release'}, ${id}\n`);
+  out.write(
+    `rolling back ${counted(hosts.length, 'host')} to ${to ?? 'their previous good release'}, ${id}\n`,
+  );
   request.signal?.throwIfAborted();
   const lockHost = await takeFleetLock(pool, fleet, lock);
   let locked: Awaited<ReturnType<typeof lockFleet>>;

@@ -181,6 +181,8 @@ export interface SetupHostResult {
   lacking: string[];
   error: string | undefined;
   code: string | undefined;
+  /** What to do about `error`, when its error said (an unknown host key: `pier trust`). */
+  hint?: string | undefined;
 }
 
 export interface SetupResult {
@@ -261,8 +263,9 @@ async function setupHost(session: FleetSession, host: Host, request: SetupReques
   } catch (err) {
     result.state = 'failed';
     result.error = describeError(err);
-    const code = (err as { code?: unknown }).code;
+    const { code, hint } = err as { code?: unknown; hint?: unknown };
     result.code = typeof code === 'string' ? code : 'FLEET_HOST';
+    if (typeof hint === 'string') result.hint = hint;
   } finally {
     session.pool.release(host);
   }
@@ -287,7 +290,7 @@ export function setupSummary(result: SetupResult): string {
     }
   }
   const failures = groupedFailures(
-    result.hosts.map((h) => ({ host: h.host, state: h.state, error: h.error })) as never,
+    result.hosts.map((h) => ({ host: h.host, state: h.state, error: h.error, hint: h.hint })) as never,
   );
   if (failures.length > 0) lines.push('failures:', ...failures.map((line) => `  ${line}`));
   const total = result.hosts.length;

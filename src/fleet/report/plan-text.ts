@@ -35,7 +35,7 @@ export function planText(fleet: Fleet, plan: Plan, version: string, sha256: stri
   for (const dc of plan.datacenters) {
     lines.push(
       '',
-      `${dc.name}: ${dc.canaries.length + dc.rest.length} hosts, window ${dc.window}, failure budget ${dc.failureBudget}`,
+      `${dc.name}: ${counted(dc.canaries.length + dc.rest.length, 'host')}, window ${dc.window}, failure budget ${dc.failureBudget}`,
     );
     waves(dc).forEach((wave, index) => {
       const canary = index === 0 && dc.canaries.length > 0;

@@ -104,6 +104,13 @@ test('summary table and failures grouped by message', () => {
   assert.deepEqual(groupedFailures(unreachable), [
     '2 hosts: cannot connect: connection refused (ECONNREFUSED)\n    a2 (10.0.0.2:2222), f1 (10.0.0.3:2222)',
   ]);
+  // What to do about a failure, when its error says: once under its group.
+  const hinted = results.map((r) =>
+    r.state === 'failed' ? { ...r, hint: 'bring the host back, or take it out of fleet.yml' } : r,
+  );
+  assert.deepEqual(groupedFailures(hinted), [
+    '2 hosts: cannot connect: connection refused (ECONNREFUSED)\n    a2, f1\n    hint: bring the host back, or take it out of fleet.yml',
+  ]);
 });
 
 test('the outcome line never says done while a lock of the run remains', () => {

@@ -61,10 +61,16 @@ export function groupedFailures(hosts: readonly HostOutcome[]): string[] {
     if (outcome.code === 'FLEET_SSH_CONNECT' && name !== address)
       where.set(name, `${name} (${address}:${port})`);
   }
+  const hints = new Map<string, string>();
+  for (const outcome of hosts) {
+    if (outcome.state === 'failed' && outcome.hint && outcome.error && !hints.has(outcome.error))
+      hints.set(outcome.error, outcome.hint);
+  }
   return failureGroups(hosts).map(({ message, hosts: names }) => {
     const listed = names.slice(0, 8).map((name) => where.get(name) ?? name);
     const shown = listed.join(', ') + (names.length > 8 ? `, … (${names.length - 8} more)` : '');
-    return `${counted(names.length, 'host')}: ${message}\n    ${shown}`;
+    const hint = hints.get(message);
+    return `${counted(names.length, 'host')}: ${message}\n    ${shown}${hint ? `\n    hint: ${hint}` : ''}`;
   });
 }
 

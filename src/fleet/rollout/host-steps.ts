@@ -77,7 +77,12 @@ export async function probeStage(
     await lock.settle(connection, result.stdout.slice(0, at)).catch((err: { code?: unknown }) => {
       // The take could not act (a deploy_to it cannot write): its own words say why.
       throw err.code === 'FLEET_LOCK_OUTPUT' && result.stderr !== ''
-        ? new RemoteCommandError('taking the lock', result.code || 1, result.stderr)
+        ? new RemoteCommandError(
+            'taking the lock',
+            result.code || 1,
+            result.stderr,
+            `deploy_to must exist and be writable by the login user: \`pier setup\` prepares it (\`pier setup --check\` says what is missing)`,
+          )
         : err;
     });
     if (result.code !== 0) throw failure('reading the release marker', result);

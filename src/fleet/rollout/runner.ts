@@ -25,6 +25,8 @@ export interface HostOutcome {
   version: string | undefined;
   error: string | undefined;
   code: string | undefined;
+  /** What to do about `error`, when its error said (CodedError's hint). */
+  hint?: string | undefined;
 }
 
 export interface RolloutInput {
@@ -114,7 +116,7 @@ class Rollout {
           },
           failed: (host, err) => {
             this.noteHook(err);
-            this.fail(host, describeError(err), codeOf(err));
+            this.fail(host, describeError(err), codeOf(err), hintOf(err));
           },
         },
         input.locks,
@@ -255,10 +257,10 @@ class Rollout {
       const message = describeError(err);
       if (outcome.version === version && input.action === 'deploy') {
         const back = await this.revert(host, previous);
-        this.fail(host, `${message}${back}`, codeOf(err));
+        this.fail(host, `${message}${back}`, codeOf(err), hintOf(err));
         if (canary) this.halt(`canary ${host.name} failed: ${message}`);
       } else {
-        this.fail(host, message, codeOf(err));
+        this.fail(host, message, codeOf(err), hintOf(err));
       }
     } finally {
       if (done) input.pool.retire(host);
@@ -331,9 +333,11 @@ class Rollout {
     return targets.length;
   }
 
-  private fail(host: Host, rawError: string, code: string): void {
+  private fail(host: Host, rawError: string, code: string, hint?: string): void {
     const error = this.redact(rawError);
     this.set(host, 'failed', error, code);
+    const failed = this.outcomes.get(host.name);
+    if (failed && hint !== undefined) failed.hint = this.redact(hint);
     this.input.journal.host(host.name, 'failed', { error, code });
     const breach = this.budget.fail(host.dc);
     if (breach) this.halt(breachText(breach));
@@ -378,6 +382,11 @@ class Rollout {
       by: this.input.owner,
     }).catch(() => {});
   }
+}
+
+function hintOf(err: unknown): string | undefined {
+  const hint = (err as { hint?: unknown } | undefined)?.hint;
+  return typeof hint === 'string' ? hint : undefined;
 }
 
 function codeOf(err: unknown): string {

@@ -26,9 +26,11 @@ export function channelRefused(err: Error): HostError {
 export class RemoteCommandError extends HostError {
   readonly remoteExit: number;
   readonly stderr: string;
-  constructor(what: string, exitCode: number, stderr: string) {
+  constructor(what: string, exitCode: number, stderr: string, hint?: string) {
     const detail = stderr.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-    super('FLEET_REMOTE_COMMAND', `${what} failed (exit ${exitCode})${detail ? `: ${detail}` : ''}`);
+    super('FLEET_REMOTE_COMMAND', `${what} failed (exit ${exitCode})${detail ? `: ${detail}` : ''}`, {
+      hint,
+    });
     this.remoteExit = exitCode;
     this.stderr = stderr;
   }
