@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -19,8 +21,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { readCurrent, versionOfLink } from './activate.js';
 import { layoutOf } from './layout.js';
+import { asRoot } from './privilege.js';
 import { withinKeep } from './retention.js';
 import { appRunning, pidFile, type ServiceSpec, startService } from './service.js';
+import { deployToItem } from './setup.js';
 import { all, branch, each, program, render, type Script } from './shell.js';
 import { pullArtifact, type RelayAddress, stagedSha } from './stage.js';
 
@@ -211,4 +215,30 @@ test('readCurrent prints the release directory current leads to, nothing without
   // A current whose release was removed by hand leads nowhere.
   rmSync(path.join(real, 'releases', 'v1'), { recursive: true });
   assert.deepEqual(sh(readCurrent(layout)), { code: 0, stdout: '' });
+});
+
+test('setup --check: deploy_to is ready only when the login user can write every directory a deploy writes in', (t) => {
+  // As a deploy user would run it: the probe under the uid of nobody, not root.
+  assert.equal(process.getuid?.(), 0, 'this test runs the probe as nobody: it needs root');
+  const base = mkdtempSync(path.join(os.tmpdir(), 'pier-deploy-to-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  chmodSync(base, 0o755);
+  const layout = layoutOf(path.join(base, 'app'));
+  for (const dir of [layout.root, layout.releases, layout.shared, layout.log])
+    mkdirSync(dir, { recursive: true });
+  for (const dir of [layout.root, layout.shared, layout.log]) chownSync(dir, 65534, 65534);
+  const item = deployToItem(layout, 'nobody', asRoot(false));
+  const probe = () =>
+    spawnSync('setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      '/bin/sh',
+      '-c',
+      render(item.probe),
+    ]).status;
+  // releases/ left to root (a copy made by hand): the first stage would fail there.
+  assert.equal(probe(), 1);
+  chownSync(layout.releases, 65534, 65534);
+  assert.equal(probe(), 0);
 });

@@ -69,10 +69,13 @@ export function toolItem(program: string, debianPackage: string): SetupItem {
 /** `deploy_to` and its releases/ and shared/log/, owned and writable by the login user. */
 export function deployToItem(layout: Layout, user: string, root: AsRoot): SetupItem {
   const tree: Argv = ['mkdir', '-p', layout.releases, layout.log];
+  const writable = [layout.root, layout.releases, layout.shared, layout.log];
   return {
     id: 'deploy-to',
     what: `${layout.root} writable by ${user}`,
-    probe: all(['test', '-w', layout.root], ['test', '-d', layout.releases], ['test', '-d', layout.log]),
+    // Every directory a deploy writes in, not only the root: a releases/ left to root by a copy
+    // made by hand passes `test -w` on the root and fails the first stage.
+    probe: all(...writable.map((dir) => ['test', '-w', dir])),
     fix: all(
       either(
         silently(['mkdir', '-p', layout.root]),
@@ -80,6 +83,9 @@ export function deployToItem(layout: Layout, user: string, root: AsRoot): SetupI
       ),
       either(['test', '-w', layout.root], root([rootTools.install, '-d', '-o', user, layout.root])),
       tree,
+      ...writable
+        .slice(1)
+        .map((dir) => either(['test', '-w', dir], root([rootTools.install, '-d', '-o', user, dir]))),
     ),
     hint: `make ${layout.root} writable by ${user}, or set ssh.sudo so pier setup can`,
   };
