@@ -207,6 +207,8 @@ test(`service.env: \${NAME} from the controller, $$ for $, { file } outside the 
     unset,
     /fleet\.yml:2: service\.env\.URL: \$\{DB_PASS\} is not set in the controller's environment/,
   );
+  // The file itself is fine: the message says what is missing, not that the file is invalid.
+  assert.match(unset, /^fleet\.yml names secrets the controller's environment does not have:\n/);
   const inside = (() => {
     try {
       parseFleet(text.replace('~/k.txt', 'secrets/k.txt'), 'fleet.yml', sources);

@@ -80,9 +80,13 @@ export async function loadFleet(file: string, sources?: SecretSources): Promise<
 }
 
 function configError(fileName: string, messages: string[]): FleetError {
+  // A file that is fine but names a secret the environment lacks is not an invalid file.
+  const onlySecrets = messages.every((message) => message.includes(unsetSecret));
   return new FleetError(
     'FLEET_CONFIG',
-    `${fileName} is not a valid fleet file:\n  ${messages.join('\n  ')}`,
+    onlySecrets
+      ? `${fileName} names secrets the controller's environment does not have:\n  ${messages.join('\n  ')}`
+      : `${fileName} is not a valid fleet file:\n  ${messages.join('\n  ')}`,
     {
       hint: messages.some((message) => message.includes(unsetSecret))
         ? 'export each variable named above in the shell that runs pier: fleet.yml names secrets, their values come from the environment of the controller'
