@@ -150,6 +150,7 @@ test('shared files and directories: required before anything is activated, kept 
   assert.match(check.stdout, /^ {2}shared\/\.env: 4 hosts/m);
   const setup = await pier(app.dir, ['setup']);
   assert.equal(setup.code, 1, setup.stdout);
+  assert.match(setup.stdout, /^setup: 0 hosts changed, 0 unchanged, 4 failed$/m);
   assert.match(
     setup.stdout,
     /shared\/config\/app\.json: missing; put it at \/opt\/hello\/shared\/config\/app\.json/,

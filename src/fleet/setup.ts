@@ -304,7 +304,9 @@ export function setupSummary(result: SetupResult): string {
     lines.push(
       count('changed') + count('failed') === 0
         ? `setup: nothing to change on ${counted(total, 'host')}`
-        : `setup: ${counted(count('changed'), 'host')} changed, ${count('unchanged')} unchanged, ${count('failed')} failed`,
+        : // A host that failed after changing something counts as changed too: the list above
+          // names what changed on it.
+          `setup: ${counted(result.hosts.filter((h) => h.changed.length > 0).length, 'host')} changed, ${count('unchanged')} unchanged, ${count('failed')} failed`,
     );
   }
   if (result.interrupted)
