@@ -39,7 +39,7 @@ export function parseRevisions(lines: readonly string[]): Revision[] {
  * releases, still on disk. The stack is built from revisions.log, oldest line first, as
  * Capistrano's release list works: a healthy deploy puts its version on top; a healthy rollback
  * puts its version on top and takes off the one it rolled back from (`previous`), which comes
- * back only when deployed again. So a second rollback goes one release further back instead of
+ * back only when deployed again, or by `rollback --to` it (going forward: that takes nothing off). So a second rollback goes one release further back instead of
  * returning to the release the first one left, and after a deploy that follows a rollback the
  * target is what ran before that deploy. Lines that did not end healthy change nothing.
  * Undefined when no such release is left.
@@ -56,7 +56,13 @@ export function previousGood(
   };
   for (const revision of revisions) {
     if (revision.result !== 'healthy') continue;
-    if (revision.action === 'rollback' && revision.previous !== revision.version) takeOff(revision.previous);
+    // Only a rollback that went down the stack takes the release it left off; one to a release
+    // not below it (`rollback --to` a release a rollback had taken off) went forward instead.
+    if (revision.action === 'rollback' && revision.previous !== undefined) {
+      const left = stack.indexOf(revision.previous);
+      const target = stack.indexOf(revision.version);
+      if (target >= 0 && left > target) takeOff(revision.previous);
+    }
     takeOff(revision.version);
     stack.push(revision.version);
   }

@@ -179,6 +179,9 @@ test('history: a rollback takes the release it left off the stack until it is de
   assert.equal(previousGood(parseRevisions(failed), 'v3', onDisk), 'v2');
   // A target no longer on disk is skipped.
   assert.equal(previousGood(parseRevisions(once), 'v2', ['v2', 'v3']), undefined);
+  // `rollback --to v3` after v3 was rolled back from goes forward: v2 stays below it.
+  const forward = [...once, line('rollback', 'v3', 'v2')];
+  assert.equal(previousGood(parseRevisions(forward), 'v3', onDisk), 'v2');
 });
 
 test('journal replay: last state wins, previous sticks, a torn line is ignored', () => {
