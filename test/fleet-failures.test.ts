@@ -112,6 +112,14 @@ test('one host down within the budget: the deploy finishes and reports it', { ti
     );
     for (const name of ['ams-1', 'ams-2', 'fra-1', 'sfo-1'])
       assert.equal(await answer(name), 'Hello! from v2');
+    // status names the unreachable host's address and port it tried, as deploy does.
+    const status = await pier(app.dir, ['status']);
+    assert.ok(
+      status.stdout.includes(
+        `cannot connect: connection refused (ECONNREFUSED) at ${fleet.host('sfo-2').address}:22\n`,
+      ),
+      status.stdout,
+    );
   } finally {
     await fleet.startSsh('sfo-2');
   }

@@ -22,6 +22,8 @@ export interface HostStatus {
   revisions: Revision[];
   lock: string | undefined;
   error: string | undefined;
+  /** `address:port` pier tried, for a host it could not connect to (its name is not that address). */
+  tried?: string | undefined;
 }
 
 export interface FleetStatus {
@@ -58,6 +60,10 @@ export async function probeHost(pool: ConnectionPool, host: Host): Promise<HostS
       revisions: [],
       lock: undefined,
       error: describeError(err),
+      tried:
+        (err as { code?: unknown }).code === 'FLEET_SSH_CONNECT' && host.name !== host.address
+          ? `${host.address}:${host.port}`
+          : undefined,
     };
   } finally {
     pool.release(host);
@@ -89,7 +95,7 @@ export function renderStatus(status: FleetStatus, detail: boolean): string {
       h.dc,
       h.error ? 'unreachable' : (h.current ?? '(none)'),
       h.last ? `${lastRun(h.last)} ${h.last.at}` : '-',
-      h.error ?? (h.lock ? `locked by ${h.lock}` : ''),
+      h.error ? `${h.error}${h.tried ? ` at ${h.tried}` : ''}` : h.lock ? `locked by ${h.lock}` : '',
     ]);
     lines.push(table([['host', 'dc', 'current', 'last deploy', 'note'], ...rows]), '');
   }
@@ -106,7 +112,10 @@ export function renderStatus(status: FleetStatus, detail: boolean): string {
   lines.push(table([['dc', 'hosts', 'versions'], ...rows]));
   // Without the table's note column, the causes go under it: one line per cause, its hosts.
   const causes = new Map<string, string[]>();
-  for (const h of status.hosts) if (h.error) causes.set(h.error, [...(causes.get(h.error) ?? []), h.name]);
+  for (const h of status.hosts) {
+    const shown = h.tried ? `${h.name} (${h.tried})` : h.name;
+    if (h.error) causes.set(h.error, [...(causes.get(h.error) ?? []), shown]);
+  }
   if (!detail && causes.size > 0) {
     lines.push('', 'unreachable:');
     for (const [cause, names] of causes) {
