@@ -158,6 +158,7 @@ for (const form of ['node', 'fetch']) {
 test('an app path that does not exist → 500 and a line naming the path', async () => {
   const run = await pierCgi('/nonexistent/app.js', { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });
   assertClearFailure(run, 500, /\/nonexistent\/app\.js does not exist/);
+  assert.equal(run.code, 1, 'the script failed: not exit 0');
 });
 
 test('a TypeScript app module runs from source', async () => {

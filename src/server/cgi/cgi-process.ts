@@ -13,7 +13,7 @@ import { runCgi } from './run-cgi.js';
 /**
  * Answers the CGI request in process.env and stdin with the app named in `argv` (the words
  * after `cgi`). Bad arguments are a misconfigured script: one stderr line and a 500 to the
- * client, exit code 2.
+ * client, exit code 2; an app that cannot be loaded, the same with exit code 1.
  */
 export async function cgiProcess(argv: readonly string[]): Promise<void> {
   const log = (line: string): void => {
@@ -31,7 +31,14 @@ export async function cgiProcess(argv: readonly string[]): Promise<void> {
   process.exitCode = 0;
   // As in workers: a plain string Response is written without building undici's.
   installLightResponse();
-  await runCgi(() => loadCgiApp(args.app), {
+  // An app that cannot be loaded is the script's own failure: the client gets a 500 and the
+  // process exits 1, as a CGI script that failed does (a 500 the app chose exits 0).
+  const load = () =>
+    loadCgiApp(args.app).catch((err: unknown) => {
+      process.exitCode = 1;
+      throw err;
+    });
+  await runCgi(load, {
     limitPost: args.limitPost,
     timeoutMs: args.timeoutMs,
     env: process.env,
