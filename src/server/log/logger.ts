@@ -11,15 +11,24 @@ export interface Logger {
 }
 
 /**
- * A value as it goes on a text line: bare, or in double quotes with `"` escaped and line breaks
- * written `\n`, `\r`. Backslashes stay as they are: a message describeError (errors.ts) already
- * made one line shows its `\n` once, not as `\\n`.
+ * A value as it goes on a text line: bare, or in double quotes with `"` escaped, line breaks
+ * written `\n`, `\r` and other control characters `\u001b` (a value may quote hostile input:
+ * no terminal escape reaches whoever reads the log). Backslashes stay as they are: a message
+ * describeError (errors.ts) already made one line shows its `\n` once, not as `\\n`.
  */
 function textValue(value: string | number | boolean | object): string {
   if (typeof value === 'object') return JSON.stringify(value);
   const text = String(value);
   if (/^[^\s"=]+$/.test(text)) return text;
-  return `"${text.replace(/["\r\n]/g, (c) => (c === '"' ? '\\"' : c === '\r' ? '\\r' : '\\n'))}"`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+  return `"${text.replace(/["\x00-\x1f\x7f]/g, escapeChar)}"`;
+}
+
+function escapeChar(c: string): string {
+  if (c === '"') return '\\"';
+  if (c === '\n') return '\\n';
+  if (c === '\r') return '\\r';
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
 export function createLogger(source: string, json: boolean, write: (line: string) => void): Logger {
