@@ -73,6 +73,16 @@ describe('the echo app as a `pier cgi` shebang script under Apache', () => {
     assert.equal(report.headers['content-type'], 'application/octet-stream');
   });
 
+  test('a body over limit-post: the client gets the 413, not a reset (mod_cgid writes the whole body first)', async () => {
+    const res = await http(`${apache.url}/echo.js`, {
+      method: 'POST',
+      body: Buffer.alloc(20 * 1024 * 1024),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    assert.equal(res.status, 413, apache.log());
+    assert.match(res.body.toString(), /over the limit of 16777216 bytes/);
+  });
+
   test('a 404 from the app is the status Apache sends', async () => {
     const res = await http(`${apache.url}/echo.js?status=404`);
     assert.equal(res.status, 404);

@@ -77,3 +77,36 @@ export function readExactly(open: () => Readable, length: number, limits: BodyLi
     input.on('data', onData).on('end', onEnd).on('error', finish);
   });
 }
+
+/** The most of a refused body a CGI process reads to let its answer through (Apache's LimitRequestBody default). */
+export const maxDiscard = 1024 * 1024 * 1024;
+
+/**
+ * Reads and drops up to `length` bytes (at most maxDiscard) of a body that was refused, until
+ * they are in, stdin ends, or no byte came for `timeoutMs`. Apache's mod_cgid writes the whole
+ * request body to the script before it reads the answer: a script that exits first breaks that
+ * pipe, and Apache resets the client's connection instead of sending the 413 it was given.
+ * Never rejects.
+ */
+export function discardBody(open: () => Readable, length: number, timeoutMs: number): Promise<void> {
+  const wanted = Math.min(length, maxDiscard);
+  if (wanted <= 0) return Promise.resolve();
+  const input = open();
+  return new Promise((resolve) => {
+    let read = 0;
+    let timer = setTimeout(() => finish(), timeoutMs);
+    const finish = (): void => {
+      clearTimeout(timer);
+      input.off('data', onData).off('end', finish).off('error', finish);
+      input.pause();
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      read += chunk.length;
+      clearTimeout(timer);
+      if (read >= wanted) finish();
+      else timer = setTimeout(() => finish(), timeoutMs);
+    };
+    input.on('data', onData).on('end', finish).on('error', finish);
+  });
+}

@@ -9,7 +9,7 @@ import { streamModule } from '../app/stream-module.js';
 import { describeError, statusOf } from '../errors.js';
 import type { CgiOutput } from './cgi-output.js';
 import { cgiSink } from './cgi-sink.js';
-import { type BodyLimits, cgiBodyLength, readExactly } from './read-body.js';
+import { type BodyLimits, cgiBodyLength, discardBody, readExactly } from './read-body.js';
 
 export interface CgiOptions extends BodyLimits {
   env: Readonly<Record<string, string | undefined>>;
@@ -27,7 +27,7 @@ export const defaultCgiLimits: BodyLimits = { limitPost: 16 * 1024 * 1024, timeo
 /** Serves one CGI request; resolves with the response status. */
 export async function runCgi(app: App | (() => Promise<App>), options: CgiOptions): Promise<number> {
   const sink = cgiSink(options.stdout);
-  let head: ReturnType<typeof headFromCgiVars>;
+  let head: ReturnType<typeof headFromCgiVars> | undefined;
   let body: Buffer;
   const source = options.stdin;
   let stdin = typeof source === 'function' ? undefined : source;
@@ -42,6 +42,15 @@ export async function runCgi(app: App | (() => Promise<App>), options: CgiOption
     const status = statusOf(err);
     options.log(`pier cgi: ${describeError(err)}`);
     sendError(sink, status, describeError(err));
+    // Refused before a byte of it was read: the rest of the body is read and dropped, or the
+    // web server may never pass the answer on (discardBody).
+    if (status === 413 && head !== undefined && head.contentLength !== null) {
+      await discardBody(
+        () => (stdin ??= (source as () => Readable)()),
+        head.contentLength,
+        options.timeoutMs,
+      );
+    }
     return status;
   } finally {
     // The body is exactly CONTENT_LENGTH bytes; a server may keep stdin open past it (RFC 3875
