@@ -183,6 +183,14 @@ describe('the generated files pass their own tools', () => {
     assert.notEqual(nginxTest(broken).status, 0, 'nginx -t passed a broken file: the check proves nothing');
   });
 
+  test("nginx lets through the bodies prod.ini's limit-post accepts (nginx's default is 1m)", () => {
+    const site = readFileSync(path.join(repoRoot, 'deploy/nginx/hello.conf'), 'utf8');
+    const ini = readFileSync(path.join(repoRoot, 'deploy/pier/prod.ini'), 'utf8');
+    const limit = /^limit-post = (\S+)$/m.exec(ini)?.[1];
+    assert.ok(limit, 'prod.ini sets limit-post');
+    assert.match(site, new RegExp(`^ {4}client_max_body_size ${limit};$`, 'm'));
+  });
+
   test('apache2 -t accepts deploy/apache/hello.conf (its document root present, in a private /opt)', () => {
     const prefix = path.join(work, 'apache');
     mkdirSync(path.join(prefix, 'logs'), { recursive: true });

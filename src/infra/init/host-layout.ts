@@ -25,6 +25,8 @@ export const nodeBin = '/usr/bin/env node';
 
 export const devHttpSocket = ':9090';
 export const prodSocket = '127.0.0.1:9000';
+/** prod.ini's limit-post, which the nginx site lets through too (nginx's own default is 1m). */
+export const prodLimitPost = '16m';
 
 /** Name of the descriptor the .socket unit passes (FileDescriptorName=). */
 export const activatedSocketName = 'uwsgi';

@@ -1,7 +1,7 @@
 // The nginx server block (the seed's Demo 4): static files from the release, everything else
 // to pier over the uwsgi protocol.
 import { formatValue } from './format-values.js';
-import { prodSocket, releaseRoot } from './host-layout.js';
+import { prodLimitPost, prodSocket, releaseRoot } from './host-layout.js';
 import type { InitOptions } from './init-options.js';
 
 export function nginxSite(o: InitOptions): string {
@@ -12,6 +12,9 @@ server {
     listen 80;
     server_name ${v(o.domain)};
     root ${v(`${releaseRoot(o)}/public`)};
+    # Request bodies up to prod.ini's limit-post reach pier, which refuses larger ones itself
+    # (nginx's default, 1m, would answer 413 to uploads pier accepts).
+    client_max_body_size ${prodLimitPost};
 
     # Static files straight from the release, never through the app.
     location /static/ {

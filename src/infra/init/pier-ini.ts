@@ -1,6 +1,6 @@
 // pier's own settings: the seed's dev.ini and prod.ini, for pier serve.
 import { formatValue } from './format-values.js';
-import { devHttpSocket, prodSocket, releaseRoot } from './host-layout.js';
+import { devHttpSocket, prodLimitPost, prodSocket, releaseRoot } from './host-layout.js';
 import type { InitOptions } from './init-options.js';
 
 export function devIni(o: InitOptions): string {
@@ -30,6 +30,6 @@ harakiri = 30
 max-requests = 10000
 max-requests-delta = 1000
 reload-mercy = 30
-limit-post = 16m
+limit-post = ${prodLimitPost}
 `;
 }
