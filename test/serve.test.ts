@@ -666,3 +666,29 @@ test('logformat json: SIGUSR1 stats are a nested object, not JSON in a string', 
   assert.equal(record.stats.requests, 3);
   assert.ok(Array.isArray(record.stats.workers));
 });
+
+test('a uwsgi packet sent to the HTTP socket (uwsgi_pass at an http-socket): 400, and the log says what it is', async (t) => {
+  const served = await startServe(['--http-socket', '127.0.0.1:0', '--app', echoApp, '--processes', '1']);
+  t.after(() => served.stop());
+  const vars = Buffer.concat(
+    [
+      ['REQUEST_METHOD', 'GET'],
+      ['REQUEST_URI', '/'],
+    ].flatMap(([key, value]) => {
+      const k = Buffer.from(key as string);
+      const v = Buffer.from(value as string);
+      const kl = Buffer.alloc(2);
+      kl.writeUInt16LE(k.length);
+      const vl = Buffer.alloc(2);
+      vl.writeUInt16LE(v.length);
+      return [kl, k, vl, v];
+    }),
+  );
+  const head = Buffer.from([0, vars.length & 0xff, vars.length >> 8, 0]);
+  const answer = await rawExchange(
+    served.addresses[0]?.address ?? '',
+    Buffer.concat([head, vars]).toString('latin1'),
+  );
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  await served.waitForLog(/this looks like a uwsgi packet \(nginx uwsgi_pass\), and this socket speaks HTTP/);
+});

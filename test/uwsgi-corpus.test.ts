@@ -72,6 +72,7 @@ for (const [name, fixture] of await loadFixtures<InvalidUwsgi>(path.join(fixture
       assert.equal(out.errorWithVars, fixture.withVars ?? false, `${replay.name}: vars with the error`);
       first ??= out.error.message;
       assert.equal(out.error.message, first, `${replay.name}: the same message each way`);
+      if (fixture.message) assert.match(out.error.message, fixture.message, replay.name);
     }
   });
 }

@@ -368,8 +368,13 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const text =
       status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    // A uwsgi packet (nginx's uwsgi_pass) starts with modifier1 0, which no HTTP request does.
+    const uwsgi =
+      err.rawPacket?.[0] === 0
+        ? ': this looks like a uwsgi packet (nginx uwsgi_pass), and this socket speaks HTTP; point uwsgi_pass at a `socket` address, or use proxy_pass'
+        : '';
     ctx.log(
-      `http: ${status} from ${socket.remoteAddress ?? 'unix'}: ${err.code ?? ''} ${describeError(err)}`,
+      `http: ${status} from ${socket.remoteAddress ?? 'unix'}: ${err.code ?? ''} ${describeError(err)}${uwsgi}`,
     );
     socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     const line = requestLineOf(err.rawPacket);

@@ -207,9 +207,14 @@ export class UwsgiParser {
     const modifier1 = pending[0] ?? 0;
     this.datasize = pending.readUInt16LE(1);
     if (modifier1 !== 0) {
+      // An HTTP request line starts with a method in capitals: a client speaking HTTP to the
+      // uwsgi socket, not a gateway with an unusual modifier.
+      const start = pending.subarray(0, 4).toString('latin1');
       this.fail(
         'UWSGI_MODIFIER',
-        `uwsgi modifier1 ${modifier1} is not supported: only 0 (a request with vars) is; drop uwsgi_modifier1 from the nginx config`,
+        /^[A-Z]{3}[A-Z ]$/.test(start)
+          ? `this is not a uwsgi packet but an HTTP request ("${start.trimEnd()} …"): this socket speaks the uwsgi protocol (nginx uwsgi_pass); serve HTTP clients on an http-socket`
+          : `uwsgi modifier1 ${modifier1} is not supported: only 0 (a request with vars) is; drop uwsgi_modifier1 from the nginx config`,
       );
       return false;
     }
