@@ -161,6 +161,19 @@ test('an app path that does not exist → 500 and a line naming the path', async
   assert.equal(run.code, 1, 'the script failed: not exit 0');
 });
 
+test('an app that throws while it loads → 500 and a line saying where it threw', async () => {
+  const run = await pierCgi(path.join(repoRoot, 'dist/test/fixtures/broken-app.js'), {
+    REQUEST_METHOD: 'GET',
+    REQUEST_URI: '/',
+  });
+  assertClearFailure(
+    run,
+    500,
+    /this release is broken: missing configuration \(at \S*\/broken-app\.js:2:\d+\)$/,
+  );
+  assert.equal(run.code, 1);
+});
+
 test('a TypeScript app module runs from source', async () => {
   const app = path.join(repoRoot, 'test/fixtures/typescript-app.ts');
   const run = await pierCgi(app, { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });

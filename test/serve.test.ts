@@ -389,6 +389,8 @@ describe('deploys and bad releases', () => {
     assert.equal(result.code, 3);
     assert.equal(result.stderr.match(/worker\.spawn/g)?.length, 2);
     assert.equal(result.stderr.match(/app\.load-failed/g)?.length, 2);
+    // Where the app threw: its own file and line, not pier's loader.
+    assert.match(result.stderr, /app\.load-failed error="[^"]*" at=\S*\/broken-app\.js:2:\d+\n/);
     assert.match(
       result.stderr,
       /master\.halt reason="the app failed to load" error="[^\n]*this release is broken: missing configuration/,

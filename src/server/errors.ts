@@ -50,6 +50,23 @@ export function describeError(err: unknown): string {
   return oneLine(`${err.message}${cause}`);
 }
 
+/**
+ * Where an error was thrown, for a log record: the first frame of its stack (of its cause's,
+ * when it wraps one, as an app that failed to load does) outside Node and outside packages,
+ * as `file:///srv/app.mjs:2:53`. Undefined without one (a syntax error esbuild reported).
+ */
+export function thrownAt(err: unknown): string | undefined {
+  const thrown = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const stack = thrown instanceof Error ? (thrown.stack ?? '') : '';
+  for (const line of stack.split('\n').slice(1)) {
+    // `at fn (/srv/app.mjs:2:53)`, `at file:///srv/app.mjs:2:53`; not `node:internal/…`.
+    const frame = /^at (?:.* \()?((?:file:\/\/)?\/[^()\s]*:\d+:\d+)\)?$/.exec(line.trim());
+    const at = frame?.[1];
+    if (at && !at.includes('/node_modules/')) return at;
+  }
+  return undefined;
+}
+
 // A message may quote hostile input (a header value with CR/LF): keep log records one line.
 function oneLine(text: string): string {
   return text.replace(/[\r\n\0]/g, (c) => (c === '\r' ? '\\r' : c === '\n' ? '\\n' : '\\0'));

@@ -6,7 +6,7 @@ import { headFromCgiVars } from '../app/cgi-vars.js';
 import { dispatch, sendError } from '../app/dispatch.js';
 import type { App } from '../app/handler.js';
 import { streamModule } from '../app/stream-module.js';
-import { describeError, statusOf } from '../errors.js';
+import { describeError, statusOf, thrownAt } from '../errors.js';
 import type { CgiOutput } from './cgi-output.js';
 import { cgiSink } from './cgi-sink.js';
 import { type BodyLimits, cgiBodyLength, discardBody, readExactly } from './read-body.js';
@@ -62,7 +62,8 @@ export async function runCgi(app: App | (() => Promise<App>), options: CgiOption
   try {
     loaded = typeof app === 'function' ? await app() : app;
   } catch (err) {
-    options.log(`pier cgi: ${describeError(err)}`);
+    const at = thrownAt(err);
+    options.log(`pier cgi: ${describeError(err)}${at ? ` (at ${at})` : ''}`);
     sendError(sink, 500);
     return 500;
   }

@@ -6,7 +6,7 @@ import { onBrokenPipe } from '../../common/broken-pipe.js';
 import { installLightResponse } from '../app/light-response.js';
 import { loadApp } from '../app/load-app.js';
 import type { ServeConfig } from '../config/serve-config.js';
-import { describeError } from '../errors.js';
+import { describeError, thrownAt } from '../errors.js';
 import { type MasterMessage, type WorkerCounters, WorkerExit, type WorkerMessage } from '../ipc.js';
 import { createAccessLog } from '../log/access-log.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -45,7 +45,7 @@ async function start(message: Extract<MasterMessage, { type: 'start' }>): Promis
     app = await loadApp(config.app);
   } catch (err) {
     const text = describeError(err);
-    log.warn('app.load-failed', { error: text });
+    log.warn('app.load-failed', { error: text, at: thrownAt(err) });
     stopping = true;
     send({ type: 'boot-error', message: text }, () => process.exit(WorkerExit.appLoad));
     return;
@@ -150,16 +150,6 @@ function onUncaught(err: unknown): void {
   send({ type: 'recycle', reason: 'uncaught exception in the app' });
   setTimeout(() => process.exit(WorkerExit.uncaught), (config?.reloadMercy ?? 0) * 1000).unref();
   stop(true, WorkerExit.uncaught);
-}
-
-/** The first frame of the stack outside Node itself: `file:///srv/app.mjs:2:53`. */
-function thrownAt(err: unknown): string | undefined {
-  const stack = err instanceof Error ? (err.stack ?? '') : '';
-  for (const line of stack.split('\n').slice(1)) {
-    const frame = /\(?((?:file|\/)[^()\s]*:\d+:\d+)\)?\s*$/.exec(line.trim());
-    if (frame && !frame[1]?.startsWith('node:')) return frame[1];
-  }
-  return undefined;
 }
 
 process.on('uncaughtException', onUncaught);
