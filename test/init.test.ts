@@ -131,6 +131,11 @@ describe('pier init writes the repository deploy/ exactly', () => {
       'infra',
     );
     assert.equal(result.status, 0, result.stderr);
+    // The module is not there (yet): written anyway, with a note naming it.
+    assert.match(
+      result.stderr,
+      /^note: build\/server\.js does not exist in \S+: the generated files name it/m,
+    );
     const unit = readFileSync(path.join(project, 'infra/systemd/shop.service'), 'utf8');
     assert.match(unit, /^User=shopper$/m);
     assert.match(

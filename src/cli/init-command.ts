@@ -1,5 +1,8 @@
 // `pier init`: writes an app's infrastructure code (nginx, Apache, pier ini, systemd, install
 // script) under --dir, relative to the current directory (the project root).
+
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { deployFiles } from '../infra/init/deploy-files.js';
 import { initDefaults, type RawInitOptions, validateInitOptions } from '../infra/init/init-options.js';
@@ -27,5 +30,10 @@ export function registerInit(program: Command): void {
       const written = writeDeployFiles(options.dir, deployFiles(options), raw.force === true);
       for (const file of written) process.stdout.write(`${file.state.padEnd(9)} ${file.path}\n`);
       if (project.note) process.stderr.write(`${project.note}\n`);
+      // Written anyway (the module may come later), but a typo should not go unnoticed.
+      if (raw.app !== undefined && !existsSync(path.resolve(options.app)))
+        process.stderr.write(
+          `note: ${options.app} does not exist in ${process.cwd()}: the generated files name it as the app module (--app is relative to the project root)\n`,
+        );
     });
 }
