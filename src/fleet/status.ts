@@ -9,7 +9,7 @@ import { describeError } from './errors.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
 import { describeHolder, parseLockInfo } from './lock.js';
-import { table } from './report/summary.js';
+import { table, triedAddress } from './report/summary.js';
 import { parseRevisions, type Revision } from './rollout/history.js';
 import type { ConnectionPool } from './ssh/connection-pool.js';
 
@@ -60,10 +60,7 @@ export async function probeHost(pool: ConnectionPool, host: Host): Promise<HostS
       revisions: [],
       lock: undefined,
       error: describeError(err),
-      tried:
-        (err as { code?: unknown }).code === 'FLEET_SSH_CONNECT' && host.name !== host.address
-          ? `${host.address}:${host.port}`
-          : undefined,
+      tried: triedAddress(host, (err as { code?: string }).code),
     };
   } finally {
     pool.release(host);

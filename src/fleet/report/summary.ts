@@ -50,19 +50,30 @@ export function failureGroups(
 }
 
 /**
+ * `address:port` pier tried for a host it could not connect to (error code FLEET_SSH_CONNECT),
+ * unless the host's name is that address: failure messages leave it out so that hosts with the
+ * same problem group, and the lists of hosts show it.
+ */
+export function triedAddress(
+  host: { name: string; address: string; port: number },
+  code: string | undefined,
+): string | undefined {
+  return code === 'FLEET_SSH_CONNECT' && host.name !== host.address
+    ? `${host.address}:${host.port}`
+    : undefined;
+}
+
+/**
  * One entry per failure message: its count, then up to 8 of its hosts. A host that could not be
  * reached is shown with the address and port pier tried (the message leaves them out, so that
  * hosts with the same problem group), unless its name is that address.
  */
 export function groupedFailures(hosts: readonly HostOutcome[]): string[] {
   const where = new Map<string, string>();
-  for (const outcome of hosts) {
-    const { name, address, port } = outcome.host;
-    if (outcome.code === 'FLEET_SSH_CONNECT' && name !== address)
-      where.set(name, `${name} (${address}:${port})`);
-  }
   const hints = new Map<string, string>();
   for (const outcome of hosts) {
+    const tried = triedAddress(outcome.host, outcome.code);
+    if (tried) where.set(outcome.host.name, `${outcome.host.name} (${tried})`);
     if (outcome.state === 'failed' && outcome.hint && outcome.error && !hints.has(outcome.error))
       hints.set(outcome.error, outcome.hint);
   }

@@ -39,8 +39,9 @@ export function parseRevisions(lines: readonly string[]): Revision[] {
  * releases, still on disk. The stack is built from revisions.log, oldest line first, as
  * Capistrano's release list works: a healthy deploy puts its version on top; a healthy rollback
  * puts its version on top and takes off the one it rolled back from (`previous`), which comes
- * back only when deployed again, or by `rollback --to` it (going forward: that takes nothing off). So a second rollback goes one release further back instead of
- * returning to the release the first one left, and after a deploy that follows a rollback the
+ * back only when deployed again, or by `rollback --to` it (going forward: that takes nothing
+ * off). So a second rollback goes one release further back instead of returning to the release
+ * the first one left, and after a deploy that follows a rollback the
  * target is what ran before that deploy. Lines that did not end healthy change nothing.
  * Undefined when no such release is left.
  */

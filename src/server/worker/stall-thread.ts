@@ -5,17 +5,17 @@ import { workerData } from 'node:worker_threads';
 import { combinedLine, jsonLine } from '../log/access-log.js';
 import type { ProtocolName } from '../protocol.js';
 
-const { buffer, texts, accessLog, harakiriMs, label } = workerData as {
+const { buffer, texts, layout, accessLog, harakiriMs, label } = workerData as {
   buffer: SharedArrayBuffer;
   texts: SharedArrayBuffer | undefined;
+  /** stall-watchdog.ts's slot layout. */
+  layout: { fields: number; accessTextBytes: number; waiting: number };
   accessLog: 'combined' | 'json' | undefined;
   harakiriMs: number;
   label: string;
 };
 const shared = new Float64Array(buffer);
-const fields = 5;
-const waiting = 1;
-const accessTextBytes = 1024;
+const { fields, accessTextBytes, waiting } = layout;
 
 /** The access line of a request the thread answered, from what begin() copied; '' without. */
 function accessLine(slot: number, status: number, bytes: number, now: number): string {

@@ -14,7 +14,7 @@ import type { RequestRecord } from '../protocol.js';
 const fields = 5;
 export const SlotState = { free: 0, waiting: 1, headSent: 2 } as const;
 /** Bytes of shared memory per slot for what the access line needs; longer fields are cut. */
-export const accessTextBytes = 1024;
+const accessTextBytes = 1024;
 const fieldChars = 160;
 
 /** What begin() needs to write a request's access line: the record's fields but the result. */
@@ -49,7 +49,15 @@ export function startStallWatchdog(
   const free: number[] = [];
   for (let slot = capacity - 1; slot >= 0; slot--) free.push(slot);
   const thread = new Worker(new URL('./stall-thread.js', import.meta.url), {
-    workerData: { buffer: shared.buffer, texts: texts?.buffer, accessLog, harakiriMs, label },
+    // The slot layout travels with the memory: the thread has no copy of its own to drift.
+    workerData: {
+      buffer: shared.buffer,
+      texts: texts?.buffer,
+      layout: { fields, accessTextBytes, waiting: SlotState.waiting },
+      accessLog,
+      harakiriMs,
+      label,
+    },
   });
   thread.unref();
   return {
