@@ -28,6 +28,7 @@ export async function startServe(
   });
   let log = '';
   let output = '';
+  let stopping = false;
   const waiters = new Set<() => void>();
   child.stderr?.setEncoding('utf8').on('data', (text: string) => {
     log += text;
@@ -79,11 +80,17 @@ export async function startServe(
     output: () => output,
     waitForLog,
     signal: (name) => {
-      if (child.exitCode === null) process.kill(child.pid ?? 0, name);
+      if (child.exitCode === null) {
+        if (name === 'SIGTERM' || name === 'SIGINT' || name === 'SIGQUIT') stopping = true;
+        process.kill(child.pid ?? 0, name);
+      }
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
-        process.kill(child.pid ?? 0, 'SIGTERM');
+        // A stop the test already asked for is only waited for: a second SIGTERM can land while
+        // Node tears the process down, after it has put back the default signal actions, and
+        // the exit status would then say "killed by SIGTERM" for a clean exit.
+        if (!stopping) process.kill(child.pid ?? 0, 'SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         const code = await exited;
         clearTimeout(timer);
