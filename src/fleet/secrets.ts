@@ -1,5 +1,7 @@
 // service.env resolved on the controller, once, before any host is contacted. A value is text
-// from fleet.yml, where `${NAME}` stands for the controller's environment variable NAME and `$$`
+// from fleet.yml, where `${NAME}` stands for the controller's environment variable NAME (set and
+// not empty), `${NAME:-text}` for NAME or, when it is unset or empty, the text, `${NAME-text}` for
+// NAME or, only when it is unset, the text (the shell's forms, POSIX.1-2017 XCU 2.6.2), and `$$`
 // for a literal `$`; or `{ file: PATH }`, the bytes of a file on the controller outside the
 // repository (one final newline dropped). Values that come from the environment or a file are
 // secrets: they travel to hosts only on stdin (commands/environment.ts), and what pier prints or
@@ -7,8 +9,12 @@
 import path from 'node:path';
 import type { EnvSource } from './inventory/schema.js';
 
-/** How an issue about a ${NAME} missing from the controller's environment ends. */
-export const unsetSecret = "is not set in the controller's environment";
+/**
+ * Whether a message of resolveEnv's is about a secret the controller has no value for (a variable
+ * unset or empty, a file unreadable or empty), rather than about fleet.yml itself.
+ */
+export const isMissingSecret = (message: string): boolean =>
+  / in the controller's environment| on the controller\b/.test(message);
 
 export interface SecretSources {
   /** The controller's environment (the CLI passes process.env). */
@@ -39,7 +45,8 @@ export interface EnvIssue {
 }
 
 const reference = /\$(\$|\{([^}]*)\})/g;
-const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** NAME, then an optional default: `:-text` (unset or empty) or `-text` (unset). */
+const variableReference = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*))?$/s;
 
 /**
  * Resolves every value; `sources` undefined: only checks the references' syntax (values stay
@@ -67,6 +74,7 @@ export function resolveEnv(
       }
       try {
         values[key] = sources.readFile(file).replace(/\n$/, '');
+        if (values[key] === '') issues.push({ key, message: `${source.file} is empty on the controller` });
       } catch (err) {
         issues.push({
           key,
@@ -76,20 +84,28 @@ export function resolveEnv(
       continue;
     }
     let secret = false;
-    const text = source.replace(reference, (whole, inner: string, name: string | undefined) => {
+    const text = source.replace(reference, (whole, inner: string, body: string | undefined) => {
       if (inner === '$') return '$';
       secret = true;
-      if (name === undefined || !variableName.test(name)) {
+      const [, name, operator, fallback] = variableReference.exec(body ?? '') ?? [];
+      if (name === undefined) {
         issues.push({
           key,
-          message: `${whole}: expected \${NAME} with a variable name (use $$ for a literal $)`,
+          message: `${whole}: expected \${NAME}, \${NAME:-default} or \${NAME-default} with a variable name (use $$ for a literal $)`,
         });
         return '';
       }
-      const value = sources?.env[name];
-      if (sources && value === undefined) {
-        issues.push({ key, message: `\${${name}} ${unsetSecret}` });
-      }
+      if (!sources) return '';
+      const value = sources.env[name];
+      if (operator === ':-') return value || (fallback ?? '');
+      if (operator === '-') return value ?? fallback ?? '';
+      if (value === undefined)
+        issues.push({ key, message: `\${${name}} is not set in the controller's environment` });
+      else if (value === '')
+        issues.push({
+          key,
+          message: `\${${name}} is empty in the controller's environment (\${${name}:-} allows that)`,
+        });
       return value ?? '';
     });
     entries.push({ key, shown: source, secret });

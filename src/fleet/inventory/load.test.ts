@@ -208,7 +208,7 @@ test(`service.env: \${NAME} from the controller, $$ for $, { file } outside the 
     /fleet\.yml:2: service\.env\.URL: \$\{DB_PASS\} is not set in the controller's environment/,
   );
   // The file itself is fine: the message says what is missing, not that the file is invalid.
-  assert.match(unset, /^fleet\.yml names secrets the controller's environment does not have:\n/);
+  assert.match(unset, /^fleet\.yml names secrets that have no value on the controller:\n/);
   const inside = (() => {
     try {
       parseFleet(text.replace('~/k.txt', 'secrets/k.txt'), 'fleet.yml', sources);
@@ -218,4 +218,55 @@ test(`service.env: \${NAME} from the controller, $$ for $, { file } outside the 
     return '';
   })();
   assert.match(inside, /service\.env\.KEY: secrets\/k\.txt is inside the repository/);
+});
+
+test('service.env: an empty secret is refused, unless a default form allows it', () => {
+  const sources = (env: Record<string, string>, file = 'key-bytes\n') => ({
+    env,
+    readFile: () => file,
+    home: '/home/me',
+    repo: '/src/app',
+  });
+  const messageOf = (text: string, from: ReturnType<typeof sources>): string => {
+    try {
+      parseFleet(text, 'fleet.yml', from);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  };
+  // An exported but empty variable (`export DB_PASS=` or a command that printed nothing).
+  const plain = withService(`, env: { URL: "postgres://app:\${DB_PASS}@db/x" }`);
+  const empty = messageOf(plain, sources({ DB_PASS: '' }));
+  assert.match(empty, /^fleet\.yml names secrets that have no value on the controller:\n/);
+  assert.match(
+    empty,
+    /fleet\.yml:2: service\.env\.URL: \$\{DB_PASS\} is empty in the controller's environment \(\$\{DB_PASS:-\} allows that\)/,
+  );
+  // The shell's default forms: `:-` for unset or empty, `-` for unset only.
+  const defaults = withService(
+    `, env: { A: "\${X:-fallback}", B: "\${X-fallback}", C: "\${Y:-}", D: "\${Y-}" }`,
+  );
+  assert.deepEqual(parseFleet(defaults, 'fleet.yml', sources({ X: '' })).env.values, {
+    A: 'fallback',
+    B: '',
+    C: '',
+    D: '',
+  });
+  assert.deepEqual(parseFleet(defaults, 'fleet.yml', sources({ X: 'set', Y: 'y' })).env.values, {
+    A: 'set',
+    B: 'set',
+    C: 'y',
+    D: 'y',
+  });
+  assert.match(
+    messageOf(withService(`, env: { A: "\${X:=y}" }`), sources({})),
+    /service\.env\.A: \$\{X:=y\}: expected \$\{NAME\}, \$\{NAME:-default\} or \$\{NAME-default\}/,
+  );
+  // An empty secret file, as one created and never filled.
+  const fromFile = withService(', env: { KEY: { file: ~/k.txt } }');
+  assert.match(
+    messageOf(fromFile, sources({}, '\n')),
+    /service\.env\.KEY: ~\/k\.txt is empty on the controller/,
+  );
 });

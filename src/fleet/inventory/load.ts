@@ -6,7 +6,7 @@ import { isMap, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { closest } from '../../common/closest-name.js';
 import { FleetError } from '../errors.js';
-import { type SecretSources, unsetSecret } from '../secrets.js';
+import { isMissingSecret, type SecretSources } from '../secrets.js';
 import { type ConfigIssue, type Fleet, formatPath, InventoryIssues, resolveFleet } from './inventory.js';
 import { fleetSchema } from './schema.js';
 
@@ -80,16 +80,16 @@ export async function loadFleet(file: string, sources?: SecretSources): Promise<
 }
 
 function configError(fileName: string, messages: string[]): FleetError {
-  // A file that is fine but names a secret the environment lacks is not an invalid file.
-  const onlySecrets = messages.every((message) => message.includes(unsetSecret));
+  // A file that is fine but names a secret the controller has no value for is not an invalid file.
+  const onlySecrets = messages.every(isMissingSecret);
   return new FleetError(
     'FLEET_CONFIG',
     onlySecrets
-      ? `${fileName} names secrets the controller's environment does not have:\n  ${messages.join('\n  ')}`
+      ? `${fileName} names secrets that have no value on the controller:\n  ${messages.join('\n  ')}`
       : `${fileName} is not a valid fleet file:\n  ${messages.join('\n  ')}`,
     {
-      hint: messages.some((message) => message.includes(unsetSecret))
-        ? 'export each variable named above in the shell that runs pier: fleet.yml names secrets, their values come from the environment of the controller'
+      hint: messages.some(isMissingSecret)
+        ? 'give each secret named above its value on the controller: export the variable in the shell that runs pier, or fill the file (fleet.yml names secrets, their values come from the controller)'
         : 'see docs/fleet.md for every key',
       exitCode: 2,
     },
