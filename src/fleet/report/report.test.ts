@@ -111,6 +111,29 @@ test('summary table and failures grouped by message', () => {
   assert.deepEqual(groupedFailures(hinted), [
     '2 hosts: cannot connect: connection refused (ECONNREFUSED)\n    a2, f1\n    hint: bring the host back, or take it out of fleet.yml',
   ]);
+  // Hosts with their own deploy_to and the same failure: one group, the path as <deploy_to>;
+  // a group of one deploy_to keeps the path, and /srv/a2 is not taken for /srv/a.
+  const crashed = (name: string, deployTo: string, extra = '') =>
+    outcome(
+      { ...host(name, 'ams'), deployTo },
+      'failed',
+      `the app exited before its health check passed; see ${deployTo}/shared/log/app.log${extra}`,
+    );
+  assert.deepEqual(
+    groupedFailures([
+      crashed('a1', '/srv/a'),
+      crashed('a2', '/srv/b'),
+      crashed('a3', '/srv/c'),
+      crashed('a4', '/srv/d', ' (exit 3)'),
+      outcome({ ...host('a5', 'ams'), deployTo: '/srv/a' }, 'failed', 'cannot write /srv/a2/x'),
+      outcome({ ...host('a6', 'ams'), deployTo: '/srv/b' }, 'failed', 'cannot write /srv/a2/x'),
+    ]),
+    [
+      '3 hosts: the app exited before its health check passed; see <deploy_to>/shared/log/app.log\n    a1, a2, a3',
+      '2 hosts: cannot write /srv/a2/x\n    a5, a6',
+      '1 host: the app exited before its health check passed; see /srv/d/shared/log/app.log (exit 3)\n    a4',
+    ],
+  );
 });
 
 test('the outcome line never says done while a lock of the run remains', () => {

@@ -34,19 +34,43 @@ export interface FailureGroup {
   hosts: string[];
 }
 
+/**
+ * Groups failed hosts by their error message. Hosts whose messages differ only in their own
+ * `deploy_to` (a path in the message, as in "see /srv/a/shared/log/app.log") share a group, whose
+ * message then reads `<deploy_to>` in its place; a group of one deploy_to keeps the path.
+ */
 export function failureGroups(
-  hosts: ReadonlyArray<{ state: string; error: string | undefined; name?: string; host?: { name: string } }>,
+  hosts: ReadonlyArray<{
+    state: string;
+    error: string | undefined;
+    name?: string;
+    host?: { name: string; deployTo?: string };
+  }>,
 ): FailureGroup[] {
-  const groups = new Map<string, string[]>();
+  const groups = new Map<string, { message: string; names: string[]; deployTos: Set<string> }>();
   for (const outcome of hosts) {
     if (outcome.state !== 'failed') continue;
     const message = outcome.error ?? 'unknown error';
-    const name = outcome.name ?? outcome.host?.name ?? '?';
-    groups.set(message, [...(groups.get(message) ?? []), name]);
+    const key = messageKey(message, outcome.host?.deployTo);
+    const group = groups.get(key) ?? { message, names: [], deployTos: new Set() };
+    group.names.push(outcome.name ?? outcome.host?.name ?? '?');
+    group.deployTos.add(outcome.host?.deployTo ?? '');
+    groups.set(key, group);
   }
   return [...groups]
-    .sort((a, b) => b[1].length - a[1].length)
-    .map(([message, names]) => ({ message, hosts: names }));
+    .sort((a, b) => b[1].names.length - a[1].names.length)
+    .map(([key, group]) => ({ message: group.deployTos.size > 1 ? key : group.message, hosts: group.names }));
+}
+
+/** `message` with the host's own deploy_to (a whole path component sequence) as `<deploy_to>`. */
+function messageKey(message: string, deployTo: string | undefined): string {
+  if (!deployTo || deployTo === '/') return message;
+  // Only where the path ends there or continues with a `/`: /srv/app is not part of /srv/app2.
+  return message
+    .split(deployTo)
+    .reduce((out, part, i) =>
+      i === 0 ? part : /^(\/|$|[^\w.-])/.test(part) ? `${out}<deploy_to>${part}` : `${out}${deployTo}${part}`,
+    );
 }
 
 /**
@@ -74,13 +98,13 @@ export function groupedFailures(hosts: readonly HostOutcome[]): string[] {
   for (const outcome of hosts) {
     const tried = triedAddress(outcome.host, outcome.code);
     if (tried) where.set(outcome.host.name, `${outcome.host.name} (${tried})`);
-    if (outcome.state === 'failed' && outcome.hint && outcome.error && !hints.has(outcome.error))
-      hints.set(outcome.error, outcome.hint);
+    if (outcome.state === 'failed' && outcome.hint && !hints.has(outcome.host.name))
+      hints.set(outcome.host.name, outcome.hint);
   }
   return failureGroups(hosts).map(({ message, hosts: names }) => {
     const listed = names.slice(0, 8).map((name) => where.get(name) ?? name);
     const shown = listed.join(', ') + (names.length > 8 ? `, … (${names.length - 8} more)` : '');
-    const hint = hints.get(message);
+    const hint = names.map((name) => hints.get(name)).find((found) => found !== undefined);
     return `${counted(names.length, 'host')}: ${message}\n    ${shown}${hint ? `\n    hint: ${hint}` : ''}`;
   });
 }
