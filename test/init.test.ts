@@ -129,6 +129,8 @@ describe('pier init writes the repository deploy/ exactly', () => {
       'build/server.js',
       '--dir',
       'infra',
+      '--socket',
+      '127.0.0.1:9001',
     );
     assert.equal(result.status, 0, result.stderr);
     // The module is not there (yet): written anyway, with a note naming it.
@@ -146,9 +148,17 @@ describe('pier init writes the repository deploy/ exactly', () => {
       readFileSync(path.join(project, 'infra/nginx/shop.conf'), 'utf8'),
       /server_name shop\.example\.com;/,
     );
+    const prodIni = readFileSync(path.join(project, 'infra/pier/prod.ini'), 'utf8');
+    assert.match(prodIni, /^app = \/opt\/shop\/current\/build\/server\.js$/m);
+    // A second app on the same host: its own uwsgi socket, in each file that names it.
+    assert.match(prodIni, /^socket = 127\.0\.0\.1:9001$/m);
     assert.match(
-      readFileSync(path.join(project, 'infra/pier/prod.ini'), 'utf8'),
-      /^app = \/opt\/shop\/current\/build\/server\.js$/m,
+      readFileSync(path.join(project, 'infra/nginx/shop.conf'), 'utf8'),
+      /uwsgi_pass 127\.0\.0\.1:9001;/,
+    );
+    assert.match(
+      readFileSync(path.join(project, 'infra/systemd/shop.socket'), 'utf8'),
+      /^ListenStream=127\.0\.0\.1:9001$/m,
     );
     assert.match(
       readFileSync(path.join(project, 'infra/apache/www/app.js'), 'utf8'),

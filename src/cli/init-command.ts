@@ -23,6 +23,11 @@ export function registerInit(program: Command): void {
     .option('--user <name>', 'system user the service runs as (default: the name)')
     .option('--domain <name>', 'server name for nginx and Apache (default: <name>.localhost)')
     .option('--dir <path>', 'where to write, relative to the project root', initDefaults.dir)
+    .option(
+      '--socket <address>',
+      "prod.ini's uwsgi socket, which nginx's uwsgi_pass and the .socket unit name too; one per app on a host",
+      initDefaults.socket,
+    )
     .option('--force', 'overwrite files that exist with other content')
     .action((raw: RawInitOptions & { force?: boolean }) => {
       const project = projectPier(process.cwd());

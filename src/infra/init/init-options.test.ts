@@ -15,6 +15,7 @@ describe('pier init options', () => {
       user: 'hello',
       domain: 'hello.localhost',
       dir: 'deploy',
+      socket: '127.0.0.1:9000',
     });
     assert.equal(validateInitOptions({ name: 'shop' }).user, 'shop');
     // In an app's own project pier is a dependency, and its Hello is found there.
@@ -44,6 +45,13 @@ describe('pier init options', () => {
     [{ app: 'dist/app.py' }, '--app "dist/app.py" is not a .js/.mjs/.cjs/.ts/.mts module'],
     [{ dir: 'deploy/$(whoami)' }, '--dir "deploy/$(whoami)" contains "$"'],
     [{ dir: 'a//b' }, '--dir "a//b" has an empty or ".." segment'],
+    [{ socket: ':9001' }, '--socket ":9001" has no address: name the interface, e.g. 127.0.0.1'],
+    [{ socket: '127.0.0.1:70000' }, '--socket "127.0.0.1:70000" has port 70000, out of range 1-65535'],
+    [{ socket: '127.0.0.1:0' }, '--socket "127.0.0.1:0" has port 0, out of range 1-65535'],
+    [{ socket: '300.0.0.1:9000' }, '--socket "300.0.0.1:9000" is not an IPv4 address'],
+    [{ socket: '127.0.0.1' }, '--socket "127.0.0.1" is not in the allowed form'],
+    [{ socket: 'localhost:9000' }, '--socket "localhost:9000" contains "l"'],
+    [{ socket: '127.0.0.1:9000;' }, '--socket "127.0.0.1:9000;" contains ";"'],
   ];
   for (const [input, message] of refused) {
     test(`refused: ${JSON.stringify(input)}`, () => {

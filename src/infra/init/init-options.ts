@@ -3,7 +3,7 @@
 // needs no quoting in any of them; anything else is refused with the flag, the offending
 // character and what is allowed, before a single file is written.
 import { InfraError } from '../errors.js';
-import { inPier } from './host-layout.js';
+import { inPier, prodSocket } from './host-layout.js';
 
 export interface InitOptions {
   /** The app's name: unit, site, /opt/<name>. */
@@ -17,6 +17,11 @@ export interface InitOptions {
   /** Where the files go, relative to the project root (the release root once deployed). */
   dir: string;
   /**
+   * The uwsgi socket of prod.ini, `IPv4:PORT`: where pier listens, systemd's .socket unit
+   * listens, and nginx's uwsgi_pass connects. Each app on a host needs its own.
+   */
+  socket: string;
+  /**
    * Where pier's package is, relative to the project root: '' in pier's own tree (this
    * repository, or a project with no package.json of its own), `node_modules/pier` in an app's
    * (pier as one of its dependencies). Not a flag: read from the project's package.json.
@@ -26,7 +31,12 @@ export interface InitOptions {
 
 export type RawInitOptions = Partial<Record<Exclude<keyof InitOptions, 'pier'>, string>>;
 
-export const initDefaults = { name: 'hello', app: 'dist/src/hello/hello.js', dir: 'deploy' } as const;
+export const initDefaults = {
+  name: 'hello',
+  app: 'dist/src/hello/hello.js',
+  dir: 'deploy',
+  socket: prodSocket,
+} as const;
 
 interface Rule {
   flag: string;
@@ -81,6 +91,20 @@ const rules: Record<Exclude<keyof InitOptions, 'pier'>, Rule> = {
       (/\.(m?js|cjs|m?ts|cts|tsx)$/.test(value) ? undefined : 'is not a .js/.mjs/.cjs/.ts/.mts module'),
   },
   dir: pathRule('--dir', 'inside the project'),
+  socket: {
+    flag: '--socket',
+    chars: /[0-9.:]/,
+    pattern: /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/,
+    allowed: 'IPv4:PORT, the address nginx reaches the app on, e.g. 127.0.0.1:9001 (port 1-65535)',
+    extra: (value) => {
+      const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/.exec(value);
+      if (!match)
+        return value.startsWith(':') ? 'has no address: name the interface, e.g. 127.0.0.1' : undefined;
+      if (match.slice(1, 5).some((octet) => Number(octet) > 255)) return 'is not an IPv4 address';
+      const port = Number(match[5]);
+      return port < 1 || port > 65535 ? `has port ${port}, out of range 1-65535` : undefined;
+    },
+  },
 };
 
 /**
@@ -97,6 +121,7 @@ export function validateInitOptions(raw: RawInitOptions, pier = ''): InitOptions
     user: check('user', raw.user ?? name),
     domain: check('domain', raw.domain ?? `${name}.localhost`),
     dir: check('dir', (raw.dir ?? initDefaults.dir).replace(/\/+$/, '')),
+    socket: check('socket', raw.socket ?? initDefaults.socket),
   };
 }
 

@@ -1,7 +1,7 @@
 // The nginx server block (the seed's Demo 4): static files from the release, everything else
 // to pier over the uwsgi protocol.
 import { formatValue } from './format-values.js';
-import { prodLimitPost, prodSocket, releaseRoot } from './host-layout.js';
+import { prodLimitPost, releaseRoot } from './host-layout.js';
 import type { InitOptions } from './init-options.js';
 
 export function nginxSite(o: InitOptions): string {
@@ -24,7 +24,7 @@ server {
 
     location / {
         include /etc/nginx/uwsgi_params;
-        uwsgi_pass ${v(prodSocket)};
+        uwsgi_pass ${v(o.socket)};
         # Request headers travel as HTTP_* variables; one set here replaces the client's own.
         # (Host needs none: uwsgi_params sends HTTP_HOST as $host, and twice would be two.)
         uwsgi_param HTTP_X_REAL_IP $remote_addr;

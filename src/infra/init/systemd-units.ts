@@ -3,7 +3,7 @@
 // descriptor to the service whenever it is active, and prod.ini takes the descriptor bound to
 // its own address, so one unit serves with and without socket activation.
 import { formatValue } from './format-values.js';
-import { activatedSocketName, nodeBin, pierCli, prodSocket, releaseRoot } from './host-layout.js';
+import { activatedSocketName, nodeBin, pierCli, releaseRoot } from './host-layout.js';
 import type { InitOptions } from './init-options.js';
 
 export function serviceUnit(o: InitOptions): string {
@@ -77,7 +77,7 @@ export function socketUnit(o: InitOptions): string {
 Description=${v(o.name)} uwsgi socket (pier serve)
 
 [Socket]
-ListenStream=${v(prodSocket)}
+ListenStream=${v(o.socket)}
 # pier's ini can also name it: socket = fd:${activatedSocketName}
 FileDescriptorName=${activatedSocketName}
 Backlog=1024
