@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { loadServeConfig } from './load-config.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pier-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(path.join(dir, 'app.js'), 'export default () => new Response("x");\n');
 
 function ini(name: string, text: string): string {
