@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  chmodSync,
+  copyFileSync,
   existsSync,
   mkdtempSync,
   readdirSync,
@@ -376,6 +378,28 @@ describe('deploys and bad releases', () => {
       served.signal('SIGHUP');
       await served.waitForLog(/reload\.aborted[^\n]*this release is broken/);
       assert.equal((await http(`${served.url}/`)).body.toString(), 'ok', 'the running workers keep serving');
+    } finally {
+      await served.stop();
+    }
+  });
+
+  test('a reload that cannot start a worker (its Node removed) is aborted: the master and its workers stay', async (t) => {
+    // The master runs a copy of Node that is then deleted, as a release's bundled Node is when
+    // the release is removed: a new worker cannot be spawned (ENOENT).
+    const dir = mkdtempSync(path.join(tmpdir(), 'pier-gone-node-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const node = path.join(dir, 'node');
+    copyFileSync(process.execPath, node);
+    chmodSync(node, 0o755);
+    const served = await startServe(['--http-socket', '127.0.0.1:0', '--app', echoApp, '--processes', '2'], {
+      node,
+    });
+    try {
+      rmSync(node);
+      served.signal('SIGHUP');
+      await served.waitForLog(/reload\.aborted[^\n]*cannot start a worker: spawn \S*node ENOENT/);
+      assert.equal((await http(`${served.url}/`)).status, 200, 'the running workers keep serving');
+      assert.equal(served.child.exitCode, null, 'the master runs on');
     } finally {
       await served.stop();
     }

@@ -19,9 +19,9 @@ export interface Served {
 
 export async function startServe(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; bin?: string } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; bin?: string; node?: string } = {},
 ): Promise<Served> {
-  const child = spawn(process.execPath, [options.bin ?? pierBin, 'serve', ...args], {
+  const child = spawn(options.node ?? process.execPath, [options.bin ?? pierBin, 'serve', ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -306,6 +306,17 @@ export class Master {
           worker.bootError = message.message;
         }
       });
+      // The worker could not be started at all (its Node or pier's worker module gone, say:
+      // removed with an old release): a boot failure like any other, never the master's end.
+      // Messages sent to it fail too (EPIPE): every error is taken here, and the spawn's ends it.
+      let ended = false;
+      child.on('error', (err) => {
+        worker.bootError ??= `cannot start a worker: ${err.message}`;
+        if (child.pid === undefined && !ended) {
+          ended = true;
+          child.emit('exit', null, null);
+        }
+      });
       child.on('exit', (code, signal) => {
         clearTimeout(bootTimer);
         clearTimeout(worker.mercyTimer);
@@ -407,8 +418,10 @@ export class Master {
   private reportStatus(): void {
     const ready = this.workers.filter((w) => w.state === 'ready').length;
     const requests = this.workers.reduce((sum, w) => sum + w.counters.requests, 0);
+    // The files new workers start from, for whoever removes old releases (pier deploy's
+    // retention keeps the release they are in: fleet/rollout/host-steps.ts finishHost).
     this.hooks.status?.(
-      `${ready} of ${this.config.processes} workers ready, ${requests} requests served by the current workers`,
+      `${ready} of ${this.config.processes} workers ready, ${requests} requests served by the current workers; workers start from ${workerMain} on ${process.execPath}`,
     );
   }
 
