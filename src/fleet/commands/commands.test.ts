@@ -279,8 +279,22 @@ test('retention and relay commands', () => {
   assert.deepEqual(splitReleaseProbe('100 v1\n200 v2\n--pier-section--\nline 1\n\nline 2\n'), {
     list: '100 v1\n200 v2\n',
     revisions: ['line 1', 'line 2'],
+    status: '',
   });
-  assert.deepEqual(splitReleaseProbe('--pier-section--\n'), { list: '', revisions: [] });
+  assert.deepEqual(splitReleaseProbe('--pier-section--\n'), { list: '', revisions: [], status: '' });
+  // Service manager systemd: the unit's status text too, where pier serve names its files.
+  assert.equal(
+    render(probeReleases(layout, 'hello')),
+    `${render(probeReleases(layout))}; echo --pier-section--; systemctl show --property=StatusText --value hello 2>/dev/null || true`,
+  );
+  assert.deepEqual(
+    splitReleaseProbe('100 v1\n--pier-section--\nline 1\n--pier-section--\n2 of 2 workers ready\n'),
+    {
+      list: '100 v1\n',
+      revisions: ['line 1'],
+      status: '2 of 2 workers ready',
+    },
+  );
   assert.equal(
     render(removeReleases(layout, ['v1', 'v2'])),
     'rm -rf /opt/hello/releases/v1 /opt/hello/releases/v2',

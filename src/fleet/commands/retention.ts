@@ -12,9 +12,11 @@ export const revisionsRead = 200;
 
 /**
  * One round trip: a `<mtime> <name>` line per release directory, a marker line, then the tail of
- * revisions.log (either part empty when absent).
+ * revisions.log (either part empty when absent). With `unit` (service manager systemd), another
+ * marker line and the unit's status text (`systemctl show`, no privilege needed), which names
+ * the release a running pier serve starts its workers from (rollout/retention.ts releasesInUse).
  */
-export function probeReleases(layout: Layout): Script {
+export function probeReleases(layout: Layout, unit?: string): Script {
   return each(
     optional([
       ...['find', layout.releases, '-mindepth', '1', '-maxdepth', '1', '-type', 'd'],
@@ -22,6 +24,9 @@ export function probeReleases(layout: Layout): Script {
     ]),
     ['echo', sectionMarker],
     optional(['tail', '-n', String(revisionsRead), layout.revisions]),
+    ...(unit === undefined
+      ? []
+      : [['echo', sectionMarker], optional(['systemctl', 'show', '--property=StatusText', '--value', unit])]),
   );
 }
 
@@ -35,16 +40,13 @@ export function withinKeep(layout: Layout, keep: number): Script {
 
 const withinKeepProgram = 'n=0; for d in "$1"/*/; do [ -d "$d" ] && n=$((n + 1)); done; [ "$n" -le "$2" ]';
 
-/** The probe's output → its two parts: the release list and the revisions.log lines. */
-export function splitReleaseProbe(output: string): { list: string; revisions: string[] } {
-  const at = output.indexOf(`${sectionMarker}\n`);
-  if (at === -1) return { list: output, revisions: [] };
+/** The probe's output → its parts: the release list, the revisions.log lines, the unit's status. */
+export function splitReleaseProbe(output: string): { list: string; revisions: string[]; status: string } {
+  const [list = '', revisions = '', status = ''] = output.split(`${sectionMarker}\n`);
   return {
-    list: output.slice(0, at),
-    revisions: output
-      .slice(at + sectionMarker.length + 1)
-      .split('\n')
-      .filter((line) => line.trim() !== ''),
+    list,
+    revisions: revisions.split('\n').filter((line) => line.trim() !== ''),
+    status: status.trim(),
   };
 }
 

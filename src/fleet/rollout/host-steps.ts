@@ -27,7 +27,7 @@ import { type Connection, failure } from '../ssh/connection.js';
 import { HostError, RemoteCommandError } from '../ssh/errors.js';
 import { passHealthGate } from './health-gate.js';
 import { parseRevisions } from './history.js';
-import { parseReleaseList, releasesToRemove } from './retention.js';
+import { parseReleaseList, releasesInUse, releasesToRemove } from './retention.js';
 
 export interface Artifact {
   path: string;
@@ -259,10 +259,12 @@ export async function passGate(
 export async function finishHost(
   connection: Connection,
   host: Host,
-  keep: number,
+  fleet: Pick<Fleet, 'keepReleases' | 'service'>,
   entry: AuditEntry & { version: string },
   unlock?: Script,
 ): Promise<boolean> {
+  const keep = fleet.keepReleases;
+  const unit = fleet.service.manager === 'systemd' ? fleet.service.name : undefined;
   const layout = layoutOf(host.deployTo);
   const last = (doomed: readonly string[]): Script =>
     each(
@@ -271,7 +273,7 @@ export async function finishHost(
     );
   const what = unlock ? 'releasing the lock' : 'writing revisions.log';
   const first = await connection.exec(
-    branch(withinKeep(layout, keep), each(['echo', withinKeepMarker], last([])), probeReleases(layout)),
+    branch(withinKeep(layout, keep), each(['echo', withinKeepMarker], last([])), probeReleases(layout, unit)),
   );
   if (first.stdout.startsWith(`${withinKeepMarker}\n`)) {
     if (first.code !== 0) throw failure(what, first);
@@ -285,6 +287,7 @@ export async function finishHost(
     keep,
     current: entry.version,
     previous: entry.previous,
+    inUse: releasesInUse(probe.status, layout.releases),
   });
   await connection.check(what, last(doomed));
   return unlock !== undefined;

@@ -30,6 +30,11 @@ export interface RetentionInput {
   current: string | undefined;
   /** The release `current` pointed at before this deploy. */
   previous: string | undefined;
+  /**
+   * Releases the running service still starts its workers from (a master that only reloaded
+   * since it started from an older release: releasesInUse): kept whatever `keep` says.
+   */
+  inUse?: readonly string[];
 }
 
 /**
@@ -56,6 +61,24 @@ export function releasesToRemove(input: RetentionInput): string[] {
     (name): name is string => name !== undefined && onDisk.includes(name),
   );
   const ranked = [...new Set([...pinned, ...byUse.map((dir) => dir.name)])];
-  const kept = new Set([...pinned, ...ranked.slice(0, input.keep)]);
+  const kept = new Set([...pinned, ...ranked.slice(0, input.keep), ...(input.inUse ?? [])]);
   return ranked.filter((name) => !kept.has(name)).reverse();
+}
+
+/**
+ * The releases under `releasesDir` that a service's status text names: pier serve's master says
+ * which files its next workers start from (`workers start from <path> on <node>`, its STATUS= to
+ * systemd, src/server/master/master.ts). A master that has only been reloaded since it started
+ * from an older release still needs that release's Node and pier; removing it would leave the
+ * next reload unable to start a worker.
+ */
+export function releasesInUse(statusText: string, releasesDir: string): string[] {
+  const prefix = `${releasesDir.replace(/\/+$/, '')}/`;
+  const names = new Set<string>();
+  for (const word of statusText.split(/\s+/)) {
+    if (!word.startsWith(prefix)) continue;
+    const name = word.slice(prefix.length).split('/')[0];
+    if (name) names.add(name);
+  }
+  return [...names];
 }

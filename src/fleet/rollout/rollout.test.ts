@@ -6,7 +6,7 @@ import { allowedFailures, FailureBudget, hostCount } from './budget.js';
 import { parseRevisions, previousGood } from './history.js';
 import { replayJournal } from './journal.js';
 import { planRollout, waves } from './plan.js';
-import { parseReleaseList, releasesToRemove } from './retention.js';
+import { parseReleaseList, releasesInUse, releasesToRemove } from './retention.js';
 import { interleaved } from './runner.js';
 
 const count = (value: number) => ({ kind: 'count' as const, value });
@@ -112,6 +112,24 @@ test('retention without a revisions.log keeps current, the previous release and 
   assert.deepEqual(releasesToRemove({ ...none, current: 'v1', previous: 'v2' }), ['v3', 'v4', 'v5']);
   assert.deepEqual(releasesToRemove({ ...none, keep: 3, current: 'v1', previous: 'v2' }), ['v3', 'v4']);
   assert.deepEqual(releasesToRemove({ ...none, keep: 10, current: 'v5', previous: 'v4' }), []);
+});
+
+test('retention keeps the release a reloaded pier serve still starts its workers from', () => {
+  // The master started from v1 and has only been reloaded since: its STATUS= names v1's files.
+  const status =
+    '2 of 2 workers ready, 12 requests served by the current workers; workers start from /opt/app/releases/v1/node_modules/pier/dist/src/server/worker/main.js on /opt/app/releases/v1/.pier-runtime/bin/node';
+  assert.deepEqual(releasesInUse(status, '/opt/app/releases'), ['v1']);
+  assert.deepEqual(releasesInUse(status, '/opt/app/releases/'), ['v1']);
+  // A host Node and a pier outside the releases pin nothing; nor does another app's releases.
+  assert.deepEqual(
+    releasesInUse('workers start from /usr/lib/pier/main.js on /usr/bin/node', '/opt/app/releases'),
+    [],
+  );
+  assert.deepEqual(releasesInUse('from /opt/app/releases2/v1/x', '/opt/app/releases'), []);
+  const dirs = parseReleaseList('100 v1\n200 v2\n300 v3\n400 v4\n500 v5\n');
+  const input = { releases: dirs, revisions: [], keep: 2, current: 'v5', previous: 'v4' };
+  assert.deepEqual(releasesToRemove(input), ['v1', 'v2', 'v3']);
+  assert.deepEqual(releasesToRemove({ ...input, inUse: ['v1'] }), ['v2', 'v3']);
 });
 
 test('retention removes a staged, never activated release before the rollback target', () => {

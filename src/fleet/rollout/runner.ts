@@ -244,7 +244,7 @@ class Rollout {
       const unlocked = await finishHost(
         connection,
         host,
-        input.fleet.keepReleases,
+        input.fleet,
         entry,
         input.locks?.releaseScript(host),
       ).catch(() => false);
