@@ -5,8 +5,9 @@
 // unit, the bundled runtime's drop-in, the nginx site and a narrow sudoers drop-in; after that the
 // broad sudo rule goes and the deploys run on the narrow one. The release carries pier itself
 // (dist + node_modules) and the Node that built it (`runtime: bundled`). v1, then v2 by a chain
-// reload (same main PID, no restart), then rollback. Users without sudo, or whose sudo wants a
-// password, fail setup at once with the refused command named.
+// reload (same main PID, no restart), v3 the same, keeping the release the reloaded master runs
+// from, then rollback. Users without sudo, or whose sudo wants a password, fail setup at once
+// with the refused command named.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,6 +74,7 @@ before(async () => {
     [
       'app: hello',
       'runtime: bundled',
+      'keep_releases: 2',
       `ssh: ${ssh(user)}`,
       'service: { manager: systemd, name: hello, action: reload, unit: deploy/systemd/hello.service, user: hello }',
       'setup: { nginx_site: deploy/nginx/hello.conf, disable_default_site: true, sudoers: true }',
@@ -198,26 +200,53 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
   );
 
   // v2: the unit is the same, so activation is a reload (SIGHUP: chain reload), not a restart.
-  const second = await pier(repo, ['deploy', 'v2']);
+  // v3's build overlaps it.
+  writeFileSync(
+    helloSource,
+    readFileSync(helloSource, 'utf8').replaceAll('`Hello again! ${', '`Hello once more! ${'),
+  );
+  git('commit', '--quiet', '-am', 'hello: greet once more');
+  const [second] = await Promise.all([pier(repo, ['deploy', 'v2']), release('v3')]);
   assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
   assert.match(await pageMatching(url, /^Hello again! /), /^Hello again! \d{4}-/);
   assert.equal(await mainPid(), pid, 'the master stayed: a reload, not a restart');
+  assert.equal(await restarts(), '0');
+  // The workers the reload started work in the new release (prod.ini's chdir is `current`),
+  // though the master stays in the one the unit started it in.
+  const workerDirs = async () => {
+    const workers = (await hostText(['cat', `/proc/${pid}/task/${pid}/children`])).split(/\s+/);
+    return new Set(await Promise.all(workers.map((worker) => hostText(['readlink', `/proc/${worker}/cwd`]))));
+  };
+  assert.deepEqual(await workerDirs(), new Set(['/opt/hello/releases/v2']));
+  assert.equal(await hostText(['readlink', `/proc/${pid}/cwd`]), '/opt/hello/releases/v1');
+
+  // v3, reloaded too: keep_releases (2) would remove v1, but the master, only reloaded since it
+  // started from v1, starts its workers from v1's Node and pier (its STATUS= says so): v1 stays,
+  // and the next reload still starts workers.
+  const third = await pier(repo, ['deploy', 'v3']);
+  assert.equal(third.code, 0, `${third.stdout}\n${third.stderr}`);
+  assert.match(await pageMatching(url, /^Hello once more! /), /^Hello once more! \d{4}-/);
+  assert.deepEqual(await workerDirs(), new Set(['/opt/hello/releases/v3']));
+  assert.equal((await host.exec(['test', '-d', '/opt/hello/releases/v1'])).code, 0, 'v1 is kept: in use');
+  await host.run(['systemctl', 'reload', 'hello']);
+  assert.match(await fetchText(url), /^Hello once more! \d{4}-/);
+  assert.equal(await mainPid(), pid, 'the reload started its workers: no restart');
   assert.equal(await restarts(), '0');
 
   // A unit edited on the host (drift) is put back from the release, and that forces a restart.
   appendFileSync(path.join(host.root, 'etc/systemd/system/hello.service'), '# edited by hand\n');
   const back = await pier(repo, ['rollback']);
   assert.equal(back.code, 0, `${back.stdout}\n${back.stderr}`);
-  assert.match(await pageMatching(url, /^Hello! \d/), /^Hello! \d{4}-/);
+  assert.match(await pageMatching(url, /^Hello again! \d/), /^Hello again! \d{4}-/);
   assert.equal(
     readFileSync(path.join(host.root, 'etc/systemd/system/hello.service'), 'utf8'),
     readFileSync(path.join(repo, 'deploy/systemd/hello.service'), 'utf8'),
   );
   assert.notEqual(await mainPid(), pid, 'a changed unit restarts the service');
-  assert.equal(await hostText(['readlink', '/opt/hello/current']), 'releases/v1');
+  assert.equal(await hostText(['readlink', '/opt/hello/current']), 'releases/v2');
   assert.match(
     await hostText(['cat', '/opt/hello/revisions.log']),
-    /action=rollback version=v1 previous=v2 result=healthy/,
+    /action=rollback version=v2 previous=v3 result=healthy/,
   );
 });
 

@@ -22,7 +22,9 @@ export function prodIni(o: InitOptions): string {
 [pier]
 socket = ${v(o.socket)}
 # Absolute through the \`current\` symlink: a worker started by a reload loads the release that
-# \`current\` points to then, so switching it and reloading deploys with no failed request.
+# \`current\` points to then, and works in it (chdir), so switching it and reloading deploys with
+# no failed request. (The master keeps the directory it started in.)
+chdir = ${v(releaseRoot(o))}
 app = ${v(`${releaseRoot(o)}/${o.app}`)}
 processes = 2
 listen = 1024
