@@ -213,7 +213,10 @@ test('secrets reach the app and its hooks byte-exact, and nothing else: journal,
     unset.stderr,
     /fleet\.yml:\d+: service\.env\.APP_SECRET: \$\{PIER_TEST_SECRET\} is not set in the controller's environment/,
   );
-  assert.match(unset.stderr, /hint: export each variable named above in the shell that runs pier/);
+  assert.match(
+    unset.stderr,
+    /hint: give each secret named above its value on the controller: export the variable in the shell that runs pier/,
+  );
   assert.equal(readdirSync(deploysDir()).length, hostsBefore, 'no deploy was started');
 
   const dryRun = await deploy(['v3', '--dry-run']);
@@ -263,6 +266,19 @@ test('secrets reach the app and its hooks byte-exact, and nothing else: journal,
     assert.equal(
       fleet.exec(host.name, ['stat', '-c', '%a', '/opt/hello/releases/v3/.pier-env']).trim(),
       '600',
+    );
+    // The hook's log on the host may show what the hook printed of its secrets: the user's alone.
+    assert.equal(
+      fleet
+        .exec(host.name, [
+          'stat',
+          '-c',
+          '%a',
+          '/opt/hello/releases/v3/.pier-hooks',
+          '/opt/hello/releases/v3/.pier-hooks/after_stage-1.log',
+        ])
+        .trim(),
+      '700\n600',
     );
     samples.push(fleet.exec(host.name, ['ps', '-eo', 'args']));
   }

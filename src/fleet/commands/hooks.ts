@@ -1,8 +1,9 @@
 // Deploy hooks on a host: a command from fleet.yml `hooks` run by /bin/sh in the release
 // directory, with the release's environment (environment.ts) loaded, stdin closed, bounded by
 // coreutils `timeout` (which signals the hook's whole process group, so its children go too).
-// The full output is kept on the host in releases/<version>/.pier-hooks/<hook>-<n>.log; only its
-// last bytes come back, so a hook that prints megabytes costs the controller a few KiB.
+// The full output is kept on the host in releases/<version>/.pier-hooks/<hook>-<n>.log (mode 0600
+// in a 0700 directory: it may show secrets); only its last bytes come back, so a hook that prints
+// megabytes costs the controller a few KiB.
 import path from 'node:path/posix';
 import { loadEnv, releaseEnvFile } from './environment.js';
 import { type Layout, runtimeDir } from './layout.js';
@@ -18,8 +19,9 @@ export const hookTimedOutExits: readonly number[] = [124, 137];
 const killAfterSeconds = 5;
 
 // Runs "$@" with its output in the log file, prints the log's end, exits with the hook's status.
+// The log is the user's alone (umask 077): a hook's output may show the secrets it was given.
 const tailRunner =
-  'log=$1 bytes=$2; shift 2; "$@" >"$log" 2>&1 </dev/null; status=$?; tail -c "$bytes" "$log"; exit $status';
+  'log=$1 bytes=$2; shift 2; umask 077; "$@" >"$log" 2>&1 </dev/null; status=$?; tail -c "$bytes" "$log"; exit $status';
 
 export function hookLog(layout: Layout, version: string, point: HookPoint, index: number): string {
   return path.join(layout.release(version), '.pier-hooks', `${point}-${index + 1}.log`);
@@ -49,7 +51,7 @@ export function runHook(
   return all(
     ['cd', release],
     ...onPath,
-    ['mkdir', '-p', path.dirname(log)],
+    ['mkdir', '-p', '-m', '0700', path.dirname(log)],
     loadEnv(releaseEnvFile(layout, version), sharedEnvFile),
     [
       ...['sh', '-c', tailRunner, 'pier-hook', log, String(hookTailBytes)],

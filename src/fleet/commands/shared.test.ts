@@ -152,9 +152,9 @@ test('systemd: a drop-in loads the same files, installed with the unit when it d
 test('a hook runs in the release with its environment, bounded in time and in output', () => {
   assert.equal(
     render(runHook(layout, 'v2', 'once', 0, 'node migrate.mjs', 90_000, '/opt/hello/shared/.env')),
-    'cd /opt/hello/releases/v2 && mkdir -p /opt/hello/releases/v2/.pier-hooks' +
+    'cd /opt/hello/releases/v2 && mkdir -p -m 0700 /opt/hello/releases/v2/.pier-hooks' +
       " && set -a && . /opt/hello/shared/.env && { test '!' -f /opt/hello/releases/v2/.pier-env || . /opt/hello/releases/v2/.pier-env; } && set +a" +
-      ` && sh -c 'log=$1 bytes=$2; shift 2; "$@" >"$log" 2>&1 </dev/null; status=$?; tail -c "$bytes" "$log"; exit $status'` +
+      ` && sh -c 'log=$1 bytes=$2; shift 2; umask 077; "$@" >"$log" 2>&1 </dev/null; status=$?; tail -c "$bytes" "$log"; exit $status'` +
       ' pier-hook /opt/hello/releases/v2/.pier-hooks/once-1.log 8192 timeout -k 5 90s sh -c' +
       " 'node migrate.mjs'",
   );
