@@ -44,7 +44,8 @@ export interface EnvIssue {
   message: string;
 }
 
-const reference = /\$(\$|\{([^}]*)\})/g;
+// `$NAME` without braces is matched too, to be refused: the shell and compose read it as NAME.
+const reference = /\$(\$|\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
 /** NAME, then an optional default: `:-text` (unset or empty) or `-text` (unset). */
 const variableReference = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*))?$/s;
 
@@ -84,8 +85,15 @@ export function resolveEnv(
       continue;
     }
     let secret = false;
-    const text = source.replace(reference, (whole, inner: string, body: string | undefined) => {
+    const text = source.replace(reference, (whole, inner: string, body?: string, bare?: string) => {
       if (inner === '$') return '$';
+      if (bare !== undefined) {
+        issues.push({
+          key,
+          message: `${whole}: write \${${bare}} for the controller's variable ${bare}, or $${whole} for the text ${whole}`,
+        });
+        return whole;
+      }
       secret = true;
       const [, name, operator, fallback] = variableReference.exec(body ?? '') ?? [];
       if (name === undefined) {

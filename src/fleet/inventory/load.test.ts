@@ -220,6 +220,20 @@ test(`service.env: \${NAME} from the controller, $$ for $, { file } outside the 
   assert.match(inside, /service\.env\.KEY: secrets\/k\.txt is inside the repository/);
 });
 
+test('health.body: {version} is the one placeholder; a misspelt one is refused at once', () => {
+  assert.match(
+    errorOf(minimal.replace(/health:.*\n/, 'health: { url: "http://127.0.0.1/", body: "ok {verison}" }\n')),
+    /health\.body: \{verison\} is not a placeholder: \{version\} is the only one/,
+  );
+  assert.equal(
+    parseFleet(
+      minimal.replace(/health:.*\n/, 'health: { url: "http://127.0.0.1/", body: "ok {version}" }\n'),
+      'fleet.yml',
+    ).health.body,
+    'ok {version}',
+  );
+});
+
 test('service.env: an empty secret is refused, unless a default form allows it', () => {
   const sources = (env: Record<string, string>, file = 'key-bytes\n') => ({
     env,
@@ -263,6 +277,14 @@ test('service.env: an empty secret is refused, unless a default form allows it',
     messageOf(withService(`, env: { A: "\${X:=y}" }`), sources({})),
     /service\.env\.A: \$\{X:=y\}: expected \$\{NAME\}, \$\{NAME:-default\} or \$\{NAME-default\}/,
   );
+  // $NAME without braces is what the shell and compose would expand: refused, with both spellings.
+  const bare = messageOf(withService(', env: { TOKEN: "$WALK_TOKEN", PRICE: "$5" }'), sources({}));
+  assert.match(bare, /^fleet\.yml is not a valid fleet file:\n/);
+  assert.match(
+    bare,
+    /service\.env\.TOKEN: \$WALK_TOKEN: write \$\{WALK_TOKEN\} for the controller's variable WALK_TOKEN, or \$\$WALK_TOKEN for the text \$WALK_TOKEN/,
+  );
+  assert.doesNotMatch(bare, /PRICE/);
   // An empty secret file, as one created and never filled.
   const fromFile = withService(', env: { KEY: { file: ~/k.txt } }');
   assert.match(

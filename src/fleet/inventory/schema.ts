@@ -219,8 +219,17 @@ const service = z
 const health = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
   status: z.number().int().min(100).max(599).default(200),
-  /** Text the body must contain; `{version}` stands for the version being activated. */
-  body: z.string().optional(),
+  /**
+   * Text the body must contain; `{version}` stands for the version being activated. Another
+   * `{word}` is refused: a misspelt `{verison}` would fail every host after the whole timeout.
+   */
+  body: z
+    .string()
+    .refine((text) => [...text.matchAll(/\{(\w+)\}/g)].every((m) => m[1] === 'version'), {
+      error: (issue) =>
+        `${[...String(issue.input).matchAll(/\{(\w+)\}/g)].find((m) => m[1] !== 'version')?.[0]} is not a placeholder: {version} is the only one`,
+    })
+    .optional(),
   timeout: duration.default(30_000),
   interval: duration.default(250),
   /** After the first good answer, wait this long and check again before calling the host healthy. */
