@@ -27,6 +27,9 @@ Description=hello (fleet test app)
 [Service]
 WorkingDirectory=/opt/hello/current
 ExecStart=/usr/bin/node server.mjs
+# A reload the process survives (it ignores HUP), keeping the environment it started with, as
+# a server's chain reload does: only a restart gives it a new one.
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=1
 `;
@@ -36,6 +39,7 @@ import { createHash } from 'node:crypto';
 import app from './dist/app.mjs';
 
 const sha = (v) => (v === undefined ? null : createHash('sha256').update(v).digest('hex'));
+process.on('SIGHUP', () => {});
 http.createServer(async (req, res) => {
   if (req.url === '/env') {
     res.end(JSON.stringify({ secret: sha(process.env.APP_SECRET), dotenv: process.env.DOTENV_VALUE ?? null }));
@@ -121,4 +125,9 @@ test('systemd: the drop-in loads env_file and service.env; a secret arrives byte
   const second = await pier(app.dir, ['deploy', 'v2'], { env: { PIER_TEST_SECRET: rotated } });
   assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
   assert.equal(JSON.parse(await fetchText(`${url}/env`)).secret, sha(rotated));
+  // The same version again with another secret: a redeploy restarts, so the app has it.
+  const again = `${secret}again`;
+  const third = await pier(app.dir, ['deploy', 'v2'], { env: { PIER_TEST_SECRET: again } });
+  assert.equal(third.code, 0, `${third.stdout}\n${third.stderr}`);
+  assert.equal(JSON.parse(await fetchText(`${url}/env`)).secret, sha(again));
 });

@@ -27,6 +27,16 @@ export function judge(
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * What the last answer was, for a failed gate's hint (not its message: answers differ from host
+ * to host, and failures are grouped by message): status and the body's first 80 characters.
+ */
+export function lastAnswerHint(answer: { status: number; body: string } | undefined): string | undefined {
+  if (answer === undefined || answer.status === 0) return undefined;
+  const body = answer.body.length > 80 ? `${answer.body.slice(0, 80)}…` : answer.body;
+  return `its last answer: ${answer.status} ${JSON.stringify(body)}`;
+}
+
+/**
  * The health gate for `version` on the host behind `connection`. An http:// URL is probed from
  * here through the host's SSH connection (ssh/tunnel-http.ts: the host's sshd makes the TCP
  * connection, so the URL means what it means on the host, and no process runs there); when
@@ -108,7 +118,11 @@ async function probeByProbe(
   probe: () => Promise<ProbeAnswer>,
   appGone?: AppGone,
 ): Promise<void> {
-  const check = async () => judge(spec, version, await probe());
+  let last: ProbeAnswer | undefined;
+  const check = async () => {
+    last = await probe();
+    return judge(spec, version, last);
+  };
   const started = Date.now();
   const deadline = started + spec.timeout;
   let asked = started;
@@ -124,7 +138,9 @@ async function probeByProbe(
     problem = await check();
   }
   if (problem !== undefined) {
-    throw new HostError('FLEET_UNHEALTHY', `health check failed after ${spec.timeout / 1000} s: ${problem}`);
+    throw new HostError('FLEET_UNHEALTHY', `health check failed after ${spec.timeout / 1000} s: ${problem}`, {
+      hint: lastAnswerHint(last),
+    });
   }
   const bakeEnd = Date.now() + spec.bake;
   while (Date.now() < bakeEnd) {
@@ -134,6 +150,7 @@ async function probeByProbe(
       throw new HostError(
         'FLEET_UNHEALTHY',
         `health check failed during the ${spec.bake / 1000} s bake: ${problem}`,
+        { hint: lastAnswerHint(last) },
       );
     }
   }

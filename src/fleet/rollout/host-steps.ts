@@ -162,12 +162,16 @@ export async function currentVersion(connection: Connection, host: Host): Promis
   return versionOfLink(await connection.check('reading current', readCurrent(layoutOf(host.deployTo))));
 }
 
-/** Renders the release's unit (when configured), points `current` at it, makes the service serve it. */
+/**
+ * Renders the release's unit (when configured), points `current` at it, makes the service serve
+ * it: with `restart`, by a restart whatever service.action says.
+ */
 export async function switchTo(
   connection: Connection,
   host: Host,
   fleet: Fleet,
   version: string,
+  options: { restart?: boolean } = {},
 ): Promise<void> {
   const layout = layoutOf(host.deployTo);
   const { service } = fleet;
@@ -185,7 +189,12 @@ export async function switchTo(
     changed = unitChanged(output);
   }
   // The switch and the restart in one round trip: `current` moves, then the service follows.
-  const apply = applyRelease(layout, { ...service, runtime: fleet.runtime }, changed, root);
+  const apply = applyRelease(
+    layout,
+    { ...service, runtime: fleet.runtime },
+    changed || options.restart === true,
+    root,
+  );
   const switched = await connection.exec(
     all(switchCurrent(layout, version), ['echo', switchedMarker], apply),
   );
@@ -233,13 +242,17 @@ export async function passGate(
       hint: `the process pier started is gone: ${log} says why (a crash at start, a port in use, a missing setting)`,
     });
   };
-  await passHealthGate(
-    connection,
-    fleet.health,
-    version,
-    fleet.service.manager === 'none' ? appGone : undefined,
-  );
-  if (fleet.service.manager !== 'none') return;
+  if (fleet.service.manager === 'systemd') {
+    // Where a service that does not answer as expected says why (a reload pier serve aborted
+    // because the new app failed to load, a crash loop).
+    const journal = `\`journalctl -u ${fleet.service.name}\` on the host shows the service's log`;
+    await passHealthGate(connection, fleet.health, version).catch((err: unknown) => {
+      if (!(err instanceof HostError) || err.code !== 'FLEET_UNHEALTHY') throw err;
+      throw new HostError(err.code, err.message, { hint: err.hint ? `${err.hint}; ${journal}` : journal });
+    });
+    return;
+  }
+  await passHealthGate(connection, fleet.health, version, appGone);
   if (fleet.health.body?.includes('{version}') !== true) await sleep(startedAt + startGraceMs - Date.now());
   const running = await connection.exec(appRunning(layout, fleet.service));
   if (running.code !== 0) {

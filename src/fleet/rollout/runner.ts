@@ -224,7 +224,9 @@ class Rollout {
       input.journal.host(host.name, 'activating', previous ? { previous } : {});
       // From here the host may run the new release: a failure returns it to `previous`.
       outcome.version = version;
-      await switchTo(connection, host, input.fleet, version);
+      // The release it runs again: restarted even with action reload, since what a redeploy
+      // brings (a rotated secret, a changed shared env_file) reaches only a new main process.
+      await switchTo(connection, host, input.fleet, version, { restart: previous === version });
       await passGate(connection, host, input.fleet, version, Date.now());
       // After the gate (hook-steps.ts): a failure rolls this host back like a failed gate.
       if (input.action === 'deploy') {
