@@ -1,9 +1,9 @@
 // pier release / releases on a real git repository: refusals, the artifact built from the tag
 // (not the working tree), byte-for-byte reproducible, named by its SHA-256, and --push.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,6 +11,7 @@ import { buildArtifact } from '../src/fleet/release/artifact.js';
 import { ReleaseStore } from '../src/fleet/release/store.js';
 import { type AppRepo, createAppRepo } from './helpers/fleet-app.js';
 import { pier } from './helpers/fleet-cli.js';
+import { pierBin } from './helpers/paths.js';
 
 let app: AppRepo;
 let remote: string;
@@ -123,4 +124,54 @@ test('pier’s own .pier/ never blocks a release, in a repository that does not 
   const next = await pier(app.dir, ['release', 'v3']);
   assert.equal(next.code, 0, next.stderr);
   assert.equal(app.git('status', '--porcelain'), '', 'the .gitignore is written again');
+});
+
+test('Ctrl-C during a release stops the build, removes the tag and the build directory: the same command works again', {
+  timeout: 90_000,
+}, async () => {
+  // A build that takes its time, interrupted in the middle.
+  const pkg = JSON.parse(readFileSync(path.join(app.dir, 'package.json'), 'utf8'));
+  const slowBuild = { ...pkg, scripts: { ...pkg.scripts, build: 'node build.mjs && sleep 37' } };
+  writeFileSync(path.join(app.dir, 'package.json'), `${JSON.stringify(slowBuild, null, 2)}\n`);
+  app.git('commit', '-q', '-am', 'a slow build');
+  const child = spawn(process.execPath, [pierBin, 'release', 'v9'], {
+    cwd: app.dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  await new Promise<void>((resolve) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('npm run build')) resolve();
+    });
+  });
+  // The build's `sleep` runs: SIGINT to pier alone (as `kill -INT`; a terminal signals npm too).
+  const sleeping = () =>
+    readdirSync('/proc')
+      .filter((pid) => /^\d+$/.test(pid))
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() === 'sleep 37';
+        } catch {
+          return false;
+        }
+      });
+  for (let waited = 0; sleeping().length === 0 && waited < 20_000; waited += 100)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  child.kill('SIGINT');
+  const code = await exited;
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted: stopping the build, then removing the tag v9 it made \(SIGINT/);
+  assert.match(stderr, /^error\[INTERRUPTED\]: interrupted by SIGINT$/m);
+  assert.doesNotMatch(app.git('tag', '--list'), /^v9$/m, 'the tag is gone');
+  const build = /from the tag in (\S+)\/app/.exec(stderr)?.[1] as string;
+  assert.equal(existsSync(build), false, 'the build directory is gone');
+  assert.deepEqual(sleeping(), [], "the build's programs are ended");
+
+  // Fixed, the same command works.
+  writeFileSync(path.join(app.dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  app.git('commit', '-q', '-am', 'a quick build again');
+  const again = await pier(app.dir, ['release', 'v9']);
+  assert.equal(again.code, 0, again.stderr);
 });

@@ -6,6 +6,7 @@ import { ReleaseStore } from '../fleet/release/store.js';
 import { checkVersion } from '../fleet/release/version.js';
 import { table } from '../fleet/report/summary.js';
 import { type FleetFlags, findRepo, runtimeFor } from './fleet-options.js';
+import { withInterrupts } from './interrupts.js';
 
 interface ReleaseFlags extends FleetFlags {
   push?: boolean;
@@ -28,15 +29,22 @@ export function registerRelease(program: Command): void {
       const repo = await findRepo(options, true);
       const runtime = await runtimeFor(options, repo);
       const store = new ReleaseStore(repo);
-      const manifest = await createRelease({
-        repo,
-        version,
-        store,
-        push: options.push === true,
-        remote: options.remote,
-        runtime,
-        log: (line) => process.stderr.write(`${line}\n`),
-      });
+      // Ctrl-C (or SIGTERM, SIGHUP) stops the build and removes the tag it made, so the same
+      // command works again; a second signal stops at once.
+      const manifest = await withInterrupts(
+        (signal) =>
+          createRelease({
+            repo,
+            version,
+            store,
+            push: options.push === true,
+            remote: options.remote,
+            runtime,
+            log: (line) => process.stderr.write(`${line}\n`),
+            signal,
+          }),
+        { out: process.stderr, finishing: `stopping the build, then removing the tag ${version} it made` },
+      );
       process.stdout.write(
         `released ${manifest.version} (${manifest.commit.slice(0, 12)})\n` +
           `artifact ${store.artifactPath(manifest.sha256)}\n` +

@@ -26,6 +26,9 @@ export interface BuildOptions {
   /** `bundled` puts the building Node into the artifact (see runtime.ts). */
   runtime: RuntimeMode;
   log?: (line: string) => void;
+  /** Aborted (Ctrl-C): the build's programs are ended, the build directory removed, and the
+   * signal's reason thrown. */
+  signal?: AbortSignal;
 }
 
 export async function buildArtifact(options: BuildOptions): Promise<ReleaseManifest> {
@@ -44,7 +47,9 @@ export async function buildArtifact(options: BuildOptions): Promise<ReleaseManif
     );
     // npm and node-gyp build with the Node running pier, the one recorded (and bundled).
     env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ''}`;
-    await installAndBuild(app, env, log);
+    options.signal?.throwIfAborted();
+    await installAndBuild(app, env, log, options.signal);
+    options.signal?.throwIfAborted();
     for (const build of await trimNativeBuilds(app)) log(`kept only the run-time files of ${build}`);
     const runtime = await addRuntime(app, options.runtime);
     await writeFile(path.join(app, 'REVISION'), `${commit}\n`);
@@ -78,6 +83,7 @@ async function installAndBuild(
   app: string,
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   const manifestFile = path.join(app, 'package.json');
   if (!existsSync(manifestFile)) return;
@@ -98,15 +104,15 @@ async function installAndBuild(
   const quiet = ['--no-audit', '--no-fund', '--loglevel=error'];
   if (hasLock) {
     log('npm ci');
-    await run(['npm', 'ci', ...quiet], { cwd: app, env });
+    await run(['npm', 'ci', ...quiet], { cwd: app, env, signal });
   }
   if (pkg.scripts?.build) {
     log('npm run build');
-    await run(['npm', 'run', 'build'], { cwd: app, env });
+    await run(['npm', 'run', 'build'], { cwd: app, env, signal });
   }
   if (hasLock) {
     log('npm prune --omit=dev');
-    await run(['npm', 'prune', '--omit=dev', ...quiet], { cwd: app, env });
+    await run(['npm', 'prune', '--omit=dev', ...quiet], { cwd: app, env, signal });
   }
   await rm(path.join(app, 'node_modules', '.cache'), { recursive: true, force: true });
 }

@@ -16,6 +16,8 @@ export interface ReleaseOptions {
   remote: string;
   runtime: RuntimeMode;
   log?: (line: string) => void;
+  /** Aborted (Ctrl-C): the build stops, the tag it made is removed, the reason is thrown. */
+  signal?: AbortSignal;
 }
 
 export async function createRelease(options: ReleaseOptions): Promise<ReleaseManifest> {
@@ -45,6 +47,7 @@ export async function createRelease(options: ReleaseOptions): Promise<ReleaseMan
       store: options.store,
       runtime: options.runtime,
       log: options.log,
+      signal: options.signal,
     });
   } catch (err) {
     // The tag was made a moment ago and never pushed: remove it so fixing the build and

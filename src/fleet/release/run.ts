@@ -7,6 +7,8 @@ export interface RunOptions {
   cwd: string;
   env?: NodeJS.ProcessEnv;
   input?: string;
+  /** Aborting it ends the program (SIGTERM) and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export function run(argv: readonly string[], options: RunOptions): Promise<string> {
@@ -16,6 +18,7 @@ export function run(argv: readonly string[], options: RunOptions): Promise<strin
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      signal: options.signal,
     });
     let stdout = '';
     let stderr = '';
@@ -26,10 +29,15 @@ export function run(argv: readonly string[], options: RunOptions): Promise<strin
       stderr = (stderr + chunk.toString('utf8')).slice(-16 * 1024);
     });
     child.on('error', (err) =>
-      reject(new FleetError('FLEET_LOCAL_COMMAND', `cannot run ${program}: ${err.message}`, { cause: err })),
+      reject(
+        options.signal?.aborted
+          ? options.signal.reason
+          : new FleetError('FLEET_LOCAL_COMMAND', `cannot run ${program}: ${err.message}`, { cause: err }),
+      ),
     );
     child.on('close', (code) => {
-      if (code === 0) resolve(stdout);
+      if (options.signal?.aborted) reject(options.signal.reason);
+      else if (code === 0) resolve(stdout);
       else {
         const detail = stderr.trim().split('\n').slice(-3).join(' / ');
         reject(
