@@ -123,3 +123,28 @@ test('an app that crashes at start fails its host as such, without waiting out t
   assert.match(fleet.exec('ams-1', ['cat', '/opt/hello/shared/log/hello.log']), /DATABASE_URL is not set/);
   assert.equal(currentOf(), 'releases/v2');
 });
+
+test('a service step that fails on the way back too: the message says current is back, and that it failed', {
+  timeout: 90_000,
+}, async () => {
+  writeFileSync(
+    path.join(app.dir, 'deploy', 'fleet.yml'),
+    fleet.fleetYaml({
+      service: { command: ['sh', '-c', 'node server.mjs'] },
+      health: { body: undefined, timeout: '3s' },
+    }),
+  );
+  await release('v5');
+  // The app's log cannot be opened (a directory in its place): every start is refused, v5's and
+  // then v2's on the way back, while `current` moves both ways.
+  const log = '/opt/hello/shared/log/hello.log';
+  fleet.exec('ams-1', ['sh', '-c', 'rm -f "$1" && mkdir "$1"', 'sh', log]);
+  try {
+    const result = await pier(app.dir, ['deploy', 'v5']);
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(result.stdout, /\(current is back on v2, but the service step failed there too: /);
+    assert.equal(currentOf(), 'releases/v2');
+  } finally {
+    fleet.exec('ams-1', ['rmdir', log]);
+  }
+});

@@ -8,6 +8,7 @@ import type { Fleet, Host } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
 import type { DeployLocks } from '../lock.js';
 import { redactor } from '../secrets.js';
+import type { Connection } from '../ssh/connection.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import { type BudgetBreach, FailureBudget } from './budget.js';
 import { Distribution } from './distribution.js';
@@ -275,13 +276,21 @@ class Rollout {
     const outcome = this.outcomes.get(host.name) as HostOutcome;
     if (previous === undefined) return ' (no previous release to return to)';
     if (previous === this.input.versionFor(host)) return ` (it ran ${previous} before this deploy too)`;
+    let connection: Connection | undefined;
     try {
-      const connection = await this.input.pool.connection(host);
+      connection = await this.input.pool.connection(host);
       await switchTo(connection, host, this.input.fleet, previous);
       outcome.version = previous;
       await passHealthGate(connection, this.input.fleet.health, previous).catch(() => {});
       return ` (back on ${previous})`;
     } catch (err) {
+      // `current` may be back while the service step failed again (the same refused sudo rule):
+      // say which, since the service never left what it ran when only that step fails.
+      const now = connection ? await currentVersion(connection, host).catch(() => undefined) : undefined;
+      if (now === previous) {
+        outcome.version = previous;
+        return ` (current is back on ${previous}, but the service step failed there too: ${describeError(err)})`;
+      }
       return ` (returning to ${previous} failed too: ${describeError(err)})`;
     }
   }
