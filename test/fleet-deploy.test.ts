@@ -82,8 +82,18 @@ test('status shows the version per host and no drift', { timeout: 90_000 }, asyn
 test('rollback returns every host to v1, and deploy v2 again needs no upload', {
   timeout: 90_000,
 }, async () => {
+  // A release no host holds: refused before anything moves, the locks released.
+  const nowhere = await pier(app.dir, ['rollback', '--to', 'v9']);
+  assert.equal(nowhere.code, 2, nowhere.stdout);
+  assert.match(
+    nowhere.stderr,
+    /^error\[FLEET_NOT_STAGED\]: release v9 is on none of the 6 hosts pier read$/m,
+  );
+  assert.deepEqual(await answers(), Array(6).fill('Hello! from v2'));
   const back = await pier(app.dir, ['rollback']);
   assert.equal(back.code, 0, `${back.stdout}\n${back.stderr}`);
+  // Every host went back to the same release: the outcome names it.
+  assert.match(back.stdout, /^rollback v1: done, 6\/6 hosts healthy$/m);
   assert.deepEqual(await answers(), Array(6).fill('Hello! from v1'));
   assert.equal(currentOf('fra-2'), 'releases/v1');
   const again = await pier(app.dir, ['deploy', 'v2']);

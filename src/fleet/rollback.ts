@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { counted } from '../common/counted.js';
 import { type DeployOutcome, finishRun, holdDuring, noteLocksLeft } from './deploy.js';
+import { FleetError } from './errors.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
 import { Limiter } from './limiter.js';
 import { type LockInfo, lockFleet, releaseFleetLock, takeFleetLock } from './lock.js';
@@ -90,6 +91,23 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
       ),
   );
   const { locks, progress, release } = holdDuring(session, request.selection, lock, locked.locked, lockHost);
+  // --to a release that no host it could read holds: bad input, refused before anything moves.
+  const notStaged = [...failedEarly.values()].filter((failure) => failure.code === 'FLEET_NOT_STAGED');
+  if (to !== undefined && targets.size === 0 && notStaged.length > 0) {
+    noteLocksLeft(session, await release());
+    journal.write({ type: 'end', outcome: 'refused', at: new Date().toISOString() });
+    throw new FleetError(
+      'FLEET_NOT_STAGED',
+      `release ${to} is on none of the ${counted(notStaged.length, 'host')} pier read`,
+      {
+        hint: '`pier status` lists the releases each host holds; --to takes one of them (or deploy it)',
+        exitCode: 2,
+      },
+    );
+  }
+  // One release for every host (the usual case): the outcome names it, not "previous".
+  const chosen = new Set(targets.values());
+  const shown = to ?? (chosen.size === 1 ? ([...chosen][0] ?? label) : label);
   let result: RolloutResult;
   try {
     result = await runRollout({
@@ -100,7 +118,7 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
       deployId: id,
       owner: session.owner,
       action: 'rollback',
-      versionFor: (host: Host) => targets.get(host.name) ?? label,
+      versionFor: (host: Host) => targets.get(host.name) ?? shown,
       artifact: undefined,
       failedEarly,
       onState: (host, state, error) => progress.update(host, state, error),
@@ -118,7 +136,7 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
     {
       id,
       action: 'rollback',
-      version: label,
+      version: shown,
       sha256: undefined,
       owner: session.owner,
       startedAt: startedAt.toISOString(),
