@@ -78,6 +78,7 @@ before(async () => {
       `ssh: ${ssh(user)}`,
       'service: { manager: systemd, name: hello, action: reload, unit: deploy/systemd/hello.service, user: hello }',
       'setup: { nginx_site: deploy/nginx/hello.conf, disable_default_site: true, sudoers: true }',
+      'shared: { dirs: [storage] }',
       'health: { url: "http://127.0.0.1/", body: "Hello", timeout: 20s, interval: 200ms }',
       'datacenters:',
       '  sfo:',
@@ -165,6 +166,8 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
   );
   assert.equal((await host.exec(['test', '-e', '/etc/nginx/sites-enabled/default'])).code, 1);
   assert.match(await hostText(['cat', '/etc/sudoers.d/pier-hello']), /^deploy ALL=\(root\) NOPASSWD:/m);
+  // A shared directory the app (user hello) writes, as the deploy's hooks (user deploy) do.
+  assert.equal(await hostText(['stat', '-c', '%U:%G:%a', '/opt/hello/shared/storage']), 'deploy:hello:2775');
   const again = await pier(repo, ['setup']);
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
   assert.match(again.stdout, /setup: nothing to change on 1 host$/m);
@@ -193,6 +196,25 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
   assert.match(await fetchText(url), /^Hello! \d{4}-\d\d-\d\d /);
   const pid = await mainPid();
   assert.equal(await hostText(['stat', '-c', '%U', `/proc/${pid}`]), 'hello');
+  // In the service's own sandbox (ProtectSystem=strict, as the unit's user), shared/ is
+  // writable (the unit's ReadWritePaths=) and the release is not.
+  const asService = (file: string) =>
+    host.exec([
+      'nsenter',
+      '-t',
+      pid,
+      '-m',
+      'setpriv',
+      '--reuid',
+      'hello',
+      '--regid',
+      'hello',
+      '--init-groups',
+      'touch',
+      file,
+    ]);
+  assert.equal((await asService('/opt/hello/shared/storage/written-by-the-app')).code, 0);
+  assert.notEqual((await asService('/opt/hello/current/written-by-the-app')).code, 0);
   // The host has no Node: the service runs the one the release carries.
   assert.equal(
     await hostText(['readlink', `/proc/${pid}/exe`]),

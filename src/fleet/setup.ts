@@ -168,7 +168,11 @@ export function setupItems(fleet: Fleet, host: Host, files: SetupFiles): SetupIt
     for (const argv of deployCommands(target, 'pier-check')) items.push(sudoRightItem(argv, host.user));
   }
   // Last, so that a missing file (which only the operator can put there) stops nothing else.
-  for (const dir of fleet.shared.dirs) items.push(sharedDirItem(layout, dir));
+  const appUser =
+    service.manager === 'systemd' && service.user !== undefined && service.user !== host.user
+      ? { user: service.user, owner: host.user, root }
+      : undefined;
+  for (const dir of fleet.shared.dirs) items.push(sharedDirItem(layout, dir, appUser));
   for (const file of fleet.shared.files) items.push(sharedFileItem(layout, file));
   return items;
 }

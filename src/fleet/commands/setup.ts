@@ -5,7 +5,7 @@
 import path from 'node:path/posix';
 import type { Layout } from './layout.js';
 import { type AsRoot, rootTools } from './privilege.js';
-import { type Argv, all, each, either, pipe, quiet, type Script, writeTo } from './shell.js';
+import { type Argv, all, each, either, pipe, program, quiet, type Script, writeTo } from './shell.js';
 
 export type ItemState = 'ok' | 'changed' | 'lacks' | 'failed';
 
@@ -215,15 +215,39 @@ export function sudoRightItem(argv: Argv, user: string): SetupItem {
   };
 }
 
-/** A shared directory (shared.dirs), made by the login user as a deploy would make it. */
-export function sharedDirItem(layout: Layout, dir: string): SetupItem {
+/**
+ * A shared directory (shared.dirs), made by the login user as a deploy would make it. With
+ * `service` (service.user: the app runs as another user), the app's to write too: owned by the
+ * login user `owner`, group `service`, mode 2775 (the group of what is created inside follows),
+ * so the app and the deploy's hooks both write there.
+ */
+export function sharedDirItem(
+  layout: Layout,
+  dir: string,
+  service?: { user: string; owner: string; root: AsRoot },
+): SetupItem {
   const full = path.join(layout.shared, dir);
+  if (!service) {
+    return {
+      id: `shared-dir-${dir}`,
+      what: `shared/${dir}/`,
+      probe: all(['test', '-d', full]),
+      fix: all(['mkdir', '-p', full]),
+      hint: `${layout.root} must be writable by the login user`,
+    };
+  }
   return {
     id: `shared-dir-${dir}`,
-    what: `shared/${dir}/`,
-    probe: all(['test', '-d', full]),
-    fix: all(['mkdir', '-p', full]),
-    hint: `${layout.root} must be writable by the login user`,
+    what: `shared/${dir}/ (group ${service.user}, mode 2775)`,
+    probe: program('[ "$(stat -c %U:%G:%a "$1" 2>/dev/null)" = "$2" ]', [
+      full,
+      `${service.owner}:${service.user}:2775`,
+    ]),
+    fix: all(
+      ['mkdir', '-p', path.dirname(full)],
+      service.root([rootTools.install, '-d', '-o', service.owner, '-g', service.user, '-m', '2775', full]),
+    ),
+    hint: `the app's user ${service.user} writes there: setup needs root for the group (sudo)`,
   };
 }
 

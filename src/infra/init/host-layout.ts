@@ -5,6 +5,8 @@ import type { InitOptions } from './init-options.js';
 
 /** The installed release: the project tree (dist/, node_modules/, deploy/) as built. */
 export const releaseRoot = (o: InitOptions): string => `/opt/${o.name}/current`;
+/** pier deploy's shared directory beside the releases (shared.dirs live there). */
+export const sharedRoot = (o: InitOptions): string => `/opt/${o.name}/shared`;
 
 /**
  * A path inside pier's package, relative to the release root: pier ships inside the release, so

@@ -3,7 +3,7 @@
 // descriptor to the service whenever it is active, and prod.ini takes the descriptor bound to
 // its own address, so one unit serves with and without socket activation.
 import { formatValue } from './format-values.js';
-import { activatedSocketName, nodeBin, pierCli, releaseRoot } from './host-layout.js';
+import { activatedSocketName, nodeBin, pierCli, releaseRoot, sharedRoot } from './host-layout.js';
 import type { InitOptions } from './init-options.js';
 
 export function serviceUnit(o: InitOptions): string {
@@ -39,10 +39,11 @@ TimeoutStopSec=10
 WatchdogSec=30
 Environment=NODE_ENV=production
 
-# Hardening. The service writes nowhere but its private /tmp and /run/${v(o.name)}
-# (RuntimeDirectory: unix sockets, a pidfile), so it needs no ReadWritePaths=; add one only
-# for a directory the app itself writes.
+# Hardening. The service writes nowhere but its private /tmp, /run/${v(o.name)} (RuntimeDirectory:
+# unix sockets, a pidfile) and the shared directory of pier deploy's releases (shared.dirs:
+# uploads, storage; \`-\`: none is fine); add a ReadWritePaths= for any other place it writes.
 RuntimeDirectory=${v(o.name)}
+ReadWritePaths=-${v(sharedRoot(o))}
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
