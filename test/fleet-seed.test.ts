@@ -235,11 +235,20 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
   assert.equal(await restarts(), '0');
   // The workers the reload started work in the new release (prod.ini's chdir is `current`),
   // though the master stays in the one the unit started it in.
-  const workerDirs = async () => {
-    const workers = (await hostText(['cat', `/proc/${pid}/task/${pid}/children`])).split(/\s+/);
-    return new Set(await Promise.all(workers.map((worker) => hostText(['readlink', `/proc/${worker}/cwd`]))));
+  // The master's children that are workers (not a systemd-notify it may be running), once the
+  // reload's old ones are gone.
+  const workerDirs = async (expected: string): Promise<string[]> => {
+    const script =
+      'for p in $(cat /proc/$1/task/$1/children); do case $(tr "\\0" " " < /proc/$p/cmdline) in *worker/main.js*) readlink /proc/$p/cwd;; esac; done';
+    let dirs: string[] = [];
+    for (let waited = 0; waited < 15_000; waited += 250) {
+      dirs = [...new Set((await hostText(['sh', '-c', script, 'sh', pid])).split('\n'))];
+      if (dirs.length === 1 && dirs[0] === expected) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return dirs;
   };
-  assert.deepEqual(await workerDirs(), new Set(['/opt/hello/releases/v2']));
+  assert.deepEqual(await workerDirs('/opt/hello/releases/v2'), ['/opt/hello/releases/v2']);
   assert.equal(await hostText(['readlink', `/proc/${pid}/cwd`]), '/opt/hello/releases/v1');
 
   // v3, reloaded too: keep_releases (2) would remove v1, but the master, only reloaded since it
@@ -248,7 +257,7 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
   const third = await pier(repo, ['deploy', 'v3']);
   assert.equal(third.code, 0, `${third.stdout}\n${third.stderr}`);
   assert.match(await pageMatching(url, /^Hello once more! /), /^Hello once more! \d{4}-/);
-  assert.deepEqual(await workerDirs(), new Set(['/opt/hello/releases/v3']));
+  assert.deepEqual(await workerDirs('/opt/hello/releases/v3'), ['/opt/hello/releases/v3']);
   assert.equal((await host.exec(['test', '-d', '/opt/hello/releases/v1'])).code, 0, 'v1 is kept: in use');
   await host.run(['systemctl', 'reload', 'hello']);
   assert.match(await fetchText(url), /^Hello once more! \d{4}-/);
