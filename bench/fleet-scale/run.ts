@@ -8,7 +8,9 @@
 // release, as every later deploy), samples the controller (peak RSS, fds, SSH
 // connections; controller-meter.ts), counts its TCP bytes (socket-meter.ts) and the longest time
 // its output stayed silent. Then the floor: the same hosts, one ssh2 handshake and one `true` each,
-// 64 at a time (ssh-floor.ts). The hosts' deploy_to are on a journaled ext4 the bench mounts
+// 64 at a time (ssh-floor.ts); and the programs floor: the same, each host running the programs
+// of a first deploy in that one session (programs-floor.ts), what the hosts' CPU cannot go below
+// for any deploy made of these programs. The hosts' deploy_to are on a journaled ext4 the bench mounts
 // (host-fs.ts). Prints the figures and the ratio and writes
 // bench/results/fleet-scale-<time>.json. Everything it made (sshd, the apps, the health server,
 // the user, the files) is removed at the end, after a failure and on Ctrl-C.
@@ -26,6 +28,7 @@ import { pierBin, repoRoot } from '../../test/helpers/paths.js';
 import { busyPercent, ControllerMeter, type MeterSummary, machineCpu } from './controller-meter.js';
 import { datacenters, fleetYaml, handshakeConcurrency, rollout } from './fleet-file.js';
 import { mountHostsFs } from './host-fs.js';
+import { artifactServer, programsScript } from './programs-floor.js';
 import type { SocketTotals } from './socket-meter.js';
 import { sshFloor } from './ssh-floor.js';
 
@@ -258,6 +261,32 @@ try {
   const machineBusyFloor = busyPercent(machineBeforeFloor, machineCpu());
   await sessionsEnded();
   const hostsCpuFloor = fleet.sessionsCpuMs() - hostsCpuBeforeFloor;
+
+  // The programs floor (programs-floor.ts): the programs of a first deploy on each host, in one
+  // SSH session per host, nothing between them; the same library and concurrency as the floor.
+  const relay = await artifactServer(
+    readFileSync(path.join(app.dir, '.pier', 'artifacts', `${manifest.sha256}.tar.gz`)),
+  );
+  cleanups.push(() => {
+    relay.server.closeAllConnections();
+    relay.server.close();
+  });
+  const machineBeforePrograms = machineCpu();
+  const hostsCpuBeforePrograms = fleet.sessionsCpuMs();
+  const programs = await sshFloor(
+    fleet.hosts.map((host) => ({
+      address: host.address,
+      port: sshPort,
+      user: fleet.user,
+      privateKey: readFileSync(fleet.identity),
+      hostKey: fleet.hostKey,
+      command: programsScript(host.deployTo, relay.port, manifest.sha256),
+    })),
+    handshakeConcurrency,
+  );
+  const machineBusyPrograms = busyPercent(machineBeforePrograms, machineCpu());
+  await sessionsEnded();
+  const hostsCpuPrograms = fleet.sessionsCpuMs() - hostsCpuBeforePrograms;
   const pierSsh = sockets[String(sshPort)] ?? { connections: 0, bytesWritten: 0, bytesRead: 0 };
   const floorSsh = floor.sockets[String(sshPort)] ?? { connections: 0, bytesWritten: 0, bytesRead: 0 };
   const result = {
@@ -304,6 +333,16 @@ try {
       bytesSentToSsh: floorSsh.bytesWritten,
       bytesReceivedFromSsh: floorSsh.bytesRead,
     },
+    programsFloor: {
+      what: 'the programs of a first deploy (programs-floor.ts) in one SSH session per host, same concurrency',
+      wallMs: Math.round(programs.wallMs),
+      hostsCpuMs: hostsCpuPrograms,
+      machineBusyPercent: machineBusyPrograms,
+      failures: programs.failures.length,
+      firstFailures: programs.failures.slice(0, 10),
+      ratioToFloor: Number((programs.wallMs / floor.wallMs).toFixed(2)),
+      pierRatioToIt: Number((deployMs / programs.wallMs).toFixed(2)),
+    },
     ratio: Number((deployMs / floor.wallMs).toFixed(2)),
     next: {
       wallMs: Math.round(nextMs),
@@ -335,7 +374,7 @@ try {
     ]),
     timelineColumns: ['s', 'rssMb', 'fds', 'sshConnections'],
   };
-  if (floor.failures.length > 0) failed = true;
+  if (floor.failures.length > 0 || programs.failures.length > 0) failed = true;
 
   console.log('');
   console.log(
@@ -348,6 +387,9 @@ try {
     `floor (ssh2 + true, ${handshakeConcurrency} at once) ${seconds(floor.wallMs)}  (${floor.failures.length} failed)`,
   );
   console.log(`ratio pier/floor             ${result.ratio}x`);
+  console.log(
+    `programs floor               ${seconds(programs.wallMs)} (${programs.failures.length} failed): ${result.programsFloor.ratioToFloor}x the floor; pier ${result.programsFloor.pierRatioToIt}x it; hosts' CPU ${seconds(hostsCpuPrograms)}`,
+  );
   console.log(
     `next release (v2)            ${seconds(nextMs)}, ratio ${result.next.ratio}x, hosts' CPU ${seconds(hostsCpuNext)}`,
   );
@@ -366,6 +408,7 @@ try {
   );
   console.log(`longest silence              ${seconds(silence.ms)} (after "${silence.after}")`);
   for (const failure of floor.failures.slice(0, 5)) console.log(`floor failure: ${failure}`);
+  for (const failure of programs.failures.slice(0, 5)) console.log(`programs floor failure: ${failure}`);
 
   const out = path.join(
     repoRoot,

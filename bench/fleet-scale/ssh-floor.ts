@@ -1,6 +1,7 @@
 // The floor for a deploy to N hosts: the least any SSH deployer must do, with the library pier
 // uses (ssh2) at the same concurrency. Per host one handshake (host key checked, key auth), one
 // `true` run through the login shell, and a clean disconnect; `concurrency` hosts at a time.
+// The same loop runs the programs floor (programs-floor.ts): one script per host instead of `true`.
 import { Client } from 'ssh2';
 import type { SocketTotals } from './socket-meter.js';
 import { meterSockets } from './socket-meter.js';
@@ -12,6 +13,8 @@ export interface FloorTarget {
   privateKey: Buffer;
   /** The host key blob every host must present. */
   hostKey: Buffer;
+  /** What the host runs through its login shell; default `true`. */
+  command?: string;
 }
 
 export interface FloorResult {
@@ -26,19 +29,22 @@ function once(target: FloorTarget, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     let failure: Error | undefined;
+    let stderr = '';
     client.once('ready', () => {
-      client.exec('true', (err, channel) => {
+      client.exec(target.command ?? 'true', (err, channel) => {
         if (err) {
           failure = err;
           client.end();
           return;
         }
         channel.once('exit', (code: number | null) => {
-          if (code !== 0) failure = new Error(`true exited ${code}`);
+          if (code !== 0) failure = new Error(`${target.command ?? 'true'} exited ${code}: ${stderr.trim()}`);
         });
         channel.once('close', () => client.end());
         channel.resume();
-        channel.stderr.resume();
+        channel.stderr.on('data', (chunk: Buffer) => {
+          if (stderr.length < 2000) stderr += chunk.toString();
+        });
       });
     });
     client.on('error', (err) => {
