@@ -6,8 +6,8 @@
 // broad sudo rule goes and the deploys run on the narrow one. The release carries pier itself
 // (dist + node_modules) and the Node that built it (`runtime: bundled`). v1, then v2 by a chain
 // reload (same main PID, no restart), v3 the same, keeping the release the reloaded master runs
-// from, then rollback. Users without sudo, or whose sudo wants a password, fail setup at once
-// with the refused command named.
+// from, v4 whose app cannot start (refused at once, v3 kept), then rollback. Users without sudo,
+// or whose sudo wants a password, fail setup at once with the refused command named.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -263,6 +263,26 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
   assert.match(await fetchText(url), /^Hello once more! \d{4}-/);
   assert.equal(await mainPid(), pid, 'the reload started its workers: no restart');
   assert.equal(await restarts(), '0');
+
+  // v4's app throws when it loads in production: pier serve keeps v3's workers and says why in
+  // its status; the host fails at once with that reason (not after the health timeout), and
+  // current returns to v3.
+  writeFileSync(
+    helloSource,
+    `if (process.env.NODE_ENV === 'production') throw new Error('v4 cannot start: no config');\n${readFileSync(helloSource, 'utf8')}`,
+  );
+  git('commit', '--quiet', '-am', 'hello: a release that cannot start');
+  await release('v4');
+  const fourth = await pier(repo, ['deploy', 'v4']);
+  assert.equal(fourth.code, 1, `${fourth.stdout}\n${fourth.stderr}`);
+  assert.match(
+    fourth.stdout,
+    /pier serve kept the running release: reload aborted, the new app does not boot: [^\n]*v4 cannot start: no config/,
+  );
+  assert.doesNotMatch(fourth.stdout, /health check failed after 20 s/);
+  assert.equal(await hostText(['readlink', '/opt/hello/current']), 'releases/v3');
+  assert.match(await fetchText(url), /^Hello once more! /);
+  assert.equal(await mainPid(), pid, 'v3 kept serving: no restart');
 
   // A unit edited on the host (drift) is put back from the release, and that forces a restart.
   appendFileSync(path.join(host.root, 'etc/systemd/system/hello.service'), '# edited by hand\n');

@@ -1,6 +1,7 @@
 // Reading what retention needs and removing old releases; which ones go is decided by
 // rollout/retention.ts.
 import type { Layout } from './layout.js';
+import { serviceStatus } from './service.js';
 import { all, each, optional, program, type Script } from './shell.js';
 import { sectionMarker } from './status.js';
 
@@ -24,9 +25,7 @@ export function probeReleases(layout: Layout, unit?: string): Script {
     ]),
     ['echo', sectionMarker],
     optional(['tail', '-n', String(revisionsRead), layout.revisions]),
-    ...(unit === undefined
-      ? []
-      : [['echo', sectionMarker], optional(['systemctl', 'show', '--property=StatusText', '--value', unit])]),
+    ...(unit === undefined ? [] : [['echo', sectionMarker], optional(serviceStatus(unit))]),
   );
 }
 

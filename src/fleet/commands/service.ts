@@ -155,6 +155,14 @@ const appRunningProgram = [
   'set -- ${st##*)}; [ "$1" != Z ] || exit 1',
 ].join(' ');
 
+/**
+ * systemd: the unit's status text (STATUS= of a Type=notify service; pier serve's master says
+ * there what its workers start from, and why its last reload was aborted). No privilege needed.
+ */
+export function serviceStatus(unit: string): Script {
+  return all(['systemctl', 'show', '--property=StatusText', '--value', unit]);
+}
+
 /** `none`: where the command's stdout and stderr go. */
 export function appLog(layout: Layout, spec: ServiceSpec): string {
   return path.join(layout.log, `${spec.name}.log`);

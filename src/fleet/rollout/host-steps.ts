@@ -8,7 +8,7 @@ import { envDropIn } from '../commands/environment.js';
 import { layoutOf, runtimeDir } from '../commands/layout.js';
 import { asRoot } from '../commands/privilege.js';
 import { probeReleases, removeReleases, splitReleaseProbe, withinKeep } from '../commands/retention.js';
-import { appLog, applyRelease, appRunning } from '../commands/service.js';
+import { appLog, applyRelease, appRunning, serviceStatus } from '../commands/service.js';
 import { all, branch, each, optional, type Script } from '../commands/shell.js';
 import {
   checksumExit,
@@ -246,7 +246,17 @@ export async function passGate(
     // Where a service that does not answer as expected says why (a reload pier serve aborted
     // because the new app failed to load, a crash loop).
     const journal = `\`journalctl -u ${fleet.service.name}\` on the host shows the service's log`;
-    await passHealthGate(connection, fleet.health, version).catch((err: unknown) => {
+    // pier serve says in its status when a reload kept the old workers (the new app does not
+    // boot): the host fails at once with its reason, not after the whole health timeout.
+    const reloadAborted = async (): Promise<HostError | undefined> => {
+      const status = await connection.exec(serviceStatus(fleet.service.name)).catch(() => undefined);
+      const reason = /reload aborted, (.*)$/.exec(status?.stdout.trim() ?? '')?.[1];
+      if (reason === undefined) return undefined;
+      return new HostError('FLEET_RELOAD_ABORTED', `pier serve kept the running release: ${reason}`, {
+        hint: `the new release's app fails to load on the host; ${journal}`,
+      });
+    };
+    await passHealthGate(connection, fleet.health, version, reloadAborted).catch((err: unknown) => {
       if (!(err instanceof HostError) || err.code !== 'FLEET_UNHEALTHY') throw err;
       throw new HostError(err.code, err.message, { hint: err.hint ? `${err.hint}; ${journal}` : journal });
     });

@@ -193,8 +193,12 @@ export class Master {
     }
   }
 
+  /** Why the last reload was aborted, until the next one: in STATUS=, for a deploy to read. */
+  private reloadProblem: string | undefined;
+
   private async chainReload(): Promise<void> {
     this.deps.log.event('reload.start', { workers: this.config.processes });
+    this.reloadProblem = undefined;
     this.hooks.reloading?.();
     for (let slot = 1; slot <= this.config.processes && !this.stopping; slot++) {
       const old = this.serving(slot);
@@ -205,6 +209,9 @@ export class Master {
           reason: 'the new app does not boot; the running workers keep serving',
           error: this.lastBootError,
         });
+        // One line of at most 300 characters: STATUS= is a line of the notify datagram.
+        const error = this.lastBootError.replace(/\s*\n\s*/g, ' / ');
+        this.reloadProblem = `reload aborted, the new app does not boot: ${error.length > 300 ? `${error.slice(0, 300)}…` : error}`;
         break;
       }
       if (old) this.retire(old);
@@ -421,7 +428,7 @@ export class Master {
     // The files new workers start from, for whoever removes old releases (pier deploy's
     // retention keeps the release they are in: fleet/rollout/host-steps.ts finishHost).
     this.hooks.status?.(
-      `${ready} of ${this.config.processes} workers ready, ${requests} requests served by the current workers; workers start from ${workerMain} on ${process.execPath}`,
+      `${ready} of ${this.config.processes} workers ready, ${requests} requests served by the current workers; workers start from ${workerMain} on ${process.execPath}${this.reloadProblem ? `; ${this.reloadProblem}` : ''}`,
     );
   }
 
