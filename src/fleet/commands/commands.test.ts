@@ -12,6 +12,7 @@ import { probeReleases, removeReleases, splitReleaseProbe } from './retention.js
 import {
   applyRelease,
   appRunning,
+  parseServiceStatus,
   type ServiceSpec,
   startService,
   stopGroupScript,
@@ -285,8 +286,16 @@ test('retention and relay commands', () => {
   // Service manager systemd: the unit's status text too, where pier serve names its files.
   assert.equal(
     render(probeReleases(layout, 'hello')),
-    `${render(probeReleases(layout))}; echo --pier-section--; systemctl show --property=StatusText --value hello 2>/dev/null || true`,
+    `${render(probeReleases(layout))}; echo --pier-section--; systemctl show --property=ActiveState --property=StatusText hello 2>/dev/null || true`,
   );
+  assert.deepEqual(
+    parseServiceStatus('StatusText=2 of 2 workers ready; reload aborted, x\nActiveState=active\n'),
+    {
+      activeState: 'active',
+      statusText: '2 of 2 workers ready; reload aborted, x',
+    },
+  );
+  assert.deepEqual(parseServiceStatus(''), { activeState: '', statusText: '' });
   assert.deepEqual(
     splitReleaseProbe('100 v1\n--pier-section--\nline 1\n--pier-section--\n2 of 2 workers ready\n'),
     {

@@ -156,11 +156,24 @@ const appRunningProgram = [
 ].join(' ');
 
 /**
- * systemd: the unit's status text (STATUS= of a Type=notify service; pier serve's master says
- * there what its workers start from, and why its last reload was aborted). No privilege needed.
+ * systemd: the unit's state and status text, as `ActiveState=…` and `StatusText=…` lines
+ * (parseServiceStatus). STATUS= of a Type=notify service: pier serve's master says there what
+ * its workers start from and why its last reload was aborted; between its RELOADING=1 and
+ * READY=1 the state is `reloading`. No privilege needed.
  */
 export function serviceStatus(unit: string): Script {
-  return all(['systemctl', 'show', '--property=StatusText', '--value', unit]);
+  return all(['systemctl', 'show', '--property=ActiveState', '--property=StatusText', unit]);
+}
+
+/** serviceStatus's output → the unit's ActiveState and StatusText ('' when absent). */
+export function parseServiceStatus(stdout: string): { activeState: string; statusText: string } {
+  const value = (key: string): string =>
+    stdout
+      .split('\n')
+      .find((line) => line.startsWith(`${key}=`))
+      ?.slice(key.length + 1)
+      .trim() ?? '';
+  return { activeState: value('ActiveState'), statusText: value('StatusText') };
 }
 
 /** `none`: where the command's stdout and stderr go. */

@@ -8,7 +8,7 @@ import { envDropIn } from '../commands/environment.js';
 import { layoutOf, runtimeDir } from '../commands/layout.js';
 import { asRoot } from '../commands/privilege.js';
 import { probeReleases, removeReleases, splitReleaseProbe, withinKeep } from '../commands/retention.js';
-import { appLog, applyRelease, appRunning, serviceStatus } from '../commands/service.js';
+import { appLog, applyRelease, appRunning, parseServiceStatus, serviceStatus } from '../commands/service.js';
 import { all, branch, each, optional, type Script } from '../commands/shell.js';
 import {
   checksumExit,
@@ -246,20 +246,36 @@ export async function passGate(
     // Where a service that does not answer as expected says why (a reload pier serve aborted
     // because the new app failed to load, a crash loop).
     const journal = `\`journalctl -u ${fleet.service.name}\` on the host shows the service's log`;
+    const status = async () =>
+      parseServiceStatus(
+        (await connection.exec(serviceStatus(fleet.service.name)).catch(() => undefined))?.stdout ?? '',
+      );
     // pier serve says in its status when a reload kept the old workers (the new app does not
-    // boot): the host fails at once with its reason, not after the whole health timeout.
-    const reloadAborted = async (): Promise<HostError | undefined> => {
-      const status = await connection.exec(serviceStatus(fleet.service.name)).catch(() => undefined);
-      const reason = /reload aborted, (.*)$/.exec(status?.stdout.trim() ?? '')?.[1];
+    // boot): the host fails with its reason, not after the whole health timeout, and not as
+    // healthy when the old workers' answers pass a health.body that does not name the version.
+    const aborted = (statusText: string): HostError | undefined => {
+      const reason = /reload aborted, (.*)$/.exec(statusText)?.[1];
       if (reason === undefined) return undefined;
       return new HostError('FLEET_RELOAD_ABORTED', `pier serve kept the running release: ${reason}`, {
         hint: `the new release's app fails to load on the host; ${journal}`,
       });
     };
-    await passHealthGate(connection, fleet.health, version, reloadAborted).catch((err: unknown) => {
+    await passHealthGate(connection, fleet.health, version, async () =>
+      aborted((await status()).statusText),
+    ).catch((err: unknown) => {
       if (!(err instanceof HostError) || err.code !== 'FLEET_UNHEALTHY') throw err;
       throw new HostError(err.code, err.message, { hint: err.hint ? `${err.hint}; ${journal}` : journal });
     });
+    // Healthy answers may still come from the old workers while a chain reload runs (systemd
+    // shows `reloading` from pier's RELOADING=1 to its READY=1): its outcome decides.
+    const deadline = Date.now() + fleet.health.timeout;
+    let now = await status();
+    while (now.activeState === 'reloading' && Date.now() < deadline) {
+      await sleep(fleet.health.interval);
+      now = await status();
+    }
+    const refused = aborted(now.statusText);
+    if (refused) throw refused;
     return;
   }
   await passHealthGate(connection, fleet.health, version, appGone);
