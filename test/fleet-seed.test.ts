@@ -277,7 +277,7 @@ test('git tag → pier release → pier deploy: Hello behind nginx under systemd
   assert.equal(fourth.code, 1, `${fourth.stdout}\n${fourth.stderr}`);
   assert.match(
     fourth.stdout,
-    /pier serve kept the running release: reload aborted, the new app does not boot: [^\n]*v4 cannot start: no config/,
+    /pier serve kept the running release: the new app does not boot: [^\n]*v4 cannot start: no config/,
   );
   assert.doesNotMatch(fourth.stdout, /health check failed after 20 s/);
   assert.equal(await hostText(['readlink', '/opt/hello/current']), 'releases/v3');
