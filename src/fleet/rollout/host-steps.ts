@@ -223,8 +223,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * The health gate for `version`, then (service.manager `none`) a check that the process pier
  * started still runs, at least `startGraceMs` after `startedAt` (ms since the epoch, when the
- * service was started) unless health.body holds `{version}`. Throws HostError FLEET_UNHEALTHY,
- * or FLEET_APP_EXITED naming the app's log.
+ * service was started) unless health.body holds `{version}`; (`systemd`) the wait for a chain
+ * reload to end, read from the unit's state and status (`systemctl show`, one round trip a
+ * `health.interval`). Throws HostError FLEET_UNHEALTHY, FLEET_APP_EXITED naming the app's log,
+ * or FLEET_RELOAD_ABORTED with pier serve's reason.
  */
 export async function passGate(
   connection: Connection,
