@@ -300,6 +300,18 @@ describe("pier init in an app's own project", () => {
   });
   after(() => rmSync(project, { recursive: true, force: true }));
 
+  test('an app without a package.json: the files name pier as in its own tree, and a note says so', (t) => {
+    const bare = mkdtempSync(path.join(tmpdir(), 'pier-init-bare-'));
+    t.after(() => rmSync(bare, { recursive: true, force: true }));
+    writeFileSync(path.join(bare, 'app.ts'), 'export default { fetch: () => new Response("shop") };\n');
+    const result = pierInit(bare, '--name', 'shop', '--app', 'app.ts');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /^note: there is no package\.json here, .*`npm init -y`, install pier into it/m,
+    );
+  });
+
   test('the unit and the CGI script run pier from node_modules/pier; a note until it is a dependency', () => {
     const result = pierInit(project, '--name', 'shop', '--app', 'app.mjs');
     assert.equal(result.status, 0, result.stderr);

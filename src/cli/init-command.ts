@@ -30,7 +30,7 @@ export function registerInit(program: Command): void {
     )
     .option('--force', 'overwrite files that exist with other content')
     .action((raw: RawInitOptions & { force?: boolean }) => {
-      const project = projectPier(process.cwd());
+      const project = projectPier(process.cwd(), raw.app !== undefined);
       const options = validateInitOptions(raw, project.pier);
       const written = writeDeployFiles(options.dir, deployFiles(options), raw.force === true);
       for (const file of written) process.stdout.write(`${file.state.padEnd(9)} ${file.path}\n`);

@@ -12,13 +12,19 @@ export interface ProjectPier {
   note: string | undefined;
 }
 
-/** Reads `<root>/package.json`; an unreadable one counts as none. */
-export function projectPier(root: string): ProjectPier {
+/**
+ * Reads `<root>/package.json`; an unreadable one counts as none. `appGiven`: --app named a module
+ * (not pier's Hello), so a project without package.json is an app's that cannot carry pier yet.
+ */
+export function projectPier(root: string, appGiven = false): ProjectPier {
   let pkg: { name?: unknown; dependencies?: Record<string, unknown> };
   try {
     pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
   } catch {
-    return { pier: '', note: undefined };
+    const note = appGiven
+      ? "note: there is no package.json here, so the systemd unit and the CGI script run pier from dist/src/cli/main.js in the release, as in pier's own tree; an app's release carries pier as a dependency: `npm init -y`, install pier into it (pier init then says how) and run pier init again"
+      : undefined;
+    return { pier: '', note };
   }
   if (pkg.name === 'pier') return { pier: '', note: undefined };
   const note =
