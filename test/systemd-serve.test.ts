@@ -80,11 +80,15 @@ describe('pier serve speaks sd_notify', () => {
       assert.equal(await notify.waitFor(/^READY=1/), `READY=1\nMAINPID=${pid}`);
       // Ready means serving: a request sent the moment READY arrives is answered.
       assert.equal((await http(`http://127.0.0.1:${port}/`)).status, 200);
-      assert.match(await notify.waitFor(/^STATUS=/), /^STATUS=2 of 2 workers ready, \d+ requests/);
+      const status = await notify.waitFor(/^STATUS=/);
+      assert.match(status, /^STATUS=2 of 2 workers ready, \d+ requests/);
+      // The status counts the reloads that are over, and names the files workers start from.
+      assert.match(status, /; reloads: 0; workers start from \S+\/worker\/main\.js on \S+node$/);
 
       server.child.kill('SIGHUP');
       assert.match(await notify.waitFor(/^RELOADING=1/), /^RELOADING=1\nMONOTONIC_USEC=\d+$/);
       assert.equal(await notify.waitFor(/^READY=1/), `READY=1\nMAINPID=${pid}`);
+      assert.match(await notify.waitFor(/^STATUS=[^\n]*reloads: 1;/), /; reloads: 1; /);
 
       assert.equal(await server.stop('SIGTERM'), 0);
       assert.equal(await notify.waitFor(/^STOPPING=1/), 'STOPPING=1');

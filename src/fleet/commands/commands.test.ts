@@ -286,16 +286,25 @@ test('retention and relay commands', () => {
   // Service manager systemd: the unit's status text too, where pier serve names its files.
   assert.equal(
     render(probeReleases(layout, 'hello')),
-    `${render(probeReleases(layout))}; echo --pier-section--; systemctl show --property=ActiveState --property=StatusText hello 2>/dev/null || true`,
+    `${render(probeReleases(layout))}; echo --pier-section--; systemctl show --property=ActiveState,MainPID,StatusText hello 2>/dev/null || true`,
   );
   assert.deepEqual(
-    parseServiceStatus('StatusText=2 of 2 workers ready; reload aborted, x\nActiveState=active\n'),
+    parseServiceStatus(
+      'MainPID=812\nStatusText=2 of 2 workers ready, 5 requests served; reloads: 3; reload aborted, x\nActiveState=active\n',
+    ),
     {
       activeState: 'active',
-      statusText: '2 of 2 workers ready; reload aborted, x',
+      mainPid: '812',
+      statusText: '2 of 2 workers ready, 5 requests served; reloads: 3; reload aborted, x',
+      reloads: 3,
     },
   );
-  assert.deepEqual(parseServiceStatus(''), { activeState: '', statusText: '' });
+  assert.deepEqual(parseServiceStatus(''), {
+    activeState: '',
+    mainPid: '',
+    statusText: '',
+    reloads: undefined,
+  });
   assert.deepEqual(
     splitReleaseProbe('100 v1\n--pier-section--\nline 1\n--pier-section--\n2 of 2 workers ready\n'),
     {

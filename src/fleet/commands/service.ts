@@ -162,18 +162,34 @@ const appRunningProgram = [
  * READY=1 the state is `reloading`. No privilege needed.
  */
 export function serviceStatus(unit: string): Script {
-  return all(['systemctl', 'show', '--property=ActiveState', '--property=StatusText', unit]);
+  return all(['systemctl', 'show', '--property=ActiveState,MainPID,StatusText', unit]);
 }
 
-/** serviceStatus's output → the unit's ActiveState and StatusText ('' when absent). */
-export function parseServiceStatus(stdout: string): { activeState: string; statusText: string } {
+export interface ServiceStatus {
+  activeState: string;
+  /** '0' when the unit runs no process. */
+  mainPid: string;
+  statusText: string;
+  /** pier serve's count of chain reloads that are over (`reloads: N` in its status). */
+  reloads: number | undefined;
+}
+
+/** serviceStatus's output → the unit's state ('' for what it did not print). */
+export function parseServiceStatus(stdout: string): ServiceStatus {
   const value = (key: string): string =>
     stdout
       .split('\n')
       .find((line) => line.startsWith(`${key}=`))
       ?.slice(key.length + 1)
       .trim() ?? '';
-  return { activeState: value('ActiveState'), statusText: value('StatusText') };
+  const statusText = value('StatusText');
+  const reloads = /(?:^|; )reloads: (\d+)(?:;|$)/.exec(statusText)?.[1];
+  return {
+    activeState: value('ActiveState'),
+    mainPid: value('MainPID'),
+    statusText,
+    reloads: reloads === undefined ? undefined : Number(reloads),
+  };
 }
 
 /** `none`: where the command's stdout and stderr go. */

@@ -8,7 +8,14 @@ import { envDropIn } from '../commands/environment.js';
 import { layoutOf, runtimeDir } from '../commands/layout.js';
 import { asRoot } from '../commands/privilege.js';
 import { probeReleases, removeReleases, splitReleaseProbe, withinKeep } from '../commands/retention.js';
-import { appLog, applyRelease, appRunning, parseServiceStatus, serviceStatus } from '../commands/service.js';
+import {
+  appLog,
+  applyRelease,
+  appRunning,
+  parseServiceStatus,
+  type ServiceStatus,
+  serviceStatus,
+} from '../commands/service.js';
 import { all, branch, each, optional, type Script } from '../commands/shell.js';
 import {
   checksumExit,
@@ -164,7 +171,8 @@ export async function currentVersion(connection: Connection, host: Host): Promis
 
 /**
  * Renders the release's unit (when configured), points `current` at it, makes the service serve
- * it: with `restart`, by a restart whatever service.action says.
+ * it: with `restart`, by a restart whatever service.action says. Resolves with the systemd
+ * unit's state just before (for passGate, which waits for a reload by it), else undefined.
  */
 export async function switchTo(
   connection: Connection,
@@ -172,7 +180,7 @@ export async function switchTo(
   fleet: Fleet,
   version: string,
   options: { restart?: boolean } = {},
-): Promise<void> {
+): Promise<ServiceStatus | undefined> {
   const layout = layoutOf(host.deployTo);
   const { service } = fleet;
   let changed = false;
@@ -195,15 +203,19 @@ export async function switchTo(
     changed || options.restart === true,
     root,
   );
+  // systemd: the unit's state just before, read in the same round trip.
+  const before = service.manager === 'systemd' ? [optional(serviceStatus(service.name))] : [];
   const switched = await connection.exec(
-    all(switchCurrent(layout, version), ['echo', switchedMarker], apply),
+    all(switchCurrent(layout, version), ...before, ['echo', switchedMarker], apply),
   );
-  if (!switched.stdout.includes(`${switchedMarker}\n`)) {
+  const at = switched.stdout.indexOf(`${switchedMarker}\n`);
+  if (at === -1) {
     throw new RemoteCommandError('switching current', switched.code, switched.stderr || switched.stdout);
   }
   if (switched.code !== 0) {
     throw failure(service.manager === 'systemd' ? 'systemctl' : 'restarting the app', switched);
   }
+  return before.length > 0 ? parseServiceStatus(switched.stdout.slice(0, at)) : undefined;
 }
 
 /** Printed between the switch of `current` and the restart, so a failure says which failed. */
@@ -234,6 +246,7 @@ export async function passGate(
   fleet: Fleet,
   version: string,
   startedAt: number,
+  before?: ServiceStatus,
 ): Promise<void> {
   const layout = layoutOf(host.deployTo);
   const log = appLog(layout, fleet.service);
@@ -268,11 +281,19 @@ export async function passGate(
       if (!(err instanceof HostError) || err.code !== 'FLEET_UNHEALTHY') throw err;
       throw new HostError(err.code, err.message, { hint: err.hint ? `${err.hint}; ${journal}` : journal });
     });
-    // Healthy answers may still come from the old workers while a chain reload runs (systemd
-    // shows `reloading` from pier's RELOADING=1 to its READY=1): its outcome decides.
+    // Healthy answers may still come from the old workers while a chain reload runs: its
+    // outcome decides. Under way while systemd shows `reloading` (pier's RELOADING=1 to its
+    // READY=1), and, for the same main process pier serve ran before the switch (a reload, not a
+    // start), until its count of reloads over has moved: the probes can beat its RELOADING=1.
     const deadline = Date.now() + fleet.health.timeout;
     let now = await status();
-    while (now.activeState === 'reloading' && Date.now() < deadline) {
+    const reloading = (): boolean =>
+      now.activeState === 'reloading' ||
+      (before?.reloads !== undefined &&
+        before.mainPid !== '0' &&
+        now.mainPid === before.mainPid &&
+        (now.reloads ?? 0) <= before.reloads);
+    while (reloading() && Date.now() < deadline) {
       await sleep(fleet.health.interval);
       now = await status();
     }

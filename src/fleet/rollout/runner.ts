@@ -227,8 +227,10 @@ class Rollout {
       outcome.version = version;
       // The release it runs again: restarted even with action reload, since what a redeploy
       // brings (a rotated secret, a changed shared env_file) reaches only a new main process.
-      await switchTo(connection, host, input.fleet, version, { restart: previous === version });
-      await passGate(connection, host, input.fleet, version, Date.now());
+      const before = await switchTo(connection, host, input.fleet, version, {
+        restart: previous === version,
+      });
+      await passGate(connection, host, input.fleet, version, Date.now(), before);
       // After the gate (hook-steps.ts): a failure rolls this host back like a failed gate.
       if (input.action === 'deploy') {
         await runHooks(connection, host, input.fleet, version, 'after_activate', this.redact);
@@ -326,9 +328,9 @@ class Rollout {
             const connection = await this.input.pool.connection(o.host);
             // A host that was done had released its lock: it is taken again before it changes.
             await this.input.locks?.retake(connection, o.host);
-            await switchTo(connection, o.host, this.input.fleet, o.previous);
+            const before = await switchTo(connection, o.host, this.input.fleet, o.previous);
             o.version = o.previous;
-            await passGate(connection, o.host, this.input.fleet, o.previous, Date.now());
+            await passGate(connection, o.host, this.input.fleet, o.previous, Date.now(), before);
             this.set(o.host, 'rolled-back');
             this.input.journal.host(o.host.name, 'rolled-back');
             await this.audit(o.host, o.previous, this.input.versionFor(o.host), 'rolled-back');

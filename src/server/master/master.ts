@@ -195,6 +195,8 @@ export class Master {
 
   /** Why the last reload was aborted, until the next one: in STATUS=, for a deploy to read. */
   private reloadProblem: string | undefined;
+  /** Chain reloads over (done or aborted) since the start: in STATUS= as `reloads: N`. */
+  private reloads = 0;
 
   private async chainReload(): Promise<void> {
     this.deps.log.event('reload.start', { workers: this.config.processes });
@@ -217,6 +219,7 @@ export class Master {
       if (old) this.retire(old);
     }
     this.deps.log.event('reload.done', { workers: this.config.processes });
+    this.reloads++;
     this.hooks.ready?.();
     this.reportStatus();
   }
@@ -425,10 +428,11 @@ export class Master {
   private reportStatus(): void {
     const ready = this.workers.filter((w) => w.state === 'ready').length;
     const requests = this.workers.reduce((sum, w) => sum + w.counters.requests, 0);
-    // The files new workers start from, for whoever removes old releases (pier deploy's
-    // retention keeps the release they are in: fleet/rollout/host-steps.ts finishHost).
+    // The reloads that are over, for whoever waits for one, and the files new workers start
+    // from, for whoever removes old releases (pier deploy: fleet/rollout/host-steps.ts passGate,
+    // finishHost).
     this.hooks.status?.(
-      `${ready} of ${this.config.processes} workers ready, ${requests} requests served by the current workers; workers start from ${workerMain} on ${process.execPath}${this.reloadProblem ? `; ${this.reloadProblem}` : ''}`,
+      `${ready} of ${this.config.processes} workers ready, ${requests} requests served by the current workers; reloads: ${this.reloads}; workers start from ${workerMain} on ${process.execPath}${this.reloadProblem ? `; ${this.reloadProblem}` : ''}`,
     );
   }
 
