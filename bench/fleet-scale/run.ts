@@ -246,21 +246,30 @@ try {
   }
   await sessionsEnded();
   const hostsCpuNext = fleet.sessionsCpuMs() - hostsCpuBeforeNext;
-  const machineBeforeFloor = machineCpu();
-  const hostsCpuBeforeFloor = fleet.sessionsCpuMs();
-  const floor = await sshFloor(
-    fleet.hosts.map((host) => ({
-      address: host.address,
-      port: sshPort,
-      user: fleet.user,
-      privateKey: readFileSync(fleet.identity),
-      hostKey: fleet.hostKey,
-    })),
-    handshakeConcurrency,
-  );
-  const machineBusyFloor = busyPercent(machineBeforeFloor, machineCpu());
-  await sessionsEnded();
-  const hostsCpuFloor = fleet.sessionsCpuMs() - hostsCpuBeforeFloor;
+  // One ssh2 session per host, each running `command` (default `true`), 64 at a time; with the
+  // machine's busy share and the hosts' CPU over the run.
+  const privateKey = readFileSync(fleet.identity);
+  const sessionsRun = async (command?: (host: (typeof fleet.hosts)[number]) => string) => {
+    const machineBefore = machineCpu();
+    const hostsCpuBefore = fleet.sessionsCpuMs();
+    const run = await sshFloor(
+      fleet.hosts.map((host) => ({
+        address: host.address,
+        port: sshPort,
+        user: fleet.user,
+        privateKey,
+        hostKey: fleet.hostKey,
+        command: command?.(host),
+      })),
+      handshakeConcurrency,
+    );
+    const machineBusy = busyPercent(machineBefore, machineCpu());
+    await sessionsEnded();
+    return { ...run, machineBusy, hostsCpu: fleet.sessionsCpuMs() - hostsCpuBefore };
+  };
+  const floor = await sessionsRun();
+  const machineBusyFloor = floor.machineBusy;
+  const hostsCpuFloor = floor.hostsCpu;
 
   // The programs floor (programs-floor.ts): the programs of a first deploy on each host, in one
   // SSH session per host, nothing between them; the same library and concurrency as the floor.
@@ -271,22 +280,9 @@ try {
     relay.server.closeAllConnections();
     relay.server.close();
   });
-  const machineBeforePrograms = machineCpu();
-  const hostsCpuBeforePrograms = fleet.sessionsCpuMs();
-  const programs = await sshFloor(
-    fleet.hosts.map((host) => ({
-      address: host.address,
-      port: sshPort,
-      user: fleet.user,
-      privateKey: readFileSync(fleet.identity),
-      hostKey: fleet.hostKey,
-      command: programsScript(host.deployTo, relay.port, manifest.sha256),
-    })),
-    handshakeConcurrency,
-  );
-  const machineBusyPrograms = busyPercent(machineBeforePrograms, machineCpu());
-  await sessionsEnded();
-  const hostsCpuPrograms = fleet.sessionsCpuMs() - hostsCpuBeforePrograms;
+  const programs = await sessionsRun((host) => programsScript(host.deployTo, relay.port, manifest.sha256));
+  const machineBusyPrograms = programs.machineBusy;
+  const hostsCpuPrograms = programs.hostsCpu;
   const pierSsh = sockets[String(sshPort)] ?? { connections: 0, bytesWritten: 0, bytesRead: 0 };
   const floorSsh = floor.sockets[String(sshPort)] ?? { connections: 0, bytesWritten: 0, bytesRead: 0 };
   const result = {

@@ -156,8 +156,8 @@ const appRunningProgram = [
 ].join(' ');
 
 /**
- * systemd: the unit's state and status text, as `ActiveState=…` and `StatusText=…` lines
- * (parseServiceStatus). STATUS= of a Type=notify service: pier serve's master says there what
+ * systemd: the unit's state, main pid and status text, as `ActiveState=…`, `MainPID=…` and
+ * `StatusText=…` lines (parseServiceStatus). STATUS= of a Type=notify service: pier serve's master says there what
  * its workers start from and why its last reload was aborted; between its RELOADING=1 and
  * READY=1 the state is `reloading`. No privilege needed.
  */

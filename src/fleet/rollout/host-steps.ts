@@ -248,6 +248,7 @@ export async function passGate(
   startedAt: number,
   before?: ServiceStatus,
 ): Promise<void> {
+  if (fleet.service.manager === 'systemd') return passSystemdGate(connection, fleet, version, before);
   const layout = layoutOf(host.deployTo);
   const log = appLog(layout, fleet.service);
   const appGone = async (): Promise<HostError | undefined> => {
@@ -257,50 +258,6 @@ export async function passGate(
       hint: `the process pier started is gone: ${log} says why (a crash at start, a port in use, a missing setting)`,
     });
   };
-  if (fleet.service.manager === 'systemd') {
-    // Where a service that does not answer as expected says why (a reload pier serve aborted
-    // because the new app failed to load, a crash loop).
-    const journal = `\`journalctl -u ${fleet.service.name}\` on the host shows the service's log`;
-    const status = async () =>
-      parseServiceStatus(
-        (await connection.exec(serviceStatus(fleet.service.name)).catch(() => undefined))?.stdout ?? '',
-      );
-    // pier serve says in its status when a reload kept the old workers (the new app does not
-    // boot): the host fails with its reason, not after the whole health timeout, and not as
-    // healthy when the old workers' answers pass a health.body that does not name the version.
-    const aborted = (statusText: string): HostError | undefined => {
-      const reason = /reload aborted, (.*)$/.exec(statusText)?.[1];
-      if (reason === undefined) return undefined;
-      return new HostError('FLEET_RELOAD_ABORTED', `pier serve kept the running release: ${reason}`, {
-        hint: `the new release's app fails to load on the host; ${journal}`,
-      });
-    };
-    await passHealthGate(connection, fleet.health, version, async () =>
-      aborted((await status()).statusText),
-    ).catch((err: unknown) => {
-      if (!(err instanceof HostError) || err.code !== 'FLEET_UNHEALTHY') throw err;
-      throw new HostError(err.code, err.message, { hint: err.hint ? `${err.hint}; ${journal}` : journal });
-    });
-    // Healthy answers may still come from the old workers while a chain reload runs: its
-    // outcome decides. Under way while systemd shows `reloading` (pier's RELOADING=1 to its
-    // READY=1), and, for the same main process pier serve ran before the switch (a reload, not a
-    // start), until its count of reloads over has moved: the probes can beat its RELOADING=1.
-    const deadline = Date.now() + fleet.health.timeout;
-    let now = await status();
-    const reloading = (): boolean =>
-      now.activeState === 'reloading' ||
-      (before?.reloads !== undefined &&
-        before.mainPid !== '0' &&
-        now.mainPid === before.mainPid &&
-        (now.reloads ?? 0) <= before.reloads);
-    while (reloading() && Date.now() < deadline) {
-      await sleep(fleet.health.interval);
-      now = await status();
-    }
-    const refused = aborted(now.statusText);
-    if (refused) throw refused;
-    return;
-  }
   await passHealthGate(connection, fleet.health, version, appGone);
   if (fleet.health.body?.includes('{version}') !== true) await sleep(startedAt + startGraceMs - Date.now());
   const running = await connection.exec(appRunning(layout, fleet.service));
@@ -309,6 +266,61 @@ export async function passGate(
       hint: `the health URL answered, but the process pier started is gone: another process may hold the port, or the app crashed after answering; ${log} says why`,
     });
   }
+}
+
+/**
+ * passGate under systemd: the health gate, reading the unit's state and status while the probes
+ * fail (once a second) and after they pass, until a chain reload `before` (the state just before
+ * the switch) started is over. Throws FLEET_UNHEALTHY (its hint naming the journal) or
+ * FLEET_RELOAD_ABORTED.
+ */
+async function passSystemdGate(
+  connection: Connection,
+  fleet: Fleet,
+  version: string,
+  before: ServiceStatus | undefined,
+): Promise<void> {
+  // Where a service that does not answer as expected says why (a reload pier serve aborted
+  // because the new app failed to load, a crash loop).
+  const journal = `\`journalctl -u ${fleet.service.name}\` on the host shows the service's log`;
+  const status = async () =>
+    parseServiceStatus(
+      (await connection.exec(serviceStatus(fleet.service.name)).catch(() => undefined))?.stdout ?? '',
+    );
+  // pier serve says in its status when a reload kept the old workers (the new app does not
+  // boot): the host fails with its reason, not after the whole health timeout, and not as
+  // healthy when the old workers' answers pass a health.body that does not name the version.
+  const aborted = (statusText: string): HostError | undefined => {
+    const reason = /reload aborted, (.*)$/.exec(statusText)?.[1];
+    if (reason === undefined) return undefined;
+    return new HostError('FLEET_RELOAD_ABORTED', `pier serve kept the running release: ${reason}`, {
+      hint: `the new release's app fails to load on the host; ${journal}`,
+    });
+  };
+  await passHealthGate(connection, fleet.health, version, async () =>
+    aborted((await status()).statusText),
+  ).catch((err: unknown) => {
+    if (!(err instanceof HostError) || err.code !== 'FLEET_UNHEALTHY') throw err;
+    throw new HostError(err.code, err.message, { hint: err.hint ? `${err.hint}; ${journal}` : journal });
+  });
+  // Healthy answers may still come from the old workers while a chain reload runs: its
+  // outcome decides. Under way while systemd shows `reloading` (pier's RELOADING=1 to its
+  // READY=1), and, for the same main process pier serve ran before the switch (a reload, not a
+  // start), until its count of reloads over has moved: the probes can beat its RELOADING=1.
+  const deadline = Date.now() + fleet.health.timeout;
+  let now = await status();
+  const reloading = (): boolean =>
+    now.activeState === 'reloading' ||
+    (before?.reloads !== undefined &&
+      before.mainPid !== '0' &&
+      now.mainPid === before.mainPid &&
+      (now.reloads ?? 0) <= before.reloads);
+  while (reloading() && Date.now() < deadline) {
+    await sleep(fleet.health.interval);
+    now = await status();
+  }
+  const refused = aborted(now.statusText);
+  if (refused) throw refused;
 }
 
 /**
@@ -349,7 +361,7 @@ export async function finishHost(
     keep,
     current: entry.version,
     previous: entry.previous,
-    inUse: releasesInUse(probe.status, layout.releases),
+    inUse: releasesInUse(parseServiceStatus(probe.status).statusText, layout.releases),
   });
   await connection.check(what, last(doomed));
   return unlock !== undefined;
