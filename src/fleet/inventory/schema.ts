@@ -216,6 +216,10 @@ const service = z
     path: ['unit'],
   });
 
+/** The first `{word}` in health.body other than `{version}`, if any. */
+const unknownPlaceholder = (text: string): string | undefined =>
+  [...text.matchAll(/\{(\w+)\}/g)].find((m) => m[1] !== 'version')?.[0];
+
 const health = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
   status: z.number().int().min(100).max(599).default(200),
@@ -225,9 +229,9 @@ const health = z.strictObject({
    */
   body: z
     .string()
-    .refine((text) => [...text.matchAll(/\{(\w+)\}/g)].every((m) => m[1] === 'version'), {
+    .refine((text) => unknownPlaceholder(text) === undefined, {
       error: (issue) =>
-        `${[...String(issue.input).matchAll(/\{(\w+)\}/g)].find((m) => m[1] !== 'version')?.[0]} is not a placeholder: {version} is the only one`,
+        `${unknownPlaceholder(String(issue.input))} is not a placeholder: {version} is the only one`,
     })
     .optional(),
   timeout: duration.default(30_000),

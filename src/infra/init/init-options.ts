@@ -61,6 +61,9 @@ const pathRule = (flag: string, what: string): Rule => ({
         : undefined,
 });
 
+/** `A.B.C.D:PORT`, each part captured; ranges are checked apart. */
+const ipv4Port = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/;
+
 const rules: Record<Exclude<keyof InitOptions, 'pier'>, Rule> = {
   name: {
     flag: '--name',
@@ -94,10 +97,10 @@ const rules: Record<Exclude<keyof InitOptions, 'pier'>, Rule> = {
   socket: {
     flag: '--socket',
     chars: /[0-9.:]/,
-    pattern: /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/,
+    pattern: ipv4Port,
     allowed: 'IPv4:PORT, the address nginx reaches the app on, e.g. 127.0.0.1:9001 (port 1-65535)',
     extra: (value) => {
-      const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/.exec(value);
+      const match = ipv4Port.exec(value);
       if (!match)
         return value.startsWith(':') ? 'has no address: name the interface, e.g. 127.0.0.1' : undefined;
       if (match.slice(1, 5).some((octet) => Number(octet) > 255)) return 'is not an IPv4 address';
