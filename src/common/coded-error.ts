@@ -19,3 +19,18 @@ export class CodedError extends Error {
     this.exitCode = options.exitCode ?? defaultExitCode;
   }
 }
+
+/**
+ * The `code` of anything thrown (a CodedError, a Node system error such as ENOENT, or an
+ * error from a library), or `fallback` when it has no string code.
+ */
+export function codeOf(err: unknown, fallback: string): string {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : fallback;
+}
+
+/** The `hint` of anything thrown, when it carries one as a string; else undefined. */
+export function hintOf(err: unknown): string | undefined {
+  const hint = (err as { hint?: unknown } | null | undefined)?.hint;
+  return typeof hint === 'string' ? hint : undefined;
+}

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { codeOf, hintOf } from '../common/coded-error.js';
 import { counted } from '../common/counted.js';
 import { layoutOf, runtimeDir } from './commands/layout.js';
 import { asRoot, refusedCommand, rootTools, sudoRefusedExit } from './commands/privilege.js';
@@ -267,9 +268,9 @@ async function setupHost(session: FleetSession, host: Host, request: SetupReques
   } catch (err) {
     result.state = 'failed';
     result.error = describeError(err);
-    const { code, hint } = err as { code?: unknown; hint?: unknown };
-    result.code = typeof code === 'string' ? code : 'FLEET_HOST';
-    if (typeof hint === 'string') result.hint = hint;
+    result.code = codeOf(err, 'FLEET_HOST');
+    const hint = hintOf(err);
+    if (hint !== undefined) result.hint = hint;
   } finally {
     session.pool.release(host);
   }

@@ -3,6 +3,7 @@
 // budget, or a canary that fails its health gate: start nothing new, let the hosts in flight
 // finish, then roll every host this deploy activated back to the release it had before.
 
+import { codeOf, hintOf } from '../../common/coded-error.js';
 import { describeError } from '../errors.js';
 import type { Fleet, Host } from '../inventory/inventory.js';
 import { Limiter } from '../limiter.js';
@@ -117,7 +118,7 @@ class Rollout {
           },
           failed: (host, err) => {
             this.noteHook(err);
-            this.fail(host, describeError(err), codeOf(err), hintOf(err));
+            this.fail(host, describeError(err), codeOf(err, 'FLEET_HOST'), hintOf(err));
           },
         },
         input.locks,
@@ -262,10 +263,10 @@ class Rollout {
       const message = describeError(err);
       if (outcome.version === version && input.action === 'deploy') {
         const back = await this.revert(host, previous);
-        this.fail(host, `${message}${back}`, codeOf(err), hintOf(err));
+        this.fail(host, `${message}${back}`, codeOf(err, 'FLEET_HOST'), hintOf(err));
         if (canary) this.halt(`canary ${host.name} failed: ${message}`);
       } else {
-        this.fail(host, message, codeOf(err), hintOf(err));
+        this.fail(host, message, codeOf(err, 'FLEET_HOST'), hintOf(err));
       }
     } finally {
       if (done) input.pool.retire(host);
@@ -395,16 +396,6 @@ class Rollout {
       by: this.input.owner,
     }).catch(() => {});
   }
-}
-
-function hintOf(err: unknown): string | undefined {
-  const hint = (err as { hint?: unknown } | undefined)?.hint;
-  return typeof hint === 'string' ? hint : undefined;
-}
-
-function codeOf(err: unknown): string {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : 'FLEET_HOST';
 }
 
 function breachText(breach: BudgetBreach): string {
