@@ -16,7 +16,10 @@ export function hostCount(amount: Amount, total: number): number {
 }
 
 export interface BudgetBreach {
+  /** `fleet`, or `data center <name>`. */
   scope: string;
+  /** The data center over its own budget; undefined for the fleet's. */
+  dc?: string | undefined;
   failures: number;
   allowed: number;
 }
@@ -42,8 +45,14 @@ export class FailureBudget {
       return { scope: 'fleet', failures: this.total, allowed: this.globalAllowed };
     for (const [dc, failures] of this.perDc) {
       const allowed = this.dcAllowed.get(dc) ?? 0;
-      if (failures > allowed) return { scope: `data center ${dc}`, failures, allowed };
+      if (failures > allowed) return { scope: `data center ${dc}`, dc, failures, allowed };
     }
     return undefined;
+  }
+
+  /** `breach` with the failures counted in its scope now, which may be more than at the breach. */
+  recount(breach: BudgetBreach): BudgetBreach {
+    const failures = breach.dc === undefined ? this.total : (this.perDc.get(breach.dc) ?? 0);
+    return { ...breach, failures };
   }
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Datacenter, Host } from '../inventory/inventory.js';
-import { allowedFailures, FailureBudget, hostCount } from './budget.js';
+import { allowedFailures, type BudgetBreach, FailureBudget, hostCount } from './budget.js';
 import { parseRevisions, previousGood } from './history.js';
 import { replayJournal } from './journal.js';
 import { planRollout, waves } from './plan.js';
@@ -64,10 +64,18 @@ test('over budget when failures exceed it, globally or in one data center', () =
     ]),
   );
   assert.equal(budget.fail('ams'), undefined);
-  assert.deepEqual(budget.fail('fra'), { scope: 'data center fra', failures: 1, allowed: 0 });
+  const fra = budget.fail('fra');
+  assert.deepEqual(fra, { scope: 'data center fra', dc: 'fra', failures: 1, allowed: 0 });
   const global = new FailureBudget(1, new Map([['ams', 5]]));
   assert.equal(global.fail('ams'), undefined);
-  assert.deepEqual(global.fail('ams'), { scope: 'fleet', failures: 2, allowed: 1 });
+  const fleet = global.fail('ams');
+  assert.deepEqual(fleet, { scope: 'fleet', failures: 2, allowed: 1 });
+  // Hosts in flight at the breach that fail after it: the halt reason gives the final count.
+  budget.fail('fra');
+  budget.fail('ams');
+  assert.deepEqual(budget.recount(fra as BudgetBreach), { ...fra, failures: 2 });
+  global.fail('ams');
+  assert.deepEqual(global.recount(fleet as BudgetBreach), { ...fleet, failures: 3 });
 });
 
 test('the planner: canaries first per data center, then window-sized waves', () => {

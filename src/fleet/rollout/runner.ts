@@ -76,6 +76,8 @@ class Rollout {
   private readonly outcomes = new Map<string, HostOutcome>();
   private readonly budget: FailureBudget;
   private haltReason: string | undefined;
+  /** The budget breach that halted this rollout, if that is what halted it. */
+  private breach: BudgetBreach | undefined;
   private readonly distribution: Distribution | undefined;
   private readonly once: OnceHooks | undefined;
   private readonly hookRuns: HookRun[] = [];
@@ -156,6 +158,8 @@ class Rollout {
     await Promise.all(this.input.plan.datacenters.map((dc) => dcs.run(() => this.rollDc(dc))));
     await this.distribution?.close();
     let outcome: RolloutResult['outcome'] = this.input.signal?.aborted ? 'interrupted' : 'done';
+    // Hosts in flight at the breach may fail too: the reason gives the count they all came to.
+    if (this.breach) this.haltReason = breachText(this.budget.recount(this.breach));
     if (this.haltReason !== undefined) {
       this.input.journal.write({ type: 'halt', reason: this.haltReason, at: new Date().toISOString() });
       outcome = 'halted';
@@ -354,7 +358,10 @@ class Rollout {
     if (failed && hint !== undefined) failed.hint = this.redact(hint);
     this.input.journal.host(host.name, 'failed', { error, code });
     const breach = this.budget.fail(host.dc);
-    if (breach) this.halt(breachText(breach));
+    if (breach && this.haltReason === undefined) {
+      this.breach = breach;
+      this.halt(breachText(breach));
+    }
     const outcome = this.outcomes.get(host.name);
     if (outcome?.version !== undefined) {
       void this.audit(host, this.input.versionFor(host), outcome?.previous, 'failed').catch(() => {});
