@@ -73,3 +73,44 @@ test("lightFlat: the head node:http writes, in one pass over the app's headers",
   assert.equal(lightFlat(new Light(new ReadableStream())), undefined);
   assert.equal(lightFlat(new Response('real')), undefined);
 });
+
+test('the init the real Response refuses is refused the same way: status range, reason phrase, null-body statuses', () => {
+  const refused: Array<[unknown, ResponseInit]> = [
+    [null, { status: 0 }],
+    [null, { status: 99 }],
+    [null, { status: 103 }],
+    [null, { status: 600 }],
+    [null, { status: 1000 }],
+    // A CR or LF in the reason phrase would split the head on the uwsgi, FastCGI and CGI fronts.
+    ['x', { statusText: 'OK\r\nSet-Cookie: session=attacker' }],
+    ['x', { statusText: 'OK\n' }],
+    ['x', { status: 204 }],
+    ['x', { status: 304 }],
+  ];
+  for (const [body, init] of refused) {
+    const real = (() => {
+      try {
+        new Response(body as ConstructorParameters<typeof Response>[0], init);
+      } catch (err) {
+        return err as Error;
+      }
+      return undefined;
+    })();
+    assert.ok(real, `the real Response refuses ${JSON.stringify(init)}`);
+    assert.throws(
+      () => new Light(body as ConstructorParameters<typeof Response>[0], init),
+      (err: Error) => err.constructor === real.constructor && err.message === real.message,
+      JSON.stringify(init),
+    );
+  }
+  // What the standard converts, pier converts too: a status given as a string.
+  const converted = new Light('x', { status: '404' as unknown as number });
+  assert.equal(converted.status, 404);
+  assert.equal(lightParts(converted), undefined, 'answered the standard way');
+  // Reason phrases with spaces, tabs and obs-text stay on the light path.
+  assert.equal(
+    lightParts(new Light('x', { status: 299, statusText: 'Fine\tand dandy \u00e9' }))?.statusText,
+    'Fine\tand dandy \u00e9',
+  );
+  assert.equal(lightParts(new Light(null, { status: 204 }))?.status, 204);
+});

@@ -33,6 +33,24 @@ function RealResponse(): typeof Response {
   return realClass;
 }
 
+/** A reason phrase (RFC 9112 §4 `reason-phrase`), as the Fetch standard checks statusText. */
+const reasonPhrase = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * Whether `init` is one the Fetch standard takes as it is ("initialize a response"): a status
+ * that is an integer from 200 to 599, with no body for 204, 205 and 304; a statusText that is a
+ * reason phrase (no CR, LF or other control characters).
+ */
+function plainInit(body: Body, init: ResponseInit): boolean {
+  const { status, statusText } = init;
+  if (status !== undefined) {
+    if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return false;
+    if ((status === 204 || status === 205 || status === 304) && body !== null && body !== undefined)
+      return false;
+  }
+  return statusText === undefined || (typeof statusText === 'string' && reasonPhrase.test(statusText));
+}
+
 function materialize(self: LightResponse): Response {
   self[real] ??= new (RealResponse())(self[bodyArg], self[initArg]);
   return self[real];
@@ -47,6 +65,9 @@ export class LightResponse {
   constructor(body?: Body, init?: ResponseInit) {
     this[bodyArg] = body;
     this[initArg] = init;
+    // The init the Fetch standard refuses, or converts (a status given as a string), goes to
+    // the real constructor, which throws or converts exactly as it does outside pier.
+    if (init !== undefined && init !== null && !plainInit(body, init)) materialize(this);
   }
 
   static [Symbol.hasInstance](value: unknown): boolean {
