@@ -150,6 +150,11 @@ test('a stray % in the query reaches the app as sent, as over HTTP (no 400)', as
   assert.equal(run.stderr, '');
 });
 
+test('a Host that is not host[:port] → 400: it cannot change the path the app routes on', async () => {
+  const run = await pierCgi(echoApp, { REQUEST_METHOD: 'GET', REQUEST_URI: '/users', HTTP_HOST: 'x\\admin' });
+  assertClearFailure(run, 400, /the Host header "x\\\\admin" is not a valid host\[:port\]/);
+});
+
 for (const form of ['node', 'fetch']) {
   test(`a header value with CR/LF from a ${form} app → 500, nothing injected`, async () => {
     const app = path.join(repoRoot, `dist/test/fixtures/bad-header-${form}.js`);

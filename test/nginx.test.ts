@@ -127,6 +127,30 @@ for (const [index, name] of [
       );
     });
 
+    test('the Host header cannot change the path the app sees; a stray % in the query arrives as sent', async () => {
+      // nginx passes these Hosts on; pasted into the app's URL they would turn `/users` into
+      // `/admin/users` (or cut the path off), past any `location` rule for the path asked for.
+      // nginx refuses some of them itself; the others reach pier, which refuses them.
+      const refusedByPier: string[] = [];
+      for (const host of ['x\\admin', 'x#', 'x?y', 'h/admin', 'a@b']) {
+        const res = await http(`${mode().url}/users`, { headers: { host } });
+        assert.equal(res.status, 400, `Host ${host}: ${res.body.toString()}`);
+        if (/Host header .* is not a valid host\[:port\]/.test(res.body.toString())) refusedByPier.push(host);
+      }
+      assert.ok(refusedByPier.includes('x\\admin'), `pier refused ${refusedByPier.join(' ')}`);
+      // A refused request leaves a kept FastCGI connection open: the next request, a POST that
+      // nginx never retries elsewhere, is answered on it (a close there would be a 502).
+      for (let i = 0; i < 4; i++) {
+        const post = await http(`${mode().url}/after`, { method: 'POST', body: 'hi' });
+        assert.equal(post.status, 200, post.body.toString());
+      }
+      const ok = await http(`${mode().url}/users?q=100%`, { headers: { host: 'example.test:8080' } });
+      assert.equal(ok.status, 200, ok.body.toString());
+      const echo = echoOf(ok.body);
+      assert.equal(echo.path, '/users');
+      assert.equal(echo.rawQuery, 'q=100%');
+    });
+
     test('HEAD: headers only', async () => {
       const res = await http(`${mode().url}/`, { method: 'HEAD' });
       assert.equal(res.status, 200);

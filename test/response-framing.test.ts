@@ -13,7 +13,7 @@ import { framingFetch, framingNode } from './fixtures/framing-apps.js';
 import { uwsgiPacket, type Var } from './fixtures/uwsgi/packet.js';
 import { ReplyReader } from './helpers/fastcgi-client.js';
 import { type GatewayServer, startFastcgiGateway, startUwsgiGateway } from './helpers/gateway-server.js';
-import { repoRoot } from './helpers/paths.js';
+import { echoApp, repoRoot } from './helpers/paths.js';
 import { exchange, openSocket, type ParsedHttp, parseHead } from './helpers/raw-client.js';
 import { startServe } from './helpers/serve.js';
 
@@ -159,6 +159,50 @@ describe('HTTP front', () => {
       assert.match(pier.output(), /"GET \/bad HTTP\/1\.1" 400 /);
       assert.equal(pier.output().trim().split('\n').length, 2, pier.output());
       assert.match(pier.log(), /GET \/no-host: bad request: an HTTP\/1\.1 request without a Host header/);
+    } finally {
+      await pier.stop();
+    }
+  });
+
+  test('the URL the app sees: Host checked (RFC 9112 §3.2), absolute-form and * targets (§3.2.2)', async () => {
+    const pier = await startServe(['--http-socket', '127.0.0.1:0', '--app', echoApp]);
+    try {
+      const port = Number(pier.addresses[0]?.address.split(':')[1]);
+      const ask = async (request: string): Promise<{ status: string; echo?: EchoReport }> => {
+        const reply = (await exchange(port, Buffer.from(request))).bytes.toString('latin1');
+        const body = reply.slice(reply.indexOf('\r\n\r\n') + 4);
+        return {
+          status: reply.slice(9, 12),
+          echo: reply.startsWith('HTTP/1.1 200') ? JSON.parse(body) : undefined,
+        };
+      };
+      const get = (target: string, ...hosts: string[]): string =>
+        `GET ${target} HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join('')}Connection: close\r\n\r\n`;
+      for (const host of ['x\\admin', 'x#', 'x?y', 'h/admin', 'a b', 'a@b', 'x%2Fadmin']) {
+        assert.equal((await ask(get('/users', host))).status, '400', `Host ${host}`);
+      }
+      assert.equal((await ask(get('/users', 'a', 'b'))).status, '400', 'two Host lines');
+      assert.equal((await ask(get('users', 'a'))).status, '400', 'a target that is no path or URL');
+      assert.equal((await ask(get('ftp://a/users', 'a'))).status, '400', 'an absolute URL of another scheme');
+      for (const host of ['example.test', 'example.test:8080', '[::1]:9090', '192.0.2.1']) {
+        const { status, echo } = await ask(get('/users?q=1', host));
+        assert.equal(status, '200', `Host ${host}`);
+        assert.equal(echo?.path, '/users');
+        assert.equal(echo?.headers.host, host);
+      }
+      // Absolute-form: the target's authority is the one that counts, path and query as sent.
+      const absolute = await ask(get('http://other.test/abs?q=1', 'x'));
+      assert.equal(absolute.echo?.path, '/abs');
+      assert.equal(absolute.echo?.rawQuery, 'q=1');
+      const star = await ask('OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.equal(star.status, '200');
+      assert.equal(star.echo?.path, '/');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.match(
+        pier.log(),
+        /GET \/users: bad request: the Host header "x\\\\admin" is not a valid host\[:port\]/,
+      );
+      assert.match(pier.log(), /GET \/users: bad request: more than one Host header/);
     } finally {
       await pier.stop();
     }

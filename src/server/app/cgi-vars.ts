@@ -3,6 +3,7 @@
 import { boundedMemo } from '../../common/bounded-memo.js';
 import { BadRequestError } from '../errors.js';
 import type { RequestHead } from './request-head.js';
+import { badHostMessage, isValidHost } from './request-url.js';
 
 export type CgiVars = ReadonlyMap<string, string> | Readonly<Record<string, string | undefined>>;
 
@@ -70,6 +71,10 @@ export function requestLineFromCgiVars(get: (name: string) => string | undefined
   if (!target.startsWith('/') && target !== '*') {
     throw new BadRequestError('BAD_TARGET', `request target "${target}" does not start with "/"`);
   }
+  // The Host goes into the app's URL (request-url.ts): one that is not a host[:port] is the
+  // client's error, refused before the app runs (RFC 9112 §3.2: 400).
+  const host = get('HTTP_HOST');
+  if (host && !isValidHost(host)) throw new BadRequestError('BAD_HOST', badHostMessage(host));
   // The query goes to the app as the client sent it, a stray `%` ("100%") included: the HTTP
   // front, node:http and the URL standard take it so, and so does uWSGI's QUERY_STRING.
 

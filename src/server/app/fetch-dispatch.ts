@@ -5,6 +5,7 @@ import type { FetchHandler } from './handler.js';
 import { lazyRequest, type RequestSource } from './lazy-request.js';
 import { lightParts, wholeResponse } from './light-response.js';
 import type { RequestHead } from './request-head.js';
+import { requestUrl } from './request-url.js';
 import { forwardableHeaders, type ResponseSink } from './response-sink.js';
 
 /** A CGI-style request as the lazy Request reads it: the URL, too, only once asked for. */
@@ -22,8 +23,9 @@ class HeadSource implements RequestSource {
   get url(): string {
     if (this.absolute === undefined) {
       const { head } = this;
-      const host = head.headers.find(([name]) => name === 'host')?.[1] ?? head.authority;
-      this.absolute = `${head.scheme}://${host}${head.target}`;
+      // A Host the head has is valid (requestLineFromCgiVars); an empty one names no host.
+      const host = head.headers.find(([name]) => name === 'host')?.[1] || head.authority;
+      this.absolute = requestUrl(head.scheme, host, head.target);
     }
     return this.absolute;
   }

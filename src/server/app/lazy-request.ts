@@ -4,6 +4,7 @@
 // read the request (Hello) pay for none of it; `instanceof Request` still holds.
 import type { IncomingMessage } from 'node:http';
 import { linkLater } from './late-prototype.js';
+import { requestUrl } from './request-url.js';
 import { streamModule } from './stream-module.js';
 
 /** What a front-end knows about a request, handed over without building anything. */
@@ -119,7 +120,8 @@ class IncomingSource implements RequestSource {
   }
 
   get url(): string {
-    this.absolute ??= `http://${this.req.headers.host ?? 'localhost'}${this.req.url ?? '/'}`;
+    // The HTTP front refused an invalid Host before the app ran; HTTP/1.0 may send none.
+    this.absolute ??= requestUrl('http', this.req.headers.host || 'localhost', this.req.url ?? '/');
     return this.absolute;
   }
 
@@ -132,7 +134,7 @@ class IncomingSource implements RequestSource {
   }
 }
 
-/** The lazy Request of a node:http request, for `http://<Host header><target>`. */
+/** The lazy Request of a node:http request, its URL from the Host header and target (requestUrl). */
 export function requestFromIncoming(req: IncomingMessage): Request {
   return lazyRequest(new IncomingSource(req));
 }

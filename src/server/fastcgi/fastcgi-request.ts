@@ -24,9 +24,8 @@ export interface RequestHost {
 
 export class FastcgiRequest {
   keepConn = false;
-  stdinEnded = false;
-  /** Answered without the app: the connection is not reused after it. */
-  refused = false;
+  /** Its record stream is broken: the connection is not reused after it. */
+  broken = false;
   private head: RequestHead | null = null;
   /** What the access log shows: the head, or the unchecked line of a refused one. */
   private logged: LoggedHead | null = null;
@@ -103,14 +102,12 @@ export class FastcgiRequest {
   }
 
   stdinEnd(): void {
-    this.stdinEnded = true;
     this.body?.finish();
   }
 
   /** Answers with the error's status without running the app. */
   refuse(err: unknown): void {
     if (this.response) return;
-    this.refused = true;
     const status = statusOf(err);
     this.host.ctx.log(`${this.host.peer}: ${describeError(err)}`);
     this.response = this.newResponse(this.logged?.method ?? 'GET');

@@ -107,8 +107,12 @@ class FastcgiConnection implements ServedConnection, RequestHost {
   private keepOrClose(request: FastcgiRequest): void {
     this.parser.release(request.id);
     this.current = null;
-    // A request answered before its STDIN ended leaves records in flight: do not reuse.
-    const keep = request.keepConn && request.stdinEnded && !request.refused && !this.closing;
+    // A request answered before its STDIN ended (refused at its head, or an app that did not
+    // read its body) may leave records in flight: released, its id is inactive and the parser
+    // ignores them, as the spec asks, so the connection stays. Closing it instead races the web
+    // server, which may already have picked it for the next request: nginx retries a GET
+    // elsewhere, but answers a POST with 502.
+    const keep = request.keepConn && !request.broken && !this.closing;
     if (keep && !this.socket.readableEnded) this.socket.resume();
     else this.close();
   }
@@ -190,7 +194,7 @@ class FastcgiConnection implements ServedConnection, RequestHost {
     const current = this.current;
     if (current && current.id === requestId) {
       this.disarmHeadTimer();
-      current.refused = true; // the stream is broken: never reuse the connection
+      current.broken = true; // never reuse the connection
       current.fail(error);
       return;
     }

@@ -9,6 +9,7 @@ import { writeWebResponse } from '../app/fetch-dispatch.js';
 import { isThenable } from '../app/handler.js';
 import { requestFromIncoming } from '../app/lazy-request.js';
 import { isLightResponse, lightFlat } from '../app/light-response.js';
+import { badHostMessage, isValidHost } from '../app/request-url.js';
 import { clientClosedStatus, describeError } from '../errors.js';
 import type { ConnectionContext } from '../protocol.js';
 import type { Front } from '../worker/fronts.js';
@@ -73,6 +74,45 @@ function enforceBodyLimit(
 }
 
 /** Whether the request declares a body (a Content-Length above 0, or Transfer-Encoding). */
+/**
+ * Why a request must be refused with 400 before the app sees it (RFC 9112 §3.2, §3.2.2), or
+ * undefined: an HTTP/1.1 request without a Host, with more than one, or with one that is not a
+ * host[:port]; a target that is neither origin-form, `*`, nor an absolute http(s) URL.
+ */
+function badTargetOrHost(req: IncomingMessage): string | undefined {
+  const host = req.headers.host;
+  if (host === undefined) {
+    return req.httpVersionMinor === 1
+      ? 'an HTTP/1.1 request without a Host header (RFC 9112 §3.2)'
+      : undefined;
+  }
+  if (host !== '' && !isValidHost(host)) return badHostMessage(host);
+  // node:http keeps the first of repeated Host lines; RFC 9112 §3.2 says refuse them.
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1)
+      return 'more than one Host header (RFC 9112 §3.2)';
+  }
+  const target = req.url ?? '/';
+  if (target.charCodeAt(0) === 47 /* / */ || target === '*') return undefined;
+  return absoluteTargetProblem(target);
+}
+
+/** Why an absolute-form target cannot be taken (RFC 9112 §3.2.2), or undefined. */
+function absoluteTargetProblem(target: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return `request target ${JSON.stringify(target)} is not a path, "*" or an absolute URL`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `request target ${JSON.stringify(target)} is not an http or https URL`;
+  return undefined;
+}
+
 function hasBody(req: IncomingMessage): boolean {
   const { headers } = req;
   const length = headers['content-length'];
@@ -312,10 +352,9 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     if (!countOnly) res.startedAt = performance.now();
     res.on('close', onResponseClose);
     res.on('error', ignoreError);
-    if (req.httpVersionMinor === 1 && req.headers.host === undefined) {
-      ctx.log(
-        `${req.method} ${req.url}: bad request: an HTTP/1.1 request without a Host header (RFC 9112 §3.2)`,
-      );
+    const refused = badTargetOrHost(req);
+    if (refused !== undefined) {
+      ctx.log(`${req.method} ${req.url}: bad request: ${refused}`);
       plainError(res, 400, 'Bad Request');
       return;
     }

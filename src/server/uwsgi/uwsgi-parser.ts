@@ -61,6 +61,8 @@ const lineNames = [
   'QUERY_STRING',
   'CONTENT_LENGTH',
   'HTTP_TRANSFER_ENCODING',
+  // Checked with the request line: it goes into the app's URL (app/request-url.ts).
+  'HTTP_HOST',
 ];
 const lineNameBytes = lineNames.map((name) => Buffer.from(name, 'latin1'));
 const contentLengthIndex = lineNames.indexOf('CONTENT_LENGTH');
@@ -74,7 +76,7 @@ function lineNameIndex(block: Buffer, at: number, length: number): number {
   const first = block[at];
   switch (length) {
     case 9:
-      index = first === 0x50 ? 3 : -1; // PATH_INFO
+      index = first === 0x50 ? 3 : first === 0x48 ? 7 : -1; // PATH_INFO, HTTP_HOST
       break;
     case 11:
       // REQUEST_URI, SCRIPT_NAME (SERVER_NAME and REMOTE_* share lengths and first bytes)
