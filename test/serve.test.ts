@@ -519,6 +519,29 @@ describe('sockets and stats', () => {
   });
 });
 
+test("uWSGI's bare flags: `--master --http-socket …`, a bare --chmod-socket (666) and --vacuum", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-bare-'));
+  const sock = path.join(dir, 'app.sock');
+  // --master used to take the next option for its value, and the others demanded one.
+  const served = await startServe([
+    '--master',
+    '--http-socket',
+    sock,
+    '--app',
+    slowApp,
+    '--chmod-socket',
+    '--vacuum',
+  ]);
+  try {
+    assert.equal(statSync(sock).mode & 0o777, 0o666);
+    assert.equal((await http('http://localhost/pid', { socketPath: sock })).status, 200);
+  } finally {
+    await served.stop();
+  }
+  assert.ok(!existsSync(sock), 'vacuum removed the socket');
+  rmSync(dir, { recursive: true, force: true });
+});
+
 describe('operations', () => {
   test('uid/gid: workers run unprivileged after the master binds; SIGUSR1 logs stats', async () => {
     const served = await startServe([

@@ -19,9 +19,13 @@ export function registerServe(program: Command): void {
     );
   const collected: Array<[string, string]> = [];
   for (const option of options) {
-    const flag = new Option(`--${option.name} <${option.value.toLowerCase()}>`, option.doc).env(
-      envName(option),
-    );
+    // uWSGI's flags (`--master`, `--vacuum`, `--chmod-socket`) may come without a value.
+    const value = option.value.toLowerCase();
+    const flag = new Option(
+      `--${option.name} ${option.bare === undefined ? `<${value}>` : `[${value}]`}`,
+      option.doc,
+    ).env(envName(option));
+    if (option.bare !== undefined) flag.preset(option.bare);
     if (option.shownDefault) flag.default(undefined, option.shownDefault);
     // Values are collected raw, in order; the config loader parses and reports errors with context.
     flag.argParser((raw: string) => {

@@ -6,7 +6,9 @@ export function renderConfigDocs(): string {
     const names = [option.name, ...(option.aliases ?? [])].map((n) => `\`${n}\``).join(', ');
     const repeat = option.repeatable ? ' (repeatable)' : '';
     const fallback = option.shownDefault ? `\`${option.shownDefault}\`` : '';
-    return `| ${names} | \`--${option.name} ${option.value}\` | \`${envName(option)}\` | ${fallback} | ${option.doc}${repeat} |`;
+    const value = option.bare === undefined ? option.value : `[${option.value}]`;
+    const bare = option.bare === undefined ? '' : ` (a bare \`--${option.name}\` is \`${option.bare}\`)`;
+    return `| ${names} | \`--${option.name} ${value}\` | \`${envName(option)}\` | ${fallback} | ${option.doc}${bare}${repeat} |`;
   });
   return [
     '# `pier serve` configuration',

@@ -241,3 +241,13 @@ test('no socket option: the sockets systemd passed are served, each in the proto
     },
   );
 });
+
+test("an ini's bare uWSGI flags: master, vacuum, and chmod-socket meaning 666", () => {
+  const file = ini(
+    'bare.ini',
+    '[uwsgi]\nmaster\nvacuum\nchmod-socket\nsocket=/tmp/pier-bare.sock\napp=app.js\n',
+  );
+  const config = load(file);
+  assert.equal(config.vacuum, true);
+  assert.equal(config.chmodSocket, 0o666);
+});

@@ -21,6 +21,11 @@ export interface OptionSpec {
   aliases?: string[];
   /** Placeholder for the value in help text. */
   value: string;
+  /**
+   * What the option means when given without a value: a bare `--vacuum` or `--master` on the
+   * command line, as uWSGI's flags are written (a bare ini key reads as `true`).
+   */
+  bare?: string;
   doc: string;
   /** The default as users should read it, for help and docs. */
   shownDefault?: string;
@@ -151,14 +156,17 @@ export const options: OptionSpec[] = [
   {
     name: 'chmod-socket',
     value: 'MODE',
-    doc: 'permissions of unix sockets (octal; 666 when given without a value)',
+    bare: '666',
+    doc: 'permissions of unix sockets (octal)',
     apply: (config, raw) => {
-      config.chmodSocket = parseOctalMode(raw);
+      // A bare `chmod-socket` line in an ini reads as true: uWSGI's 666, as on the command line.
+      config.chmodSocket = parseOctalMode(raw === 'true' ? '666' : raw);
     },
   },
   {
     name: 'vacuum',
     value: 'BOOL',
+    bare: 'true',
     doc: 'on exit, remove the unix sockets and the pidfile pier created (without it they stay; the next start replaces a stale socket)',
     shownDefault: 'false',
     apply: (config, raw) => {
@@ -177,6 +185,7 @@ export const options: OptionSpec[] = [
   {
     name: 'reuse-port',
     value: 'BOOL',
+    bare: 'true',
     doc: "a TCP socket per worker with SO_REUSEPORT: the kernel spreads new connections over the workers evenly instead of whichever wakes first taking them all (Linux; a slot's queue waits while its worker restarts)",
     shownDefault: 'false',
     apply: (config, raw) => {
@@ -307,6 +316,7 @@ export const options: OptionSpec[] = [
   {
     name: 'disable-logging',
     value: 'BOOL',
+    bare: 'true',
     doc: 'do not write the access log',
     shownDefault: 'false',
     apply: (config, raw) => {
@@ -325,6 +335,7 @@ export const options: OptionSpec[] = [
     name: 'master',
     aliases: ['plugin', 'plugins'],
     value: 'ANY',
+    bare: 'true',
     doc: 'accepted for uWSGI ini files and ignored: pier always runs a master and needs no plugins',
     apply: () => {},
   },
