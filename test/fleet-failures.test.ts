@@ -289,3 +289,38 @@ test('a second deploy is refused by the lock, naming who holds it; unlock clears
   assert.equal(existsSync(fleetLock), false);
   assert.equal((await pier(app.dir, ['deploy', 'v2', '--hosts', 'sfo-1'])).code, 0);
 });
+
+test('a host whose previous release fails too is reported down, not "back on" it, and the deploy exits 1', {
+  timeout: 90_000,
+}, async () => {
+  // Every host runs v2. v3 answers 500 on /health; on sfo-1, v2 no longer starts either (as after
+  // a migration the old code cannot run against): its module throws at import.
+  app.commit('v3', { healthy: false });
+  assert.equal((await pier(app.dir, ['release', 'v3'])).code, 0);
+  const v2App = path.join(fleet.host('sfo-1').opt as string, 'hello', 'releases', 'v2', 'dist', 'app.mjs');
+  const original = readFileSync(v2App, 'utf8');
+  writeFileSync(v2App, `${original}\nthrow new Error('v2 cannot start');\n`);
+  try {
+    const result = await pier(app.dir, ['deploy', 'v3', '--hosts', 'sfo-1', '--canary', '0']);
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(
+      result.stdout,
+      /1 host: health check failed after 2 s: http:\/\/127\.0\.0\.1:8080\/health answered 500, expected 200 \(returned to v2, but v2 fails its health check too: the app exited before its health check passed; see \/opt\/hello\/shared\/log\/hello\.log\)\n {4}sfo-1\n/,
+    );
+    assert.doesNotMatch(result.stdout, /back on v2/);
+    assert.match(
+      result.stdout,
+      /^deploy v3: 0\/1 hosts healthy, but 1 host is left with no healthy release \(sfo-1\)$/m,
+    );
+    const report = reportOf(result.stdout);
+    assert.deepEqual(
+      report.hosts.map((h: { name: string; state: string; down: boolean }) => [h.name, h.state, h.down]),
+      [['sfo-1', 'failed', true]],
+    );
+    assert.equal(currentOf('sfo-1'), 'releases/v2');
+    assert.match(await answer('sfo-1'), /^error/);
+  } finally {
+    writeFileSync(v2App, original);
+  }
+  assert.equal((await pier(app.dir, ['deploy', 'v2', '--hosts', 'sfo-1'])).code, 0);
+});

@@ -133,3 +133,51 @@ test('Ctrl-C mid-rollout: hosts in flight finish, locks are released, --resume c
   const answers = await Promise.all(fleet.hosts.map((h) => fetchText(`http://${h.address}:8080/`)));
   assert.deepEqual(answers, Array(6).fill('Hello! from v3'));
 });
+
+test('--resume of a deploy that a later rollback superseded is refused; its hosts stay as they are', {
+  timeout: 120_000,
+}, async () => {
+  // Every host runs v3 (above). A v2 deploy is interrupted half-way, then the hosts it moved
+  // are rolled back to v3: the v2 journal is left without an end, but it is stale.
+  const run = await deployHalfWay('v2');
+  run.child.kill('SIGINT');
+  assert.equal(await run.exited, 130, run.output());
+  const id = path.basename(run.journal).replace(/\.jsonl$/, '');
+  const currentOf = (name: string) =>
+    readlinkSync(path.join(fleet.host(name).opt as string, 'hello', 'current'));
+  const moved = fleet.hosts.filter((h) => currentOf(h.name) === 'releases/v2').map((h) => h.name);
+  assert.ok(moved.length >= 2, `hosts on v2: ${moved}`);
+  const back = await pier(app.dir, ['rollback', '--to', 'v3', '--hosts', moved.join(',')]);
+  assert.equal(back.code, 0, `${back.stdout}\n${back.stderr}`);
+  const rollbackId = /rolling back .*, (\S+)$/m.exec(back.stdout)?.[1] as string;
+
+  const fleetFile = path.join(app.dir, 'deploy', 'fleet.yml');
+  const plain = readFileSync(fleetFile, 'utf8');
+  const hookLog = path.join(fleet.dir, 'resume-hooks.log');
+  writeFileSync(
+    fleetFile,
+    `${plain}hooks: ${JSON.stringify({ pre_deploy: `echo "pre $PIER_VERSION" >> ${hookLog}` })}\n`,
+  );
+  try {
+    for (const args of [
+      ['deploy', '--resume'],
+      ['deploy', '--resume', id],
+    ]) {
+      const refused = await pier(app.dir, args);
+      assert.equal(refused.code, 2, `${refused.stdout}\n${refused.stderr}`);
+      assert.ok(
+        refused.stderr.startsWith(
+          `error[FLEET_NOT_RESUMABLE]: deploy ${id} (v2) was superseded by rollback ${rollbackId} (v3, done)\n`,
+        ),
+        refused.stderr,
+      );
+      assert.match(refused.stderr, /hint: .*`pier deploy v2` deploys v2 again/);
+    }
+  } finally {
+    writeFileSync(fleetFile, plain);
+  }
+  assert.equal(existsSync(hookLog), false, 'pre_deploy did not run');
+  for (const host of fleet.hosts) assert.equal(currentOf(host.name), 'releases/v3', host.name);
+  const answers = await Promise.all(fleet.hosts.map((h) => fetchText(`http://${h.address}:8080/`)));
+  assert.deepEqual(answers, Array(6).fill('Hello! from v3'));
+});

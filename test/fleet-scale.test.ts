@@ -44,10 +44,11 @@ before(async () => {
   healthPort = (health.address() as { port: number }).port;
   app = createAppRepo();
   const json = (value: unknown) => JSON.stringify(value);
+  // Sixteen hosts behind two ports: each its own deploy_to, or they would be one target twice.
   const dead = [
-    ...Array.from({ length: 8 }, (_, i) => ({ name: `refused${i}`, address: '127.0.0.1', port: closedPort })),
-    ...Array.from({ length: 8 }, (_, i) => ({ name: `silent${i}`, address: '127.0.0.1', port: silentPort })),
-  ];
+    ...Array.from({ length: 8 }, (_, i) => ({ name: `refused${i}`, port: closedPort })),
+    ...Array.from({ length: 8 }, (_, i) => ({ name: `silent${i}`, port: silentPort })),
+  ].map((host) => ({ ...host, address: '127.0.0.1', deploy_to: `/opt/hello-${host.name}` }));
   writeFileSync(
     path.join(app.dir, 'deploy', 'fleet.yml'),
     [

@@ -34,7 +34,10 @@ export function registerDeploy(program: Command): void {
       .command('deploy')
       .description('roll VERSION out to the fleet: stage, then activate canary-first in a sliding window')
       .argument('[version]', 'a release made with `pier release` (its tag)')
-      .option('--resume [id]', 'continue an interrupted deploy (the newest one, or ID)')
+      .option(
+        '--resume [id]',
+        'continue an interrupted deploy: the newest run (or ID), unless a later run superseded it',
+      )
       .option('--dry-run', 'print the plan (waves and commands) and change nothing')
       .option('--canary <n>', 'canary hosts per data center (count or %)', parseAmount)
       .option('--window <n>', 'hosts in flight per data center (count or %)', parseAmount)

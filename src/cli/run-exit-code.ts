@@ -6,13 +6,15 @@ import { interruptExitCode } from './interrupts.js';
 export const lockLeftExitCode = 4;
 
 /**
- * 128 + the signal when interrupted; 1 when stopped, rolled back, or (with `allHealthy`, as
- * for a rollback) when a host failed; else 4 when a lock of the run may remain, else 0.
+ * 128 + the signal when interrupted; 1 when stopped, rolled back, when a host is left with no
+ * healthy release, or (with `allHealthy`, as for a rollback) when a host failed; else 4 when a
+ * lock of the run may remain, else 0.
  */
 export function runExitCode(outcome: DeployOutcome, signal: AbortSignal, allHealthy: boolean): number {
   const { result } = outcome;
   if (result.outcome === 'interrupted') return interruptExitCode(signal);
   if (result.outcome !== 'done') return 1;
+  if (result.hosts.some((host) => host.down === true)) return 1;
   if (allHealthy && !result.hosts.every((host) => host.state === 'healthy')) return 1;
   return outcome.locksLeft.length > 0 ? lockLeftExitCode : 0;
 }

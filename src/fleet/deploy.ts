@@ -2,7 +2,6 @@
 // run the rollout with a journal and live progress, unlock (saying where a lock remains), write
 // the JSON report. `--resume` replays the journal of a deploy whose controller died and carries
 // on from there.
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { counted } from '../common/counted.js';
@@ -27,6 +26,7 @@ import { Progress } from './report/progress.js';
 import { groupedFailures, locksLeftNote, outcomeLine, summaryTable } from './report/summary.js';
 import { Journal, type Replay, replayJournal } from './rollout/journal.js';
 import { planRollout } from './rollout/plan.js';
+import { chooseResumable } from './rollout/resumable.js';
 import { type RolloutResult, runRollout } from './rollout/runner.js';
 import { type FleetSession, newDeployId } from './session.js';
 
@@ -254,37 +254,24 @@ export function printSummary(
   out.write(`\n${outcomeLine(result, version, action, names)}\nreport: ${reportFile}\n`);
 }
 
-/** The journal `--resume` continues: the one named, or the newest deploy that never ended. */
+/**
+ * The journal `--resume` continues: the one named, or the newest run's, provided no later run
+ * superseded it (rollout/resumable.ts). Read before pre_deploy runs or anything is locked.
+ */
 export async function findResumable(
   deploysDir: string,
   id: string | undefined,
 ): Promise<{ id: string; replay: Replay }> {
-  const names = id
-    ? [`${id}.jsonl`]
-    : (await readdir(deploysDir).catch(() => [] as string[]))
-        .filter((n) => n.endsWith('.jsonl'))
-        .sort()
-        .reverse();
-  for (const name of names) {
-    const file = path.join(deploysDir, name);
-    if (!existsSync(file)) break;
-    const replay = replayJournal(await readFile(file, 'utf8'));
-    if (replay?.start.action !== 'deploy') continue;
-    if (replay.end !== undefined) {
-      if (id) {
-        throw new FleetError('FLEET_NOT_RESUMABLE', `deploy ${id} already ended (${replay.end})`, {
-          hint: 'start a new deploy instead',
-        });
-      }
-      continue;
-    }
-    return { id: replay.start.id, replay };
-  }
-  throw new FleetError(
-    'FLEET_NOT_RESUMABLE',
-    id ? `no journal for deploy ${id}` : 'no interrupted deploy to resume',
-    {
-      hint: `journals are in ${deploysDir}`,
-    },
+  const names = (await readdir(deploysDir).catch(() => [] as string[])).filter((n) => n.endsWith('.jsonl'));
+  const journals = await Promise.all(
+    names.map(async (name) =>
+      replayJournal(await readFile(path.join(deploysDir, name), 'utf8').catch(() => '')),
+    ),
   );
+  const run = chooseResumable(
+    journals.filter((replay) => replay !== undefined),
+    id,
+    deploysDir,
+  );
+  return { id: run.id, replay: run };
 }

@@ -1,5 +1,6 @@
 // The validated fleet: the schema's output with host ranges expanded, per-DC and per-host vars
 // merged onto the ssh defaults, and data centers in rollout order. Pure; errors name their path.
+import path from 'node:path';
 import type { HookPoint } from '../commands/hooks.js';
 import type { SharedPaths } from '../commands/shared.js';
 import { type ReleaseEnv, resolveEnv, type SecretSources } from '../secrets.js';
@@ -89,6 +90,17 @@ export function parseJump(text: string, defaultUser: string): Jump {
 }
 
 /**
+ * Where a host's deploys land: its address and port as written (names are not resolved), the
+ * jump host it is reached through (one private address may be a different machine behind each
+ * bastion) and its deploy_to. Not the login user: the same path is the same directory for all.
+ */
+function targetOf(host: Host): string {
+  const jump = host.proxyJump ? `${host.proxyJump.host.toLowerCase()}:${host.proxyJump.port}` : '';
+  const dir = path.posix.normalize(host.deployTo).replace(/(.)\/+$/, '$1');
+  return `${host.address.toLowerCase()}:${host.port} via ${jump} ${dir}`;
+}
+
+/**
  * `sources`: where `${NAME}` and `{ file: }` values of service.env come from (deploy); without
  * them the values are left unresolved (commands that never start the app need none).
  */
@@ -96,6 +108,7 @@ export function resolveFleet(file: FleetFile, sources?: SecretSources): Fleet {
   const issues: ConfigIssue[] = [];
   const deployTo = file.deploy_to ?? `/opt/${file.app}`;
   const seen = new Map<string, string>();
+  const targets = new Map<string, { name: string; at: string }>();
   const datacenters: Datacenter[] = [];
   for (const [dcName, dc] of Object.entries(file.datacenters)) {
     const hosts: Host[] = [];
@@ -124,7 +137,7 @@ export function resolveFleet(file: FleetFile, sources?: SecretSources): Fleet {
         }
         seen.set(name, formatPath(at));
         const address = ('address' in spec ? spec.address : undefined) ?? name;
-        hosts.push({
+        const host: Host = {
           name,
           dc: dcName,
           address,
@@ -134,7 +147,21 @@ export function resolveFleet(file: FleetFile, sources?: SecretSources): Fleet {
           deployTo: spec.deploy_to ?? dc.vars?.deploy_to ?? deployTo,
           proxyJump: jump === undefined ? undefined : parseJump(jump, user),
           sudo: spec.sudo ?? dc.vars?.sudo ?? file.ssh.sudo,
-        });
+        };
+        // Two entries for one directory on one machine would run two rollouts of it at once
+        // under one deploy id (their locks do not tell them apart): two processes fighting for
+        // its `current` and its port.
+        const target = targetOf(host);
+        const same = targets.get(target);
+        if (same !== undefined) {
+          issues.push({
+            path: at,
+            message: `host "${name}" has the same target as "${same.name}" (${host.address}:${host.port}, deploy_to ${host.deployTo}; also at ${same.at})`,
+          });
+          continue;
+        }
+        targets.set(target, { name, at: formatPath(at) });
+        hosts.push(host);
       }
     });
     datacenters.push({

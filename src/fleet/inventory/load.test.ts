@@ -120,6 +120,33 @@ test('duplicates, unknown dc_order entries and missing keys', () => {
   );
 });
 
+test('two entries for the same directory on the same machine are refused, naming both', () => {
+  const text = `${minimal}  fra:
+    hosts:
+      - { name: fra-1, address: 10.0.0.14 }
+      - { name: fra-2, address: 10.0.0.15, deploy_to: /srv/trial }
+      - { name: fra-3, address: 10.0.0.15, deploy_to: /srv/trial/, user: deploy }
+`;
+  assert.match(
+    errorOf(text),
+    /fleet\.yml:11: datacenters\.fra\.hosts\[2\]: host "fra-3" has the same target as "fra-2" \(10\.0\.0\.15:22, deploy_to \/srv\/trial\/; also at datacenters\.fra\.hosts\[1\]\)/,
+  );
+  // A name and the address it is written as elsewhere are one machine too.
+  assert.match(
+    errorOf(minimal.replace('[a1, a2]', '[a1, { name: a2, address: A1 }]')),
+    /hosts\[1\]: host "a2" has the same target as "a1"/,
+  );
+  // Another deploy_to, another port, or the same private address behind another bastion: distinct.
+  const distinct = `${minimal}  fra:
+    hosts:
+      - { name: f1, address: 10.0.0.15, deploy_to: /srv/one }
+      - { name: f2, address: 10.0.0.15, deploy_to: /srv/two }
+      - { name: f3, address: 10.0.0.15, deploy_to: /srv/one, port: 2222 }
+      - { name: f4, address: 10.0.0.15, deploy_to: /srv/one, proxy_jump: bastion.fra }
+`;
+  assert.equal(parseFleet(distinct, 'fleet.yml').hosts.length, 6);
+});
+
 test('YAML syntax errors carry the line', () => {
   assert.match(errorOf('app: hello\n  bad: [\n'), /fleet\.yml:\d+: /);
 });

@@ -27,6 +27,8 @@ export interface DeployReport {
     previous: string | undefined;
     error: string | undefined;
     code: string | undefined;
+    /** Failed, and the release it returned to failed its health gate too (or returning failed). */
+    down: boolean;
   }>;
   /** Hosts where this run's lock may remain (releasing it failed), with why; empty when none. */
   locksLeft: Array<{ name: string; error: string }>;
@@ -57,6 +59,7 @@ export function buildReport(
       previous: h.previous,
       error: h.error,
       code: h.code,
+      down: h.down === true,
     })),
     locksLeft: locksLeft.map((entry) => ({ name: entry.host.name, error: entry.error })),
   };

@@ -172,6 +172,34 @@ test('the outcome line never says done while a lock of the run remains', () => {
   );
 });
 
+test('the outcome line never says done while a host is left with no healthy release', () => {
+  const outcome = (h: Host, state: HostOutcome['state'], down?: boolean): HostOutcome => ({
+    host: h,
+    state,
+    previous: 'v1',
+    version: 'v1',
+    error: undefined,
+    code: undefined,
+    ...(down === undefined ? {} : { down }),
+  });
+  const [a1, a2, f1] = hosts as [Host, Host, Host];
+  const result = {
+    outcome: 'done' as const,
+    haltReason: undefined,
+    hosts: [outcome(a1, 'healthy'), outcome(a2, 'failed', true), outcome(f1, 'failed', false)],
+    directUploads: 0,
+    hooks: [],
+  };
+  assert.equal(
+    outcomeLine(result, 'v2', 'deploy', ['f1']),
+    "deploy v2: 1/3 hosts healthy, but 1 host is left with no healthy release (a2); this deploy's lock remains on 1 host (f1): `pier unlock --hosts f1` removes it",
+  );
+  assert.equal(
+    outcomeLine({ ...result, outcome: 'rolled-back', haltReason: 'canary a2 failed: x' }, 'v2', 'deploy'),
+    'deploy v2: stopped and rolled back (canary a2 failed: x); 1 host is left with no healthy release (a2)',
+  );
+});
+
 test('a whole-fleet phase shows its count, its rate and the time left', () => {
   let now = 0;
   let out = '';

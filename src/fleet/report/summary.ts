@@ -121,12 +121,16 @@ export function outcomeLine(
   locksLeft: readonly string[] = [],
 ): string {
   const healthy = result.hosts.filter((h) => h.state === 'healthy').length;
-  const locks = locksLeft.length > 0 ? locksLeftNote(locksLeft) : '';
+  const notes = [downNote(result.hosts), locksLeft.length > 0 ? locksLeftNote(locksLeft) : ''].filter(
+    Boolean,
+  );
   if (result.outcome === 'done') {
-    if (locks) return `${action} ${version}: ${healthy}/${result.hosts.length} hosts healthy, but ${locks}`;
+    if (notes.length > 0) {
+      return `${action} ${version}: ${healthy}/${result.hosts.length} hosts healthy, but ${notes.join('; ')}`;
+    }
     return `${action} ${version}: done, ${healthy}/${result.hosts.length} hosts healthy`;
   }
-  const tail = locks ? `; ${locks}` : '';
+  const tail = notes.map((note) => `; ${note}`).join('');
   if (result.outcome === 'rolled-back') {
     return `${action} ${version}: stopped and rolled back (${result.haltReason ?? 'halted'})${tail}`;
   }
@@ -134,6 +138,17 @@ export function outcomeLine(
     return `${action} ${version}: interrupted with ${healthy}/${result.hosts.length} hosts healthy; ${continuation(result, version, action)}${tail}`;
   }
   return `${action} ${version}: stopped (${result.haltReason ?? 'halted'})${tail}`;
+}
+
+/**
+ * `1 host is left with no healthy release (fra-3)`: hosts that failed and whose return to their
+ * previous release did not pass its health gate either (HostOutcome.down); '' when none.
+ */
+export function downNote(hosts: readonly HostOutcome[]): string {
+  const names = hosts.filter((h) => h.down === true).map((h) => h.host.name);
+  if (names.length === 0) return '';
+  const shown = names.slice(0, 10).join(', ') + (names.length > 10 ? `, … (${names.length - 10} more)` : '');
+  return `${counted(names.length, 'host')} ${names.length === 1 ? 'is' : 'are'} left with no healthy release (${shown})`;
 }
 
 /** `this deploy's lock remains on 2 hosts (a, b): \`pier unlock --hosts a,b\` removes it` */

@@ -13,7 +13,6 @@ import type { Connection } from '../ssh/connection.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import { type BudgetBreach, FailureBudget } from './budget.js';
 import { Distribution } from './distribution.js';
-import { passHealthGate } from './health-gate.js';
 import { HookError, type HookRun, OnceHooks, runHooks } from './hook-steps.js';
 import type { HostState } from './host-state.js';
 import { type Artifact, audit, currentVersion, finishHost, passGate, switchTo } from './host-steps.js';
@@ -29,6 +28,12 @@ export interface HostOutcome {
   code: string | undefined;
   /** What to do about `error`, when its error said (CodedError's hint). */
   hint?: string | undefined;
+  /**
+   * Failed after its switch and left with no release that passed its health gate: the one it
+   * returned to failed the gate too, or returning failed. The outcome line names it, and the
+   * run's exit code is not 0.
+   */
+  down?: boolean;
 }
 
 export interface RolloutInput {
@@ -267,7 +272,9 @@ class Rollout {
       const message = describeError(err);
       if (outcome.version === version && input.action === 'deploy') {
         const back = await this.revert(host, previous);
-        this.fail(host, `${message}${back}`, codeOf(err, 'FLEET_HOST'), hintOf(err));
+        outcome.down = back.down;
+        const hint = [hintOf(err), back.hint].filter((part) => part !== undefined).join('; ');
+        this.fail(host, `${message}${back.note}`, codeOf(err, 'FLEET_HOST'), hint || undefined);
         if (canary) this.halt(`canary ${host.name} failed: ${message}`);
       } else {
         this.fail(host, message, codeOf(err, 'FLEET_HOST'), hintOf(err));
@@ -278,27 +285,49 @@ class Rollout {
     }
   }
 
-  /** Back to `previous` after this host alone failed; returns a note for the error message. */
-  private async revert(host: Host, previous: string | undefined): Promise<string> {
+  /**
+   * Back to `previous` after this host alone failed, through the same gate as a switch
+   * (passGate: under manager none the started process must still run, under systemd a reload
+   * must not have been aborted). Returns a note for the error message (no per-host details, so
+   * failures still group: those go in `hint`) and whether the host is left down.
+   */
+  private async revert(
+    host: Host,
+    previous: string | undefined,
+  ): Promise<{ note: string; down: boolean; hint?: string | undefined }> {
     const outcome = this.outcomes.get(host.name) as HostOutcome;
-    if (previous === undefined) return ' (no previous release to return to)';
-    if (previous === this.input.versionFor(host)) return ` (it ran ${previous} before this deploy too)`;
+    if (previous === undefined) return { note: ' (no previous release to return to)', down: false };
+    if (previous === this.input.versionFor(host)) {
+      return { note: ` (it ran ${previous} before this deploy too)`, down: false };
+    }
     let connection: Connection | undefined;
+    let before: Awaited<ReturnType<typeof switchTo>>;
     try {
       connection = await this.input.pool.connection(host);
-      await switchTo(connection, host, this.input.fleet, previous);
+      before = await switchTo(connection, host, this.input.fleet, previous);
       outcome.version = previous;
-      await passHealthGate(connection, this.input.fleet.health, previous).catch(() => {});
-      return ` (back on ${previous})`;
     } catch (err) {
       // `current` may be back while the service step failed again (the same refused sudo rule):
       // say which, since the service never left what it ran when only that step fails.
       const now = connection ? await currentVersion(connection, host).catch(() => undefined) : undefined;
       if (now === previous) {
         outcome.version = previous;
-        return ` (current is back on ${previous}, but the service step failed there too: ${describeError(err)})`;
+        return {
+          note: ` (current is back on ${previous}, but the service step failed there too: ${describeError(err)})`,
+          down: true,
+        };
       }
-      return ` (returning to ${previous} failed too: ${describeError(err)})`;
+      return { note: ` (returning to ${previous} failed too: ${describeError(err)})`, down: true };
+    }
+    try {
+      await passGate(connection, host, this.input.fleet, previous, Date.now(), before);
+      return { note: ` (back on ${previous})`, down: false };
+    } catch (err) {
+      return {
+        note: ` (returned to ${previous}, but ${previous} fails its health check too: ${describeError(err)})`,
+        down: true,
+        hint: hintOf(err) === undefined ? undefined : `on ${previous}, ${hintOf(err)}`,
+      };
     }
   }
 
