@@ -2,7 +2,15 @@
 // journal, takes over the dead deploy's locks and converges without redoing finished hosts.
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type AppRepo, createAppRepo } from './helpers/fleet-app.js';
@@ -127,6 +135,19 @@ test('Ctrl-C mid-rollout: hosts in flight finish, locks are released, --resume c
       `${host.name} lock`,
     );
   }
+  // Another controller holds the fleet lock: --resume is refused, and stays possible.
+  const held = path.join(fleet.host('ams-1').opt as string, 'hello', '.pier-fleet-lock');
+  mkdirSync(held, { mode: 0o755 });
+  const since = new Date();
+  writeFileSync(
+    path.join(held, 'info'),
+    `${JSON.stringify({ owner: 'ops@elsewhere', deploy: 'other', since: since.toISOString(), expires: new Date(since.getTime() + 600_000).toISOString() })}\n`,
+    { mode: 0o644 },
+  );
+  const refused = await pier(app.dir, ['deploy', '--resume']);
+  rmSync(held, { recursive: true, force: true });
+  assert.equal(refused.code, 3, `${refused.stdout}\n${refused.stderr}`);
+  assert.match(refused.stderr, /locked by ops@elsewhere/);
   const resumed = await pier(app.dir, ['deploy', '--resume']);
   assert.equal(resumed.code, 0, `${resumed.stdout}\n${resumed.stderr}`);
   assert.match(resumed.stdout, /deploy v3: done, 6\/6 hosts healthy/);

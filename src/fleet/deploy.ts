@@ -101,7 +101,9 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
   try {
     lockHost = await takeFleetLock(pool, fleet, lock);
   } catch (err) {
-    journal.write({ type: 'end', outcome: 'refused', at: new Date().toISOString() });
+    // A new deploy that never started ends here; a resumed one stays resumable once the lock
+    // is free (its journal is the interrupted deploy's own).
+    if (!request.resume) journal.write({ type: 'end', outcome: 'refused', at: new Date().toISOString() });
     journal.close();
     // pre_deploy ran, so post_deploy does too (an announcement gets its follow-up), told that
     // nothing was deployed; there is no report.
