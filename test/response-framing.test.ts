@@ -3,6 +3,8 @@
 // over limit-post refused at once (RFC 9110 §10.1.1), gateway requests with one framing, and an
 // access record for a request the HTTP parser refused.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { EchoReport } from '../examples/echo/app.js';
@@ -161,6 +163,44 @@ describe('HTTP front', () => {
       assert.match(pier.log(), /GET \/no-host: bad request: an HTTP\/1\.1 request without a Host header/);
     } finally {
       await pier.stop();
+    }
+  });
+
+  test("an app's Content-Length that contradicts its body never frames the next response on the connection", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pier-length-'));
+    const app = path.join(dir, 'length.mjs');
+    writeFileSync(
+      app,
+      `export default { fetch(request) {
+        const url = new URL(request.url);
+        const n = url.searchParams.get('n');
+        if (url.pathname === '/stream') return new Response(new Blob(['abcdef']).stream(), { headers: { 'content-length': n } });
+        if (url.pathname === '/whole') return new Response('abcdef', { headers: { 'content-length': n } });
+        return new Response('next');
+      } };\n`,
+    );
+    const pier = await startServe(['--http-socket', '127.0.0.1:0', '--app', app]);
+    try {
+      const port = Number(pier.addresses[0]?.address.split(':')[1]);
+      const twice = (first: string): Promise<string> =>
+        exchange(
+          port,
+          Buffer.from(
+            `GET ${first} HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+          ),
+        ).then((reply) => reply.bytes.toString('latin1'));
+      // A whole body: its own length is sent, whatever the app declared.
+      for (const n of ['2', '10', 'abc']) {
+        const reply = await twice(`/whole?n=${n}`);
+        assert.match(reply, /content-length: 6\r\n(?:[^\r\n]+\r\n)*\r\nabcdefHTTP\/1\.1 200 OK\r\n/, reply);
+        assert.match(reply, /\r\n\r\nnext$/, reply);
+      }
+      // A stream longer than declared: the connection ends, no byte is taken for the next response.
+      const streamed = await twice('/stream?n=2');
+      assert.doesNotMatch(streamed, /cdef|abHTTP/, streamed);
+    } finally {
+      await pier.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -17,6 +17,20 @@ export function lengthAllowed(status: number): boolean {
 export const isLength = (name: string): boolean =>
   name.length === 14 && name.toLowerCase() === 'content-length';
 
+/**
+ * Whether an app's own Content-Length `value` may frame a whole body of `length` bytes answering
+ * `method`: when it is that length, or on a HEAD answer with no body, where it says what GET
+ * would send (RFC 9110 §9.3.2); a number either way. Any other value would frame the response
+ * wrongly (RFC 9112 §6.3): a client waiting for bytes that never come, or, on a kept
+ * connection, the rest of the body taken for the next response. pier sends the body's own
+ * length instead (a proxy app passing on an upstream's headers after fetch() decompressed the
+ * body is the usual case).
+ */
+export function declaredLengthHolds(value: string, length: number, method: string): boolean {
+  if (!/^\d{1,15}$/.test(value)) return false;
+  return Number(value) === length || (method === 'HEAD' && length === 0);
+}
+
 /** `headers` as a response with `status` may send them: without Content-Length where it is not allowed. */
 export function framedHeaders(status: number, headers: Array<[string, string]>): Array<[string, string]> {
   return lengthAllowed(status) ? headers : headers.filter(([name]) => !isLength(name));

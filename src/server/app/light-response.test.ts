@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LightResponse, lightFlat, lightParts } from './light-response.js';
+import { LightResponse, lightFlat, lightParts, type ResponseParts, wholeResponse } from './light-response.js';
 
 const Light = LightResponse as unknown as typeof Response;
 
@@ -49,6 +49,7 @@ test('Response.json builds a light JSON response', () => {
 test("lightFlat: the head node:http writes, in one pass over the app's headers", () => {
   const flat = lightFlat(
     new Light('héllo', { status: 201, headers: { 'X-One': '1', Connection: 'close', 'Keep-Alive': 'x' } }),
+    'GET',
   );
   assert.deepEqual(flat, {
     status: 201,
@@ -57,21 +58,22 @@ test("lightFlat: the head node:http writes, in one pass over the app's headers",
     body: 'héllo',
     length: 6,
   });
-  const pairs = lightFlat(new Light(new Uint8Array(3), { headers: [['Content-Length', '3']] }));
+  const pairs = lightFlat(new Light(new Uint8Array(3), { headers: [['Content-Length', '3']] }), 'GET');
   assert.deepEqual(pairs?.headers, ['content-length', '3']);
   const noContent = lightFlat(
     new Light(null, {
       status: 204,
       headers: new Map([['content-length', '0']]) as unknown as ResponseInit['headers'],
     }),
+    'GET',
   );
   assert.deepEqual(noContent?.headers, []);
   assert.throws(
-    () => lightFlat(new Light('x', { headers: { 'x-evil': 'a\r\nInjected: yes' } })),
+    () => lightFlat(new Light('x', { headers: { 'x-evil': 'a\r\nInjected: yes' } }), 'GET'),
     /invalid header "x-evil"/,
   );
-  assert.equal(lightFlat(new Light(new ReadableStream())), undefined);
-  assert.equal(lightFlat(new Response('real')), undefined);
+  assert.equal(lightFlat(new Light(new ReadableStream()), 'GET'), undefined);
+  assert.equal(lightFlat(new Response('real'), 'GET'), undefined);
 });
 
 test('the init the real Response refuses is refused the same way: status range, reason phrase, null-body statuses', () => {
@@ -113,4 +115,24 @@ test('the init the real Response refuses is refused the same way: status range, 
     'Fine\tand dandy \u00e9',
   );
   assert.equal(lightParts(new Light(null, { status: 204 }))?.status, 204);
+});
+
+test("an app's Content-Length that contradicts its whole body is replaced by the body's; HEAD keeps GET's", () => {
+  const given = (value: string, body: string | null = 'abc') =>
+    new Light(body, { headers: { 'content-length': value, 'content-type': 'text/plain' } });
+  const lengthOf = (flat: string[] | undefined): string[] =>
+    (flat ?? []).filter((_, i, all) => i % 2 === 1 && all[i - 1] === 'content-length');
+  for (const value of ['10', '1', 'abc', '-3', '3.0']) {
+    assert.deepEqual(lengthOf(lightFlat(given(value), 'GET')?.headers), ['3'], value);
+    const whole = wholeResponse(lightParts(given(value)) as ResponseParts, 'GET');
+    assert.deepEqual(
+      whole.head.headers.filter(([name]) => name === 'content-length'),
+      [['content-length', '3']],
+      value,
+    );
+  }
+  assert.deepEqual(lengthOf(lightFlat(given('3'), 'GET')?.headers), ['3']);
+  // A HEAD answer with no body says what GET would send.
+  assert.deepEqual(lengthOf(lightFlat(given('1234', null), 'HEAD')?.headers), ['1234']);
+  assert.deepEqual(lengthOf(lightFlat(given('1234', null), 'GET')?.headers), ['0']);
 });

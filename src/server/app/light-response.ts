@@ -7,7 +7,7 @@
 // real responses too (from fetch(), Response.error()...).
 
 import { boundedMemo } from '../../common/bounded-memo.js';
-import { bodyAllowed, framedHeaders, isLength, lengthAllowed } from './body-allowed.js';
+import { bodyAllowed, declaredLengthHolds, framedHeaders, isLength, lengthAllowed } from './body-allowed.js';
 import { linkLater } from './late-prototype.js';
 import { forwardable, forwardableHeaders, type ResponseHead } from './response-sink.js';
 
@@ -205,9 +205,11 @@ export function installLightResponse(): void {
  * Content-Length set where the status allows one (for HEAD, the length GET would have sent).
  * Throws when the app set a header that cannot be sent (CR, LF or NUL in it).
  */
-export function wholeHead(parts: ResponseParts, length: number): ResponseHead {
+export function wholeHead(parts: ResponseParts, length: number, method: string): ResponseHead {
   const { status } = parts;
-  const headers = framedHeaders(status, forwardableHeaders(parts.headers));
+  const headers = framedHeaders(status, forwardableHeaders(parts.headers)).filter(
+    ([name, value]) => name !== 'content-length' || declaredLengthHolds(value, length, method),
+  );
   if (lengthAllowed(status) && !headers.some(([name]) => name === 'content-length'))
     headers.push(['content-length', String(length)]);
   return { status, statusText: parts.statusText, headers };
@@ -230,12 +232,16 @@ class FlatHead {
   typed = false;
   private declared = false;
 
-  constructor(private readonly withLength: boolean) {}
+  constructor(
+    private readonly withLength: boolean,
+    private readonly length: number,
+    private readonly method: string,
+  ) {}
 
   add(name: string, value: string): void {
     if (!forwardable(name, value)) return;
     if (isLength(name)) {
-      if (!this.withLength) return;
+      if (!this.withLength || !declaredLengthHolds(value, this.length, this.method)) return;
       this.declared = true;
     } else if (name === 'content-type') this.typed = true;
     this.list.push(name, value);
@@ -253,7 +259,7 @@ class FlatHead {
  * headers as a plain object (the common case). undefined where lightParts is; throws where
  * wholeHead does (CR, LF or NUL in a header).
  */
-export function lightFlat(response: unknown): FlatResponse | undefined {
+export function lightFlat(response: unknown, method: string): FlatResponse | undefined {
   const plain = plainArgs(response);
   if (!plain) return undefined;
   const { body, init } = plain;
@@ -266,7 +272,7 @@ export function lightFlat(response: unknown): FlatResponse | undefined {
   if (!record && !pairs) return undefined;
   const status = init?.status ?? 200;
   const length = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  const head = new FlatHead(lengthAllowed(status));
+  const head = new FlatHead(lengthAllowed(status), length, method);
   if (record) {
     for (const name in record)
       if (Object.hasOwn(record, name)) head.add(lowerName(name), String(record[name]));
@@ -286,6 +292,6 @@ export function wholeResponse(
 ): { head: ResponseHead; body: Uint8Array | undefined } {
   const bytes =
     parts.body === null ? undefined : typeof parts.body === 'string' ? Buffer.from(parts.body) : parts.body;
-  const head = wholeHead(parts, bytes?.length ?? 0);
+  const head = wholeHead(parts, bytes?.length ?? 0, method);
   return { head, body: bodyAllowed(method, parts.status) ? bytes : undefined };
 }

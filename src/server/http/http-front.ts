@@ -332,7 +332,7 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     }
     const method = req.method ?? 'GET';
     try {
-      const whole = light ? lightFlat(response) : undefined;
+      const whole = light ? lightFlat(response, method) : undefined;
       if (whole) {
         res.bodyBytes = writeWhole(res, whole, method);
         return;
@@ -341,6 +341,10 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       appFailed(req, res, err);
       return;
     }
+    // A streamed body that runs past, or stops short of, the Content-Length the app declared
+    // is an error that ends the connection, not bytes framed wrongly for the next response on
+    // it (RFC 9112 §6.3; node:http's default sends them as they come).
+    res.strictContentLength = true;
     const sink = new HttpSink(res);
     res.sink = sink;
     writeWebResponse(response as Response, method, sink).catch((err: unknown) => appFailed(req, res, err));
