@@ -204,6 +204,27 @@ describe('HTTP front', () => {
     }
   });
 
+  test('http-keepalive 0 closes the connection after each response (it used to keep it for ever)', async () => {
+    const pier = await startServe([
+      '--http-socket',
+      '127.0.0.1:0',
+      '--app',
+      echoApp,
+      '--http-keepalive',
+      '0',
+    ]);
+    try {
+      const port = Number(pier.addresses[0]?.address.split(':')[1]);
+      const started = Date.now();
+      // No Connection: close from the client: the server ends the exchange itself.
+      const reply = await exchange(port, Buffer.from('GET /a HTTP/1.1\r\nHost: x\r\n\r\n'));
+      assert.match(reply.bytes.toString('latin1'), /^HTTP\/1\.1 200 [^]*\r\nConnection: close\r\n/i);
+      assert.ok(Date.now() - started < 4000, 'closed by the server, not by a timeout');
+    } finally {
+      await pier.stop();
+    }
+  });
+
   test('the URL the app sees: Host checked (RFC 9112 §3.2), absolute-form and * targets (§3.2.2)', async () => {
     const pier = await startServe(['--http-socket', '127.0.0.1:0', '--app', echoApp]);
     try {

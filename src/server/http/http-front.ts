@@ -350,9 +350,13 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     writeWebResponse(response as Response, method, sink).catch((err: unknown) => appFailed(req, res, err));
   };
 
+  // http-keepalive = 0 means close after each response; to node:http, a keepAliveTimeout of 0
+  // would mean the opposite, an idle connection held open for ever.
+  const closeEach = options.keepAliveMs === 0;
   const onRequest = (req: IncomingMessage, res: FrontResponse): void => {
     const socket = req.socket as TrackedSocket;
     socket[inFlight]++;
+    if (closeEach) res.shouldKeepAlive = false;
     if (!countOnly) res.startedAt = performance.now();
     res.on('close', onResponseClose);
     res.on('error', ignoreError);
