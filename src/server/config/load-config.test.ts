@@ -251,3 +251,24 @@ test("an ini's bare uWSGI flags: master, vacuum, and chmod-socket meaning 666", 
   assert.equal(config.vacuum, true);
   assert.equal(config.chmodSocket, 0o666);
 });
+
+test('uwsgi-allow-from: a prefix longer than the address, or no address, is refused before binding', () => {
+  for (const bad of ['10.0.0.0/33', '::1/129', '1.2.3', '256.0.0.1', 'banana', '127.0.0.1/-1']) {
+    assert.throws(
+      () =>
+        load(undefined, [
+          ['uwsgi-allow-from', bad],
+          ['app', 'app.js'],
+        ]),
+      /expected an address, a CIDR block/,
+      bad,
+    );
+  }
+  const ok = load(undefined, [
+    ['uwsgi-allow-from', '10.0.0.0/32'],
+    ['uwsgi-allow-from', '2001:db8::/128'],
+    ['app', 'app.js'],
+    ['socket', '127.0.0.1:9000'],
+  ]);
+  assert.deepEqual(ok.uwsgiAllowFrom, ['10.0.0.0/32', '2001:db8::/128']);
+});

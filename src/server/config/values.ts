@@ -105,8 +105,31 @@ export function parseAccount(raw: string): string {
 }
 
 /** An address or CIDR block allowed to speak uwsgi to us: `127.0.0.1`, `10.0.0.0/8`, `::1`, `unix`. */
+/**
+ * 4 for an IPv4 address in dotted-quad form, 6 for an IPv6 address, else 0 (what node:net's
+ * isIP answers, without loading node:net into the CGI entry, which bundles this module).
+ */
+function ipFamily(text: string): 0 | 4 | 6 {
+  const quad = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (quad) return quad.slice(1).every((part) => Number(part) <= 255) ? 4 : 0;
+  if (!text.includes(':')) return 0;
+  try {
+    new URL(`http://[${text}]/`);
+    return 6;
+  } catch {
+    return 0;
+  }
+}
+
 export function parseAllowFrom(raw: string): string {
   const value = raw.trim();
-  if (value === 'unix' || /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(value)) return value;
-  throw new ValueError(`expected an address, a CIDR block (10.0.0.0/8) or "unix", got "${raw}"`);
+  if (value === 'unix') return value;
+  const match = /^([0-9a-fA-F:.]+)(?:\/(\d{1,3}))?$/.exec(value);
+  const family = match ? ipFamily(match[1] as string) : 0;
+  // A prefix goes up to the address's own length: 32 bits for IPv4, 128 for IPv6.
+  if (family !== 0 && (match?.[2] === undefined || Number(match[2]) <= (family === 4 ? 32 : 128)))
+    return value;
+  throw new ValueError(
+    `expected an address, a CIDR block (10.0.0.0/8, a prefix up to /32, or /128 for IPv6) or "unix", got "${raw}"`,
+  );
 }
