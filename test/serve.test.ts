@@ -543,7 +543,11 @@ test("uWSGI's bare flags: `--master --http-socket …`, a bare --chmod-socket (6
 });
 
 describe('operations', () => {
-  test('uid/gid: workers run unprivileged after the master binds; SIGUSR1 logs stats', async () => {
+  test('uid/gid: workers run unprivileged after the master binds, the pidfile written before; SIGUSR1 logs stats', async () => {
+    // A directory only root may write, as /run is: the pidfile goes there before uid/gid apply.
+    const run = mkdtempSync(path.join(tmpdir(), 'pier-run-'));
+    chmodSync(run, 0o755);
+    const pidfile = path.join(run, 'pier.pid');
     const served = await startServe([
       '--http-socket',
       '127.0.0.1:0',
@@ -553,8 +557,11 @@ describe('operations', () => {
       'nobody',
       '--gid',
       'nogroup',
+      '--pidfile',
+      pidfile,
     ]);
     try {
+      assert.equal(readFileSync(pidfile, 'utf8').trim(), String(served.pid));
       const workerPid = Number((await http(`${served.url}/pid`)).body.toString());
       const status = readFileSync(`/proc/${workerPid}/status`, 'utf8');
       assert.match(status, /^Uid:\s+65534\s/m);
@@ -565,6 +572,7 @@ describe('operations', () => {
       assert.equal((JSON.parse(stats as string) as { requests: number }).requests, 1);
     } finally {
       await served.stop();
+      rmSync(run, { recursive: true, force: true });
     }
   });
 

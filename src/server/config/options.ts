@@ -326,7 +326,7 @@ export const options: OptionSpec[] = [
   {
     name: 'pidfile',
     value: 'PATH',
-    doc: "write the master's pid here",
+    doc: "write the master's pid here, before uid/gid take effect (as uWSGI's pidfile); vacuum can remove it only where that user may",
     apply: (config, raw) => {
       config.pidfile = raw.trim();
     },

@@ -92,8 +92,9 @@ export class Master {
         throw err;
       }
     }
+    // Before uid/gid take effect, as uWSGI's pidfile: /run is root's to write.
+    if (this.config.pidfile) this.writePidfile(this.config.pidfile);
     this.dropPrivileges();
-    if (this.config.pidfile) writeFileSync(this.config.pidfile, `${process.pid}\n`);
     const onSignal = (signal: Signal): void => this.queue(signal);
     for (const signal of handledSignals) process.on(signal, onSignal);
     this.heartbeat = setInterval(() => this.checkWorkers(), 1000);
@@ -459,6 +460,18 @@ export class Master {
     if (this.config.pidfile && this.config.vacuum) removeOwnPidfile(this.config.pidfile);
     this.deps.log.event('master.exit', { code: this.exitCode });
     this.finished(this.exitCode);
+  }
+
+  private writePidfile(file: string): void {
+    try {
+      writeFileSync(file, `${process.pid}\n`);
+    } catch (cause) {
+      closeListeners(this.listeners, this.config.vacuum);
+      throw new ServerError(
+        'PIDFILE',
+        `cannot write the pidfile ${file}: ${(cause as Error).message}; check that its directory exists and is writable by ${process.getuid?.() === 0 ? 'root' : 'this user'}`,
+      );
+    }
   }
 
   private dropPrivileges(): void {
