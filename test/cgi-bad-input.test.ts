@@ -155,6 +155,28 @@ test('a Host that is not host[:port] → 400: it cannot change the path the app 
   assertClearFailure(run, 400, /the Host header "x\\\\admin" is not a valid host\[:port\]/);
 });
 
+test('a fetch function declaring two parameters, (request, env): a 500 that says why, never a hang', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-two-params-'));
+  try {
+    const returns = path.join(dir, 'returns.mjs');
+    writeFileSync(returns, 'export default function handler(request, env) { return new Response("ok"); }\n');
+    const rejects = path.join(dir, 'rejects.mjs');
+    writeFileSync(
+      rejects,
+      'export default async function handler(request, env) { return new Response(new URL(request.url).pathname); }\n',
+    );
+    const env = { REQUEST_METHOD: 'GET', REQUEST_URI: '/abc' };
+    assertClearFailure(
+      await pierCgi(returns, env),
+      500,
+      /takes two parameters, so pier runs it as a Node \(req, res\) listener/,
+    );
+    assertClearFailure(await pierCgi(rejects, env), 500, /app error: Invalid URL/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 for (const form of ['node', 'fetch']) {
   test(`a header value with CR/LF from a ${form} app → 500, nothing injected`, async () => {
     const app = path.join(repoRoot, `dist/test/fixtures/bad-header-${form}.js`);

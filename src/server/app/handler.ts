@@ -31,3 +31,26 @@ export function toApp(exported: unknown, where: string): App {
       'a function (request) => Response, or a Node (req, res) listener',
   );
 }
+
+/**
+ * What a Node listener's return value says about the request, for `onFailure(err)`: a promise
+ * that rejects is the app's failure; a Response, or a promise of one, means the export was a
+ * fetch handler taken for a listener because it declares two parameters (`(request, env)`,
+ * Deno's `(req, info)`). Either way the request would otherwise hang. Listeners that return
+ * nothing (Express, connect) cost one comparison.
+ */
+export function watchListenerResult(returned: unknown, onFailure: (err: Error) => void): void {
+  if (returned === undefined) return;
+  const check = (value: unknown): void => {
+    if (typeof value === 'object' && value !== null && 'status' in value && 'headers' in value)
+      onFailure(
+        new AppLoadError(
+          'the default export takes two parameters, so pier runs it as a Node (req, res) listener, but it returned a Response: ' +
+            'export { fetch(request) } or a one-parameter function (request) => Response instead',
+        ),
+      );
+  };
+  if (isThenable(returned))
+    returned.then(check, (err: unknown) => onFailure(err instanceof Error ? err : new Error(String(err))));
+  else check(returned);
+}

@@ -5,7 +5,7 @@ import type * as Http from 'node:http';
 import { createRequire } from 'node:module';
 import type { Duplex, Readable } from 'node:stream';
 import { framedHeaders } from './body-allowed.js';
-import type { NodeListener } from './handler.js';
+import { type NodeListener, watchListenerResult } from './handler.js';
 import type { RequestHead } from './request-head.js';
 import { forwardableHeaders, type ResponseHead, type ResponseSink } from './response-sink.js';
 import { streamModule } from './stream-module.js';
@@ -171,7 +171,7 @@ export function dispatchNode(
       req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
     });
     try {
-      listener(req, res);
+      watchListenerResult(listener(req, res), reject);
     } catch (err) {
       reject(err);
     }

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Server as NetServer, type Socket } from 'node:net';
 import { bodyAllowed } from '../app/body-allowed.js';
 import { writeWebResponse } from '../app/fetch-dispatch.js';
-import { isThenable } from '../app/handler.js';
+import { isThenable, watchListenerResult } from '../app/handler.js';
 import { requestFromIncoming } from '../app/lazy-request.js';
 import { isLightResponse, lightFlat } from '../app/light-response.js';
 import { badHostMessage, isValidHost } from '../app/request-url.js';
@@ -371,7 +371,7 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     if (limits.harakiriMs > 0) trackDeadline(req, res);
     if (app.kind === 'node') {
       try {
-        app.listener(req, res);
+        watchListenerResult(app.listener(req, res), (err) => appFailed(req, res, err));
       } catch (err) {
         ctx.log(`${req.method} ${req.url}: app error: ${describeError(err)}`);
         plainError(res, 500, 'Internal Server Error');
