@@ -13,6 +13,11 @@ test('import/export statements are module syntax; CommonJS forms are not', () =>
     'export { a as b };',
     'export * from "./all";',
     '  export async function handler() {}',
+    // After another statement on the same line, or behind a byte order mark.
+    'const h = { fetch() { return new Response("ok") } }; export default h;',
+    'throw new Error("load fail"); export default {}',
+    'function f() {} export { f };',
+    '\uFEFFexport default { fetch() {} }',
   ]) {
     assert.equal(hasModuleSyntax(text), true, text);
   }
@@ -22,6 +27,7 @@ test('import/export statements are module syntax; CommonJS forms are not', () =>
     'export = handler;',
     "const exported = require('./x'); // not an export statement",
     'const important = 1;',
+    'module.exports = { reexport: 1 }; // exported',
   ]) {
     assert.equal(hasModuleSyntax(text), false, text);
   }

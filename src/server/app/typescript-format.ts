@@ -18,13 +18,15 @@ type NextResolve = (specifier: string, context?: unknown) => Promise<Resolved>;
 
 const typescriptFile = /\.tsx?$/;
 
-// A top-level import or export statement. TypeScript's CommonJS forms (`import x = require()`,
-// `export =`) do not match; a match inside a comment or a string is possible but harmless: such
-// a file is then compiled as a module, which is what a .ts file with ESM syntax needs anyway.
+// A top-level import or export statement: at the start of a line (past a byte order mark), or
+// after another statement on the same line (`const h = {}; export default h`). TypeScript's
+// CommonJS forms (`import x = require()`, `export =`) do not match; a match inside a comment or
+// a string is possible but harmless: such a file is then compiled as a module, which is what a
+// .ts file with ESM syntax needs anyway.
 const moduleStatement =
-  /^[ \t]*(?:import[ \t]*(?:['"{*]|type\b|[\w$]+[ \t]*(?:,|from\b))|export[ \t]*(?:[{*]|(?:default|const|let|var|function|async|class|type|interface|enum|abstract|declare|namespace)\b))/m;
+  /(?:^|[;}]|\uFEFF)[ \t]*(?:import[ \t]*(?:['"{*]|type\b|[\w$]+[ \t]*(?:,|from\b))|export[ \t]*(?:[{*]|(?:default|const|let|var|function|async|class|type|interface|enum|abstract|declare|namespace)\b))/m;
 
-/** True when TypeScript source `text` uses ES module syntax at the start of some line. */
+/** True when TypeScript source `text` uses ES module syntax (see moduleStatement). */
 export function hasModuleSyntax(text: string): boolean {
   return moduleStatement.test(text);
 }
