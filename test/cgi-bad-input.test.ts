@@ -177,6 +177,27 @@ test('a fetch function declaring two parameters, (request, env): a 500 that says
   }
 });
 
+test('an app module that is no handler → 500 saying what it exports, pointing at no file of pier', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-no-handler-'));
+  try {
+    const named = path.join(dir, 'named.mjs');
+    writeFileSync(named, 'export const fetch = () => new Response("x");\n');
+    const number = path.join(dir, 'number.mjs');
+    writeFileSync(number, 'export default 42;\n');
+    const env = { REQUEST_METHOD: 'GET', REQUEST_URI: '/' };
+    const first = await pierCgi(named, env);
+    assertClearFailure(first, 500, /named\.mjs: the module has no default export; export default an object/);
+    assert.doesNotMatch(first.stderr, /\(at /, 'no place in pier named');
+    assertClearFailure(
+      await pierCgi(number, env),
+      500,
+      /the default export is a number \(42\), not a handler/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 for (const form of ['node', 'fetch']) {
   test(`a header value with CR/LF from a ${form} app → 500, nothing injected`, async () => {
     const app = path.join(repoRoot, `dist/test/fixtures/bad-header-${form}.js`);

@@ -56,6 +56,9 @@ export function describeError(err: unknown): string {
  * as `file:///srv/app.mjs:2:53`. Undefined without one (a syntax error esbuild reported).
  */
 export function thrownAt(err: unknown): string | undefined {
+  // pier's own finding about an app (no default export, no such file) was thrown in pier's
+  // code: a place there would send the reader to the wrong file.
+  if (err instanceof AppLoadError && !(err.cause instanceof Error)) return undefined;
   const thrown = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   const stack = thrown instanceof Error ? (thrown.stack ?? '') : '';
   for (const line of stack.split('\n').slice(1)) {

@@ -14,6 +14,15 @@ export type App = { kind: 'fetch'; fetch: FetchHandler } | { kind: 'node'; liste
 export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 
+/** What a default export that is no handler is, for the error that says so. */
+function describeExport(exported: unknown): string {
+  if (exported === undefined) return 'the module has no default export';
+  if (exported === null) return 'the default export is null, not a handler';
+  if (typeof exported === 'object') return 'the default export is an object without a fetch method';
+  const shown = typeof exported === 'string' ? JSON.stringify(exported.slice(0, 40)) : String(exported);
+  return `the default export is a ${typeof exported} (${shown}), not a handler`;
+}
+
 /** Classify a module's default export. Node listeners take (req, res) or (req, res, next). */
 export function toApp(exported: unknown, where: string): App {
   if (typeof exported === 'function') {
@@ -27,7 +36,7 @@ export function toApp(exported: unknown, where: string): App {
     }
   }
   throw new AppLoadError(
-    `${where}: the default export is not a handler; export an object with fetch(request), ` +
+    `${where}: ${describeExport(exported)}; export default an object with fetch(request), ` +
       'a function (request) => Response, or a Node (req, res) listener',
   );
 }
