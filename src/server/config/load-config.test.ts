@@ -272,3 +272,11 @@ test('uwsgi-allow-from: a prefix longer than the address, or no address, is refu
   ]);
   assert.deepEqual(ok.uwsgiAllowFrom, ['10.0.0.0/32', '2001:db8::/128']);
 });
+
+test("uWSGI's http router option is refused with what pier uses instead", () => {
+  const file = ini('router.ini', '[uwsgi]\nhttp = 127.0.0.1:9041\nwsgi-file = app.js\n');
+  assert.throws(
+    () => load(file),
+    /router\.ini:2: unknown option "http": uWSGI's HTTP router.*http-socket serves HTTP/,
+  );
+});

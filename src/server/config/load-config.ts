@@ -35,6 +35,19 @@ for (const option of options) {
   for (const alias of option.aliases ?? []) byName.set(alias, option);
 }
 
+// uWSGI options pier has no counterpart of under the same name, and what to use instead
+// (uWSGI's option reference: https://uwsgi-docs.readthedocs.io/en/latest/Options.html).
+const uwsgiOnly = new Map<string, string>([
+  [
+    'http',
+    "uWSGI's HTTP router, a process in front of the workers; pier has none: http-socket serves HTTP from the workers themselves",
+  ],
+  [
+    'https',
+    'pier serves no TLS: put nginx (or another proxy) in front, with socket or http-socket behind it',
+  ],
+]);
+
 interface Setting {
   name: string;
   raw: string;
@@ -47,9 +60,10 @@ function applySource(config: ServeConfig, settings: Setting[], origins: Map<stri
   for (const { name, raw, where } of settings) {
     const option = byName.get(name);
     if (!option) {
-      const guess = closest(name, byName.keys());
+      const known = uwsgiOnly.get(name);
+      const guess = known ? undefined : closest(name, byName.keys());
       throw new ConfigError(
-        `${where}: unknown option "${name}"${guess ? `; did you mean "${guess}"?` : ''}`,
+        `${where}: unknown option "${name}"${known ? `: ${known}` : guess ? `; did you mean "${guess}"?` : ''}`,
         'pier serve --help lists every option',
       );
     }
