@@ -52,7 +52,12 @@ export function withFleetFlags(command: Command, options: { select?: boolean } =
 /** "3" → a count, "10%" → a share. */
 export function parseAmount(raw: string): Amount {
   if (/^\d+$/.test(raw)) return { kind: 'count', value: Number(raw) };
-  if (/^\d+(\.\d+)?%$/.test(raw)) return { kind: 'percent', value: Number.parseFloat(raw) };
+  if (/^\d+(\.\d+)?%$/.test(raw)) {
+    const value = Number.parseFloat(raw);
+    if (value > 100)
+      throw new InvalidArgumentError(`a percentage of the hosts is at most 100%, got "${raw}"`);
+    return { kind: 'percent', value };
+  }
   throw new InvalidArgumentError(`expected a count like 2 or a percentage like 10%, got "${raw}"`);
 }
 

@@ -118,6 +118,10 @@ test('duplicates, unknown dc_order entries and missing keys', () => {
     errorOf(`${minimal}rollout: { window: ten }\n`),
     /rollout\.window: expected a count like 2 or a percentage/,
   );
+  assert.match(
+    errorOf(`${minimal}rollout: { failure_budget: "150%" }\n`),
+    /rollout\.failure_budget: a percentage of the hosts is at most "100%"/,
+  );
 });
 
 test('two entries for the same directory on the same machine are refused, naming both', () => {

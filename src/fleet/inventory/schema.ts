@@ -29,7 +29,13 @@ const amount = z
   .union(
     [
       z.number().int({ error: amountError }).nonnegative({ error: amountError }),
-      z.string().regex(/^\d+(\.\d+)?%$/, { error: amountError }),
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?%$/, { error: amountError })
+        // A share of more than all the hosts is a typo ("150%" for "15%"), not a setting.
+        .refine((text) => Number.parseFloat(text) <= 100, {
+          error: 'a percentage of the hosts is at most "100%"',
+        }),
     ],
     { error: amountError },
   )
