@@ -8,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -201,4 +202,32 @@ test('--resume of a deploy that a later rollback superseded is refused; its host
   for (const host of fleet.hosts) assert.equal(currentOf(host.name), 'releases/v3', host.name);
   const answers = await Promise.all(fleet.hosts.map((h) => fetchText(`http://${h.address}:8080/`)));
   assert.deepEqual(answers, Array(6).fill('Hello! from v3'));
+});
+
+test('a run whose host lock another run took over switches nothing there and starts no other host', {
+  timeout: 120_000,
+}, async () => {
+  app.commit('v4');
+  assert.equal((await pier(app.dir, ['release', 'v4'])).code, 0);
+  const run = await deployHalfWay('v4');
+  // What a second run does once this one was paused past lock_ttl: the last host's lock is now
+  // someone else's (its own `deploy-<id>` file, its info).
+  const last = fleet.hosts[fleet.hosts.length - 1] as (typeof fleet.hosts)[number];
+  const lock = path.join(last.opt as string, 'hello', '.pier-lock');
+  const aside = `${lock}.taken-over`;
+  renameSync(lock, aside);
+  mkdirSync(lock, { mode: 0o755 });
+  writeFileSync(
+    path.join(lock, 'info'),
+    `${JSON.stringify({ owner: 'ops@elsewhere', deploy: 'other', since: new Date().toISOString(), expires: new Date(Date.now() + 600_000).toISOString() })}\n`,
+    { mode: 0o644 },
+  );
+  writeFileSync(path.join(lock, 'deploy-other'), '', { mode: 0o644 });
+  const code = await run.exited;
+  rmSync(lock, { recursive: true, force: true });
+  rmSync(aside, { recursive: true, force: true });
+  assert.equal(code, 1, run.output());
+  assert.match(run.output(), new RegExp(`${last.name} failed: this run no longer holds the host's lock`));
+  assert.equal(readlinkSync(path.join(last.opt as string, 'hello', 'current')), 'releases/v3');
+  assert.equal(await fetchText(`http://${last.address}:8080/`), 'Hello! from v3');
 });

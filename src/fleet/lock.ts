@@ -12,6 +12,7 @@ import {
   fleetLockPlace,
   type LockPlace,
   type LockReport,
+  lockOwnerFile,
   parseLockReport,
   releaseLock,
   renewLock,
@@ -475,6 +476,16 @@ export class DeployLocks {
 
   released(host: Host): void {
     this.holding.delete(host);
+  }
+
+  /**
+   * A test that succeeds while this deploy still holds the host's lock: the fence its steps
+   * that change what a host runs put in front of themselves, in the same round trip. A deploy
+   * whose lock was taken over (it was paused past lock_ttl) or broken (`pier unlock`) then
+   * changes nothing on the host another run now holds.
+   */
+  fence(host: Host): Script {
+    return { op: 'run', argv: ['test', '-e', lockOwnerFile(layoutOf(host.deployTo), this.info.deploy)] };
   }
 
   /** The command that takes this deploy's lock on a host, run in its first round trip. */

@@ -16,7 +16,7 @@ import {
   type ServiceStatus,
   serviceStatus,
 } from '../commands/service.js';
-import { all, branch, each, optional, type Script } from '../commands/shell.js';
+import { all, branch, each, either, optional, type Script } from '../commands/shell.js';
 import {
   checksumExit,
   cleanStage,
@@ -179,7 +179,7 @@ export async function switchTo(
   host: Host,
   fleet: Fleet,
   version: string,
-  options: { restart?: boolean } = {},
+  options: { restart?: boolean; fence?: Script | undefined } = {},
 ): Promise<ServiceStatus | undefined> {
   const layout = layoutOf(host.deployTo);
   const { service } = fleet;
@@ -205,9 +205,18 @@ export async function switchTo(
   );
   // systemd: the unit's state just before, read in the same round trip.
   const before = service.manager === 'systemd' ? [optional(serviceStatus(service.name))] : [];
+  // The fence first (DeployLocks.fence): a run that no longer holds the host's lock moves nothing.
+  const fence = options.fence ? [either(options.fence, all(['echo', lockLostMarker], ['false']))] : [];
   const switched = await connection.exec(
-    all(switchCurrent(layout, version), ...before, ['echo', switchedMarker], apply),
+    all(...fence, switchCurrent(layout, version), ...before, ['echo', switchedMarker], apply),
   );
+  if (switched.stdout.startsWith(`${lockLostMarker}\n`)) {
+    throw new HostError(
+      'FLEET_LOCK_LOST',
+      "this run no longer holds the host's lock (another run took it over after lock_ttl, or `pier unlock` removed it): nothing was switched",
+      { hint: '`pier status` shows who holds the locks now' },
+    );
+  }
   const at = switched.stdout.indexOf(`${switchedMarker}\n`);
   if (at === -1) {
     throw new RemoteCommandError('switching current', switched.code, switched.stderr || switched.stdout);
@@ -220,6 +229,8 @@ export async function switchTo(
 
 /** Printed between the switch of `current` and the restart, so a failure says which failed. */
 const switchedMarker = 'pier-switched';
+/** Printed when the fence failed: the host's lock is no longer this run's. */
+const lockLostMarker = 'pier-lock-lost';
 
 /**
  * How long after its start the process pier started must still run when the health answer does

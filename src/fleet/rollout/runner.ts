@@ -239,6 +239,7 @@ class Rollout {
       // brings (a rotated secret, a changed shared env_file) reaches only a new main process.
       const before = await switchTo(connection, host, input.fleet, version, {
         restart: previous === version,
+        fence: input.locks?.fence(host),
       });
       await passGate(connection, host, input.fleet, version, Date.now(), before);
       // After the gate (hook-steps.ts): a failure rolls this host back like a failed gate.
@@ -270,7 +271,12 @@ class Rollout {
     } catch (err) {
       this.noteHook(err);
       const message = describeError(err);
-      if (outcome.version === version && input.action === 'deploy') {
+      if (codeOf(err, '') === 'FLEET_LOCK_LOST') {
+        // Another run holds this host now: nothing moved here, nothing is returned, and this run
+        // starts no other host.
+        this.fail(host, message, 'FLEET_LOCK_LOST', hintOf(err));
+        this.halt(`this run lost its lock on ${host.name} to another run`);
+      } else if (outcome.version === version && input.action === 'deploy') {
         const back = await this.revert(host, previous);
         outcome.down = back.down;
         const hint = [hintOf(err), back.hint].filter((part) => part !== undefined).join('; ');
@@ -304,7 +310,9 @@ class Rollout {
     let before: Awaited<ReturnType<typeof switchTo>>;
     try {
       connection = await this.input.pool.connection(host);
-      before = await switchTo(connection, host, this.input.fleet, previous);
+      before = await switchTo(connection, host, this.input.fleet, previous, {
+        fence: this.input.locks?.fence(host),
+      });
       outcome.version = previous;
     } catch (err) {
       // `current` may be back while the service step failed again (the same refused sudo rule):
@@ -362,7 +370,9 @@ class Rollout {
             const connection = await this.input.pool.connection(o.host);
             // A host that was done had released its lock: it is taken again before it changes.
             await this.input.locks?.retake(connection, o.host);
-            const before = await switchTo(connection, o.host, this.input.fleet, o.previous);
+            const before = await switchTo(connection, o.host, this.input.fleet, o.previous, {
+              fence: this.input.locks?.fence(o.host),
+            });
             o.version = o.previous;
             await passGate(connection, o.host, this.input.fleet, o.previous, Date.now(), before);
             this.set(o.host, 'rolled-back');
