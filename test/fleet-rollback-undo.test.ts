@@ -75,6 +75,18 @@ test('rollback after a deploy interrupted past its canary: only the canary moves
   const id = /deploy (\S+-v3-[0-9a-f]{4})$/m.exec(output)?.[1] as string;
   assert.deepEqual(currents(), ['releases/v3', 'releases/v2', 'releases/v2', 'releases/v2']);
 
+  // Limited to a data center the deploy never reached: nothing moves (before, fra went to v1).
+  const fra = await pier(app.dir, ['rollback', '--dc', 'fra']);
+  assert.equal(fra.code, 0, `${fra.stdout}\n${fra.stderr}`);
+  assert.match(
+    fra.stdout,
+    new RegExp(
+      `^nothing to roll back: no selected host runs v3 from deploy ${id} \\(it switched ams-1\\); 2 hosts unchanged$`,
+      'm',
+    ),
+  );
+  assert.deepEqual(currents(), ['releases/v3', 'releases/v2', 'releases/v2', 'releases/v2']);
+
   // A plain rollback undoes that deploy: ams-1 back to v2; the others, never switched, stay.
   const back = await pier(app.dir, ['rollback']);
   assert.equal(back.code, 0, `${back.stdout}\n${back.stderr}`);

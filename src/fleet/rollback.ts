@@ -39,7 +39,10 @@ export async function rollback(
   const { fleet, pool, store, out } = session;
   const selected = request.selection.flatMap((dc) => dc.hosts);
   // Without --to, the last run decides: an unfinished deploy is undone, and only it.
-  const undo = to === undefined ? await findDeployToUndo(store.deploysDir()) : undefined;
+  const undo =
+    to === undefined
+      ? await stillToUndo(session, await findDeployToUndo(store.deploysDir()), selected)
+      : undefined;
   const hosts = undo ? selected.filter((host) => undo.switched.has(host.name)) : selected;
   const label = to ?? 'previous';
   if (undo) {
@@ -48,7 +51,7 @@ export async function rollback(
     );
   }
   if (undo && hosts.length === 0) {
-    out.write(`${nothingToUndo(undo, selected.length)}\n`);
+    out.write(`${nothingToUndo(undo, selected)}\n`);
     return undefined;
   }
   const id = newDeployId(`rollback-${label}`);
@@ -143,7 +146,7 @@ export async function rollback(
     // Not `done`: the next plain rollback looks at the same deploy again (undo.ts).
     journal.write({ type: 'end', outcome: 'nothing', at: new Date().toISOString() });
     journal.close();
-    out.write(`${nothingToUndo(undo, selected.length)}\n`);
+    out.write(`${nothingToUndo(undo, selected)}\n`);
     return undefined;
   }
   // One release for every host (the usual case): the outcome names it, not "previous".
@@ -197,12 +200,39 @@ export async function rollback(
   );
 }
 
+/**
+ * `undo`, unless that deploy left no host on its release (it rolled itself back, or its one
+ * switched host failed and returned): then there is nothing of it to undo, and the rollback goes
+ * by each host's history, as after a finished deploy (Capistrano rolls back the last completed
+ * one). Read before any lock: the locked probe decides each host again (undoStep).
+ */
+async function stillToUndo(
+  session: FleetSession,
+  undo: DeployToUndo | undefined,
+  selected: readonly Host[],
+): Promise<DeployToUndo | undefined> {
+  if (undo === undefined || undo.switched.size === 0) return undefined;
+  const chosen = selected.filter((host) => undo.switched.has(host.name));
+  // Hosts it switched outside the selection may still run its release: it is still the one.
+  if (chosen.length < undo.switched.size) return undo;
+  const probes = new Limiter(256);
+  const now = await Promise.all(chosen.map((host) => probes.run(() => probeHost(session.pool, host))));
+  return now.some((status) => status.error !== undefined || status.current === undo.version)
+    ? undo
+    : undefined;
+}
+
 function targetOf(version: string | undefined): UndoStep {
   return version === undefined
     ? { fail: 'no earlier healthy release on this host', code: 'FLEET_NO_PREVIOUS' }
     : { to: version };
 }
 
-function nothingToUndo(undo: DeployToUndo, selected: number): string {
-  return `nothing to roll back: no selected host runs ${undo.version} from deploy ${undo.id}; ${counted(selected, 'host')} unchanged (\`pier rollback --to VERSION\` moves hosts to a release of your choice)`;
+function nothingToUndo(undo: DeployToUndo, selected: readonly Host[]): string {
+  const others = [...undo.switched.keys()].filter((name) => !selected.some((host) => host.name === name));
+  const where =
+    others.length > 0
+      ? ` (it switched ${others.slice(0, 8).join(', ')}${others.length > 8 ? ', …' : ''})`
+      : '';
+  return `nothing to roll back: no selected host runs ${undo.version} from deploy ${undo.id}${where}; ${counted(selected.length, 'host')} unchanged`;
 }
