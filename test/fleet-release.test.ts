@@ -175,3 +175,53 @@ test('Ctrl-C during a release stops the build, removes the tag and the build dir
   const again = await pier(app.dir, ['release', 'v9']);
   assert.equal(again.code, 0, again.stderr);
 });
+
+test('Ctrl-C while the artifact is packed ends tar and gzip, removes the tag and the build directory: no release', {
+  timeout: 90_000,
+}, async () => {
+  // A bundled runtime puts the ~100 MB Node binary into the artifact: gzip -9 takes seconds.
+  const child = spawn(process.execPath, [pierBin, 'release', 'v10', '--runtime', 'bundled'], {
+    cwd: app.dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  // pier's own gzip child, found through /proc: the pack step is running.
+  const gzipOfPier = (): string | undefined =>
+    readdirSync('/proc')
+      .filter((pid) => /^\d+$/.test(pid))
+      .find((pid) => {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+          return ppid === String(child.pid) && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'gzip';
+        } catch {
+          return false;
+        }
+      });
+  let gzip: string | undefined;
+  for (let waited = 0; gzip === undefined && child.exitCode === null && waited < 60_000; waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    gzip = gzipOfPier();
+  }
+  assert.ok(gzip, `gzip never ran: ${stderr}`);
+  child.kill('SIGINT');
+  const code = await exited;
+  assert.equal(code, 130, `${stderr}\n${stdout}`);
+  assert.match(stderr, /^packing the artifact/m);
+  assert.match(stderr, /interrupted: stopping the build, then removing the tag v10 it made \(SIGINT/);
+  assert.match(stderr, /^error\[INTERRUPTED\]: interrupted by SIGINT$/m);
+  assert.doesNotMatch(stdout, /released/);
+  assert.doesNotMatch(app.git('tag', '--list'), /^v10$/m, 'the tag is gone');
+  assert.equal(existsSync(path.join(app.dir, '.pier', 'releases', 'v10.json')), false, 'no manifest');
+  const build = /from the tag in (\S+)\/app/.exec(stderr)?.[1] as string;
+  assert.equal(existsSync(build), false, 'the build directory is gone');
+  assert.equal(existsSync(`/proc/${gzip}`), false, 'gzip was ended');
+});

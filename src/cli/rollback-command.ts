@@ -26,7 +26,8 @@ export function registerRollback(program: Command): void {
           selection: expected(session, selection(session.fleet, flags)),
           signal,
         });
-        process.exitCode = runExitCode(outcome, signal, true);
+        // Nothing to roll back (the deploy it would undo left no host on its release): exit 0.
+        if (outcome) process.exitCode = runExitCode(outcome, signal, true);
       } finally {
         await session.pool.closeAll();
       }

@@ -15,6 +15,8 @@ export function runExitCode(outcome: DeployOutcome, signal: AbortSignal, allHeal
   if (result.outcome === 'interrupted') return interruptExitCode(signal);
   if (result.outcome !== 'done') return 1;
   if (result.hosts.some((host) => host.down === true)) return 1;
-  if (allHealthy && !result.hosts.every((host) => host.state === 'healthy')) return 1;
+  // A host a rollback left as it was (the deploy it undid never switched it) is not a failure.
+  const fine = (state: string): boolean => state === 'healthy' || state === 'unchanged';
+  if (allHealthy && !result.hosts.every((host) => fine(host.state))) return 1;
   return outcome.locksLeft.length > 0 ? lockLeftExitCode : 0;
 }

@@ -1,6 +1,7 @@
-// `pier rollback [--to VERSION]`: each host goes back to the release below its current one in
-// its history (rollout/history.ts previousGood, from its revisions.log), or to VERSION, which
-// must still be on disk. Same lock, window, health gate and report as a deploy; no automatic
+// `pier rollback [--to VERSION]`: after a deploy that did not finish, that deploy is undone
+// (rollout/undo.ts: the hosts it switched go back, the others stay); otherwise each host goes
+// back to the release below its current one in its history (rollout/history.ts previousGood,
+// from its revisions.log); or every host to VERSION, which must still be on disk. Same lock, window, health gate and report as a deploy; no automatic
 // roll-forward.
 import path from 'node:path';
 import { counted } from '../common/counted.js';
@@ -15,6 +16,7 @@ import { previousGood } from './rollout/history.js';
 import { Journal } from './rollout/journal.js';
 import { planRollout } from './rollout/plan.js';
 import { type RolloutResult, runRollout } from './rollout/runner.js';
+import { type DeployToUndo, findDeployToUndo, type UndoStep, undoStep, versionPlan } from './rollout/undo.js';
 import { type FleetSession, newDeployId } from './session.js';
 import { probeHost } from './status.js';
 
@@ -25,11 +27,33 @@ export interface RollbackRequest {
   signal?: AbortSignal | undefined;
 }
 
-export async function rollback(session: FleetSession, request: RollbackRequest): Promise<DeployOutcome> {
+/**
+ * Undefined when there was nothing to roll back: the deploy it would undo left no selected host
+ * on its release (nothing was changed, and it said so).
+ */
+export async function rollback(
+  session: FleetSession,
+  request: RollbackRequest,
+): Promise<DeployOutcome | undefined> {
   const to = request.to === undefined ? undefined : checkVersion(request.to);
   const { fleet, pool, store, out } = session;
-  const hosts = request.selection.flatMap((dc) => dc.hosts);
+  const selected = request.selection.flatMap((dc) => dc.hosts);
+  // Without --to, the last run decides: an unfinished deploy is undone, and only it.
+  const undo =
+    to === undefined
+      ? await stillToUndo(session, await findDeployToUndo(store.deploysDir()), selected)
+      : undefined;
+  const hosts = undo ? selected.filter((host) => undo.switched.has(host.name)) : selected;
   const label = to ?? 'previous';
+  if (undo) {
+    out.write(
+      `deploy ${undo.id} (${undo.version}) ended ${undo.outcome}: rolling it back, the hosts it switched return to the release each ran before it\n`,
+    );
+  }
+  if (undo && hosts.length === 0) {
+    out.write(`${nothingToUndo(undo, selected)}\n`);
+    return undefined;
+  }
   const id = newDeployId(`rollback-${label}`);
   const startedAt = new Date();
   const lock: LockInfo = {
@@ -39,7 +63,7 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
     expires: new Date(startedAt.getTime() + fleet.lockTtlMs).toISOString(),
   };
   out.write(
-    `rolling back ${counted(hosts.length, 'host')} to ${to ?? 'their previous good release'}, ${id}\n`,
+    `rolling back ${counted(hosts.length, 'host')} to ${to ?? (undo ? `their release before ${undo.version}` : 'their previous good release')}, ${id}\n`,
   );
   request.signal?.throwIfAborted();
   const lockHost = await takeFleetLock(pool, fleet, lock);
@@ -63,10 +87,17 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
     hosts: hosts.map((host) => host.name),
     owner: session.owner,
     at: startedAt.toISOString(),
+    ...(undo ? { undoes: undo.id } : {}),
   });
   // Where each host goes, decided before anything moves.
   const targets = new Map<string, string>();
   const failedEarly = new Map(locked.unreachable);
+  // Hosts left as they are: the deploy being undone never switched them, or they are back.
+  const unchanged = new Map(
+    selected
+      .filter((host) => !hosts.includes(host))
+      .map((host) => [host.name, undefined as string | undefined]),
+  );
   const probes = new Limiter(256);
   await Promise.all(
     hosts
@@ -74,23 +105,28 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
       .map((host) =>
         probes.run(async () => {
           const status = await probeHost(pool, host);
-          const target = to ?? previousGood(status.revisions, status.current, status.releases);
-          if (status.error) failedEarly.set(host.name, { error: status.error, code: 'FLEET_SSH_CONNECT' });
-          else if (!target)
+          if (status.error) {
+            failedEarly.set(host.name, { error: status.error, code: 'FLEET_SSH_CONNECT' });
+            return;
+          }
+          const step = undo
+            ? undoStep(undo, host.name, status.current)
+            : targetOf(to ?? previousGood(status.revisions, status.current, status.releases));
+          if ('stay' in step) unchanged.set(host.name, status.current);
+          else if ('fail' in step) failedEarly.set(host.name, { error: step.fail, code: step.code });
+          else if (!status.releases.includes(step.to)) {
             failedEarly.set(host.name, {
-              error: 'no earlier healthy release on this host',
-              code: 'FLEET_NO_PREVIOUS',
-            });
-          else if (!status.releases.includes(target)) {
-            failedEarly.set(host.name, {
-              error: `release ${target} is not on this host`,
+              error: `release ${step.to} is not on this host`,
               code: 'FLEET_NOT_STAGED',
             });
-          } else targets.set(host.name, target);
+          } else targets.set(host.name, step.to);
         }),
       ),
   );
-  const { locks, progress, release } = holdDuring(session, request.selection, lock, locked.locked, lockHost);
+  const moving = request.selection
+    .map((dc) => ({ ...dc, hosts: dc.hosts.filter((host) => !unchanged.has(host.name)) }))
+    .filter((dc) => dc.hosts.length > 0);
+  const { locks, progress, release } = holdDuring(session, moving, lock, locked.locked, lockHost);
   // --to a release that no host it could read holds: bad input, refused before anything moves.
   const notStaged = [...failedEarly.values()].filter((failure) => failure.code === 'FLEET_NOT_STAGED');
   if (to !== undefined && targets.size === 0 && notStaged.length > 0) {
@@ -105,14 +141,24 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
       },
     );
   }
+  if (undo && moving.length === 0) {
+    noteLocksLeft(session, await release());
+    // Not `done`: the next plain rollback looks at the same deploy again (undo.ts).
+    journal.write({ type: 'end', outcome: 'nothing', at: new Date().toISOString() });
+    journal.close();
+    out.write(`${nothingToUndo(undo, selected)}\n`);
+    return undefined;
+  }
   // One release for every host (the usual case): the outcome names it, not "previous".
   const chosen = new Set(targets.values());
   const shown = to ?? (chosen.size === 1 ? ([...chosen][0] ?? label) : label);
+  // Hosts that end on different releases: say which, before any moves.
+  if (undo || chosen.size > 1) out.write(`plan: ${versionPlan(targets, [...unchanged.keys()])}\n`);
   let result: RolloutResult;
   try {
     result = await runRollout({
       fleet,
-      plan: planRollout(request.selection, fleet),
+      plan: planRollout(moving, fleet),
       pool,
       journal,
       deployId: id,
@@ -129,10 +175,19 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
     noteLocksLeft(session, await release());
     throw err;
   }
+  const byName = new Map(selected.map((host) => [host.name, host]));
+  const left = [...unchanged].map(([name, version]) => ({
+    host: byName.get(name) as Host,
+    state: 'unchanged' as const,
+    previous: undefined,
+    version,
+    error: undefined,
+    code: undefined,
+  }));
   return finishRun(
     session,
     journal,
-    result,
+    { ...result, hosts: [...result.hosts, ...left] },
     {
       id,
       action: 'rollback',
@@ -143,4 +198,41 @@ export async function rollback(session: FleetSession, request: RollbackRequest):
     },
     await release(),
   );
+}
+
+/**
+ * `undo`, unless that deploy left no host on its release (it rolled itself back, or its one
+ * switched host failed and returned): then there is nothing of it to undo, and the rollback goes
+ * by each host's history, as after a finished deploy (Capistrano rolls back the last completed
+ * one). Read before any lock: the locked probe decides each host again (undoStep).
+ */
+async function stillToUndo(
+  session: FleetSession,
+  undo: DeployToUndo | undefined,
+  selected: readonly Host[],
+): Promise<DeployToUndo | undefined> {
+  if (undo === undefined || undo.switched.size === 0) return undefined;
+  const chosen = selected.filter((host) => undo.switched.has(host.name));
+  // Hosts it switched outside the selection may still run its release: it is still the one.
+  if (chosen.length < undo.switched.size) return undo;
+  const probes = new Limiter(256);
+  const now = await Promise.all(chosen.map((host) => probes.run(() => probeHost(session.pool, host))));
+  return now.some((status) => status.error !== undefined || status.current === undo.version)
+    ? undo
+    : undefined;
+}
+
+function targetOf(version: string | undefined): UndoStep {
+  return version === undefined
+    ? { fail: 'no earlier healthy release on this host', code: 'FLEET_NO_PREVIOUS' }
+    : { to: version };
+}
+
+function nothingToUndo(undo: DeployToUndo, selected: readonly Host[]): string {
+  const others = [...undo.switched.keys()].filter((name) => !selected.some((host) => host.name === name));
+  const where =
+    others.length > 0
+      ? ` (it switched ${others.slice(0, 8).join(', ')}${others.length > 8 ? ', …' : ''})`
+      : '';
+  return `nothing to roll back: no selected host runs ${undo.version} from deploy ${undo.id}${where}; ${counted(selected.length, 'host')} unchanged`;
 }

@@ -82,7 +82,8 @@ ${legend(dc.versions, undefined)}
 
 export function livePart(live: DeployRun | undefined): Html {
   if (!live) return html`<section id="live"><p class="muted">No deploy is running.</p></section>`;
-  const columns = hostStates;
+  // `unchanged` is only in a rollback's report (its journal never records a host it left alone).
+  const columns = hostStates.filter((state) => state !== 'unchanged');
   const total = (state: (typeof columns)[number]) => live.dcs.reduce((sum, dc) => sum + dc.states[state], 0);
   return html`<section id="live" aria-labelledby="live-h" aria-live="polite">
 <h2 id="live-h">${live.action} ${live.version}: <span data-phase>${live.phase}</span></h2>

@@ -47,14 +47,22 @@ export async function buildArtifact(options: BuildOptions): Promise<ReleaseManif
     );
     // npm and node-gyp build with the Node running pier, the one recorded (and bundled).
     env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ''}`;
-    options.signal?.throwIfAborted();
-    await installAndBuild(app, env, log, options.signal);
-    options.signal?.throwIfAborted();
+    // Every step checks the signal: a Ctrl-C must never end in a release after all.
+    const { signal } = options;
+    signal?.throwIfAborted();
+    await installAndBuild(app, env, log, signal);
+    signal?.throwIfAborted();
     for (const build of await trimNativeBuilds(app)) log(`kept only the run-time files of ${build}`);
+    signal?.throwIfAborted();
+    if (options.runtime === 'bundled') log(`adding the Node runtime ${process.version}`);
     const runtime = await addRuntime(app, options.runtime);
     await writeFile(path.join(app, 'REVISION'), `${commit}\n`);
+    signal?.throwIfAborted();
+    log('packing the artifact (tar | gzip -9)');
     const partial = path.join(work, 'artifact.tar.gz');
-    const sha256 = await pack(app, time, partial);
+    const sha256 = await pack(app, time, partial, signal);
+    // The last moment to stop: past it, the manifest names the release.
+    signal?.throwIfAborted();
     const target = store.artifactPath(sha256);
     await store.makeDir('artifacts');
     await rename(partial, target).catch(async () => {
@@ -72,6 +80,11 @@ export async function buildArtifact(options: BuildOptions): Promise<ReleaseManif
       runtime,
     };
     await store.writeManifest(manifest);
+    if (signal?.aborted) {
+      // The signal came while the artifact was moved into the store: it is not a release yet.
+      await rm(store.manifestPath(version), { force: true });
+      signal.throwIfAborted();
+    }
     log(`artifact ${target} (${manifest.size} bytes)`);
     return manifest;
   } finally {
@@ -117,17 +130,25 @@ async function installAndBuild(
   await rm(path.join(app, 'node_modules', '.cache'), { recursive: true, force: true });
 }
 
-/** tar | gzip -n into `out`, hashing on the way; returns the SHA-256. */
-async function pack(app: string, mtime: number, out: string): Promise<string> {
+/**
+ * tar | gzip -n into `out`, hashing on the way; returns the SHA-256. Aborting `signal` ends
+ * both programs (SIGTERM to each PID) and rejects with the signal's reason once both are gone.
+ */
+async function pack(
+  app: string,
+  mtime: number,
+  out: string,
+  signal: AbortSignal | undefined,
+): Promise<string> {
   const tar = spawn(
     'tar',
     [
       ...['--sort=name', `--mtime=@${mtime}`, '--owner=0', '--group=0', '--numeric-owner'],
       ...['--mode=u+rwX,go+rX,go-w', '--format=gnu', '-C', app, '-cf', '-', '.'],
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], signal },
   );
-  const gzip = spawn('gzip', ['-n', '-9'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const gzip = spawn('gzip', ['-n', '-9'], { stdio: ['pipe', 'pipe', 'pipe'], signal });
   const hash = createHash('sha256');
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -136,16 +157,21 @@ async function pack(app: string, mtime: number, out: string): Promise<string> {
     },
   });
   const exited = (child: ReturnType<typeof spawn>, name: string): Promise<void> =>
-    new Promise((resolve, reject) =>
+    new Promise((resolve, reject) => {
+      // 'close' follows 'error' (an aborted or failed spawn); the abort's reason wins over both.
+      child.on('error', (err) => reject(new FleetError('FLEET_PACK', `cannot run ${name}: ${err.message}`)));
       child.on('close', (code) =>
         code === 0 ? resolve() : reject(new FleetError('FLEET_PACK', `${name} failed with exit ${code}`)),
-      ),
-    );
-  await Promise.all([
+      );
+    });
+  // Settled, not raced: the work directory is removed only after both programs are gone.
+  const results = await Promise.allSettled([
     pipeline(tar.stdout, gzip.stdin),
     pipeline(gzip.stdout, hashing, createWriteStream(out)),
     exited(tar, 'tar'),
     exited(gzip, 'gzip'),
   ]);
+  signal?.throwIfAborted();
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
   return hash.digest('hex');
 }

@@ -55,7 +55,12 @@ export async function createRelease(options: ReleaseOptions): Promise<ReleaseMan
     await deleteTag(options.repo, version).catch(() => {});
     throw err;
   }
-  if (options.push) await pushTag(options.repo, version, options.remote);
+  if (options.push) {
+    // A push half-done cannot be taken back from here: it finishes, and the release stands.
+    await pushTag(options.repo, version, options.remote);
+    if (options.signal?.aborted)
+      options.log?.(`the tag ${version} was pushed before the signal came: the release stands`);
+  }
   return manifest;
 }
 

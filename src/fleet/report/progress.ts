@@ -11,7 +11,7 @@ export interface ProgressSink {
 
 /** Every state but `pending`, in lifecycle order. */
 const shown = hostStates.filter((state) => state !== 'pending');
-const finished = new Set<HostState>(['healthy', 'failed', 'rolled-back', 'skipped']);
+const finished = new Set<HostState>(['healthy', 'failed', 'rolled-back', 'skipped', 'unchanged']);
 
 export class Progress {
   private readonly counts = new Map<string, Map<HostState, number>>();

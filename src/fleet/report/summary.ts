@@ -6,7 +6,9 @@ import { unlockCommand } from '../lock.js';
 import type { HostOutcome, RolloutResult } from '../rollout/runner.js';
 
 export function summaryTable(hosts: readonly HostOutcome[]): string {
-  const columns = ['healthy', 'failed', 'rolled-back', 'skipped', 'staged'] as const;
+  const always = ['healthy', 'failed', 'rolled-back', 'skipped', 'staged'] as const;
+  // A rollback that undid a deploy counts the hosts it left as they were.
+  const columns = hosts.some((h) => h.state === 'unchanged') ? [...always, 'unchanged' as const] : always;
   const rows = new Map<string, Map<string, number>>();
   for (const outcome of hosts) {
     const row = rows.get(outcome.host.dc) ?? new Map<string, number>();
@@ -121,21 +123,24 @@ export function outcomeLine(
   locksLeft: readonly string[] = [],
 ): string {
   const healthy = result.hosts.filter((h) => h.state === 'healthy').length;
+  const unchanged = result.hosts.filter((h) => h.state === 'unchanged').length;
+  // Hosts a rollback left alone are not part of "N/M healthy": they were not asked to move.
+  const total = result.hosts.length - unchanged;
+  const rest = unchanged > 0 ? `, ${unchanged} unchanged` : '';
   const notes = [downNote(result.hosts), locksLeft.length > 0 ? locksLeftNote(locksLeft) : ''].filter(
     Boolean,
   );
   if (result.outcome === 'done') {
-    if (notes.length > 0) {
-      return `${action} ${version}: ${healthy}/${result.hosts.length} hosts healthy, but ${notes.join('; ')}`;
-    }
-    return `${action} ${version}: done, ${healthy}/${result.hosts.length} hosts healthy`;
+    if (notes.length > 0)
+      return `${action} ${version}: ${healthy}/${total} hosts healthy${rest}, but ${notes.join('; ')}`;
+    return `${action} ${version}: done, ${healthy}/${total} hosts healthy${rest}`;
   }
   const tail = notes.map((note) => `; ${note}`).join('');
   if (result.outcome === 'rolled-back') {
     return `${action} ${version}: stopped and rolled back (${result.haltReason ?? 'halted'})${tail}`;
   }
   if (result.outcome === 'interrupted') {
-    return `${action} ${version}: interrupted with ${healthy}/${result.hosts.length} hosts healthy; ${continuation(result, version, action)}${tail}`;
+    return `${action} ${version}: interrupted with ${healthy}/${total} hosts healthy${rest}; ${continuation(result, version, action)}${tail}`;
   }
   return `${action} ${version}: stopped (${result.haltReason ?? 'halted'})${tail}`;
 }

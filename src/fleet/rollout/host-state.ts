@@ -1,6 +1,7 @@
 // The states one host moves through during a deploy. Journaled ones survive the controller.
 //   pending → staging → staged → activating → healthy
 //   any → failed;  activating/healthy → rolling-back → rolled-back;  pending → skipped (halted)
+//   unchanged: a rollback left the host as it was (the deploy it undoes never switched it)
 
 export type HostState =
   | 'pending'
@@ -11,7 +12,8 @@ export type HostState =
   | 'failed'
   | 'rolling-back'
   | 'rolled-back'
-  | 'skipped';
+  | 'skipped'
+  | 'unchanged';
 
 export const hostStates: readonly HostState[] = [
   'pending',
@@ -23,6 +25,7 @@ export const hostStates: readonly HostState[] = [
   'rolling-back',
   'rolled-back',
   'skipped',
+  'unchanged',
 ];
 
 /** States after which the host may be running the new release (a halt must roll it back). */

@@ -14,6 +14,8 @@ export type JournalRecord =
       hosts: string[];
       owner: string;
       at: string;
+      /** A rollback that undoes an unfinished deploy: that deploy's id (rollout/undo.ts). */
+      undoes?: string;
     }
   | {
       type: 'host';

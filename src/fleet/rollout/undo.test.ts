@@ -1,0 +1,99 @@
+// Which deploy a plain `pier rollback` undoes, and where each host goes: from journals alone.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { type JournalRecord, replayJournal } from './journal.js';
+import { deployToUndo, findDeployToUndo, undoStep, versionPlan } from './undo.js';
+
+const at = '2026-12-01T03:00:00Z';
+const start = (id: string, action: 'deploy' | 'rollback', extra: object = {}): JournalRecord => ({
+  type: 'start',
+  id,
+  action,
+  version: action === 'deploy' ? 'v3' : 'previous',
+  sha256: '',
+  hosts: ['a', 'b', 'c', 'd'],
+  owner: 'me@here',
+  at,
+  ...extra,
+});
+const lines = (records: JournalRecord[]) => records.map((r) => JSON.stringify(r)).join('\n');
+
+/** A deploy of v3 interrupted after its canary `a`; `b` failed and was reverted; `c` only staged. */
+const interrupted: JournalRecord[] = [
+  start('20261201T030000Z-v3-aaaa', 'deploy'),
+  { type: 'host', host: 'c', state: 'staged', at },
+  { type: 'host', host: 'a', state: 'activating', previous: 'v2', at },
+  { type: 'host', host: 'a', state: 'healthy', at },
+  { type: 'host', host: 'b', state: 'activating', previous: 'v1', at },
+  { type: 'host', host: 'b', state: 'failed', error: 'health', at },
+];
+
+test('the hosts a deploy switched, with the release each ran before; never-switched ones are not', () => {
+  const undo = deployToUndo(
+    replayJournal(lines(interrupted)) as NonNullable<ReturnType<typeof replayJournal>>,
+  );
+  assert.equal(undo.outcome, 'interrupted');
+  assert.deepEqual(
+    [...undo.switched],
+    [
+      ['a', 'v2'],
+      ['b', 'v1'],
+    ],
+  );
+  // Decided from what each host runs now.
+  assert.deepEqual(undoStep(undo, 'a', 'v3'), { to: 'v2' });
+  assert.deepEqual(undoStep(undo, 'b', 'v1'), { stay: 'it runs v1, not v3' });
+  assert.deepEqual(undoStep(undo, 'c', 'v2'), { stay: 'deploy 20261201T030000Z-v3-aaaa never switched it' });
+  assert.equal('fail' in undoStep({ ...undo, switched: new Map([['a', undefined]]) }, 'a', 'v3'), true);
+});
+
+test('only the newest run counts: an unfinished deploy, or an unfinished rollback that undid one', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-undo-'));
+  try {
+    const write = (id: string, records: JournalRecord[]) =>
+      writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`);
+    write('20261201T030000Z-v3-aaaa', interrupted);
+    assert.equal((await findDeployToUndo(dir))?.id, '20261201T030000Z-v3-aaaa');
+    // A refused run changed nothing: passed over.
+    write('20261201T030100Z-v4-bbbb', [
+      start('20261201T030100Z-v4-bbbb', 'deploy'),
+      { type: 'end', outcome: 'refused', at },
+    ]);
+    assert.equal((await findDeployToUndo(dir))?.id, '20261201T030000Z-v3-aaaa');
+    // A rollback of it that was interrupted too: the same deploy is undone again.
+    const rollbackId = '20261201T030200Z-rollback-previous-cccc';
+    write(rollbackId, [start(rollbackId, 'rollback', { undoes: '20261201T030000Z-v3-aaaa' })]);
+    assert.equal((await findDeployToUndo(dir))?.id, '20261201T030000Z-v3-aaaa');
+    // Once that rollback is done, rollbacks follow each host's history again.
+    write(rollbackId, [
+      start(rollbackId, 'rollback', { undoes: '20261201T030000Z-v3-aaaa' }),
+      { type: 'end', outcome: 'done', at },
+    ]);
+    assert.equal(await findDeployToUndo(dir), undefined);
+    // A newer deploy that finished: nothing to undo either.
+    write('20261201T030300Z-v5-dddd', [
+      start('20261201T030300Z-v5-dddd', 'deploy'),
+      { type: 'end', outcome: 'done', at },
+    ]);
+    assert.equal(await findDeployToUndo(dir), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the plan names each release with its hosts, the largest group first, unchanged last', () => {
+  assert.equal(
+    versionPlan(
+      new Map([
+        ['a', 'v2'],
+        ['b', 'v1'],
+        ['c', 'v2'],
+      ]),
+      ['d'],
+    ),
+    'v2: 2 hosts (a, c); v1: 1 host (b); unchanged: 1 host (d)',
+  );
+});

@@ -1,0 +1,108 @@
+// What a plain `pier rollback` undoes when the last run on this controller is a deploy that did
+// not finish (interrupted, killed, halted, partly rolled back): that deploy, and only it. A host
+// the deploy switched returns to the release the deploy journaled as its previous one; a host it
+// never switched (or already put back) stays where it is. Going by each host's own history
+// instead would move the hosts the deploy never reached too, onto an older release, or onto the
+// very release that was being aborted (rollback.ts uses that history once the last run ended).
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { counted } from '../../common/counted.js';
+import { mayRunNew } from './host-state.js';
+import { type Replay, replayJournal } from './journal.js';
+
+export interface DeployToUndo {
+  id: string;
+  version: string;
+  /** How it ended: its journal's `end` (halted, rolled-back), or `interrupted` without one. */
+  outcome: string;
+  /** The hosts it switched and did not put back itself, each with the release it ran before. */
+  switched: ReadonlyMap<string, string | undefined>;
+}
+
+/**
+ * The deploy a plain rollback undoes: the newest run journaled in `deploysDir` when it is a
+ * deploy that did not end `done`, or a rollback that undid one and did not finish either (run
+ * again, it carries on with the same deploy). Runs that ended `refused` changed nothing and are
+ * passed over. Undefined when the newest run ended normally: a rollback then follows each host's
+ * history (history.ts previousGood).
+ */
+export async function findDeployToUndo(deploysDir: string): Promise<DeployToUndo | undefined> {
+  const names = (await readdir(deploysDir).catch(() => [] as string[]))
+    .filter((name) => name.endsWith('.jsonl'))
+    .sort()
+    .reverse();
+  for (const name of names) {
+    const replay = await readReplay(path.join(deploysDir, name));
+    if (replay === undefined || replay.end === 'refused') continue;
+    if (replay.end === 'done') return undefined;
+    if (replay.start.action === 'deploy') return deployToUndo(replay);
+    const undone = replay.start.undoes;
+    if (undone === undefined) return undefined;
+    const deploy = await readReplay(path.join(deploysDir, `${undone}.jsonl`));
+    return deploy?.start.action === 'deploy' ? deployToUndo(deploy) : undefined;
+  }
+  return undefined;
+}
+
+async function readReplay(file: string): Promise<Replay | undefined> {
+  return replayJournal(await readFile(file, 'utf8').catch(() => ''));
+}
+
+/**
+ * The journal writes `activating` with `previous` before a host's switch, so a host without it
+ * was never switched (a host's very first deploy has no `previous`: its state says). One the
+ * deploy rolled back itself is on `previous` again. The rest may still run the deploy's release
+ * (a failed host's revert can fail too): undoStep decides from what each runs now.
+ */
+export function deployToUndo(replay: Replay): DeployToUndo {
+  const switched = new Map<string, string | undefined>();
+  for (const [host, record] of replay.hosts) {
+    if (record.state === 'rolled-back') continue;
+    if (record.previous !== undefined || mayRunNew(record.state) || record.state === 'rolling-back')
+      switched.set(host, record.previous);
+  }
+  return {
+    id: replay.start.id,
+    version: replay.start.version,
+    outcome: replay.end ?? 'interrupted',
+    switched,
+  };
+}
+
+/** Where one host goes when `undo` is undone: a release, or nowhere (and why). */
+export type UndoStep = { to: string } | { stay: string } | { fail: string; code: string };
+
+/**
+ * Decided under the host's lock from what it runs now (`current`): only a host still on the
+ * deploy's release moves, so a host that failed and went back, or that another run moved since,
+ * is left alone.
+ */
+export function undoStep(undo: DeployToUndo, host: string, current: string | undefined): UndoStep {
+  if (!undo.switched.has(host)) return { stay: `deploy ${undo.id} never switched it` };
+  if (current !== undo.version) return { stay: `it runs ${current ?? 'nothing'}, not ${undo.version}` };
+  const previous = undo.switched.get(host);
+  if (previous === undefined)
+    return {
+      fail: `deploy ${undo.id} was its first: no earlier release to return to`,
+      code: 'FLEET_NO_PREVIOUS',
+    };
+  if (previous === undo.version) return { stay: `it ran ${previous} before deploy ${undo.id} too` };
+  return { to: previous };
+}
+
+/**
+ * `v2: 1 host (ams-1); unchanged: 5 hosts (ams-2, …)`: where the hosts end, by release, the
+ * largest group first, unchanged hosts last; up to 8 names each.
+ */
+export function versionPlan(targets: ReadonlyMap<string, string>, unchanged: readonly string[]): string {
+  const byVersion = new Map<string, string[]>();
+  for (const [host, version] of targets) byVersion.set(version, [...(byVersion.get(version) ?? []), host]);
+  const groups = [...byVersion].sort((a, b) => b[1].length - a[1].length);
+  if (unchanged.length > 0) groups.push(['unchanged', [...unchanged]]);
+  return groups
+    .map(([label, hosts]) => {
+      const shown = hosts.slice(0, 8).join(', ') + (hosts.length > 8 ? `, … (${hosts.length - 8} more)` : '');
+      return `${label}: ${counted(hosts.length, 'host')} (${shown})`;
+    })
+    .join('; ');
+}
