@@ -79,6 +79,8 @@ function enforceBodyLimit(
  * undefined: an HTTP/1.1 request without a Host, with more than one, or with one that is not a
  * host[:port]; a target that is neither origin-form, `*`, nor an absolute http(s) URL.
  */
+let lastValidHost = '';
+
 function badTargetOrHost(req: IncomingMessage): string | undefined {
   const host = req.headers.host;
   if (host === undefined) {
@@ -86,7 +88,11 @@ function badTargetOrHost(req: IncomingMessage): string | undefined {
       ? 'an HTTP/1.1 request without a Host header (RFC 9112 §3.2)'
       : undefined;
   }
-  if (host !== '' && !isValidHost(host)) return badHostMessage(host);
+  if (host !== lastValidHost && host !== '') {
+    if (!isValidHost(host)) return badHostMessage(host);
+    // Clients send the same Host request after request: checked once while it repeats.
+    lastValidHost = host;
+  }
   // node:http keeps the first of repeated Host lines; RFC 9112 §3.2 says refuse them.
   const raw = req.rawHeaders;
   let hosts = 0;
