@@ -238,3 +238,26 @@ test('a second rollback goes one release further back, never to the release the 
   assert.equal((await pier(app.dir, ['rollback', '--dc', 'ams'])).code, 0);
   assert.deepEqual(await answers(), [...Array(2).fill('Hello! from v1'), ...Array(4).fill('Hello! from v4')]);
 });
+
+test('status says where the app does not run, though current names a release', {
+  timeout: 90_000,
+}, async () => {
+  // The app on fra-2 stops (a crash, an OOM kill): current still names v4.
+  const pidfile = path.join(fleet.host('fra-2').opt as string, 'hello', 'shared', 'hello.pid');
+  const pid = Number(readFileSync(pidfile, 'utf8').trim());
+  // The pid is the host's own (its PID namespace): killed from inside it, the group at once.
+  fleet.exec('fra-2', ['sh', '-c', `kill -KILL -${pid}`]);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const status = await pier(app.dir, ['status']);
+  assert.match(status.stdout, /^fra-2 +fra +v4 \(not running\) /m, status.stdout);
+  assert.match(status.stdout, /; the app does not run on 1 host: fra-2$/m);
+  const hosts = JSON.parse((await pier(app.dir, ['status', '--json'])).stdout).hosts as Array<{
+    name: string;
+    service?: string;
+  }>;
+  assert.equal(hosts.find((host) => host.name === 'fra-2')?.service, 'not running');
+  assert.equal(hosts.find((host) => host.name === 'fra-1')?.service, 'running');
+  // Deploying the release again starts it.
+  assert.equal((await pier(app.dir, ['deploy', 'v4', '--dc', 'fra'])).code, 0);
+  assert.doesNotMatch((await pier(app.dir, ['status'])).stdout, /not running|does not run/);
+});

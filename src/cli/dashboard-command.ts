@@ -46,7 +46,7 @@ export function registerDashboard(program: Command): void {
     const feed = new StatusFeed(
       async () => {
         try {
-          return await fleetStatus(session.pool, chosen);
+          return await fleetStatus(session.pool, chosen, session.fleet.service);
         } finally {
           // Between gatherings the dashboard holds no SSH connection open.
           await session.pool.closeAll();

@@ -17,7 +17,7 @@ export function registerStatus(program: Command): void {
     try {
       const chosen = selection(session.fleet, flags);
       session.pool.expect(chosen.flatMap((dc) => dc.hosts));
-      const status = await fleetStatus(session.pool, chosen);
+      const status = await fleetStatus(session.pool, chosen, session.fleet.service);
       if (flags.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else {
         const detail = flags.summary !== true && status.hosts.length <= 50;

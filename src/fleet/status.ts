@@ -4,6 +4,7 @@
 import { counted } from '../common/counted.js';
 import { versionOfLink } from './commands/activate.js';
 import { layoutOf } from './commands/layout.js';
+import type { ServiceSpec } from './commands/service.js';
 import { parseStatus, probeStatus } from './commands/status.js';
 import { describeError } from './errors.js';
 import type { Datacenter, Host } from './inventory/inventory.js';
@@ -24,6 +25,11 @@ export interface HostStatus {
   error: string | undefined;
   /** `address:port` pier tried, for a host it could not connect to (its name is not that address). */
   tried?: string | undefined;
+  /**
+   * Whether the app serves: `running`, `not running` (manager none: the pidfile's process is
+   * gone, or was never started), or the systemd unit's state (`failed`, `inactive`…).
+   */
+  service?: string | undefined;
 }
 
 export interface FleetStatus {
@@ -33,10 +39,17 @@ export interface FleetStatus {
   drift: string[];
 }
 
-export async function probeHost(pool: ConnectionPool, host: Host): Promise<HostStatus> {
+/** One host's status; with `service`, also whether its app runs (HostStatus.service). */
+export async function probeHost(
+  pool: ConnectionPool,
+  host: Host,
+  service?: ServiceSpec,
+): Promise<HostStatus> {
   try {
     const connection = await pool.connection(host);
-    const probe = parseStatus(await connection.check('probing', probeStatus(layoutOf(host.deployTo))));
+    const probe = parseStatus(
+      await connection.check('probing', probeStatus(layoutOf(host.deployTo), service)),
+    );
     const revisions = parseRevisions(probe.revisions);
     pool.release(host);
     return {
@@ -48,6 +61,8 @@ export async function probeHost(pool: ConnectionPool, host: Host): Promise<HostS
       revisions,
       lock: probe.lockInfo ? describeHolder(parseLockInfo(probe.lockInfo)) : undefined,
       error: undefined,
+      // Nothing to run before the first release.
+      service: probe.currentLink === '' || probe.service === '' ? undefined : probe.service,
     };
   } catch (err) {
     pool.release(host);
@@ -70,10 +85,11 @@ export async function probeHost(pool: ConnectionPool, host: Host): Promise<HostS
 export async function fleetStatus(
   pool: ConnectionPool,
   selection: readonly Datacenter[],
+  service: ServiceSpec,
 ): Promise<FleetStatus> {
   const limiter = new Limiter(256);
   const hosts = await Promise.all(
-    selection.flatMap((dc) => dc.hosts).map((host) => limiter.run(() => probeHost(pool, host))),
+    selection.flatMap((dc) => dc.hosts).map((host) => limiter.run(() => probeHost(pool, host, service))),
   );
   const votes = new Map<string, number>();
   for (const host of hosts) if (host.current) votes.set(host.current, (votes.get(host.current) ?? 0) + 1);
@@ -90,7 +106,7 @@ export function renderStatus(status: FleetStatus, detail: boolean): string {
     const rows = status.hosts.map((h) => [
       h.name,
       h.dc,
-      h.error ? 'unreachable' : (h.current ?? '(none)'),
+      h.error ? 'unreachable' : shownCurrent(h),
       h.last ? `${lastRun(h.last)} ${h.last.at}` : '-',
       h.error ? `${h.error}${h.tried ? ` at ${h.tried}` : ''}` : h.lock ? `locked by ${h.lock}` : '',
     ]);
@@ -101,7 +117,7 @@ export function renderStatus(status: FleetStatus, detail: boolean): string {
     const here = status.hosts.filter((h) => h.dc === dc);
     const versions = new Map<string, number>();
     for (const h of here) {
-      const key = h.error ? 'unreachable' : (h.current ?? '(none)');
+      const key = h.error ? 'unreachable' : shownCurrent(h);
       versions.set(key, (versions.get(key) ?? 0) + 1);
     }
     return [dc, String(here.length), [...versions].map(([v, n]) => `${v}: ${n}`).join(', ')];
@@ -127,6 +143,12 @@ export function renderStatus(status: FleetStatus, detail: boolean): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The release a host runs, and what is wrong with its app when it does not serve: `v4 (not running)`. */
+function shownCurrent(host: HostStatus): string {
+  const current = host.current ?? '(none)';
+  return host.service === undefined || host.service === 'running' ? current : `${current} (${host.service})`;
+}
+
 /**
  * A revisions.log line in words. A host a failed deploy returned to its release is logged with
  * that release as `version` and the failed one as `previous`: "deploy v4 rolled back to v3".
@@ -138,6 +160,20 @@ function lastRun(last: Revision): string {
 }
 
 function driftLine(status: FleetStatus): string {
+  const down = status.hosts.filter(
+    (host) => host.error === undefined && host.service !== undefined && host.service !== 'running',
+  );
+  const stopped =
+    down.length > 0
+      ? `; the app does not run on ${counted(down.length, 'host')}: ${down
+          .slice(0, 10)
+          .map((host) => host.name)
+          .join(', ')}`
+      : '';
+  return `${drift(status)}${stopped}`;
+}
+
+function drift(status: FleetStatus): string {
   if (status.drift.length > 0)
     return `drift: ${counted(status.drift.length, 'host')} not on ${status.expected}: ${status.drift.slice(0, 10).join(', ')}`;
   if (status.expected !== undefined) return `no drift: every reachable host runs ${status.expected}`;

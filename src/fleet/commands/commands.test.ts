@@ -341,7 +341,31 @@ test('status probe and its parser', () => {
       releases: ['v1', 'v2'],
       revisions: ['l1'],
       lockInfo: '',
+      service: '',
     },
+  );
+  // With the service: whether the app runs, from the pidfile (none) or the unit (systemd).
+  const none = { manager: 'none', name: 'hello', action: 'restart', stop_timeout: 10 } as const;
+  assert.match(
+    render(probeStatus(layout, none)),
+    /echo --pier-section--; [\s\S]*&& echo running; } \|\| echo 'not running'$/,
+  );
+  assert.equal(
+    parseStatus(
+      'releases/v2\n--pier-section--\n--pier-section--\n--pier-section--\n--pier-section--\nnot running\n',
+    ).service,
+    'not running',
+  );
+  const unit = 'ActiveState=failed\nMainPID=0\nStatusText=\n';
+  assert.equal(
+    parseStatus(`x\n--pier-section--\n--pier-section--\n--pier-section--\n--pier-section--\n${unit}`).service,
+    'failed',
+  );
+  assert.equal(
+    parseStatus(
+      'x\n--pier-section--\n--pier-section--\n--pier-section--\n--pier-section--\nActiveState=reloading\n',
+    ).service,
+    'running',
   );
 });
 
