@@ -76,37 +76,43 @@ export function registerDeploy(program: Command): void {
     }
     // Ctrl-C, SIGTERM, SIGHUP: hosts in flight finish (no host is left half-switched), locks are
     // released and the journal stays open for --resume. A second signal stops at once.
-    await withInterrupts(async (signal) => {
-      const session = await openSession(flags, { repoRequired: true, secrets: true });
-      try {
-        applyOverrides(session.fleet, flags);
-        let resume: Awaited<ReturnType<typeof findResumable>> | undefined;
-        let chosen = selection(session.fleet, flags);
-        if (flags.resume !== undefined) {
-          resume = await findResumable(
-            session.store.deploysDir(),
-            typeof flags.resume === 'string' ? flags.resume : undefined,
-          );
-          const names = new Set(resume.replay.start.hosts);
-          chosen = session.fleet.datacenters
-            .map((dc) => ({ ...dc, hosts: dc.hosts.filter((host) => names.has(host.name)) }))
-            .filter((dc) => dc.hosts.length > 0);
-          if (versionArg !== undefined && versionArg !== resume.replay.start.version) {
-            throw new FleetError(
-              'FLEET_USAGE',
-              `deploy ${resume.id} was deploying ${resume.replay.start.version}, not ${versionArg}`,
-              { exitCode: 2 },
+    await withInterrupts(
+      async (signal) => {
+        const session = await openSession(flags, { repoRequired: true, secrets: true });
+        try {
+          applyOverrides(session.fleet, flags);
+          let resume: Awaited<ReturnType<typeof findResumable>> | undefined;
+          let chosen = selection(session.fleet, flags);
+          if (flags.resume !== undefined) {
+            resume = await findResumable(
+              session.store.deploysDir(),
+              typeof flags.resume === 'string' ? flags.resume : undefined,
             );
+            const names = new Set(resume.replay.start.hosts);
+            chosen = session.fleet.datacenters
+              .map((dc) => ({ ...dc, hosts: dc.hosts.filter((host) => names.has(host.name)) }))
+              .filter((dc) => dc.hosts.length > 0);
+            if (versionArg !== undefined && versionArg !== resume.replay.start.version) {
+              throw new FleetError(
+                'FLEET_USAGE',
+                `deploy ${resume.id} was deploying ${resume.replay.start.version}, not ${versionArg}`,
+                { exitCode: 2 },
+              );
+            }
           }
+          const version = resume?.replay.start.version ?? (versionArg as string);
+          session.pool.expect(chosen.flatMap((dc) => dc.hosts));
+          const outcome = await deploy(session, { version, selection: chosen, resume, signal });
+          process.exitCode = runExitCode(outcome, signal, false);
+        } finally {
+          await session.pool.closeAll();
         }
-        const version = resume?.replay.start.version ?? (versionArg as string);
-        session.pool.expect(chosen.flatMap((dc) => dc.hosts));
-        const outcome = await deploy(session, { version, selection: chosen, resume, signal });
-        process.exitCode = runExitCode(outcome, signal, false);
-      } finally {
-        await session.pool.closeAll();
-      }
-    });
+      },
+      {
+        leftBehind:
+          '`pier deploy --resume` continues this deploy where it stopped (it takes over its own locks); otherwise they stay until they expire or `pier unlock`',
+      },
+    );
   });
 }
 

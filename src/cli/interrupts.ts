@@ -16,6 +16,8 @@ export interface InterruptOptions {
   out?: { write(text: string): void };
   /** What the command does after the first signal, e.g. "finishing the hosts in flight". */
   finishing?: string;
+  /** What is left after a second signal stops it at once, and what to do about it. */
+  leftBehind?: string;
 }
 
 /**
@@ -30,12 +32,11 @@ export async function withInterrupts<T>(
 ): Promise<T> {
   const out = options.out ?? process.stdout;
   const finishing = options.finishing ?? 'finishing the hosts in flight, then releasing the locks';
+  const leftBehind = options.leftBehind ?? 'locks left behind stay until they expire or `pier unlock`';
   const controller = new AbortController();
   const onSignal = (name: Interrupt): void => {
     if (controller.signal.aborted) {
-      out.write(
-        `\n${name} again: stopping now; locks left behind stay until they expire or \`pier unlock\`\n`,
-      );
+      out.write(`\n${name} again: stopping now; ${leftBehind}\n`);
       process.exit(interruptExitCodes[name]);
     }
     out.write(`\ninterrupted: ${finishing} (${name}; a second signal stops at once)\n`);
