@@ -1,7 +1,16 @@
 // pier release → deploy → rollback on six real hosts in three data centers (network namespaces
 // with sshd, see helpers/fleet-hosts.ts), the app answering over HTTP through each host.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type AppRepo, createAppRepo } from './helpers/fleet-app.js';
@@ -260,4 +269,33 @@ test('status says where the app does not run, though current names a release', {
   // Deploying the release again starts it.
   assert.equal((await pier(app.dir, ['deploy', 'v4', '--dc', 'fra'])).code, 0);
   assert.doesNotMatch((await pier(app.dir, ['status'])).stdout, /not running|does not run/);
+});
+
+test('a switch that fails before current moves says the host is unchanged, and returns nothing', {
+  timeout: 90_000,
+}, async () => {
+  // A directory where the link goes: `mv -T` cannot replace it, and current stays as it is.
+  const root = path.join(fleet.host('fra-1').opt as string, 'hello');
+  renameSync(path.join(root, 'current'), path.join(root, 'current.saved'));
+  mkdirSync(path.join(root, 'current'));
+  try {
+    const result = await pier(app.dir, [
+      'deploy',
+      'v1',
+      '--dc',
+      'fra',
+      '--canary',
+      '0',
+      '--failure-budget',
+      '1',
+    ]);
+    // Within the failure budget: the deploy is done, with fra-1 listed as failed.
+    assert.equal(result.code, 0, result.stdout);
+    assert.match(result.stdout, /switching current failed \(exit 1\): mv: [^\n]*\(current unchanged\)/);
+    assert.doesNotMatch(result.stdout, /no previous release to return to|back on/);
+  } finally {
+    rmSync(path.join(root, 'current'), { recursive: true, force: true });
+    renameSync(path.join(root, 'current.saved'), path.join(root, 'current'));
+  }
+  assert.equal(await fetchText(`http://${fleet.host('fra-1').address}:8080/`), 'Hello! from v4');
 });

@@ -218,13 +218,21 @@ export async function switchTo(
     );
   }
   const at = switched.stdout.indexOf(`${switchedMarker}\n`);
-  if (at === -1) {
-    throw new RemoteCommandError('switching current', switched.code, switched.stderr || switched.stdout);
-  }
+  if (at === -1) throw new SwitchNotDone(switched.code, switched.stderr || switched.stdout);
   if (switched.code !== 0) {
     throw failure(service.manager === 'systemd' ? 'systemctl' : 'restarting the app', switched);
   }
   return before.length > 0 ? parseServiceStatus(switched.stdout.slice(0, at)) : undefined;
+}
+
+/**
+ * The switch of `current` itself failed: the link is one rename, so it still names the release
+ * the host ran, and nothing is to be returned (a full disk, a directory where the link goes).
+ */
+export class SwitchNotDone extends RemoteCommandError {
+  constructor(exitCode: number, output: string) {
+    super('switching current', exitCode, output);
+  }
 }
 
 /** Printed between the switch of `current` and the restart, so a failure says which failed. */

@@ -15,7 +15,15 @@ import { type BudgetBreach, FailureBudget } from './budget.js';
 import { Distribution } from './distribution.js';
 import { HookError, type HookRun, OnceHooks, runHooks } from './hook-steps.js';
 import type { HostState } from './host-state.js';
-import { type Artifact, audit, currentVersion, finishHost, passGate, switchTo } from './host-steps.js';
+import {
+  type Artifact,
+  audit,
+  currentVersion,
+  finishHost,
+  passGate,
+  SwitchNotDone,
+  switchTo,
+} from './host-steps.js';
 import type { HostRecord, Journal } from './journal.js';
 import type { DcPlan, Plan } from './plan.js';
 
@@ -276,6 +284,13 @@ class Rollout {
         // starts no other host.
         this.fail(host, message, 'FLEET_LOCK_LOST', hintOf(err));
         this.halt(`this run lost its lock on ${host.name} to another run`);
+      } else if (err instanceof SwitchNotDone) {
+        // current never moved: the host still runs what it ran, nothing to return.
+        outcome.version = previous;
+        const still =
+          previous === undefined ? 'current unchanged' : `current unchanged: still on ${previous}`;
+        this.fail(host, `${message} (${still})`, codeOf(err, 'FLEET_HOST'), hintOf(err));
+        if (canary) this.halt(`canary ${host.name} failed: ${message}`);
       } else if (outcome.version === version && input.action === 'deploy') {
         const back = await this.revert(host, previous);
         outcome.down = back.down;
