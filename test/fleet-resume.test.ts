@@ -136,6 +136,12 @@ test('Ctrl-C mid-rollout: hosts in flight finish, locks are released, --resume c
       `${host.name} lock`,
     );
   }
+  // status names the deploy that did not end, and the two ways on.
+  const status = await pier(app.dir, ['status']);
+  assert.match(
+    status.stdout,
+    /^unfinished: deploy \S+-v3-\S+ \(v3\) did not end; `pier deploy --resume` continues it, `pier rollback` undoes it$/m,
+  );
   // Another controller holds the fleet lock: --resume is refused, and stays possible.
   const held = path.join(fleet.host('ams-1').opt as string, 'hello', '.pier-fleet-lock');
   mkdirSync(held, { mode: 0o755 });
@@ -152,6 +158,7 @@ test('Ctrl-C mid-rollout: hosts in flight finish, locks are released, --resume c
   const resumed = await pier(app.dir, ['deploy', '--resume']);
   assert.equal(resumed.code, 0, `${resumed.stdout}\n${resumed.stderr}`);
   assert.match(resumed.stdout, /deploy v3: done, 6\/6 hosts healthy/);
+  assert.doesNotMatch((await pier(app.dir, ['status'])).stdout, /unfinished/);
   const answers = await Promise.all(fleet.hosts.map((h) => fetchText(`http://${h.address}:8080/`)));
   assert.deepEqual(answers, Array(6).fill('Hello! from v3'));
 });

@@ -1,5 +1,6 @@
 // `pier status`: the version per host, a per-DC summary and drift.
 import type { Command } from 'commander';
+import { findResumable } from '../fleet/deploy.js';
 import { fleetStatus, renderStatus } from '../fleet/status.js';
 import { type FleetFlags, openSession, selection, withFleetFlags } from './fleet-options.js';
 
@@ -18,10 +19,19 @@ export function registerStatus(program: Command): void {
       const chosen = selection(session.fleet, flags);
       session.pool.expect(chosen.flatMap((dc) => dc.hosts));
       const status = await fleetStatus(session.pool, chosen, session.fleet.service);
-      if (flags.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-      else {
+      // A deploy this controller left unfinished (killed, interrupted) and nothing superseded.
+      const unfinished = await findResumable(session.store.deploysDir(), undefined).catch(() => undefined);
+      if (flags.json) {
+        const resumable = unfinished && { id: unfinished.id, version: unfinished.replay.start.version };
+        process.stdout.write(`${JSON.stringify({ ...status, unfinished: resumable }, null, 2)}\n`);
+      } else {
         const detail = flags.summary !== true && status.hosts.length <= 50;
         process.stdout.write(renderStatus(status, detail));
+        if (unfinished) {
+          process.stdout.write(
+            `unfinished: deploy ${unfinished.id} (${unfinished.replay.start.version}) did not end; \`pier deploy --resume\` continues it, \`pier rollback\` undoes it\n`,
+          );
+        }
       }
       // A host that could not be asked is not known to run anything: not a clean answer.
       if (status.hosts.some((host) => host.error !== undefined)) process.exitCode = 1;
