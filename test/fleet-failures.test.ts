@@ -324,3 +324,32 @@ test('a host whose previous release fails too is reported down, not "back on" it
   }
   assert.equal((await pier(app.dir, ['deploy', 'v2', '--hosts', 'sfo-1'])).code, 0);
 });
+
+test('an app that answers, then exits during the bake, is reported as exited, with its log', {
+  timeout: 90_000,
+}, async () => {
+  // v5 serves, then exits 1.5 s after it started: inside the 4 s bake.
+  app.commit('v5');
+  const version = path.join(app.dir, 'src', 'version.mjs');
+  writeFileSync(version, `${readFileSync(version, 'utf8')}setTimeout(() => process.exit(3), 1500);\n`);
+  app.git('commit', '-q', '-am', 'v5 exits after 1.5 s');
+  assert.equal((await pier(app.dir, ['release', 'v5'])).code, 0);
+  const baking = path.join(app.dir, 'deploy', 'fleet-bake.yml');
+  writeFileSync(baking, fleet.fleetYaml({ health: { timeout: '2s', bake: '4s' } }));
+  const result = await pier(app.dir, [
+    'deploy',
+    'v5',
+    '--config',
+    baking,
+    '--hosts',
+    'sfo-2',
+    '--canary',
+    '0',
+  ]);
+  assert.match(
+    result.stdout,
+    /1 host: the app exited before its health check passed; see \/opt\/hello\/shared\/log\/hello\.log \(back on v2\)/,
+  );
+  assert.doesNotMatch(result.stdout, /no HTTP answer/);
+  assert.equal(currentOf('sfo-2'), 'releases/v2');
+});

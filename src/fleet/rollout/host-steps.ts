@@ -2,6 +2,7 @@
 // connection. No policy here: the runner decides what runs when.
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
+import { codeOf } from '../../common/coded-error.js';
 import { readCurrent, switchCurrent, versionOfLink } from '../commands/activate.js';
 import { type AuditEntry, appendAudit } from '../commands/audit.js';
 import { envDropIn } from '../commands/environment.js';
@@ -277,7 +278,17 @@ export async function passGate(
       hint: `the process pier started is gone: ${log} says why (a crash at start, a port in use, a missing setting)`,
     });
   };
-  await passHealthGate(connection, fleet.health, version, appGone);
+  try {
+    await passHealthGate(connection, fleet.health, version, appGone);
+  } catch (err) {
+    // An app that answered, then fell over (during the bake): its exit and its log are the
+    // news, not the silence the probes met after it.
+    if (codeOf(err, '') === 'FLEET_UNHEALTHY') {
+      const gone = await appGone();
+      if (gone) throw gone;
+    }
+    throw err;
+  }
   if (fleet.health.body?.includes('{version}') !== true) await sleep(startedAt + startGraceMs - Date.now());
   const running = await connection.exec(appRunning(layout, fleet.service));
   if (running.code !== 0) {
