@@ -146,8 +146,11 @@ export function renderStatus(status: FleetStatus, detail: boolean): string {
 /** The release a host runs, and what is wrong with its app when it does not serve: `v4 (not running)`. */
 function shownCurrent(host: HostStatus): string {
   const current = host.current ?? '(none)';
-  return host.service === undefined || host.service === 'running' ? current : `${current} (${host.service})`;
+  return appDown(host) ? `${current} (${host.service})` : current;
 }
+
+/** Whether a host answered that its app does not run (HostStatus.service). */
+const appDown = (host: HostStatus): boolean => host.service !== undefined && host.service !== 'running';
 
 /**
  * A revisions.log line in words. A host a failed deploy returned to its release is logged with
@@ -160,9 +163,7 @@ function lastRun(last: Revision): string {
 }
 
 function driftLine(status: FleetStatus): string {
-  const down = status.hosts.filter(
-    (host) => host.error === undefined && host.service !== undefined && host.service !== 'running',
-  );
+  const down = status.hosts.filter((host) => host.error === undefined && appDown(host));
   const stopped =
     down.length > 0
       ? `; the app does not run on ${counted(down.length, 'host')}: ${down

@@ -72,7 +72,9 @@ function applySource(config: ServeConfig, settings: Setting[], origins: Map<stri
       reset.add(option);
     }
     try {
-      option.apply(config, raw);
+      // A bare ini key reads as `true`: for an option with its own bare meaning (chmod-socket:
+      // 666), that meaning, as a bare flag on the command line gets it.
+      option.apply(config, raw === 'true' && option.bare !== undefined ? option.bare : raw);
     } catch (err) {
       throw new ConfigError(`${where}: ${name}: ${(err as Error).message}`);
     }

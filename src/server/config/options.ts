@@ -23,7 +23,8 @@ export interface OptionSpec {
   value: string;
   /**
    * What the option means when given without a value: a bare `--vacuum` or `--master` on the
-   * command line, as uWSGI's flags are written (a bare ini key reads as `true`).
+   * command line, as uWSGI's flags are written, or a bare key in an ini file (which reads as
+   * `true`, and so means this).
    */
   bare?: string;
   doc: string;
@@ -159,8 +160,7 @@ export const options: OptionSpec[] = [
     bare: '666',
     doc: 'permissions of unix sockets (octal)',
     apply: (config, raw) => {
-      // A bare `chmod-socket` line in an ini reads as true: uWSGI's 666, as on the command line.
-      config.chmodSocket = parseOctalMode(raw === 'true' ? '666' : raw);
+      config.chmodSocket = parseOctalMode(raw);
     },
   },
   {
