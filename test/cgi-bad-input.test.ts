@@ -49,6 +49,28 @@ function assertClearFailure(run: Run, status: number, message: RegExp): void {
   assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at /, 'no stack trace');
 }
 
+/**
+ * Writes `files` (path relative to a new temporary directory → source) and runs `check` with
+ * each one's full path; the directory is removed afterwards.
+ */
+async function withAppFiles(
+  files: Record<string, string>,
+  check: (at: Record<string, string>) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-cgi-app-'));
+  try {
+    const at: Record<string, string> = {};
+    for (const [name, source] of Object.entries(files)) {
+      at[name] = path.join(dir, name);
+      mkdirSync(path.dirname(at[name]), { recursive: true });
+      writeFileSync(at[name], source);
+    }
+    await check(at);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Runs pier cgi writing `body` but never closing stdin, as a server may (RFC 3875 §4.2). */
 function pierCgiStdinOpen(env: Record<string, string>, body: Buffer): Promise<Run & { ms: number }> {
   return new Promise((resolve, reject) => {
@@ -156,46 +178,38 @@ test('a Host that is not host[:port] → 400: it cannot change the path the app 
 });
 
 test('a fetch function declaring two parameters, (request, env): a 500 that says why, never a hang', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pier-two-params-'));
-  try {
-    const returns = path.join(dir, 'returns.mjs');
-    writeFileSync(returns, 'export default function handler(request, env) { return new Response("ok"); }\n');
-    const rejects = path.join(dir, 'rejects.mjs');
-    writeFileSync(
-      rejects,
+  const files = {
+    'returns.mjs': 'export default function handler(request, env) { return new Response("ok"); }\n',
+    'rejects.mjs':
       'export default async function handler(request, env) { return new Response(new URL(request.url).pathname); }\n',
-    );
+  };
+  await withAppFiles(files, async (at) => {
     const env = { REQUEST_METHOD: 'GET', REQUEST_URI: '/abc' };
     assertClearFailure(
-      await pierCgi(returns, env),
+      await pierCgi(at['returns.mjs'] as string, env),
       500,
       /takes two parameters, so pier runs it as a Node \(req, res\) listener/,
     );
-    assertClearFailure(await pierCgi(rejects, env), 500, /app error: Invalid URL/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    assertClearFailure(await pierCgi(at['rejects.mjs'] as string, env), 500, /app error: Invalid URL/);
+  });
 });
 
 test('an app module that is no handler → 500 saying what it exports, pointing at no file of pier', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pier-no-handler-'));
-  try {
-    const named = path.join(dir, 'named.mjs');
-    writeFileSync(named, 'export const fetch = () => new Response("x");\n');
-    const number = path.join(dir, 'number.mjs');
-    writeFileSync(number, 'export default 42;\n');
+  const files = {
+    'named.mjs': 'export const fetch = () => new Response("x");\n',
+    'number.mjs': 'export default 42;\n',
+  };
+  await withAppFiles(files, async (at) => {
     const env = { REQUEST_METHOD: 'GET', REQUEST_URI: '/' };
-    const first = await pierCgi(named, env);
+    const first = await pierCgi(at['named.mjs'] as string, env);
     assertClearFailure(first, 500, /named\.mjs: the module has no default export; export default an object/);
     assert.doesNotMatch(first.stderr, /\(at /, 'no place in pier named');
     assertClearFailure(
-      await pierCgi(number, env),
+      await pierCgi(at['number.mjs'] as string, env),
       500,
       /the default export is a number \(42\), not a handler/,
     );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 for (const form of ['node', 'fetch']) {
@@ -234,21 +248,15 @@ test('a TypeScript app module runs from source', async () => {
 });
 
 test('a .ts app outside an ES module package runs: no package.json, or a CommonJS one', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pier-cgi-ts-'));
-  try {
-    const app = "export default { fetch() { return new Response('x') } }\n";
-    writeFileSync(path.join(dir, 'app.ts'), app);
-    mkdirSync(path.join(dir, 'cjs'));
-    writeFileSync(path.join(dir, 'cjs/package.json'), '{"name":"cjs"}\n');
-    writeFileSync(path.join(dir, 'cjs/app.ts'), app);
+  const app = "export default { fetch() { return new Response('x') } }\n";
+  const files = { 'app.ts': app, 'cjs/package.json': '{"name":"cjs"}\n', 'cjs/app.ts': app };
+  await withAppFiles(files, async (at) => {
     for (const file of ['app.ts', 'cjs/app.ts']) {
-      const run = await pierCgi(path.join(dir, file), { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });
+      const run = await pierCgi(at[file] as string, { REQUEST_METHOD: 'GET', REQUEST_URI: '/' });
       assert.equal(run.stderr, '', file);
       assert.match(run.stdout, /^Status: 200 OK\r\n[\s\S]*\r\n\r\nx$/, file);
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('an Express-style (req, res, next) listener answers through pier cgi', async () => {

@@ -71,6 +71,23 @@ async function deployHalfWay(version: string): Promise<{
   return { child, exited, journal: path.join(deploys, journal), output: () => output };
 }
 
+/**
+ * A lock another controller holds for 10 minutes, at `dir` (a host's `.pier-lock` or the fleet
+ * lock's `.pier-fleet-lock`), built as commands/lock.ts builds one: its info and its owner file.
+ */
+function placeForeignLock(dir: string): void {
+  mkdirSync(dir, { mode: 0o755 });
+  const since = new Date();
+  const info = {
+    owner: 'ops@elsewhere',
+    deploy: 'other',
+    since,
+    expires: new Date(since.getTime() + 600_000),
+  };
+  writeFileSync(path.join(dir, 'info'), `${JSON.stringify(info)}\n`, { mode: 0o644 });
+  writeFileSync(path.join(dir, 'deploy-other'), '', { mode: 0o644 });
+}
+
 test('a controller killed mid-rollout: --resume converges', { timeout: 120_000 }, async () => {
   for (const version of ['v1', 'v2']) {
     app.commit(version);
@@ -144,13 +161,7 @@ test('Ctrl-C mid-rollout: hosts in flight finish, locks are released, --resume c
   );
   // Another controller holds the fleet lock: --resume is refused, and stays possible.
   const held = path.join(fleet.host('ams-1').opt as string, 'hello', '.pier-fleet-lock');
-  mkdirSync(held, { mode: 0o755 });
-  const since = new Date();
-  writeFileSync(
-    path.join(held, 'info'),
-    `${JSON.stringify({ owner: 'ops@elsewhere', deploy: 'other', since: since.toISOString(), expires: new Date(since.getTime() + 600_000).toISOString() })}\n`,
-    { mode: 0o644 },
-  );
+  placeForeignLock(held);
   const refused = await pier(app.dir, ['deploy', '--resume']);
   rmSync(held, { recursive: true, force: true });
   assert.equal(refused.code, 3, `${refused.stdout}\n${refused.stderr}`);
@@ -223,13 +234,7 @@ test('a run whose host lock another run took over switches nothing there and sta
   const lock = path.join(last.opt as string, 'hello', '.pier-lock');
   const aside = `${lock}.taken-over`;
   renameSync(lock, aside);
-  mkdirSync(lock, { mode: 0o755 });
-  writeFileSync(
-    path.join(lock, 'info'),
-    `${JSON.stringify({ owner: 'ops@elsewhere', deploy: 'other', since: new Date().toISOString(), expires: new Date(Date.now() + 600_000).toISOString() })}\n`,
-    { mode: 0o644 },
-  );
-  writeFileSync(path.join(lock, 'deploy-other'), '', { mode: 0o644 });
+  placeForeignLock(lock);
   const code = await run.exited;
   rmSync(lock, { recursive: true, force: true });
   rmSync(aside, { recursive: true, force: true });
