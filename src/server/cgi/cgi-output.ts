@@ -2,14 +2,14 @@
 // a file descriptor written with fs.writeSync. process.stdout on a pipe, as Apache gives a CGI
 // script, is a net.Socket: creating it loads node:net and the stream modules, about 3 ms of a
 // process that answers in 20 (bench/cgi), for bytes a write(2) delivers as well.
-import { writeSync } from 'node:fs';
+import { writeSync, writevSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export interface CgiOutput {
   /** Queues all of `chunk`; a promise means: wait for it before writing more (backpressure). */
   write(chunk: Uint8Array): Promise<void> | undefined;
-  /** Writes `last`, if given, and ends the output. */
-  end(last?: Uint8Array): void;
+  /** Writes the chunks of `last`, if given, in order, and ends the output. */
+  end(...last: Uint8Array[]): void;
   /** The response cannot be completed: nothing more is written. */
   destroy(): void;
 }
@@ -17,8 +17,9 @@ export interface CgiOutput {
 export function streamOutput(out: Writable): CgiOutput {
   return {
     write: (chunk) => (out.write(chunk) ? undefined : new Promise((resolve) => out.once('drain', resolve))),
-    end: (last) => {
-      out.end(last);
+    end: (...last) => {
+      for (const chunk of last) out.write(chunk);
+      out.end();
     },
     destroy: () => {
       out.destroy();
@@ -54,10 +55,35 @@ export function descriptorOutput(fd: number, stream: () => Writable): CgiOutput 
     }
     return undefined;
   };
+  // The last chunks in one writev(2): the server reading the pipe wakes once for the whole
+  // response rather than once per chunk (0.15–0.3 ms less CPU per Hello request, spawned in a loop).
+  const writeLast = (chunks: Uint8Array[]): void => {
+    if (fallback || closed || chunks.length < 2) {
+      for (const chunk of chunks) void write(chunk);
+      return;
+    }
+    let written: number;
+    try {
+      written = writevSync(fd, chunks);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
+        closed = true;
+        return;
+      }
+      written = 0;
+    }
+    for (const chunk of chunks) {
+      if (written >= chunk.length) written -= chunk.length;
+      else {
+        void write(chunk.subarray(written));
+        written = 0;
+      }
+    }
+  };
   return {
     write,
-    end(last) {
-      if (last) write(last);
+    end(...last) {
+      writeLast(last);
       fallback?.end();
       closed = true;
     },
