@@ -6,10 +6,13 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { EchoReport } from '../examples/echo/app.js';
 import { loadApp } from '../src/server/app/load-app.js';
+import { serveFastcgi } from '../src/server/fastcgi/serve-fastcgi.js';
+import { adoptHandle, type StreamHandle } from '../src/server/gateway/socket-handoff.js';
 import { failsMidBody, neverAnswers } from './fixtures/failing-apps.js';
 import { begin, pairs, params, record, stdin, T } from './fixtures/fastcgi/records.js';
 import { ReplyReader } from './helpers/fastcgi-client.js';
-import { type GatewayServer, startFastcgiGateway } from './helpers/gateway-server.js';
+import { type GatewayServer, startFastcgiGateway, testLimits } from './helpers/gateway-server.js';
+import { echoApp } from './helpers/paths.js';
 import { openSocket, parseHead, readUntilClose } from './helpers/raw-client.js';
 
 function requestRecords(
@@ -69,6 +72,40 @@ test('keep-conn: two requests on one connection, each ended by empty STDOUT and 
   served?.closeWhenIdle();
   await reader.until(() => false, 2000);
   assert.equal(reader.closed, true, 'closeWhenIdle closes an idle connection');
+});
+
+test('closeWhenIdle with a hand-off: the kept connection moves whole, and a request sent meanwhile reaches the adopter', async () => {
+  const { socket, reader } = await connectTo(gateway.port);
+  socket.write(requestRecords(1, 'GET', '/before', { keepConn: true }));
+  await reader.response(1);
+  const served = gateway.connections.at(-1);
+  let handed: StreamHandle | undefined;
+  served?.closeWhenIdle((handle) => {
+    handed = handle;
+  });
+  assert.ok(handed, 'an idle kept connection is handed on at once');
+  // The web server's next request leaves before anyone reads the connection again.
+  socket.write(requestRecords(2, 'GET', '/after?n=2', { keepConn: true }));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(reader.closed, false, 'handing on does not close the connection');
+  const logs: string[] = [];
+  serveFastcgi(
+    adoptHandle(handed),
+    { app: await loadApp(echoApp), limits: testLimits, log: (line) => logs.push(line), onRequest: () => {} },
+    true,
+  );
+  for (const [id, query] of [
+    [2, 'n=2'],
+    [3, 'n=3'],
+  ] as const) {
+    if (id === 3) socket.write(requestRecords(3, 'GET', `/again?${query}`, { keepConn: true }));
+    const http = parseHead((await reader.response(id)).stdout);
+    assert.equal(http.statusLine, 'Status: 200 OK');
+    assert.equal((JSON.parse(http.body.toString()) as EchoReport).rawQuery, query);
+  }
+  assert.equal(reader.closed, false, 'the adopter keeps the connection');
+  assert.deepEqual(logs, []);
+  socket.destroy();
 });
 
 test('without keep-conn the connection closes after END_REQUEST', async () => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -275,6 +276,95 @@ test('10 SIGHUPs under load through nginx over uwsgi: zero failed requests, ever
     const replaced = pids().slice(before.length);
     assert.equal(replaced.length, 20, 'two new workers per reload');
     assert.ok(!replaced.some((pid) => before.includes(pid)));
+  } finally {
+    await front.stop();
+    await served.stop();
+  }
+});
+
+/** POSTs to `url` from `loops` kept-alive clients until `until` settles; counts answers by status. */
+async function postUntil(
+  url: string,
+  loops: number,
+  until: Promise<unknown>,
+): Promise<{ statuses: Map<number, number>; errors: string[] }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: loops });
+  const statuses = new Map<number, number>();
+  const errors: string[] = [];
+  let done = false;
+  void until.finally(() => {
+    done = true;
+  });
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const req = request(url, { method: 'POST', agent }, (res) => {
+        res.resume().on('end', () => {
+          const status = res.statusCode ?? 0;
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          resolve();
+        });
+      });
+      req.on('error', (err) => {
+        errors.push(err.message);
+        resolve();
+      });
+      req.end('a body nginx must not send twice');
+    });
+  await Promise.all(
+    Array.from({ length: loops }, async () => {
+      while (!done) await one();
+    }),
+  );
+  agent.destroy();
+  return { statuses, errors };
+}
+
+test('SIGHUPs and max-requests recycles under POSTs through nginx over FastCGI keep-conn: not one 502', async () => {
+  // With fastcgi_keep_conn only nginx closes a connection: a stopping worker that closed its
+  // idle kept connections raced nginx sending the next request on one, and nginx answers a POST
+  // that met a closed connection with 502 (it retries only idempotent requests). A stopping
+  // worker now hands those connections to its replacement.
+  const served = await startServe([
+    '--fastcgi-socket',
+    `127.0.0.1:${await freePort()}`,
+    '--app',
+    path.join(fixtures, 'slow-app.js'),
+    '--processes',
+    '2',
+    '--max-requests',
+    '400',
+    '--disable-logging',
+    'true',
+  ]);
+  const front = await startNginx(
+    [
+      location(
+        '      include /etc/nginx/fastcgi_params;\n      fastcgi_pass kept;\n      fastcgi_keep_conn on;',
+      ),
+    ],
+    `  upstream kept { server ${served.addresses[0]?.address}; keepalive 16; }`,
+  );
+  try {
+    const reloads = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      for (let i = 0; i < 4; i++) {
+        served.signal('SIGHUP');
+        await served.waitForLog(new RegExp(`(reload\\.done[^\\n]*\\n[\\s\\S]*){${i + 1}}`), 10_000);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      // The load goes on while the last reload's old workers hand on their connections and exit.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    })();
+    const { statuses, errors } = await postUntil(`http://127.0.0.1:${front.ports[0]}/pid`, 16, reloads);
+    await reloads;
+    const answered = statuses.get(200) ?? 0;
+    assert.ok(answered > 1000, `only ${answered} POSTs answered`);
+    assert.deepEqual([...statuses.keys()], [200], `statuses: ${JSON.stringify([...statuses])}`);
+    assert.deepEqual(errors, []);
+    const log = served.log();
+    assert.ok((log.match(/worker\.recycle/g) ?? []).length > 0, 'max-requests recycled no worker');
+    assert.doesNotMatch(log, /mercy-expired/, 'an old worker held on until reload-mercy');
+    assert.doesNotMatch(front.errorLog(), /\[(error|crit|alert|emerg)\]/);
   } finally {
     await front.stop();
     await served.stop();

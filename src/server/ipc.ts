@@ -19,7 +19,13 @@ export type MasterMessage =
   /** One listening socket; the net.Server handle travels with the message. */
   | { type: 'listener'; index: number; protocol: 'http' | 'uwsgi' | 'fastcgi' }
   | { type: 'ping' }
-  | { type: 'stop'; graceful: boolean };
+  /**
+   * `handOff`: kept FastCGI connections go back to the master (a 'handoff' message each) for
+   * another worker, instead of being closed; false when the whole server stops.
+   */
+  | { type: 'stop'; graceful: boolean; handOff: boolean }
+  /** A connection another worker handed on, for listener `index`; its handle travels along. */
+  | { type: 'adopt'; index: number };
 
 export interface WorkerCounters {
   requests: number;
@@ -33,4 +39,6 @@ export type WorkerMessage =
   | { type: 'pong'; counters: WorkerCounters }
   /** max-requests reached: the worker asks to be replaced. */
   | { type: 'recycle'; reason: string }
-  | { type: 'boot-error'; message: string };
+  | { type: 'boot-error'; message: string }
+  /** A stopping worker's idle kept connection of listener `index`; its handle travels along. */
+  | { type: 'handoff'; index: number };

@@ -2,6 +2,7 @@
 // listening socket, and what it reports back per request. Front-ends own their sockets;
 // parsers beneath them do no I/O.
 import type { App } from './app/handler.js';
+import type { StreamHandle } from './gateway/socket-handoff.js';
 import type { StallWatchdog } from './worker/stall-watchdog.js';
 
 export type ProtocolName = 'http' | 'uwsgi' | 'fastcgi';
@@ -48,10 +49,19 @@ export interface ConnectionContext {
   watchdog?: StallWatchdog | undefined;
 }
 
+/**
+ * Sends an idle connection's handle to another worker (through the master) instead of closing
+ * it: see gateway/socket-handoff.ts.
+ */
+export type HandOff = (handle: StreamHandle) => void;
+
 /** A served connection as the worker tracks it for graceful stops. */
 export interface ServedConnection {
   /** True between requests (keep-alive / fastcgi_keep_conn): safe to close on shutdown. */
   readonly idle: boolean;
-  /** Close now if idle, else as soon as the current request completes. */
-  closeWhenIdle(): void;
+  /**
+   * Close now if idle, else as soon as the current request completes. With `handOff`, a
+   * connection the peer keeps between requests goes to `handOff` instead of being closed.
+   */
+  closeWhenIdle(handOff?: HandOff): void;
 }

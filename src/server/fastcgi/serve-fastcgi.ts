@@ -1,13 +1,16 @@
 // The FastCGI front-end: owns one accepted connection and answers its requests one at a time
 // as a responder. Without KEEP_CONN the connection closes after END_REQUEST; with it
-// (nginx `fastcgi_keep_conn on`) it waits for the next BEGIN_REQUEST. Problems are logged as
-// one line, answered with their status when the request id is known, and never escape this
-// connection.
+// (nginx `fastcgi_keep_conn on`) it waits for the next BEGIN_REQUEST, and only the web server
+// closes it: a worker that stops hands such a connection, between two requests, to another
+// worker (gateway/socket-handoff.ts), because a close races nginx, which may already be sending
+// the next request on it. Problems are logged as one line, answered with their status when the
+// request id is known, and never escape this connection.
 import type { Socket } from 'node:net';
 import { BadRequestError, describeError } from '../errors.js';
 import { peerLabel } from '../gateway/peer-label.js';
+import { detachHandle } from '../gateway/socket-handoff.js';
 import { lingeringClose, writeAll } from '../gateway/socket-write.js';
-import type { ConnectionContext, ServedConnection } from '../protocol.js';
+import type { ConnectionContext, HandOff, ServedConnection } from '../protocol.js';
 import { type FastcgiEvent, FastcgiParser } from './fastcgi-parser.js';
 import { ProtocolStatus } from './fastcgi-record.js';
 import { FastcgiRequest, type RequestHost } from './fastcgi-request.js';
@@ -23,8 +26,10 @@ class FastcgiConnection implements ServedConnection, RequestHost {
   private readonly parser: FastcgiParser;
   private current: FastcgiRequest | null = null;
   private headTimer: NodeJS.Timeout | undefined;
-  /** closeWhenIdle was called: close after the current request. */
+  /** closeWhenIdle was called: close (or hand on) after the current request. */
   private closing = false;
+  /** Where a kept connection goes instead of being closed, once closing and idle. */
+  private handOff: HandOff | undefined;
   /** The connection is closing: what the peer still sends or does no longer matters. */
   private over = false;
   /** Requests answered on this connection. */
@@ -37,6 +42,7 @@ class FastcgiConnection implements ServedConnection, RequestHost {
   constructor(
     readonly socket: Socket,
     readonly ctx: ConnectionContext,
+    adopted: boolean,
   ) {
     this.peer = peerLabel('fastcgi', { address: socket.remoteAddress, port: socket.remotePort });
     this.parser = new FastcgiParser(ctx.limits.bufferSize, (event) => this.onEvent(event));
@@ -44,7 +50,9 @@ class FastcgiConnection implements ServedConnection, RequestHost {
     socket.allowHalfOpen = true;
     // Responses leave in a few writes; Nagle would hold the last one back for the peer's delayed ACK.
     socket.setNoDelay(true);
-    this.armHeadTimer();
+    // A connection another worker handed on is one the web server keeps: idle until it sends.
+    if (adopted) this.served = 1;
+    else this.armHeadTimer();
     socket.on('data', (chunk: Buffer) => {
       if (this.idle) this.armHeadTimer();
       this.parsing = true;
@@ -60,6 +68,10 @@ class FastcgiConnection implements ServedConnection, RequestHost {
       if (answered) {
         this.answered = null;
         this.keepOrClose(answered);
+      } else if (this.closing && !this.current && this.parser.buffered === 0 && !this.over) {
+        // Only records of a released request arrived (ignored): nothing is pending.
+        this.disarmHeadTimer();
+        this.leave();
       }
     });
     socket.on('end', () => {
@@ -78,9 +90,10 @@ class FastcgiConnection implements ServedConnection, RequestHost {
     return this.current === null && this.headTimer === undefined;
   }
 
-  closeWhenIdle(): void {
+  closeWhenIdle(handOff?: HandOff): void {
     this.closing = true;
-    if (this.idle) this.close();
+    this.handOff = handOff;
+    if (this.idle) this.leave();
   }
 
   finished(request: FastcgiRequest, outcome: 'end' | 'abort'): void {
@@ -112,9 +125,41 @@ class FastcgiConnection implements ServedConnection, RequestHost {
     // ignores them, as the spec asks, so the connection stays. Closing it instead races the web
     // server, which may already have picked it for the next request: nginx retries a GET
     // elsewhere, but answers a POST with 502.
-    const keep = request.keepConn && !request.broken && !this.closing;
-    if (keep && !this.socket.readableEnded) this.socket.resume();
-    else this.close();
+    const keep = request.keepConn && !request.broken;
+    if (!keep || this.socket.readableEnded) this.close();
+    else if (this.closing) this.leave();
+    else this.socket.resume();
+  }
+
+  /**
+   * Closing, and no request in progress: a connection the web server keeps goes to `handOff`
+   * once its last response has left (its socket's write queue is empty), else it closes.
+   */
+  private leave(): void {
+    const handOff = this.handOff;
+    if (!handOff || this.served === 0) {
+      this.close();
+      return;
+    }
+    if (this.parser.buffered > 0 || this.socket.readableLength > 0) {
+      // The next request's first bytes, read already: it is answered here, then this again.
+      this.armHeadTimer();
+      this.socket.resume();
+      return;
+    }
+    if (this.socket.writableLength > 0) {
+      this.socket.once('drain', () => {
+        if (!this.over && !this.current) this.leave();
+      });
+      return;
+    }
+    const handle = detachHandle(this.socket);
+    if (!handle) {
+      this.close();
+      return;
+    }
+    this.over = true;
+    handOff(handle);
   }
 
   private close(): void {
@@ -139,7 +184,8 @@ class FastcgiConnection implements ServedConnection, RequestHost {
     if (!current && this.parser.buffered === 0) {
       // Nothing pending: a kept connection between requests stays (nginx holds it in its pool),
       // unless it is being drained or never carried a request at all.
-      if (this.closing || this.served === 0) this.close();
+      if (this.served === 0) this.close();
+      else if (this.closing) this.leave();
       return;
     }
     const message = `no complete FastCGI request head within ${this.ctx.limits.headersTimeoutMs} ms`;
@@ -204,6 +250,11 @@ class FastcgiConnection implements ServedConnection, RequestHost {
   }
 }
 
-export function serveFastcgi(socket: Socket, ctx: ConnectionContext): ServedConnection {
-  return new FastcgiConnection(socket, ctx);
+/**
+ * Serves FastCGI on an accepted connection. `adopted`: the connection comes from another worker
+ * (socket-handoff.ts), kept by the web server between requests, so it waits for the next
+ * request without the head timeout that a new connection gets.
+ */
+export function serveFastcgi(socket: Socket, ctx: ConnectionContext, adopted = false): ServedConnection {
+  return new FastcgiConnection(socket, ctx, adopted);
 }

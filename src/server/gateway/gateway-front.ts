@@ -11,12 +11,13 @@ import { createServer, type Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { GatewayIo } from '../config/serve-config.js';
 import { serveFastcgi } from '../fastcgi/serve-fastcgi.js';
-import type { ConnectionContext, ServedConnection } from '../protocol.js';
+import type { ConnectionContext, HandOff, ServedConnection } from '../protocol.js';
 import { serveUwsgi } from '../uwsgi/serve-uwsgi.js';
 import type { Front } from '../worker/fronts.js';
 import { type GatewayConn, socketConn } from './conn.js';
 import { acceptNative, nativeIo } from './native-conn.js';
 import { acceptRaw, isListenHandle, type ListenHandle, rawStreams } from './raw-conn.js';
+import { adoptHandle, closeHandle } from './socket-handoff.js';
 
 export interface GatewayFrontOptions {
   uwsgiAllowed: (remoteAddress: string | undefined) => boolean;
@@ -35,6 +36,7 @@ export function createGatewayFront(
   let open = 0;
   const idleCapable = new Set<ServedConnection>();
   let draining = false;
+  let handOff: HandOff | undefined;
   let onDrained: (() => void) | undefined;
   let listenerClosed = false;
   const settle = (): void => {
@@ -63,6 +65,17 @@ export function createGatewayFront(
     if (refused(conn)) return;
     open++;
     serveUwsgi(conn, ctx, closed);
+  };
+
+  const onFastcgi = (socket: Socket, adopted: boolean): void => {
+    const served = serveFastcgi(socket, ctx, adopted);
+    open++;
+    idleCapable.add(served);
+    socket.once('close', () => {
+      idleCapable.delete(served);
+      closed();
+    });
+    if (draining) served.closeWhenIdle(handOff);
   };
 
   // Until listen() runs there is nothing to close.
@@ -96,18 +109,8 @@ export function createGatewayFront(
       }
     }
     const server = createServer((socket: Socket) => {
-      if (protocol === 'uwsgi') {
-        onUwsgi(socketConn(socket));
-        return;
-      }
-      const served = serveFastcgi(socket, ctx);
-      open++;
-      idleCapable.add(served);
-      socket.once('close', () => {
-        idleCapable.delete(served);
-        closed();
-      });
-      if (draining) served.closeWhenIdle();
+      if (protocol === 'uwsgi') onUwsgi(socketConn(socket));
+      else onFastcgi(socket, false);
     });
     server.on('error', (err) => ctx.log(`${protocol}: listener error: ${err.message}`));
     server.once('listening', () => {
@@ -120,15 +123,20 @@ export function createGatewayFront(
 
   return {
     listen,
-    drain(onClosed) {
+    drain(onClosed, passOn) {
       if (draining) return;
       draining = true;
+      handOff = passOn;
       onDrained = onClosed;
       closeListener((): void => {
         listenerClosed = true;
         settle();
       });
-      for (const served of idleCapable) served.closeWhenIdle();
+      for (const served of idleCapable) served.closeWhenIdle(handOff);
+    },
+    adopt(handle) {
+      if (protocol === 'fastcgi') onFastcgi(adoptHandle(handle), true);
+      else closeHandle(handle);
     },
   };
 }

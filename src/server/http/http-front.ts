@@ -11,6 +11,7 @@ import { requestFromIncoming } from '../app/lazy-request.js';
 import { isLightResponse, lightFlat } from '../app/light-response.js';
 import { badHostMessage, isValidHost } from '../app/request-url.js';
 import { clientClosedStatus, describeError } from '../errors.js';
+import { closeHandle } from '../gateway/socket-handoff.js';
 import type { ConnectionContext } from '../protocol.js';
 import type { Front } from '../worker/fronts.js';
 import { socketFd } from '../worker/stall-watchdog.js';
@@ -464,5 +465,7 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
       sweep.unref();
       server.once('close', () => clearInterval(sweep));
     },
+    // HTTP connections are not handed on: a draining worker answers with `Connection: close`.
+    adopt: closeHandle,
   };
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ActivatedSocket } from '../../infra/socket-activation.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { ServerError } from '../errors.js';
+import { closeHandle } from '../gateway/socket-handoff.js';
 import { type MasterMessage, WorkerExit, type WorkerMessage } from '../ipc.js';
 import type { Logger } from '../log/logger.js';
 import { bindListeners, closeListeners, type Listener } from './listeners.js';
@@ -300,7 +301,7 @@ export class Master {
         worker.bootError = `not ready after ${bootTimeoutMs / 1000} s`;
         child.kill('SIGKILL');
       }, bootTimeoutMs);
-      child.on('message', (message: WorkerMessage) => {
+      child.on('message', (message: WorkerMessage, handle?: unknown) => {
         if (message.type === 'ready' && worker.state === 'booting') {
           clearTimeout(bootTimer);
           worker.state = 'ready';
@@ -315,6 +316,8 @@ export class Master {
           this.recycle(worker, message.reason);
         } else if (message.type === 'boot-error') {
           worker.bootError = message.message;
+        } else if (message.type === 'handoff') {
+          this.passOn(worker, message.index, handle);
         }
       });
       // The worker could not be started at all (its Node or pier's worker module gone, say:
@@ -386,8 +389,9 @@ export class Master {
   private retire(worker: WorkerRecord, graceful = true): void {
     if (worker.state === 'stopping' && graceful) return;
     worker.state = 'stopping';
-    if (worker.child.connected) sendTo(worker.child, { type: 'stop', graceful });
-    else worker.child.kill('SIGTERM');
+    if (worker.child.connected) {
+      sendTo(worker.child, { type: 'stop', graceful, handOff: graceful && !this.stopping });
+    } else worker.child.kill('SIGTERM');
     const mercyMs = graceful ? this.config.reloadMercy * 1000 : 1000;
     clearTimeout(worker.mercyTimer);
     worker.mercyTimer = setTimeout(() => {
@@ -398,6 +402,22 @@ export class Master {
       });
       worker.child.kill('SIGKILL');
     }, mercyMs);
+  }
+
+  /**
+   * A stopping worker's kept FastCGI connection goes to the worker now serving its slot (its
+   * replacement), else to any ready worker; closed when the server stops or none is ready.
+   */
+  private passOn(from: WorkerRecord, index: number, handle: unknown): void {
+    const to = this.serving(from.slot) ?? this.workers.find((w) => w.state === 'ready' && w !== from);
+    if (!handle || !to || to === from || this.stopping || !to.child.connected) {
+      closeHandle(handle);
+      return;
+    }
+    const message: MasterMessage = { type: 'adopt', index };
+    to.child.send(message, handle as never, {}, (err) => {
+      if (err) closeHandle(handle);
+    });
   }
 
   private checkWorkers(): void {

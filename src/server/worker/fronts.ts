@@ -3,13 +3,19 @@
 import type { GatewayIo, SocketProtocol } from '../config/serve-config.js';
 import { createGatewayFront } from '../gateway/gateway-front.js';
 import { createHttpFront } from '../http/http-front.js';
-import type { ConnectionContext } from '../protocol.js';
+import type { ConnectionContext, HandOff } from '../protocol.js';
 
 export interface Front {
   /** Accepts on the listening handle the master bound, alongside the other workers. */
   listen(handle: object, backlog: number): void;
-  /** Stops accepting; closes connections as their requests complete; `onClosed` once all are gone. */
-  drain(onClosed: () => void): void;
+  /**
+   * Stops accepting; closes connections as their requests complete; `onClosed` once all are
+   * gone. With `handOff`, connections the web server keeps between requests (FastCGI keep-conn)
+   * go there instead of being closed.
+   */
+  drain(onClosed: () => void, handOff?: HandOff): void;
+  /** Serves a connection another worker handed on (a FastCGI front; others close it). */
+  adopt(handle: object): void;
 }
 
 export interface FrontOptions {

@@ -7,6 +7,7 @@ import { installLightResponse } from '../app/light-response.js';
 import { loadApp } from '../app/load-app.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { describeError, thrownAt } from '../errors.js';
+import { closeHandle, type StreamHandle } from '../gateway/socket-handoff.js';
 import { type MasterMessage, type WorkerCounters, WorkerExit, type WorkerMessage } from '../ipc.js';
 import { createAccessLog } from '../log/access-log.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -25,7 +26,8 @@ let context: ConnectionContext | undefined;
 let expectedListeners = 0;
 let maxRequests = 0;
 let recycleAsked = false;
-const fronts: Front[] = [];
+/** The fronts by listener index (the master's order). */
+const fronts = new Map<number, Front>();
 const counters: WorkerCounters = { requests: 0, rss: 0, statuses: [0, 0, 0, 0] };
 let stopping = false;
 let flushAccessLog = (): void => {};
@@ -106,31 +108,57 @@ function attach(message: Extract<MasterMessage, { type: 'listener' }>, handle: o
     gatewayIo: config.gatewayIo,
   });
   front.listen(handle, config.listen);
-  fronts.push(front);
+  fronts.set(message.index, front);
   maybeReady();
 }
 
 function maybeReady(): void {
   if (!context) return;
   for (const pending of pendingHandles.splice(0)) attach(pending.message, pending.handle);
-  if (fronts.length === expectedListeners) send({ type: 'ready' });
+  if (fronts.size === expectedListeners) send({ type: 'ready' });
 }
 
-function stop(graceful: boolean, exitCode: number = WorkerExit.ok): void {
+/**
+ * Stops taking connections, finishes the requests in progress, then exits. `handOff`: the
+ * connections a web server keeps between requests (FastCGI keep-conn) go to the master for
+ * another worker rather than being closed under the web server (see gateway/socket-handoff.ts).
+ */
+function stop(graceful: boolean, exitCode: number = WorkerExit.ok, handOff = false): void {
   if (stopping) return;
   stopping = true;
   flushAccessLog();
   if (!graceful) process.exit(exitCode);
-  let open = fronts.length;
+  let open = fronts.size;
+  // Handles on their way to the master: node:child_process sends one at a time, and one still
+  // queued when the process exits would be closed under the web server.
+  let sending = 0;
   const done = (): void => {
+    if (open > 0 || sending > 0) return;
     flushAccessLog();
     process.exit(exitCode);
   };
-  if (open === 0) done();
-  for (const front of fronts) {
-    front.drain(() => {
-      if (--open === 0) done();
-    });
+  done();
+  for (const [index, front] of fronts) {
+    const toMaster = (handle: StreamHandle): void => {
+      const message: WorkerMessage = { type: 'handoff', index };
+      if (!process.connected || !process.send) {
+        closeHandle(handle);
+        return;
+      }
+      sending++;
+      process.send(message, handle as never, {}, (err: Error | null) => {
+        if (err) closeHandle(handle);
+        sending--;
+        done();
+      });
+    };
+    front.drain(
+      () => {
+        open--;
+        done();
+      },
+      handOff ? toMaster : undefined,
+    );
   }
 }
 
@@ -149,7 +177,7 @@ function onUncaught(err: unknown): void {
   if (stopping) process.exit(WorkerExit.uncaught);
   send({ type: 'recycle', reason: 'uncaught exception in the app' });
   setTimeout(() => process.exit(WorkerExit.uncaught), (config?.reloadMercy ?? 0) * 1000).unref();
-  stop(true, WorkerExit.uncaught);
+  stop(true, WorkerExit.uncaught, true);
 }
 
 process.on('uncaughtException', onUncaught);
@@ -173,8 +201,14 @@ process.on('message', (message: MasterMessage, handle?: unknown) => {
       send({ type: 'pong', counters });
       break;
     case 'stop':
-      stop(message.graceful);
+      stop(message.graceful, WorkerExit.ok, message.handOff);
       break;
+    case 'adopt': {
+      const front = fronts.get(message.index);
+      if (front) front.adopt(handle as object);
+      else closeHandle(handle);
+      break;
+    }
   }
 });
 
