@@ -457,3 +457,47 @@ describe('nginx → pier, an app that fails mid-response', () => {
     });
   }
 });
+
+describe('nginx → pier, a streamed body that breaks its own Content-Length', () => {
+  let lengthNginx: Nginx;
+  let wrong: Served;
+
+  before(async () => {
+    wrong = await startServe([
+      '--socket',
+      '127.0.0.1:0',
+      '--fastcgi-socket',
+      `127.0.0.1:${await freePort()}`,
+      '--app',
+      path.join(fixtures, 'wrong-length-app.js'),
+    ]);
+    const [uwsgi, fastcgi] = wrong.addresses.map((a) => a.address);
+    lengthNginx = await startNginx([
+      location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass ${uwsgi};`),
+      location(`      include /etc/nginx/fastcgi_params;\n      fastcgi_pass ${fastcgi};`),
+    ]);
+  });
+  after(async () => {
+    await lengthNginx?.stop();
+    await wrong?.stop();
+  });
+
+  for (const [i, name] of ['uwsgi', 'FastCGI'].entries()) {
+    test(`${name}: a body that runs past or ends short fails at the client, never arrives cut to length`, async () => {
+      const outcome = (target: string): Promise<string> =>
+        http(`http://127.0.0.1:${lengthNginx.ports[i]}${target}`).then(
+          (res) => `complete ${res.status}: ${res.body.toString()}`,
+          (err: Error) => `failed: ${err.message}`,
+        );
+      assert.equal(await outcome('/exact'), 'complete 200: 0123456789');
+      for (const target of ['/long', '/short']) {
+        const got = await outcome(target);
+        assert.match(got, /^failed|^complete 502/, `${target}: ${got}`);
+      }
+      await wrong.waitForLog(
+        /GET \/long: app error: the app's body runs past its Content-Length of 10 bytes/,
+      );
+      await wrong.waitForLog(/GET \/short: app error: the app's body ended after 5 of the 10 bytes/);
+    });
+  }
+});

@@ -204,6 +204,29 @@ describe('HTTP front', () => {
     }
   });
 
+  test('a streamed body that runs past its Content-Length, or ends short, is cut and reset, never whole-looking', async () => {
+    const pier = await startServe(['--http-socket', '127.0.0.1:0', '--app', fixture('wrong-length-app.js')]);
+    try {
+      const port = Number(pier.addresses[0]?.address.split(':')[1]);
+      const get = (target: string) =>
+        exchange(port, Buffer.from(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      const exact = await get('/exact');
+      assert.equal(parseHead(exact.bytes).body.toString(), '0123456789');
+      for (const target of ['/long', '/short']) {
+        const reply = await get(target);
+        // Ten bytes would look whole: /long's first ten are held back until the body ends.
+        const text = reply.bytes.toString('latin1');
+        const body = text.includes('\r\n\r\n') ? text.slice(text.indexOf('\r\n\r\n') + 4) : '';
+        assert.ok(body.length < 10, `${target}: ${text}`);
+        assert.equal(reply.ended, 'reset', target);
+      }
+      await pier.waitForLog(/GET \/long: app error: the app's body runs past its Content-Length of 10 bytes/);
+      await pier.waitForLog(/GET \/short: app error: the app's body ended after 5 of the 10 bytes/);
+    } finally {
+      await pier.stop();
+    }
+  });
+
   test('http-keepalive 0 closes the connection after each response (it used to keep it for ever)', async () => {
     const pier = await startServe([
       '--http-socket',

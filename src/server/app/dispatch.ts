@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { ClientGoneError, describeError, ServerError, statusOf } from '../errors.js';
 import { dispatchFetch, toWebRequest } from './fetch-dispatch.js';
 import type { App } from './handler.js';
+import { lengthChecked } from './length-check.js';
 import { lightParts, wholeResponse } from './light-response.js';
 import { dispatchNode } from './node-dispatch.js';
 import { reasonPhrase } from './reason-phrase.js';
@@ -132,20 +133,23 @@ async function run(
   // How the running app is told to stop (its body cancelled, its req/res closed) once the outcome
   // is decided without it: the client left, the deadline passed, or it failed.
   let stopApp: (() => void) | undefined;
+  // A streamed body that breaks the app's own Content-Length fails the request.
+  let fail: (err: Error) => void = () => {};
+  const checked = lengthChecked(sink, head.method, (err) => fail(err));
   // Once the outcome is decided (deadline, error, client gone), late writes from the app are dropped.
   const tracked: ResponseSink = {
     head(h) {
       if (settled) return;
       sent = h;
-      sink.head(h);
+      checked.head(h);
     },
     write(chunk) {
       if (settled) return undefined;
       bytes += chunk.length;
-      return sink.write(chunk);
+      return checked.write(chunk);
     },
     end() {
-      if (!settled) sink.end();
+      if (!settled) checked.end();
     },
     abort(reason) {
       if (!settled) sink.abort(reason);
@@ -166,6 +170,7 @@ async function run(
   let timer: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
+      fail = reject;
       const running =
         app.kind === 'fetch'
           ? dispatchFetch(app.fetch, head, body, tracked)

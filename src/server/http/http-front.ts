@@ -8,6 +8,7 @@ import { bodyAllowed } from '../app/body-allowed.js';
 import { writeWebResponse } from '../app/fetch-dispatch.js';
 import { isThenable, watchListenerResult } from '../app/handler.js';
 import { requestFromIncoming } from '../app/lazy-request.js';
+import { lengthChecked } from '../app/length-check.js';
 import { isLightResponse, lightFlat } from '../app/light-response.js';
 import { badHostMessage, isValidHost } from '../app/request-url.js';
 import { clientClosedStatus, describeError } from '../errors.js';
@@ -350,11 +351,13 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
     }
     // A streamed body that runs past, or stops short of, the Content-Length the app declared
     // is an error that ends the connection, not bytes framed wrongly for the next response on
-    // it (RFC 9112 §6.3; node:http's default sends them as they come).
+    // it (RFC 9112 §6.3; node:http's default sends them as they come): length-check.ts, and
+    // node:http's own check behind it.
     res.strictContentLength = true;
     const sink = new HttpSink(res);
     res.sink = sink;
-    writeWebResponse(response as Response, method, sink).catch((err: unknown) => appFailed(req, res, err));
+    const checked = lengthChecked(sink, method, (err) => appFailed(req, res, err));
+    writeWebResponse(response as Response, method, checked).catch((err: unknown) => appFailed(req, res, err));
   };
 
   // http-keepalive = 0 means close after each response; to node:http, a keepAliveTimeout of 0
