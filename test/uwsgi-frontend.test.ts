@@ -144,6 +144,20 @@ for (const io of ['native', 'libuv', 'net'] as const) {
       assert.equal(parseHead((await exchange(gateway.port, request('GET', '/'))).bytes).status, 200);
     });
 
+    test('a header var with CR/LF is a 400 naming it, counted with its body bytes; never a 500', async () => {
+      const before = gateway.records.length;
+      const reply = await exchange(
+        gateway.port,
+        request('GET', '/crlf', [['HTTP_X_BAD', 'v\r\nInjected: 1']]),
+      );
+      const http = parseHead(reply.bytes);
+      assert.equal(http.status, 400);
+      assert.match(http.body.toString(), /request header "x-bad"/);
+      const record = gateway.records.at(before);
+      assert.equal(record?.status, 400);
+      assert.equal(record?.bytes, http.body.length);
+    });
+
     test('a truncated packet then close: one log line, no crash, the next request works', async () => {
       const before = gateway.logs.length;
       const whole = request('GET', '/truncated');

@@ -6,6 +6,7 @@
 // told to stop: its fetch body is cancelled, its Node req and res get 'close'.
 import type { Readable } from 'node:stream';
 import { ClientGoneError, describeError, ServerError, statusOf } from '../errors.js';
+import { bodyAllowed } from './body-allowed.js';
 import { dispatchFetch, toWebRequest } from './fetch-dispatch.js';
 import type { App } from './handler.js';
 import { lengthChecked } from './length-check.js';
@@ -15,8 +16,11 @@ import { reasonPhrase } from './reason-phrase.js';
 import type { RequestHead } from './request-head.js';
 import type { ResponseHead, ResponseSink } from './response-sink.js';
 
-/** Sends a short plain-text error response through a sink whose head has not gone out. */
-export function sendError(sink: ResponseSink, status: number, message?: string): void {
+/**
+ * Sends a short plain-text error response through a sink whose head has not gone out, answering
+ * a `method` request; returns its body bytes as the access log counts them (none for HEAD).
+ */
+export function sendError(sink: ResponseSink, status: number, message?: string, method = 'GET'): number {
   const statusText = reasonPhrase(status) ?? 'Error';
   const body = Buffer.from(`${status} ${statusText}${message ? `: ${message}` : ''}\n`);
   sink.head({
@@ -29,6 +33,7 @@ export function sendError(sink: ResponseSink, status: number, message?: string):
   });
   void sink.write(body);
   sink.end();
+  return bodyAllowed(method, status) ? body.length : 0;
 }
 
 export interface DispatchOptions {
@@ -195,8 +200,10 @@ async function run(
       return { status: sent.status, bytes };
     }
     // Client errors explain themselves; server errors do not leak internals to the client.
-    sendError(sink, status, status < 500 ? describeError(err) : undefined);
-    return { status, bytes: 0 };
+    return {
+      status,
+      bytes: sendError(sink, status, status < 500 ? describeError(err) : undefined, head.method),
+    };
   } finally {
     clearTimeout(timer);
   }

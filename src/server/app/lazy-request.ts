@@ -3,6 +3,7 @@
 // signal, clone...) builds the real undici Request once and delegates to it. Apps that never
 // read the request (Hello) pay for none of it; `instanceof Request` still holds.
 import type { IncomingMessage } from 'node:http';
+import { BadRequestError } from '../errors.js';
 import { linkLater } from './late-prototype.js';
 import { requestUrl } from './request-url.js';
 import { streamModule } from './stream-module.js';
@@ -89,7 +90,18 @@ Object.defineProperties(LazyRequest.prototype, {
       if (this[real]) return this[real].headers;
       if (!this[headerCache]) {
         const headers = new Headers();
-        for (const [name, value] of this[source].headerPairs()) headers.append(name, value);
+        for (const [name, value] of this[source].headerPairs()) {
+          try {
+            headers.append(name, value);
+          } catch {
+            // Only a gateway's variables can carry these (HTTP_* with a CR, LF or NUL, or a
+            // name that is no token): the client's request, not the app, is at fault.
+            throw new BadRequestError(
+              'BAD_HEADER',
+              `request header ${JSON.stringify(name)} has a value or name HTTP does not allow (RFC 9110 §5.5)`,
+            );
+          }
+        }
         this[headerCache] = headers;
       }
       return this[headerCache];

@@ -110,9 +110,9 @@ export class FastcgiRequest {
     if (this.response) return;
     const status = statusOf(err);
     this.host.ctx.log(`${this.host.peer}: ${describeError(err)}`);
-    this.response = this.newResponse(this.logged?.method ?? 'GET');
-    sendError(this.response, status, describeError(err));
-    this.record({ status, bytes: 0 });
+    const method = this.logged?.method ?? 'GET';
+    this.response = this.newResponse(method);
+    this.record({ status, bytes: sendError(this.response, status, describeError(err), method) });
   }
 
   /** A protocol error on the connection: the app learns through its body, else we answer. */

@@ -57,8 +57,9 @@ export function serveUwsgi(
       conn.destroy();
       return;
     }
-    sendError(uwsgiSink(conn, head?.method ?? 'GET', close), status, describeError(err));
-    ctx.onRequest(requestRecord('uwsgi', head, peer, { status, bytes: 0 }, startedAt));
+    const method = head?.method ?? 'GET';
+    const bytes = sendError(uwsgiSink(conn, method, close), status, describeError(err), method);
+    ctx.onRequest(requestRecord('uwsgi', head, peer, { status, bytes }, startedAt));
   };
 
   /** `contentLength` is null for a chunked body. */
