@@ -213,6 +213,23 @@ test('--resume of a deploy that a later rollback superseded is refused; its host
       );
       assert.match(refused.stderr, /hint: .*`pier deploy v2` deploys v2 again/);
     }
+    // The same hosts under another inventory file: that file has no run of its own to resume,
+    // and the fleet.yml run is refused by name (journals record their file).
+    const staging = path.join(app.dir, 'deploy', 'staging.yml');
+    writeFileSync(staging, plain);
+    const none = await pier(app.dir, ['deploy', '--resume', '-c', 'deploy/staging.yml']);
+    assert.equal(none.code, 1, `${none.stdout}\n${none.stderr}`);
+    assert.match(none.stderr, /^error\[FLEET_NOT_RESUMABLE\]: no interrupted deploy to resume\n/);
+    const other = await pier(app.dir, ['deploy', '--resume', id, '-c', 'deploy/staging.yml']);
+    assert.equal(other.code, 2, `${other.stdout}\n${other.stderr}`);
+    assert.ok(
+      other.stderr.startsWith(
+        `error[FLEET_NOT_RESUMABLE]: deploy ${id} ran with deploy/fleet.yml, not deploy/staging.yml\n`,
+      ),
+      other.stderr,
+    );
+    assert.match(other.stderr, new RegExp(`hint: .*pier deploy --resume ${id} -c deploy/fleet.yml`));
+    rmSync(staging);
   } finally {
     writeFileSync(fleetFile, plain);
   }

@@ -87,6 +87,7 @@ export function registerDeploy(program: Command): void {
             resume = await findResumable(
               session.store.deploysDir(),
               typeof flags.resume === 'string' ? flags.resume : undefined,
+              session.fleetFile,
             );
             const names = new Set(resume.replay.start.hosts);
             chosen = session.fleet.datacenters

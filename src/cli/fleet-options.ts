@@ -126,6 +126,12 @@ export async function runtimeFor(
   return chosen as RuntimeMode;
 }
 
+/** `file` as journals name it: relative to the repository, with `/`; absolute outside it. */
+export function fleetFileName(file: string, repo: string): string {
+  const relative = path.relative(repo, file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative.split(path.sep).join('/');
+}
+
 export function selection(fleet: Fleet, flags: FleetFlags): Datacenter[] {
   const wanted: Selection = { dcs: flags.dc, hosts: flags.hosts };
   return selectHosts(fleet, wanted);
@@ -136,7 +142,7 @@ export async function openSession(
   options: { repoRequired: boolean; secrets?: boolean },
 ): Promise<FleetSession & { knownHostsFile: string }> {
   const repo = await findRepo(flags, options.repoRequired);
-  const { fleet } = await loadFleetFor(flags, repo, { secrets: options.secrets === true });
+  const { fleet, file } = await loadFleetFor(flags, repo, { secrets: options.secrets === true });
   const identityFile = flags.identity ?? fleet.ssh.identity;
   const identity = identityFile === undefined ? undefined : expandPath(identityFile, repo);
   const knownHostsFile = expandPath(flags.knownHosts ?? fleet.ssh.known_hosts, repo);
@@ -156,6 +162,7 @@ export async function openSession(
   return {
     repo,
     fleet,
+    fleetFile: fleetFileName(file, repo),
     pool,
     store: new ReleaseStore(repo),
     owner: `${os.userInfo().username}@${os.hostname()}`,

@@ -20,7 +20,9 @@ export function registerStatus(program: Command): void {
       session.pool.expect(chosen.flatMap((dc) => dc.hosts));
       const status = await fleetStatus(session.pool, chosen, session.fleet.service);
       // A deploy this controller left unfinished (killed, interrupted) and nothing superseded.
-      const unfinished = await findResumable(session.store.deploysDir(), undefined).catch(() => undefined);
+      const unfinished = await findResumable(session.store.deploysDir(), undefined, session.fleetFile).catch(
+        () => undefined,
+      );
       if (flags.json) {
         const resumable = unfinished && { id: unfinished.id, version: unfinished.replay.start.version };
         process.stdout.write(`${JSON.stringify({ ...status, unfinished: resumable }, null, 2)}\n`);

@@ -84,6 +84,7 @@ export async function deploy(session: FleetSession, request: DeployRequest): Pro
       hosts: hosts.map((host) => host.name),
       owner: session.owner,
       at: startedAt.toISOString(),
+      fleet: session.fleetFile,
     });
   }
   const lock: LockInfo = {
@@ -263,6 +264,7 @@ export function printSummary(
 export async function findResumable(
   deploysDir: string,
   id: string | undefined,
+  fleetFile: string,
 ): Promise<{ id: string; replay: Replay }> {
   const names = (await readdir(deploysDir).catch(() => [] as string[])).filter((n) => n.endsWith('.jsonl'));
   const journals = await Promise.all(
@@ -274,6 +276,7 @@ export async function findResumable(
     journals.filter((replay) => replay !== undefined),
     id,
     deploysDir,
+    fleetFile,
   );
   return { id: run.id, replay: run };
 }

@@ -41,7 +41,7 @@ export async function rollback(
   // Without --to, the last run decides: an unfinished deploy is undone, and only it.
   const undo =
     to === undefined
-      ? await stillToUndo(session, await findDeployToUndo(store.deploysDir()), selected)
+      ? await stillToUndo(session, await findDeployToUndo(store.deploysDir(), session.fleetFile), selected)
       : undefined;
   const hosts = undo ? selected.filter((host) => undo.switched.has(host.name)) : selected;
   const label = to ?? 'previous';
@@ -87,6 +87,7 @@ export async function rollback(
     hosts: hosts.map((host) => host.name),
     owner: session.owner,
     at: startedAt.toISOString(),
+    fleet: session.fleetFile,
     ...(undo ? { undoes: undo.id } : {}),
   });
   // Where each host goes, decided before anything moves.

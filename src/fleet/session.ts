@@ -9,6 +9,12 @@ import type { ConnectionPool } from './ssh/connection-pool.js';
 export interface FleetSession {
   repo: string;
   fleet: Fleet;
+  /**
+   * The inventory file, relative to the repository (`deploy/fleet.yml`, or absolute when
+   * outside it): journaled with each run, so that runs of another file (`-c staging.yml`) are
+   * never resumed or undone by this one.
+   */
+  fleetFile: string;
   pool: ConnectionPool;
   store: ReleaseStore;
   /** user@host of the controller, for locks and audit lines. */

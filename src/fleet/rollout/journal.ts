@@ -16,6 +16,11 @@ export type JournalRecord =
       at: string;
       /** A rollback that undoes an unfinished deploy: that deploy's id (rollout/undo.ts). */
       undoes?: string;
+      /**
+       * The inventory file the run used (FleetSession.fleetFile). Absent in journals written
+       * before it was recorded: those count as any file's.
+       */
+      fleet?: string;
     }
   | {
       type: 'host';
@@ -46,6 +51,11 @@ export interface Replay {
   end: string | undefined;
   /** The host the `once` hooks ran on, when they finished. */
   once: string | undefined;
+}
+
+/** Whether `replay` is a run of the inventory `fleetFile` (see the start record's `fleet`). */
+export function ranWith(replay: Replay, fleetFile: string): boolean {
+  return replay.start.fleet === undefined || replay.start.fleet === fleetFile;
 }
 
 /** Rebuilds the per-host state from records; a torn last line (killed mid-write) is ignored. */

@@ -2,9 +2,10 @@
 // (.pier/deploys/<id>.jsonl). Only the newest run may be continued: a deploy that a later deploy
 // or rollback followed is stale, and resuming it would put back what that later run replaced.
 // A run that ended `refused` (the fleet lock was held, a --to no host holds) moved no host and
-// supersedes nothing. No I/O here: deploy.ts findResumable reads the journals.
+// supersedes nothing. Runs of another inventory file (`-c staging.yml`) are another fleet's and
+// are left out. No I/O here: deploy.ts findResumable reads the journals.
 import { FleetError } from '../errors.js';
-import type { Replay } from './journal.js';
+import { type Replay, ranWith } from './journal.js';
 
 export type Run = Replay & { id: string };
 
@@ -12,9 +13,27 @@ export type Run = Replay & { id: string };
  * The run to resume: `id`'s, or the newest run when `id` is undefined. Throws FleetError
  * FLEET_NOT_RESUMABLE saying why not: exit 2 when a later run superseded it or it is a rollback.
  */
-export function chooseResumable(journals: readonly Replay[], id: string | undefined, dir: string): Run {
-  // Oldest first, by when each started (an id's stamp has whole seconds only).
+export function chooseResumable(
+  journals: readonly Replay[],
+  id: string | undefined,
+  dir: string,
+  fleetFile: string,
+): Run {
+  const named = id === undefined ? undefined : journals.find((replay) => replay.start.id === id);
+  if (named !== undefined && !ranWith(named, fleetFile)) {
+    throw new FleetError(
+      'FLEET_NOT_RESUMABLE',
+      `deploy ${id} ran with ${named.start.fleet}, not ${fleetFile}`,
+      {
+        hint: `resume it with its own inventory: pier deploy --resume ${id} -c ${named.start.fleet}`,
+        exitCode: 2,
+      },
+    );
+  }
+  // This inventory's runs only (journal.ts ranWith), oldest first, by when each started (an
+  // id's stamp has whole seconds only).
   const runs = journals
+    .filter((replay) => ranWith(replay, fleetFile))
     .map((replay) => ({ ...replay, id: replay.start.id }))
     .sort((a, b) => a.start.at.localeCompare(b.start.at) || a.id.localeCompare(b.id));
   const moved = runs.filter((run) => run.end !== 'refused');

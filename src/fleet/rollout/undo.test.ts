@@ -56,29 +56,51 @@ test('only the newest run counts: an unfinished deploy, or an unfinished rollbac
     const write = (id: string, records: JournalRecord[]) =>
       writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`);
     write('20261201T030000Z-v3-aaaa', interrupted);
-    assert.equal((await findDeployToUndo(dir))?.id, '20261201T030000Z-v3-aaaa');
+    assert.equal((await findDeployToUndo(dir, 'deploy/fleet.yml'))?.id, '20261201T030000Z-v3-aaaa');
     // A refused run changed nothing: passed over.
     write('20261201T030100Z-v4-bbbb', [
       start('20261201T030100Z-v4-bbbb', 'deploy'),
       { type: 'end', outcome: 'refused', at },
     ]);
-    assert.equal((await findDeployToUndo(dir))?.id, '20261201T030000Z-v3-aaaa');
+    assert.equal((await findDeployToUndo(dir, 'deploy/fleet.yml'))?.id, '20261201T030000Z-v3-aaaa');
     // A rollback of it that was interrupted too: the same deploy is undone again.
     const rollbackId = '20261201T030200Z-rollback-previous-cccc';
     write(rollbackId, [start(rollbackId, 'rollback', { undoes: '20261201T030000Z-v3-aaaa' })]);
-    assert.equal((await findDeployToUndo(dir))?.id, '20261201T030000Z-v3-aaaa');
+    assert.equal((await findDeployToUndo(dir, 'deploy/fleet.yml'))?.id, '20261201T030000Z-v3-aaaa');
     // Once that rollback is done, rollbacks follow each host's history again.
     write(rollbackId, [
       start(rollbackId, 'rollback', { undoes: '20261201T030000Z-v3-aaaa' }),
       { type: 'end', outcome: 'done', at },
     ]);
-    assert.equal(await findDeployToUndo(dir), undefined);
+    assert.equal(await findDeployToUndo(dir, 'deploy/fleet.yml'), undefined);
     // A newer deploy that finished: nothing to undo either.
     write('20261201T030300Z-v5-dddd', [
       start('20261201T030300Z-v5-dddd', 'deploy'),
       { type: 'end', outcome: 'done', at },
     ]);
-    assert.equal(await findDeployToUndo(dir), undefined);
+    assert.equal(await findDeployToUndo(dir, 'deploy/fleet.yml'), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("another inventory file's runs are passed over: a staging deploy is never undone by a prod rollback", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-undo-'));
+  try {
+    const write = (id: string, records: JournalRecord[]) =>
+      writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`);
+    // prod's last deploy did not finish; staging's, newer, did not either.
+    write('20261201T030000Z-v3-aaaa', [
+      start('20261201T030000Z-v3-aaaa', 'deploy', { fleet: 'deploy/prod.yml' }),
+    ]);
+    write('20261201T030500Z-v4-bbbb', [
+      start('20261201T030500Z-v4-bbbb', 'deploy', { fleet: 'deploy/staging.yml' }),
+    ]);
+    assert.equal((await findDeployToUndo(dir, 'deploy/prod.yml'))?.id, '20261201T030000Z-v3-aaaa');
+    assert.equal((await findDeployToUndo(dir, 'deploy/staging.yml'))?.id, '20261201T030500Z-v4-bbbb');
+    // A journal from before the file was recorded counts as any file's.
+    write('20261201T031000Z-v5-cccc', [start('20261201T031000Z-v5-cccc', 'deploy')]);
+    assert.equal((await findDeployToUndo(dir, 'deploy/prod.yml'))?.id, '20261201T031000Z-v5-cccc');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { counted } from '../../common/counted.js';
 import { mayRunNew } from './host-state.js';
-import { type Replay, replayJournal } from './journal.js';
+import { type Replay, ranWith, replayJournal } from './journal.js';
 
 export interface DeployToUndo {
   id: string;
@@ -23,17 +23,21 @@ export interface DeployToUndo {
  * The deploy a plain rollback undoes: the newest run journaled in `deploysDir` when it is a
  * deploy that did not end `done`, or a rollback that undid one and did not finish either (run
  * again, it carries on with the same deploy). Runs that ended `refused` changed nothing and are
- * passed over. Undefined when the newest run ended normally: a rollback then follows each host's
+ * passed over, and so are runs of another inventory file than `fleetFile` (journal.ts ranWith).
+ * Undefined when the newest run ended normally: a rollback then follows each host's
  * history (history.ts previousGood).
  */
-export async function findDeployToUndo(deploysDir: string): Promise<DeployToUndo | undefined> {
+export async function findDeployToUndo(
+  deploysDir: string,
+  fleetFile: string,
+): Promise<DeployToUndo | undefined> {
   const names = (await readdir(deploysDir).catch(() => [] as string[]))
     .filter((name) => name.endsWith('.jsonl'))
     .sort()
     .reverse();
   for (const name of names) {
     const replay = await readReplay(path.join(deploysDir, name));
-    if (replay === undefined || replay.end === 'refused') continue;
+    if (replay === undefined || replay.end === 'refused' || !ranWith(replay, fleetFile)) continue;
     if (replay.end === 'done') return undefined;
     if (replay.start.action === 'deploy') return deployToUndo(replay);
     const undone = replay.start.undoes;
