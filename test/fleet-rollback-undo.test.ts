@@ -119,3 +119,54 @@ test('rollback after a deploy interrupted past its canary: only the canary moves
   assert.match(further.stdout, /^rollback v1: done, 4\/4 hosts healthy$/m);
   assert.deepEqual(await answers(), Array(4).fill('Hello! from v1'));
 });
+
+test('a plain rollback run again after it was interrupted carries on: the hosts it moved stay, the rest follow', {
+  timeout: 180_000,
+}, async () => {
+  // Every host runs v1 (above); v2, then v3, everywhere: each host's history is v1, v2, v3.
+  for (const version of ['v2', 'v3']) {
+    const done = await pier(app.dir, ['deploy', version, '--canary', '0', '--window', '4']);
+    assert.equal(done.code, 0, `${done.stdout}\n${done.stderr}`);
+  }
+  // A plain rollback (v3 → v2), Ctrl-C once its canary is back on v2.
+  const deploys = path.join(app.dir, '.pier', 'deploys');
+  const known = new Set(readdirSync(deploys));
+  const child = spawn(process.execPath, [pierBin, 'rollback'], { cwd: app.dir });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const journalShows = (pattern: RegExp): boolean => {
+    const file = readdirSync(deploys).find((name) => name.endsWith('.jsonl') && !known.has(name));
+    return file !== undefined && pattern.test(readFileSync(path.join(deploys, file), 'utf8'));
+  };
+  for (let waited = 0; !journalShows(/"host":"ams-1","state":"healthy"/); waited += 10) {
+    assert.ok(waited < 60_000 && child.exitCode === null, `the canary never went back: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, output);
+  const id = /^rolling back 4 hosts to their previous good release, (\S+)$/m.exec(output)?.[1] as string;
+  const moved = names.filter((_, i) => currents()[i] === 'releases/v2');
+  assert.ok(moved.includes('ams-1') && moved.length < 4, `moved: ${moved}`);
+
+  // Run again: the hosts it moved stay on v2 (their history alone would take them to v1).
+  const again = await pier(app.dir, ['rollback']);
+  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+  assert.match(
+    again.stdout,
+    new RegExp(
+      `^rollback ${id} ended interrupted: carrying on with it, the hosts it moved stay where they are$`,
+      'm',
+    ),
+  );
+  const rest = names.filter((name) => !moved.includes(name));
+  const plan = /^plan: v2: \d+ hosts? \(([^)]*)\); unchanged: \d+ hosts? \(([^)]*)\)$/m.exec(again.stdout);
+  assert.ok(plan, again.stdout);
+  assert.deepEqual(plan[1]?.split(', ').sort(), rest);
+  assert.deepEqual(plan[2]?.split(', ').sort(), moved);
+  assert.deepEqual(currents(), Array(4).fill('releases/v2'));
+  assert.deepEqual(await answers(), Array(4).fill('Hello! from v2'));
+});

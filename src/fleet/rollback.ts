@@ -16,7 +16,15 @@ import { previousGood } from './rollout/history.js';
 import { Journal } from './rollout/journal.js';
 import { planRollout } from './rollout/plan.js';
 import { type RolloutResult, runRollout } from './rollout/runner.js';
-import { type DeployToUndo, findDeployToUndo, type UndoStep, undoStep, versionPlan } from './rollout/undo.js';
+import {
+  carryOnStep,
+  type DeployToUndo,
+  findDeployToUndo,
+  findRollbackToContinue,
+  type UndoStep,
+  undoStep,
+  versionPlan,
+} from './rollout/undo.js';
 import { type FleetSession, newDeployId } from './session.js';
 import { probeHost } from './status.js';
 
@@ -43,11 +51,21 @@ export async function rollback(
     to === undefined
       ? await stillToUndo(session, await findDeployToUndo(store.deploysDir(), session.fleetFile), selected)
       : undefined;
+  // Else an unfinished plain rollback is carried on with: the hosts it moved stay.
+  const carried =
+    to === undefined && !undo
+      ? await findRollbackToContinue(store.deploysDir(), session.fleetFile)
+      : undefined;
   const hosts = undo ? selected.filter((host) => undo.switched.has(host.name)) : selected;
   const label = to ?? 'previous';
   if (undo) {
     out.write(
       `deploy ${undo.id} (${undo.version}) ended ${undo.outcome}: rolling it back, the hosts it switched return to the release each ran before it\n`,
+    );
+  }
+  if (carried) {
+    out.write(
+      `rollback ${carried.id} ended ${carried.outcome}: carrying on with it, the hosts it moved stay where they are\n`,
     );
   }
   if (undo && hosts.length === 0) {
@@ -89,6 +107,7 @@ export async function rollback(
     at: startedAt.toISOString(),
     fleet: session.fleetFile,
     ...(undo ? { undoes: undo.id } : {}),
+    ...(carried ? { continues: carried.id } : {}),
   });
   // Where each host goes, decided before anything moves.
   const targets = new Map<string, string>();
@@ -112,7 +131,8 @@ export async function rollback(
           }
           const step = undo
             ? undoStep(undo, host.name, status.current)
-            : targetOf(to ?? previousGood(status.revisions, status.current, status.releases));
+            : ((carried && carryOnStep(carried, host.name, status.current)) ??
+              targetOf(to ?? previousGood(status.revisions, status.current, status.releases)));
           if ('stay' in step) unchanged.set(host.name, status.current);
           else if ('fail' in step) failedEarly.set(host.name, { error: step.fail, code: step.code });
           else if (!status.releases.includes(step.to)) {
@@ -154,7 +174,7 @@ export async function rollback(
   const chosen = new Set(targets.values());
   const shown = to ?? (chosen.size === 1 ? ([...chosen][0] ?? label) : label);
   // Hosts that end on different releases: say which, before any moves.
-  if (undo || chosen.size > 1) out.write(`plan: ${versionPlan(targets, [...unchanged.keys()])}\n`);
+  if (undo || carried || chosen.size > 1) out.write(`plan: ${versionPlan(targets, [...unchanged.keys()])}\n`);
   let result: RolloutResult;
   try {
     result = await runRollout({

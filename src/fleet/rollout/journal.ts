@@ -16,6 +16,8 @@ export type JournalRecord =
       at: string;
       /** A rollback that undoes an unfinished deploy: that deploy's id (rollout/undo.ts). */
       undoes?: string;
+      /** A plain rollback that carries on with an unfinished one: that rollback's id (undo.ts). */
+      continues?: string;
       /**
        * The inventory file the run used (FleetSession.fleetFile). Absent in journals written
        * before it was recorded: those count as any file's.

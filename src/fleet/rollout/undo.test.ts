@@ -5,7 +5,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { type JournalRecord, replayJournal } from './journal.js';
-import { deployToUndo, findDeployToUndo, undoStep, versionPlan } from './undo.js';
+import {
+  carryOnStep,
+  type DeployToUndo,
+  deployToUndo,
+  findDeployToUndo,
+  findRollbackToContinue,
+  undoStep,
+  versionPlan,
+} from './undo.js';
 
 const at = '2026-12-01T03:00:00Z';
 const start = (id: string, action: 'deploy' | 'rollback', extra: object = {}): JournalRecord => ({
@@ -101,6 +109,50 @@ test("another inventory file's runs are passed over: a staging deploy is never u
     // A journal from before the file was recorded counts as any file's.
     write('20261201T031000Z-v5-cccc', [start('20261201T031000Z-v5-cccc', 'deploy')]);
     assert.equal((await findDeployToUndo(dir, 'deploy/prod.yml'))?.id, '20261201T031000Z-v5-cccc');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an unfinished plain rollback is carried on with, through every rollback that carried on with it', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-undo-'));
+  try {
+    const write = (id: string, records: JournalRecord[]) =>
+      writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`);
+    const first = '20261201T040000Z-rollback-previous-aaaa';
+    const second = '20261201T040100Z-rollback-previous-bbbb';
+    // The first moved a (v3 → v2) and was interrupted; b failed its gate and went back to v3.
+    write(first, [
+      start(first, 'rollback'),
+      { type: 'host', host: 'a', state: 'activating', previous: 'v3', at },
+      { type: 'host', host: 'a', state: 'healthy', at },
+      { type: 'host', host: 'b', state: 'activating', previous: 'v3', at },
+      { type: 'host', host: 'b', state: 'rolled-back', at },
+    ]);
+    const carried = await findRollbackToContinue(dir, 'deploy/fleet.yml');
+    assert.equal(carried?.id, first);
+    assert.deepEqual([...(carried?.switched.keys() ?? [])], ['a']);
+    assert.match(
+      JSON.stringify(carryOnStep(carried as DeployToUndo, 'a', 'v2')),
+      /moved it already \(to v2\)/,
+    );
+    assert.equal(carryOnStep(carried as DeployToUndo, 'b', 'v3'), undefined, 'b goes by its history again');
+    assert.equal(
+      carryOnStep(carried as DeployToUndo, 'a', 'v3'),
+      undefined,
+      'a never left v3: its switch did not happen',
+    );
+    // The second carried on with it, moved c, and was interrupted too: a and c stay.
+    write(second, [
+      start(second, 'rollback', { continues: first }),
+      { type: 'host', host: 'c', state: 'activating', previous: 'v3', at },
+    ]);
+    const again = await findRollbackToContinue(dir, 'deploy/fleet.yml');
+    assert.equal(again?.id, second);
+    assert.deepEqual([...(again?.switched.keys() ?? [])].sort(), ['a', 'c']);
+    // Done, or a --to rollback, or a deploy after it: nothing to carry on with.
+    write(second, [start(second, 'rollback', { continues: first }), { type: 'end', outcome: 'done', at }]);
+    assert.equal(await findRollbackToContinue(dir, 'deploy/fleet.yml'), undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -31,6 +31,60 @@ export async function findDeployToUndo(
   deploysDir: string,
   fleetFile: string,
 ): Promise<DeployToUndo | undefined> {
+  const replay = await newestRun(deploysDir, fleetFile);
+  if (replay === undefined || replay.end === 'done') return undefined;
+  if (replay.start.action === 'deploy') return deployToUndo(replay);
+  const undone = replay.start.undoes;
+  if (undone === undefined) return undefined;
+  const deploy = await readReplay(path.join(deploysDir, `${undone}.jsonl`));
+  return deploy?.start.action === 'deploy' ? deployToUndo(deploy) : undefined;
+}
+
+/**
+ * The plain rollback (no --to, no deploy to undo) a plain `pier rollback` carries on with: the
+ * newest run of `fleetFile`, when it is such a rollback and did not end `done` (interrupted,
+ * killed, halted). Its `switched` are the hosts it, and the unfinished rollbacks it carried on
+ * with (`continues`), moved: they stay, rather than go one more release back in their history.
+ */
+export async function findRollbackToContinue(
+  deploysDir: string,
+  fleetFile: string,
+): Promise<DeployToUndo | undefined> {
+  let replay = await newestRun(deploysDir, fleetFile);
+  if (replay === undefined || !isPlainRollback(replay) || replay.end === 'done') return undefined;
+  const first = deployToUndo(replay);
+  const switched = new Map(first.switched);
+  // Each carried on with the one before it: the hosts all of them moved stay.
+  for (let hops = 0; replay?.start.continues !== undefined && hops < 100; hops++) {
+    replay = await readReplay(path.join(deploysDir, `${replay.start.continues}.jsonl`));
+    if (replay === undefined || !isPlainRollback(replay)) break;
+    for (const [host, previous] of deployToUndo(replay).switched)
+      if (!switched.has(host)) switched.set(host, previous);
+  }
+  return { ...first, switched };
+}
+
+const isPlainRollback = (replay: Replay): boolean =>
+  replay.start.action === 'rollback' &&
+  replay.start.undoes === undefined &&
+  replay.start.version === 'previous';
+
+/**
+ * Where a host goes when a plain rollback carries on with `carried`: nowhere when that rollback
+ * moved it (it runs something else than the release it ran before); undefined otherwise, and the
+ * host's history decides.
+ */
+export function carryOnStep(
+  carried: DeployToUndo,
+  host: string,
+  current: string | undefined,
+): UndoStep | undefined {
+  if (!carried.switched.has(host) || current === carried.switched.get(host)) return undefined;
+  return { stay: `rollback ${carried.id} moved it already (to ${current ?? 'nothing'})` };
+}
+
+/** The newest run of `fleetFile` journaled in `deploysDir` that did something (not `refused`). */
+async function newestRun(deploysDir: string, fleetFile: string): Promise<Replay | undefined> {
   const names = (await readdir(deploysDir).catch(() => [] as string[]))
     .filter((name) => name.endsWith('.jsonl'))
     .sort()
@@ -38,12 +92,7 @@ export async function findDeployToUndo(
   for (const name of names) {
     const replay = await readReplay(path.join(deploysDir, name));
     if (replay === undefined || replay.end === 'refused' || !ranWith(replay, fleetFile)) continue;
-    if (replay.end === 'done') return undefined;
-    if (replay.start.action === 'deploy') return deployToUndo(replay);
-    const undone = replay.start.undoes;
-    if (undone === undefined) return undefined;
-    const deploy = await readReplay(path.join(deploysDir, `${undone}.jsonl`));
-    return deploy?.start.action === 'deploy' ? deployToUndo(deploy) : undefined;
+    return replay;
   }
   return undefined;
 }
