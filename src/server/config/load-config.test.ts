@@ -165,6 +165,10 @@ test('a missing config file says so', () => {
 });
 
 test('bad values from flags and env name their source', () => {
+  const flags0: Array<[string, string]> = [
+    ['http-socket', ':1'],
+    ['app', 'app.js'],
+  ];
   assert.throws(
     () =>
       load(undefined, [
@@ -190,6 +194,9 @@ test('bad values from flags and env name their source', () => {
       message: 'PIER_HARAKIRI: harakiri: expected seconds (e.g. 30 or 2.5), got "soon"',
     },
   );
+  assert.throws(() => load(undefined, [...flags0, ['socket-timeout', '0']]), {
+    message: '--socket-timeout: socket-timeout: expected at least 0.1 seconds, got "0"',
+  });
   // A misspelt variable is refused like a misspelt ini key, not left to a silent default.
   const flags: Array<[string, string]> = [
     ['http-socket', ':1'],

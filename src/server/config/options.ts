@@ -259,10 +259,12 @@ export const options: OptionSpec[] = [
   {
     name: 'socket-timeout',
     value: 'SECONDS',
-    doc: 'a client has this long to send a complete request head, and at most this long between request body bytes while the app waits (408 after)',
+    doc: 'a client has this long to send a complete request head, and at most this long between request body bytes while the app waits (408 after); at least 0.1, there is no off',
     shownDefault: '10',
     apply: (config, raw) => {
       config.socketTimeout = parseSeconds(raw);
+      // There is no "off": a client given no time at all could never send a request.
+      if (config.socketTimeout < 0.1) throw new Error(`expected at least 0.1 seconds, got "${raw}"`);
     },
   },
   {
