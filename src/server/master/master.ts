@@ -409,8 +409,11 @@ export class Master {
    * replacement), else to any ready worker; closed when the server stops or none is ready.
    */
   private passOn(from: WorkerRecord, index: number, handle: unknown): void {
-    const to = this.serving(from.slot) ?? this.workers.find((w) => w.state === 'ready' && w !== from);
-    if (!handle || !to || to === from || this.stopping || !to.child.connected) {
+    // A worker that stops itself (an uncaught exception) may still count as its slot's server.
+    const to = [this.serving(from.slot), ...this.workers].find(
+      (w) => w !== undefined && w !== from && w.state === 'ready' && w.child.connected,
+    );
+    if (!handle || !to || this.stopping) {
       closeHandle(handle);
       return;
     }
