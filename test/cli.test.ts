@@ -29,6 +29,13 @@ test('usage errors exit 2 with a suggestion, not a stack trace; help exits 0', (
   assert.match(result.stderr, /unknown command 'deplyo'/);
   assert.match(result.stderr, /Did you mean deploy\?/);
   assert.doesNotMatch(result.stderr, /at .*\.js:\d+/);
+  // A usage error is its message and where the usage is, not a page of help that buries it.
+  const extra = pier('deploy', 'v1', 'v2');
+  assert.equal(extra.status, 2);
+  assert.equal(
+    extra.stderr,
+    "error: too many arguments for 'deploy'. Expected 1 argument but got 2.\n(the command's --help shows its usage)\n",
+  );
 });
 
 test('a reader that stops early (`pier serve --help | head -1`): pier ends quietly, status 0', () => {

@@ -42,7 +42,8 @@ async function runCli(argv: string[]): Promise<void> {
     .description('serve a TypeScript web app like uWSGI, and ship it to a fleet')
     .option('--verbose', 'print stacks with errors')
     .version(packageVersion(), '-V, --version', "print pier's version")
-    .showHelpAfterError()
+    // One line on where the usage is, not the whole help under the error that matters.
+    .showHelpAfterError("(the command's --help shows its usage)")
     // Usage errors (an unknown option or command, a bad value) exit 2, bad input, as the
     // configuration's own errors do; commander has printed the message by then. Commands
     // registered below inherit this.
