@@ -265,6 +265,8 @@ export function createHttpFront(ctx: ConnectionContext, options: HttpFrontOption
   server.on('connection', (socket: TrackedSocket) => {
     socket[inFlight] = 0;
     socket[idleSince] = Date.now();
+    // The access log names the client even when the client has closed by the time it is written.
+    if (!countOnly) rememberPeer(socket);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
