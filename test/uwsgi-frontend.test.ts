@@ -137,10 +137,13 @@ for (const io of ['native', 'libuv', 'net'] as const) {
     });
 
     test('a malformed packet gets 400 with the reason; the server keeps serving', async () => {
+      const before = gateway.records.length;
       const reply = await exchange(gateway.port, uwsgiPacket([['REQUEST_METHOD', 'GET']], { modifier1: 5 }));
       const http = parseHead(reply.bytes);
       assert.equal(http.status, 400);
       assert.match(http.body.toString(), /modifier1 5/);
+      // No REMOTE_ADDR was read: the access record names the peer by its address alone.
+      assert.equal(gateway.records.at(before)?.remoteAddress, '127.0.0.1');
       assert.equal(parseHead((await exchange(gateway.port, request('GET', '/'))).bytes).status, 200);
     });
 

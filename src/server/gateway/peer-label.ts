@@ -6,3 +6,8 @@ export function peerLabel(
 ): string {
   return `${protocol} ${peer.address ?? 'unix'}${peer.port ? `:${peer.port}` : ''}`;
 }
+
+/** The address in a peerLabel, as an access log's first field wants it: `127.0.0.1`, `unix`. */
+export function labelAddress(label: string): string {
+  return label.replace(/^\S+ /, '').replace(/:\d+$/, '');
+}

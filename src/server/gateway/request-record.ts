@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { RequestHead } from '../app/request-head.js';
 import type { ProtocolName, RequestRecord } from '../protocol.js';
+import { labelAddress } from './peer-label.js';
 
 /** What a record reads of a head: a RequestHead, or the unchecked line of a refused request. */
 export type LoggedHead = Pick<RequestHead, 'method' | 'target'> &
@@ -33,7 +34,7 @@ class GatewayRecord implements RequestRecord {
   }
 
   get remoteAddress(): string {
-    return this.head?.remoteAddress || this.fallbackAddress();
+    return this.head?.remoteAddress || labelAddress(this.fallbackAddress());
   }
   get referer(): string {
     return this.header('referer');
@@ -47,6 +48,7 @@ class GatewayRecord implements RequestRecord {
   }
 }
 
+/** `fallbackAddress`: the connection's peerLabel, for a request without REMOTE_ADDR. */
 export function requestRecord(
   protocol: ProtocolName,
   head: LoggedHead | null,
