@@ -5,7 +5,7 @@
 // against the front-end in-process.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -282,9 +282,10 @@ test('10 SIGHUPs under load through nginx over uwsgi: zero failed requests, ever
   }
 });
 
-/** POSTs to `url` from `loops` kept-alive clients until `until` settles; counts answers by status. */
+/** POSTs `body` to `url` from `loops` kept-alive clients until `until` settles; counts answers by status. */
 async function postUntil(
   url: string,
+  body: Buffer,
   loops: number,
   until: Promise<unknown>,
 ): Promise<{ statuses: Map<number, number>; errors: string[] }> {
@@ -308,7 +309,7 @@ async function postUntil(
         errors.push(err.message);
         resolve();
       });
-      req.end('a body nginx must not send twice');
+      req.end(body);
     });
   await Promise.all(
     Array.from({ length: loops }, async () => {
@@ -323,19 +324,32 @@ test('SIGHUPs and max-requests recycles under POSTs through nginx over FastCGI k
   // With fastcgi_keep_conn only nginx closes a connection: a stopping worker that closed its
   // idle kept connections raced nginx sending the next request on one, and nginx answers a POST
   // that met a closed connection with 502 (it retries only idempotent requests). A stopping
-  // worker now hands those connections to its replacement.
+  // worker now hands those connections to its replacement, once its last response has left.
+  // 20 KB bodies: each answer's last records are still queued when the connection goes idle.
   const served = await startServe([
     '--fastcgi-socket',
     `127.0.0.1:${await freePort()}`,
     '--app',
-    path.join(fixtures, 'slow-app.js'),
+    echoApp,
     '--processes',
     '2',
     '--max-requests',
-    '400',
+    '100',
+    // A connection a stopping worker neither serves nor hands on shows up within the test.
+    '--reload-mercy',
+    '5',
     '--disable-logging',
     'true',
   ]);
+  const sockets = (): number =>
+    readdirSync(`/proc/${served.pid}/fd`).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/${served.pid}/fd/${fd}`).startsWith('socket:');
+      } catch {
+        return false;
+      }
+    }).length;
+  const socketsBefore = sockets();
   const front = await startNginx(
     [
       location(
@@ -355,9 +369,16 @@ test('SIGHUPs and max-requests recycles under POSTs through nginx over FastCGI k
       // The load goes on while the last reload's old workers hand on their connections and exit.
       await new Promise((resolve) => setTimeout(resolve, 1000));
     })();
-    const { statuses, errors } = await postUntil(`http://127.0.0.1:${front.ports[0]}/pid`, 16, reloads);
+    const body = Buffer.alloc(20_000, 'p');
+    const { statuses, errors } = await postUntil(
+      `http://127.0.0.1:${front.ports[0]}/echo`,
+      body,
+      16,
+      reloads,
+    );
     await reloads;
     const answered = statuses.get(200) ?? 0;
+    // Held connections showed as a stall: a few hundred answers where the load gives thousands.
     assert.ok(answered > 1000, `only ${answered} POSTs answered`);
     assert.deepEqual([...statuses.keys()], [200], `statuses: ${JSON.stringify([...statuses])}`);
     assert.deepEqual(errors, []);
@@ -365,6 +386,13 @@ test('SIGHUPs and max-requests recycles under POSTs through nginx over FastCGI k
     assert.ok((log.match(/worker\.recycle/g) ?? []).length > 0, 'max-requests recycled no worker');
     assert.doesNotMatch(log, /mercy-expired/, 'an old worker held on until reload-mercy');
     assert.doesNotMatch(front.errorLog(), /\[(error|crit|alert|emerg)\]/);
+    // Every old worker goes (the last recycle's within a moment, well inside reload-mercy), and
+    // the master keeps no copy of a connection it passed on.
+    const alive = (): number =>
+      (served.log().match(/worker\.spawn/g) ?? []).length -
+      (served.log().match(/worker\.exit/g) ?? []).length;
+    await waitFor(() => alive() === 2, 3000).catch(() => assert.fail(`${alive()} workers still running`));
+    assert.equal(sockets(), socketsBefore, "the master's sockets grew");
   } finally {
     await front.stop();
     await served.stop();

@@ -21,6 +21,8 @@ import {
   unknownTypeRecord,
 } from './record-writer.js';
 
+const noBytes = new Uint8Array(0);
+
 class FastcgiConnection implements ServedConnection, RequestHost {
   readonly peer: string;
   private readonly parser: FastcgiParser;
@@ -148,7 +150,9 @@ class FastcgiConnection implements ServedConnection, RequestHost {
       return;
     }
     if (this.socket.writableLength > 0) {
-      this.socket.once('drain', () => {
+      // Its last response is still on its way out. Writes complete in order, so an empty one's
+      // callback says when it has left ('drain' comes only after a write that filled the buffer).
+      this.socket.write(noBytes, () => {
         if (!this.over && !this.current) this.leave();
       });
       return;

@@ -418,9 +418,9 @@ export class Master {
       return;
     }
     const message: MasterMessage = { type: 'adopt', index };
-    to.child.send(message, handle as never, {}, (err) => {
-      if (err) closeHandle(handle);
-    });
+    // The master's copy goes once sent (see worker/main.ts stop): kept, it would hold the
+    // connection open after the worker closed it, and leak a descriptor per hand-off.
+    to.child.send(message, handle as never, {}, () => closeHandle(handle));
   }
 
   private checkWorkers(): void {

@@ -146,8 +146,11 @@ function stop(graceful: boolean, exitCode: number = WorkerExit.ok, handOff = fal
         return;
       }
       sending++;
-      process.send(message, handle as never, {}, (err: Error | null) => {
-        if (err) closeHandle(handle);
+      // Sent or not, this process's copy goes: node:child_process closes a sent socket only
+      // for net.Socket, not for a bare handle, and an open copy would keep the connection
+      // from ever closing.
+      process.send(message, handle as never, {}, () => {
+        closeHandle(handle);
         sending--;
         done();
       });
