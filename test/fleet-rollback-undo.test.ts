@@ -120,7 +120,7 @@ test('rollback after a deploy interrupted past its canary: only the canary moves
   assert.deepEqual(await answers(), Array(4).fill('Hello! from v1'));
 });
 
-test('a plain rollback run again after it was interrupted carries on: the hosts it moved stay, the rest follow', {
+test('rollback undoes the last deploy, however it ended; a plain rollback interrupted and run again carries on', {
   timeout: 180_000,
 }, async () => {
   // Every host runs v1 (above); v2, then v3, everywhere: each host's history is v1, v2, v3.
@@ -128,7 +128,18 @@ test('a plain rollback run again after it was interrupted carries on: the hosts 
     const done = await pier(app.dir, ['deploy', version, '--canary', '0', '--window', '4']);
     assert.equal(done.code, 0, `${done.stdout}\n${done.stderr}`);
   }
-  // A plain rollback (v3 → v2), Ctrl-C once its canary is back on v2.
+  // The last deploy ended done: the rollback undoes it, every host back to what it ran before.
+  const undo = await pier(app.dir, ['rollback']);
+  assert.equal(undo.code, 0, `${undo.stdout}\n${undo.stderr}`);
+  assert.match(
+    undo.stdout,
+    /^deploy \S+-v3-\S+ \(v3\) ended done: rolling it back, the hosts it switched return to the release each ran before it$/m,
+  );
+  assert.match(undo.stdout, /^rollback v2: done, 4\/4 hosts healthy$/m);
+  assert.deepEqual(currents(), Array(4).fill('releases/v2'));
+
+  // That rollback finished: the next one goes by each host's history (v2 → v1); Ctrl-C once its
+  // canary is on v1.
   const deploys = path.join(app.dir, '.pier', 'deploys');
   const known = new Set(readdirSync(deploys));
   const child = spawn(process.execPath, [pierBin, 'rollback'], { cwd: app.dir });
@@ -149,10 +160,10 @@ test('a plain rollback run again after it was interrupted carries on: the hosts 
   child.kill('SIGINT');
   assert.equal(await exited, 130, output);
   const id = /^rolling back 4 hosts to their previous good release, (\S+)$/m.exec(output)?.[1] as string;
-  const moved = names.filter((_, i) => currents()[i] === 'releases/v2');
+  const moved = names.filter((_, i) => currents()[i] === 'releases/v1');
   assert.ok(moved.includes('ams-1') && moved.length < 4, `moved: ${moved}`);
 
-  // Run again: the hosts it moved stay on v2 (their history alone would take them to v1).
+  // Run again: the hosts it moved stay on v1 (their history alone would take them further back).
   const again = await pier(app.dir, ['rollback']);
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
   assert.match(
@@ -163,10 +174,10 @@ test('a plain rollback run again after it was interrupted carries on: the hosts 
     ),
   );
   const rest = names.filter((name) => !moved.includes(name));
-  const plan = /^plan: v2: \d+ hosts? \(([^)]*)\); unchanged: \d+ hosts? \(([^)]*)\)$/m.exec(again.stdout);
+  const plan = /^plan: v1: \d+ hosts? \(([^)]*)\); unchanged: \d+ hosts? \(([^)]*)\)$/m.exec(again.stdout);
   assert.ok(plan, again.stdout);
   assert.deepEqual(plan[1]?.split(', ').sort(), rest);
   assert.deepEqual(plan[2]?.split(', ').sort(), moved);
-  assert.deepEqual(currents(), Array(4).fill('releases/v2'));
-  assert.deepEqual(await answers(), Array(4).fill('Hello! from v2'));
+  assert.deepEqual(currents(), Array(4).fill('releases/v1'));
+  assert.deepEqual(await answers(), Array(4).fill('Hello! from v1'));
 });

@@ -1,6 +1,7 @@
 // `pier status`: the version per host, a per-DC summary and drift.
 import type { Command } from 'commander';
 import { findResumable } from '../fleet/deploy.js';
+import { deployToUndo } from '../fleet/rollout/undo.js';
 import { fleetStatus, renderStatus } from '../fleet/status.js';
 import { type FleetFlags, openSession, selection, withFleetFlags } from './fleet-options.js';
 
@@ -30,8 +31,13 @@ export function registerStatus(program: Command): void {
         const detail = flags.summary !== true && status.hosts.length <= 50;
         process.stdout.write(renderStatus(status, detail));
         if (unfinished) {
+          // One that switched no host has nothing to undo: a rollback would undo the deploy before it.
+          const ways =
+            deployToUndo(unfinished.replay).switched.size > 0
+              ? '`pier deploy --resume` continues it, `pier rollback` undoes it'
+              : 'it switched no host; `pier deploy --resume` continues it';
           process.stdout.write(
-            `unfinished: deploy ${unfinished.id} (${unfinished.replay.start.version}) did not end; \`pier deploy --resume\` continues it, \`pier rollback\` undoes it\n`,
+            `unfinished: deploy ${unfinished.id} (${unfinished.replay.start.version}) did not end; ${ways}\n`,
           );
         }
       }

@@ -58,7 +58,7 @@ test('the hosts a deploy switched, with the release each ran before; never-switc
   assert.equal('fail' in undoStep({ ...undo, switched: new Map([['a', undefined]]) }, 'a', 'v3'), true);
 });
 
-test('only the newest run counts: an unfinished deploy, or an unfinished rollback that undid one', async () => {
+test('the newest deploy that switched a host is undone, however it ended, and an unclean rollback of one carries on', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pier-undo-'));
   try {
     const write = (id: string, records: JournalRecord[]) =>
@@ -81,12 +81,25 @@ test('only the newest run counts: an unfinished deploy, or an unfinished rollbac
       { type: 'end', outcome: 'done', at },
     ]);
     assert.equal(await findDeployToUndo(dir, 'deploy/fleet.yml'), undefined);
-    // A newer deploy that finished: nothing to undo either.
+    // A newer deploy that switched no host (interrupted while staging) is passed over.
     write('20261201T030300Z-v5-dddd', [
       start('20261201T030300Z-v5-dddd', 'deploy'),
-      { type: 'end', outcome: 'done', at },
+      { type: 'host', host: 'a', state: 'staged', at },
     ]);
     assert.equal(await findDeployToUndo(dir, 'deploy/fleet.yml'), undefined);
+    // A newer deploy that finished is the one undone, with the host that failed and went back
+    // left where it is: the deploy never left it on its release.
+    write('20261201T030400Z-v6-eeee', [
+      start('20261201T030400Z-v6-eeee', 'deploy'),
+      { type: 'host', host: 'a', state: 'activating', previous: 'v5', at },
+      { type: 'host', host: 'a', state: 'healthy', at },
+      { type: 'host', host: 'b', state: 'activating', previous: 'v5', at },
+      { type: 'host', host: 'b', state: 'rolled-back', at },
+      { type: 'end', outcome: 'done', at },
+    ]);
+    const done = await findDeployToUndo(dir, 'deploy/fleet.yml');
+    assert.equal(done?.id, '20261201T030400Z-v6-eeee');
+    assert.deepEqual([...(done?.switched ?? [])], [['a', 'v5']]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -98,16 +111,19 @@ test("another inventory file's runs are passed over: a staging deploy is never u
     const write = (id: string, records: JournalRecord[]) =>
       writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`);
     // prod's last deploy did not finish; staging's, newer, did not either.
+    const switched: JournalRecord = { type: 'host', host: 'a', state: 'activating', previous: 'v2', at };
     write('20261201T030000Z-v3-aaaa', [
       start('20261201T030000Z-v3-aaaa', 'deploy', { fleet: 'deploy/prod.yml' }),
+      switched,
     ]);
     write('20261201T030500Z-v4-bbbb', [
       start('20261201T030500Z-v4-bbbb', 'deploy', { fleet: 'deploy/staging.yml' }),
+      switched,
     ]);
     assert.equal((await findDeployToUndo(dir, 'deploy/prod.yml'))?.id, '20261201T030000Z-v3-aaaa');
     assert.equal((await findDeployToUndo(dir, 'deploy/staging.yml'))?.id, '20261201T030500Z-v4-bbbb');
     // A journal from before the file was recorded counts as any file's.
-    write('20261201T031000Z-v5-cccc', [start('20261201T031000Z-v5-cccc', 'deploy')]);
+    write('20261201T031000Z-v5-cccc', [start('20261201T031000Z-v5-cccc', 'deploy'), switched]);
     assert.equal((await findDeployToUndo(dir, 'deploy/prod.yml'))?.id, '20261201T031000Z-v5-cccc');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -153,6 +169,18 @@ test('an unfinished plain rollback is carried on with, through every rollback th
     // Done, or a --to rollback, or a deploy after it: nothing to carry on with.
     write(second, [start(second, 'rollback', { continues: first }), { type: 'end', outcome: 'done', at }]);
     assert.equal(await findRollbackToContinue(dir, 'deploy/fleet.yml'), undefined);
+    // Done, but with a host it could not reach: not over, it is carried on with.
+    write(second, [
+      start(second, 'rollback', { continues: first }),
+      { type: 'host', host: 'c', state: 'activating', previous: 'v3', at },
+      { type: 'host', host: 'c', state: 'healthy', at },
+      { type: 'host', host: 'd', state: 'failed', error: 'cannot connect', at },
+      { type: 'end', outcome: 'done', at },
+    ]);
+    assert.deepEqual(
+      [...((await findRollbackToContinue(dir, 'deploy/fleet.yml'))?.switched.keys() ?? [])].sort(),
+      ['a', 'c'],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

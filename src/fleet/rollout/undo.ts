@@ -20,24 +20,32 @@ export interface DeployToUndo {
 }
 
 /**
- * The deploy a plain rollback undoes: the newest run journaled in `deploysDir` when it is a
- * deploy that did not end `done`, or a rollback that undid one and did not finish either (run
- * again, it carries on with the same deploy). Runs that ended `refused` changed nothing and are
- * passed over, and so are runs of another inventory file than `fleetFile` (journal.ts ranWith).
- * Undefined when the newest run ended normally: a rollback then follows each host's
- * history (history.ts previousGood).
+ * The deploy a plain rollback undoes: the newest deploy journaled in `deploysDir`, however it
+ * ended (done, with hosts that failed and went back, halted, interrupted), or the deploy that
+ * the newest run, a rollback that did not finish cleanly (finishedCleanly), was undoing (run
+ * again, it carries on with the same deploy). Passed over: runs that ended `refused`, deploys
+ * that switched no host (interrupted while staging: nothing of them to undo, the deploy before
+ * them is the last one), and runs of another inventory file than `fleetFile` (journal.ts
+ * ranWith). Undefined when the newest run is a rollback that finished cleanly, or a plain one
+ * that did not (findRollbackToContinue): a rollback then goes by each host's history
+ * (history.ts previousGood).
  */
 export async function findDeployToUndo(
   deploysDir: string,
   fleetFile: string,
 ): Promise<DeployToUndo | undefined> {
   const replay = await newestRun(deploysDir, fleetFile);
-  if (replay === undefined || replay.end === 'done') return undefined;
+  if (replay === undefined) return undefined;
   if (replay.start.action === 'deploy') return deployToUndo(replay);
   const undone = replay.start.undoes;
-  if (undone === undefined) return undefined;
+  if (finishedCleanly(replay) || undone === undefined) return undefined;
   const deploy = await readReplay(path.join(deploysDir, `${undone}.jsonl`));
   return deploy?.start.action === 'deploy' ? deployToUndo(deploy) : undefined;
+}
+
+/** Ended `done` with no host failed: a rollback with a host it could not move is not over. */
+export function finishedCleanly(replay: Replay): boolean {
+  return replay.end === 'done' && ![...replay.hosts.values()].some((host) => host.state === 'failed');
 }
 
 /**
@@ -51,7 +59,7 @@ export async function findRollbackToContinue(
   fleetFile: string,
 ): Promise<DeployToUndo | undefined> {
   let replay = await newestRun(deploysDir, fleetFile);
-  if (replay === undefined || !isPlainRollback(replay) || replay.end === 'done') return undefined;
+  if (replay === undefined || !isPlainRollback(replay) || finishedCleanly(replay)) return undefined;
   const first = deployToUndo(replay);
   const switched = new Map(first.switched);
   // Each carried on with the one before it: the hosts all of them moved stay.
@@ -83,8 +91,11 @@ export function carryOnStep(
   return { stay: `rollback ${carried.id} moved it already (to ${current ?? 'nothing'})` };
 }
 
-/** The newest run of `fleetFile` journaled in `deploysDir` that did something (not `refused`). */
-async function newestRun(deploysDir: string, fleetFile: string): Promise<Replay | undefined> {
+/**
+ * The runs of `fleetFile` journaled in `deploysDir` that may have changed something (not
+ * `refused`), newest first, skipping deploys that switched no host.
+ */
+async function* runsNewestFirst(deploysDir: string, fleetFile: string): AsyncGenerator<Replay> {
   const names = (await readdir(deploysDir).catch(() => [] as string[]))
     .filter((name) => name.endsWith('.jsonl'))
     .sort()
@@ -92,8 +103,14 @@ async function newestRun(deploysDir: string, fleetFile: string): Promise<Replay 
   for (const name of names) {
     const replay = await readReplay(path.join(deploysDir, name));
     if (replay === undefined || replay.end === 'refused' || !ranWith(replay, fleetFile)) continue;
-    return replay;
+    if (replay.start.action === 'deploy' && deployToUndo(replay).switched.size === 0) continue;
+    yield replay;
   }
+}
+
+/** The newest of runsNewestFirst. */
+async function newestRun(deploysDir: string, fleetFile: string): Promise<Replay | undefined> {
+  for await (const replay of runsNewestFirst(deploysDir, fleetFile)) return replay;
   return undefined;
 }
 
