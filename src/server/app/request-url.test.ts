@@ -8,6 +8,8 @@ test('a Host is host[:port]: names, IPv4, bracketed IPv6, with or without a port
     'EXAMPLE.test:8080',
     'a-b_c~d',
     '192.0.2.1:80',
+    'a:65535',
+    'a:000080',
     '[::1]',
     '[2001:db8::1]:443',
     'x:',
@@ -32,6 +34,9 @@ test('a Host that would end the host early, or is no host at all, is refused', (
     '[::1',
     ':80',
     'a:b:c',
+    // A port no URL takes: it was a 500 logged as an app error.
+    'a:99999',
+    'a:65536',
   ]) {
     assert.equal(isValidHost(host), false, host);
   }

@@ -11,11 +11,17 @@
  * and none of its forbidden host code points (`/ \ # ? @` and the like), which would end the
  * host early and turn the rest into path, query or fragment.
  */
-const hostValue = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=]+)(?::[0-9]*)?$/;
+const hostValue = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=]+)(?::([0-9]*))?$/;
 
-/** Whether `value` is a Host field value a URL can be built on (see hostValue). */
+/**
+ * Whether `value` is a Host field value a URL can be built on (see hostValue), its port, if
+ * any, at most 65535 (the largest a URL takes: WHATWG URL, port state).
+ */
 export function isValidHost(value: string): boolean {
-  return hostValue.test(value);
+  const match = hostValue.exec(value);
+  if (!match) return false;
+  const port = match[1];
+  return port === undefined || Number(port) <= 65535;
 }
 
 /**
