@@ -42,7 +42,8 @@ export function selectHosts(fleet: Fleet, selection: Selection): Datacenter[] {
 
 function glob(pattern: string): RegExp {
   const body = pattern
-    .replace(/[.+^${}()|\\]/g, '\\$&')
+    // Brackets left after range expansion (`web[1:`) are the name's own characters.
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 'i');
