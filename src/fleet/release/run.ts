@@ -1,4 +1,5 @@
-// Runs a local program (git, npm, tar) without a shell and fails with its stderr. Local commands
+// Runs a local program (git, npm, tar) without a shell and fails with the end of its stderr (of
+// its stdout when stderr is empty: tsc and many build tools report there). Local commands
 // are argv arrays too; nothing here is ever joined into a shell string.
 import { spawn } from 'node:child_process';
 import { FleetError } from '../errors.js';
@@ -39,7 +40,8 @@ export function run(argv: readonly string[], options: RunOptions): Promise<strin
       if (options.signal?.aborted) reject(options.signal.reason);
       else if (code === 0) resolve(stdout);
       else {
-        const detail = stderr.trim().split('\n').slice(-3).join(' / ');
+        const said = stderr.trim() || stdout.trim();
+        const detail = said.split('\n').slice(-3).join(' / ') || 'it printed nothing';
         reject(
           new FleetError(
             'FLEET_LOCAL_COMMAND',
