@@ -6,6 +6,7 @@
 // outcome lines are in commands/lock.ts: nothing here reads a remote program's messages.
 
 import { randomBytes } from 'node:crypto';
+import { printable } from '../common/printable.js';
 import { type Layout, layoutOf } from './commands/layout.js';
 import {
   breakLock,
@@ -54,7 +55,8 @@ export function parseLockInfo(text: string): LockInfo | undefined {
 
 export function describeHolder(info: LockInfo | undefined): string {
   if (!info) return 'an unreadable lock (a lock taken by a controller that died while writing it?)';
-  return `${info.owner} (deploy ${info.deploy}, since ${info.since}, expires ${info.expires})`;
+  // A lock file is a host's text: written by some controller, readable and writable on the host.
+  return printable(`${info.owner} (deploy ${info.deploy}, since ${info.since}, expires ${info.expires})`);
 }
 
 export interface LockResult {

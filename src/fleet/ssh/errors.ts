@@ -1,10 +1,15 @@
 // What can go wrong talking to one host. The rollout records `code` and the message per host and
 // groups failures by message, so messages name the problem, not the host.
+import { printable } from '../../common/printable.js';
 import { FleetError } from '../errors.js';
 
 export class HostError extends FleetError {
+  /** `message` and `hint` may carry a host's own text: its control characters are shown, not sent. */
   constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(code, message, options);
+    super(code, printable(message), {
+      ...options,
+      ...(options.hint === undefined ? {} : { hint: printable(options.hint) }),
+    });
     this.name = 'HostError';
   }
 }
