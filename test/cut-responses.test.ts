@@ -3,9 +3,10 @@
 // reset (HTTP/1.0 and bodies without Content-Length would otherwise end cleanly at the close),
 // gateways reset theirs. The app is told to stop, and the request gets one access record.
 import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import type { App } from '../src/server/app/handler.js';
+import { type App, toApp } from '../src/server/app/handler.js';
 import { endlessFetch, endlessNode, newTally } from './fixtures/endless-apps.js';
 import { begin, pairs, params, stdin } from './fixtures/fastcgi/records.js';
 import { uwsgiPacket } from './fixtures/uwsgi/packet.js';
@@ -114,4 +115,59 @@ describe('gateways: harakiri mid-body', () => {
       }
     });
   }
+});
+
+describe('gateways: a Node listener that destroys its response after the head', () => {
+  const destroyer = (): App =>
+    toApp((_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('partial');
+      setTimeout(() => res.destroy(new Error('destroyed')), 20);
+    }, 'destroyer');
+
+  test('uwsgi: reset at once, logged as the app error it is, one record', async () => {
+    const server = await startUwsgiGateway({ io: 'net', app: destroyer() });
+    try {
+      const started = Date.now();
+      const reply = await exchange(server.port, uwsgiRequest);
+      assert.equal(parseHead(reply.bytes).status, 200);
+      assert.equal(reply.ended, 'reset', 'a cut response ended cleanly');
+      assert.ok(Date.now() - started < 5000, 'the client waited');
+      await sleep(100);
+      assert.match(
+        server.logs.join('\n'),
+        /app error: the app destroyed its response before it ended \(res\.destroy\): destroyed/,
+      );
+      assert.equal(server.records.length, 1);
+    } finally {
+      await Promise.race([server.close(), sleep(3000)]);
+    }
+  });
+
+  test('FastCGI: no END_REQUEST, reset', async () => {
+    const server = await startFastcgiGateway({ app: destroyer() });
+    try {
+      const socket = await openSocket(server.port);
+      const reader = new ReplyReader(socket);
+      socket.write(
+        Buffer.concat([
+          begin(1, { keepConn: true }),
+          params(
+            1,
+            pairs([
+              ['REQUEST_METHOD', 'GET'],
+              ['REQUEST_URI', '/destroy'],
+            ]),
+          ),
+          stdin(1, ''),
+        ]),
+      );
+      const response = await reader.response(1);
+      assert.equal(response.end, null);
+      assert.equal(reader.closed, true);
+      assert.match(server.logs.join('\n'), /the app destroyed its response before it ended/);
+    } finally {
+      await Promise.race([server.close(), sleep(3000)]);
+    }
+  });
 });

@@ -158,11 +158,24 @@ export function dispatchNode(
     res.on('finish', () => {
       socket.end();
     });
+    let ended = false;
     socket.on('finish', () => {
+      ended = true;
       sink.end();
       resolve();
     });
     res.on('error', reject);
+    // res.destroy(err) destroys the socket under it: the response is cut, never passed off as
+    // complete (and the error, unheard, would otherwise end the worker as an uncaught one).
+    let destroyedWith: Error | undefined;
+    socket.on('error', (err: Error) => {
+      destroyedWith = err;
+    });
+    socket.on('close', () => {
+      if (ended) return;
+      const why = destroyedWith ? `: ${destroyedWith.message}` : '';
+      reject(new Error(`the app destroyed its response before it ended (res.destroy)${why}`));
+    });
     // Told to stop (the client left, the deadline passed): req and res get 'close', as they do
     // from node:http when a client goes away, and whatever the listener writes goes nowhere.
     sink.onGone?.(() => {
