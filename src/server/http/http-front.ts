@@ -13,6 +13,7 @@ import { isLightResponse, lightFlat } from '../app/light-response.js';
 import { badHostMessage, isValidHost } from '../app/request-url.js';
 import { clientClosedStatus, describeError } from '../errors.js';
 import { closeHandle } from '../gateway/socket-handoff.js';
+import { lingeringClose } from '../gateway/socket-write.js';
 import type { ConnectionContext } from '../protocol.js';
 import type { Front } from '../worker/fronts.js';
 import { socketFd } from '../worker/stall-watchdog.js';
@@ -50,6 +51,12 @@ function enforceBodyLimit(
   if (declared !== undefined) {
     if (Number(declared) <= limit) return true;
     ctx.log(`${req.method} ${req.url}: request body of ${declared} bytes is over limit-post (${limit})`);
+    // The client is still sending the body: closing at once with its bytes unread makes the
+    // kernel answer them with a reset, which can destroy the 413 before the client (nginx
+    // behind proxy_pass: half the time) reads it. The body is read and dropped for a while
+    // after the answer, as nginx's own lingering_close does.
+    const { socket } = req;
+    socket.destroySoon = () => lingeringClose(socket);
     plainError(res, 413, 'Content Too Large');
     return false;
   }
