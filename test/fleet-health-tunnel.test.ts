@@ -51,8 +51,12 @@ test('http health through the SSH connection; on the host with curl where sshd r
   );
 
   const deploy = await pier(app.dir, ['deploy', 'v1']);
-  assert.equal(deploy.code, 0, `${deploy.stdout}\n${deploy.stderr}`);
-  assert.match(deploy.stdout, /done, 2\/3 hosts healthy/);
+  // ams-3 stays on the release that failed its gate (its first): left down, so exit 1.
+  assert.equal(deploy.code, 1, `${deploy.stdout}\n${deploy.stderr}`);
+  assert.match(
+    deploy.stdout,
+    /^deploy v1: 2\/3 hosts healthy, but 1 host is left with no healthy release \(ams-3\)$/m,
+  );
   for (const name of ['ams-1', 'ams-2']) {
     assert.equal(await fetchText(`http://${fleet.host(name).address}:8080/`), 'Hello! from v1', name);
   }

@@ -317,7 +317,8 @@ class Rollout {
     previous: string | undefined,
   ): Promise<{ note: string; down: boolean; hint?: string | undefined }> {
     const outcome = this.outcomes.get(host.name) as HostOutcome;
-    if (previous === undefined) return { note: ' (no previous release to return to)', down: false };
+    // Its first deploy: nothing to return to, so it stays on the release that just failed.
+    if (previous === undefined) return { note: ' (no previous release to return to)', down: true };
     if (previous === this.input.versionFor(host)) {
       return { note: ` (it ran ${previous} before this deploy too)`, down: false };
     }
