@@ -67,7 +67,7 @@ test('a release staged by a deploy whose canary failed goes before the rollback 
   const back = await pier(app.dir, ['rollback', '--hosts', 'ams-2']);
   assert.equal(back.code, 0, `${back.stdout}\n${back.stderr}`);
   assert.doesNotMatch(back.stdout, /no earlier healthy release/);
-  assert.equal(await answer('ams-2'), 'Hello! from v1');
+  assert.equal(await answer('ams-2'), 'Hello! from v1', back.stdout);
   assert.equal(currentOf('ams-2'), 'releases/v1');
   assert.equal(await answer('ams-3'), 'Hello! from v2');
 });

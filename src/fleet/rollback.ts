@@ -49,7 +49,7 @@ export async function rollback(
   // Without --to, the last run decides: an unfinished deploy is undone, and only it.
   const undo =
     to === undefined
-      ? await stillToUndo(session, await findDeployToUndo(store.deploysDir(), session.fleetFile), selected)
+      ? await stillToUndo(session, await findDeployToUndo(store.deploysDir(), session.fleetFile))
       : undefined;
   // Else an unfinished plain rollback is carried on with: the hosts it moved stay.
   const carried =
@@ -230,14 +230,15 @@ export async function rollback(
 async function stillToUndo(
   session: FleetSession,
   undo: DeployToUndo | undefined,
-  selected: readonly Host[],
 ): Promise<DeployToUndo | undefined> {
   if (undo === undefined || undo.switched.size === 0) return undefined;
-  const chosen = selected.filter((host) => undo.switched.has(host.name));
-  // Hosts it switched outside the selection may still run its release: it is still the one.
-  if (chosen.length < undo.switched.size) return undo;
+  // Every host it switched is asked, in the selection or not: one still on its release, or one
+  // that cannot be asked, makes it the deploy to undo (only the selected hosts move).
+  const switched = session.fleet.datacenters
+    .flatMap((dc) => dc.hosts)
+    .filter((host) => undo.switched.has(host.name));
   const probes = new Limiter(256);
-  const now = await Promise.all(chosen.map((host) => probes.run(() => probeHost(session.pool, host))));
+  const now = await Promise.all(switched.map((host) => probes.run(() => probeHost(session.pool, host))));
   return now.some((status) => status.error !== undefined || status.current === undo.version)
     ? undo
     : undefined;

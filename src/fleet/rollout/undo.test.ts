@@ -199,3 +199,28 @@ test('the plan names each release with its hosts, the largest group first, uncha
     'v2: 2 hosts (a, c); v1: 1 host (b); unchanged: 1 host (d)',
   );
 });
+
+test('a redeploy of the release the hosts ran (secrets rotated) has nothing to undo: the deploy before it is the last one', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-undo-'));
+  try {
+    const write = (id: string, records: JournalRecord[]) =>
+      writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`);
+    write('20261201T050000Z-v3-aaaa', [
+      start('20261201T050000Z-v3-aaaa', 'deploy'),
+      { type: 'host', host: 'a', state: 'activating', previous: 'v2', at },
+      { type: 'host', host: 'a', state: 'healthy', at },
+      { type: 'end', outcome: 'done', at },
+    ]);
+    write('20261201T050100Z-v3-bbbb', [
+      start('20261201T050100Z-v3-bbbb', 'deploy'),
+      { type: 'host', host: 'a', state: 'activating', previous: 'v3', at },
+      { type: 'host', host: 'a', state: 'healthy', at },
+      { type: 'end', outcome: 'done', at },
+    ]);
+    const undo = await findDeployToUndo(dir, 'deploy/fleet.yml');
+    assert.equal(undo?.id, '20261201T050000Z-v3-aaaa');
+    assert.deepEqual([...(undo?.switched ?? [])], [['a', 'v2']]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -24,8 +24,8 @@ export interface DeployToUndo {
  * ended (done, with hosts that failed and went back, halted, interrupted), or the deploy that
  * the newest run, a rollback that did not finish cleanly (finishedCleanly), was undoing (run
  * again, it carries on with the same deploy). Passed over: runs that ended `refused`, deploys
- * that switched no host (interrupted while staging: nothing of them to undo, the deploy before
- * them is the last one), and runs of another inventory file than `fleetFile` (journal.ts
+ * that switched no host to another release (interrupted while staging, or a redeploy of the
+ * release the hosts ran: nothing of them to undo, the deploy before them is the last one), and runs of another inventory file than `fleetFile` (journal.ts
  * ranWith). Undefined when the newest run is a rollback that finished cleanly, or a plain one
  * that did not (findRollbackToContinue): a rollback then goes by each host's history
  * (history.ts previousGood).
@@ -127,7 +127,8 @@ async function readReplay(file: string): Promise<Replay | undefined> {
 export function deployToUndo(replay: Replay): DeployToUndo {
   const switched = new Map<string, string | undefined>();
   for (const [host, record] of replay.hosts) {
-    if (record.state === 'rolled-back') continue;
+    // Put back already, or deployed the release it ran (a redeploy): nothing of it to undo there.
+    if (record.state === 'rolled-back' || record.previous === replay.start.version) continue;
     if (record.previous !== undefined || mayRunNew(record.state) || record.state === 'rolling-back')
       switched.set(host, record.previous);
   }
