@@ -1,8 +1,9 @@
-// `pier rollback [--to VERSION]`: after a deploy that did not finish, that deploy is undone
-// (rollout/undo.ts: the hosts it switched go back, the others stay); otherwise each host goes
-// back to the release below its current one in its history (rollout/history.ts previousGood,
-// from its revisions.log); or every host to VERSION, which must still be on disk. Same lock, window, health gate and report as a deploy; no automatic
-// roll-forward.
+// `pier rollback [--to VERSION]`: the last deploy is undone (rollout/undo.ts: the hosts it
+// switched go back, the others stay); after a rollback that finished, each host goes back to the
+// release below its current one in its history (rollout/history.ts previousGood, from its
+// revisions.log), and an unclean plain rollback is carried on with; or every host goes to
+// VERSION, which must still be on disk. Same lock, window, health gate and report as a deploy;
+// no automatic roll-forward.
 import path from 'node:path';
 import { counted } from '../common/counted.js';
 import { type DeployOutcome, finishRun, holdDuring, noteLocksLeft } from './deploy.js';
@@ -46,7 +47,7 @@ export async function rollback(
   const to = request.to === undefined ? undefined : checkVersion(request.to);
   const { fleet, pool, store, out } = session;
   const selected = request.selection.flatMap((dc) => dc.hosts);
-  // Without --to, the last run decides: an unfinished deploy is undone, and only it.
+  // Without --to, the journals decide: the last deploy is undone, and only it.
   const undo =
     to === undefined
       ? await stillToUndo(session, await findDeployToUndo(store.deploysDir(), session.fleetFile))

@@ -1,9 +1,10 @@
-// What a plain `pier rollback` undoes when the last run on this controller is a deploy that did
-// not finish (interrupted, killed, halted, partly rolled back): that deploy, and only it. A host
+// What a plain `pier rollback` undoes, from the journals on this controller: the last deploy,
+// however it ended (done, interrupted, killed, halted, partly rolled back), and only it. A host
 // the deploy switched returns to the release the deploy journaled as its previous one; a host it
 // never switched (or already put back) stays where it is. Going by each host's own history
 // instead would move the hosts the deploy never reached too, onto an older release, or onto the
-// very release that was being aborted (rollback.ts uses that history once the last run ended).
+// very release that was being aborted, and leave the fleet on several releases. rollback.ts goes
+// by that history after a rollback that finished; an unclean plain one is carried on with.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { counted } from '../../common/counted.js';
@@ -25,8 +26,8 @@ export interface DeployToUndo {
  * the newest run, a rollback that did not finish cleanly (finishedCleanly), was undoing (run
  * again, it carries on with the same deploy). Passed over: runs that ended `refused`, deploys
  * that switched no host to another release (interrupted while staging, or a redeploy of the
- * release the hosts ran: nothing of them to undo, the deploy before them is the last one), and runs of another inventory file than `fleetFile` (journal.ts
- * ranWith). Undefined when the newest run is a rollback that finished cleanly, or a plain one
+ * release the hosts ran: nothing of them to undo, the deploy before them is the last one), and
+ * runs of another inventory file than `fleetFile` (journal.ts ranWith). Undefined when the newest run is a rollback that finished cleanly, or a plain one
  * that did not (findRollbackToContinue): a rollback then goes by each host's history
  * (history.ts previousGood).
  */
