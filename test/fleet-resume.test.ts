@@ -124,7 +124,7 @@ test('a controller killed mid-rollout: --resume converges', { timeout: 120_000 }
   for (const host of fleet.hosts)
     assert.equal(existsSync(path.join(host.opt as string, 'hello', '.pier-lock')), false);
   const again = await pier(app.dir, ['deploy', '--resume']);
-  assert.equal(again.code, 1);
+  assert.equal(again.code, 2);
   assert.match(again.stderr, /error\[FLEET_NOT_RESUMABLE\]: no interrupted deploy to resume/);
 });
 
@@ -218,7 +218,7 @@ test('--resume of a deploy that a later rollback superseded is refused; its host
     const staging = path.join(app.dir, 'deploy', 'staging.yml');
     writeFileSync(staging, plain);
     const none = await pier(app.dir, ['deploy', '--resume', '-c', 'deploy/staging.yml']);
-    assert.equal(none.code, 1, `${none.stdout}\n${none.stderr}`);
+    assert.equal(none.code, 2, `${none.stdout}\n${none.stderr}`);
     assert.match(none.stderr, /^error\[FLEET_NOT_RESUMABLE\]: no interrupted deploy to resume\n/);
     const other = await pier(app.dir, ['deploy', '--resume', id, '-c', 'deploy/staging.yml']);
     assert.equal(other.code, 2, `${other.stdout}\n${other.stderr}`);

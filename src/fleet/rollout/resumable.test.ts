@@ -63,7 +63,15 @@ test('a run refused before it moved a host supersedes nothing', () => {
 
 test('an interrupted rollback, an ended deploy, no journal: each refused with its reason', () => {
   const rollback = journal('R5', '2026-01-01T10:08:00.000Z', 'rollback', 'previous');
-  assert.match(refusal([stale, rollback]).message, /superseded by rollback R5 \(previous, unfinished\)$/);
+  // The unfinished rollback is what is left to finish, not the older deploy it followed.
+  assert.equal(
+    refusal([stale, rollback]).message,
+    'the newest run is rollback R5 (previous, unfinished); --resume continues deploys only',
+  );
+  assert.match(
+    refusal([stale, rollback], 'D1-v2').message,
+    /superseded by rollback R5 \(previous, unfinished\)$/,
+  );
   const newest = refusal([rollback]);
   assert.equal(
     newest.message,
@@ -74,7 +82,9 @@ test('an interrupted rollback, an ended deploy, no journal: each refused with it
   const ended = journal('D6', '2026-01-01T10:09:00.000Z', 'deploy', 'v6', 'done');
   assert.equal(refusal([ended], 'D6').message, 'deploy D6 already ended (done)');
   assert.equal(refusal([ended]).message, 'no interrupted deploy to resume');
+  assert.equal(refusal([ended]).exitCode, 2);
   assert.equal(refusal([], 'D7').message, 'no journal for deploy D7');
+  assert.equal(refusal([], 'D7').exitCode, 2);
 });
 
 test("another inventory file's runs neither resume nor supersede: each file has its own newest run", () => {

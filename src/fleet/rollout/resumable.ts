@@ -37,19 +37,21 @@ export function chooseResumable(
     .map((replay) => ({ ...replay, id: replay.start.id }))
     .sort((a, b) => a.start.at.localeCompare(b.start.at) || a.id.localeCompare(b.id));
   const moved = runs.filter((run) => run.end !== 'refused');
+  // The newest run an unfinished rollback: that is what is left to finish, not an older deploy.
+  const newest = moved.at(-1);
+  if (id === undefined && newest?.start.action === 'rollback' && newest.end === undefined) {
+    throw rollbackRefused(newest, 'the newest run is ');
+  }
   const target =
     id === undefined
       ? moved.findLast((run) => run.start.action === 'deploy' && run.end === undefined)
       : runs.find((run) => run.id === id);
   if (target === undefined) {
-    const newest = moved.at(-1);
-    if (id === undefined && newest !== undefined && newest.end === undefined) {
-      throw rollbackRefused(newest, 'the newest run is ');
-    }
+    // Nothing to resume is a request that cannot be carried out as asked: bad input, exit 2.
     throw new FleetError(
       'FLEET_NOT_RESUMABLE',
       id ? `no journal for deploy ${id}` : 'no interrupted deploy to resume',
-      { hint: `journals are in ${dir}` },
+      { hint: `journals are in ${dir}`, exitCode: 2 },
     );
   }
   if (target.start.action !== 'deploy') throw rollbackRefused(target, '');
@@ -79,7 +81,7 @@ function rollbackRefused(run: Run, lead: string): FleetError {
     'FLEET_NOT_RESUMABLE',
     `${lead}rollback ${run.id} (${run.start.version}, ${run.end ?? 'unfinished'}); --resume continues deploys only`,
     {
-      hint: '`pier status` shows what each host runs; `pier rollback` or `pier deploy VERSION` goes on from there',
+      hint: '`pier rollback` carries on with a rollback that did not finish; `pier status` shows what each host runs; `pier deploy VERSION` goes on from there',
       exitCode: 2,
     },
   );
