@@ -511,10 +511,16 @@ export class DeployLocks {
     this.holding.add(host);
   }
 
-  /** Takes a released host's lock again; FLEET_LOCKED when another deploy holds it now. */
-  async retake(connection: Connection, host: Host): Promise<void> {
+  /**
+   * Takes a released host's lock again, or takes over one this deploy's earlier controller left
+   * (a resumed deploy rolling back hosts a double Ctrl-C left locked) or one that expired, as a
+   * first take does (overtake); FLEET_LOCKED when another deploy holds it now.
+   */
+  async retake(connection: Connection, host: Host, now = () => new Date()): Promise<void> {
     if (this.holding.has(host)) return;
-    const report = await take(connection, layoutOf(host.deployTo), this.info.deploy, this.line);
+    const layout = layoutOf(host.deployTo);
+    const first = await take(connection, layout, this.info.deploy, this.line);
+    const report = await overtake(connection, layout, this.info, this.line, first, now);
     if (report.state !== 'taken') {
       throw new HostError('FLEET_LOCKED', `locked by ${describeHolder(parseLockInfo(report.holder))}`);
     }
