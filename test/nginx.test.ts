@@ -473,81 +473,75 @@ describe('nginx → pier, limits', () => {
   });
 });
 
+/** pier serving `app` on a uwsgi and a FastCGI socket, behind nginx: ports[0] uwsgi_pass, ports[1] fastcgi_pass. */
+async function gatewaysBehindNginx(app: string): Promise<{ served: Served; front: Nginx }> {
+  const served = await startServe([
+    '--socket',
+    '127.0.0.1:0',
+    '--fastcgi-socket',
+    `127.0.0.1:${await freePort()}`,
+    '--app',
+    app,
+  ]);
+  const [uwsgi, fastcgi] = served.addresses.map((a) => a.address);
+  const front = await startNginx([
+    location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass ${uwsgi};`),
+    location(`      include /etc/nginx/fastcgi_params;\n      fastcgi_pass ${fastcgi};`),
+  ]);
+  return { served, front };
+}
+
+/** What a client makes of a response: `complete STATUS: BODY`, or `failed: why`. */
+const outcomeOf = (url: string): Promise<string> =>
+  http(url).then(
+    (res) => `complete ${res.status}: ${res.body.toString()}`,
+    (err: Error) => `failed: ${err.message}`,
+  );
+
 describe('nginx → pier, an app that fails mid-response', () => {
-  let cutNginx: Nginx;
-  let cut: Served;
+  let cut: { served: Served; front: Nginx } | undefined;
 
   before(async () => {
-    cut = await startServe([
-      '--socket',
-      '127.0.0.1:0',
-      '--fastcgi-socket',
-      `127.0.0.1:${await freePort()}`,
-      '--app',
-      path.join(fixtures, 'cut-app.js'),
-    ]);
-    const [uwsgi, fastcgi] = cut.addresses.map((a) => a.address);
-    cutNginx = await startNginx([
-      location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass ${uwsgi};`),
-      location(`      include /etc/nginx/fastcgi_params;\n      fastcgi_pass ${fastcgi};`),
-    ]);
+    cut = await gatewaysBehindNginx(path.join(fixtures, 'cut-app.js'));
   });
   after(async () => {
-    await cutNginx?.stop();
-    await cut?.stop();
+    await cut?.front.stop();
+    await cut?.served.stop();
   });
 
   for (const [i, name] of ['uwsgi', 'FastCGI'].entries()) {
     test(`${name}: the client sees a cut response, never a complete-looking one`, async () => {
-      const outcome = await http(`http://127.0.0.1:${cutNginx.ports[i]}/cut`).then(
-        (res) => `complete ${res.status}: ${res.body.toString()}`,
-        (err: Error) => `failed: ${err.message}`,
-      );
+      const outcome = await outcomeOf(`http://127.0.0.1:${cut?.front.ports[i]}/cut`);
       assert.match(outcome, /^failed|^complete 502/, outcome);
     });
   }
 });
 
 describe('nginx → pier, a streamed body that breaks its own Content-Length', () => {
-  let lengthNginx: Nginx;
-  let wrong: Served;
+  let wrong: { served: Served; front: Nginx } | undefined;
 
   before(async () => {
-    wrong = await startServe([
-      '--socket',
-      '127.0.0.1:0',
-      '--fastcgi-socket',
-      `127.0.0.1:${await freePort()}`,
-      '--app',
-      path.join(fixtures, 'wrong-length-app.js'),
-    ]);
-    const [uwsgi, fastcgi] = wrong.addresses.map((a) => a.address);
-    lengthNginx = await startNginx([
-      location(`      include /etc/nginx/uwsgi_params;\n      uwsgi_pass ${uwsgi};`),
-      location(`      include /etc/nginx/fastcgi_params;\n      fastcgi_pass ${fastcgi};`),
-    ]);
+    wrong = await gatewaysBehindNginx(path.join(fixtures, 'wrong-length-app.js'));
   });
   after(async () => {
-    await lengthNginx?.stop();
-    await wrong?.stop();
+    await wrong?.front.stop();
+    await wrong?.served.stop();
   });
 
   for (const [i, name] of ['uwsgi', 'FastCGI'].entries()) {
     test(`${name}: a body that runs past or ends short fails at the client, never arrives cut to length`, async () => {
+      const { served, front } = wrong as { served: Served; front: Nginx };
       const outcome = (target: string): Promise<string> =>
-        http(`http://127.0.0.1:${lengthNginx.ports[i]}${target}`).then(
-          (res) => `complete ${res.status}: ${res.body.toString()}`,
-          (err: Error) => `failed: ${err.message}`,
-        );
+        outcomeOf(`http://127.0.0.1:${front.ports[i]}${target}`);
       assert.equal(await outcome('/exact'), 'complete 200: 0123456789');
       for (const target of ['/long', '/short']) {
         const got = await outcome(target);
         assert.match(got, /^failed|^complete 502/, `${target}: ${got}`);
       }
-      await wrong.waitForLog(
+      await served.waitForLog(
         /GET \/long: app error: the app's body runs past its Content-Length of 10 bytes/,
       );
-      await wrong.waitForLog(/GET \/short: app error: the app's body ended after 5 of the 10 bytes/);
+      await served.waitForLog(/GET \/short: app error: the app's body ended after 5 of the 10 bytes/);
     });
   }
 });
