@@ -60,6 +60,25 @@ const uwsgiRequest = uwsgiPacket([
   ['HTTP_HOST', 'example.test'],
 ]);
 
+/** A kept-connection FastCGI GET of `uri`: the reply as far as it came, and the reader (closed?). */
+async function fastcgiGet(port: number, uri: string) {
+  const socket = await openSocket(port);
+  const reader = new ReplyReader(socket);
+  const records = [
+    begin(1, { keepConn: true }),
+    params(
+      1,
+      pairs([
+        ['REQUEST_METHOD', 'GET'],
+        ['REQUEST_URI', uri],
+      ]),
+    ),
+    stdin(1, ''),
+  ];
+  socket.write(Buffer.concat(records));
+  return { response: await reader.response(1), reader };
+}
+
 describe('gateways: harakiri mid-body', () => {
   for (const kind of ['fetch', 'node'] as const) {
     const make = (): { app: App; stopped: () => boolean } => {
@@ -89,22 +108,7 @@ describe('gateways: harakiri mid-body', () => {
       const { app, stopped } = make();
       const server = await startFastcgiGateway({ app, limits: { harakiriMs: 300 } });
       try {
-        const socket = await openSocket(server.port);
-        const reader = new ReplyReader(socket);
-        socket.write(
-          Buffer.concat([
-            begin(1, { keepConn: true }),
-            params(
-              1,
-              pairs([
-                ['REQUEST_METHOD', 'GET'],
-                ['REQUEST_URI', '/endless'],
-              ]),
-            ),
-            stdin(1, ''),
-          ]),
-        );
-        const response = await reader.response(1);
+        const { response, reader } = await fastcgiGet(server.port, '/endless');
         assert.equal(response.end, null);
         assert.equal(reader.closed, true);
         await sleep(100);
@@ -147,22 +151,7 @@ describe('gateways: a Node listener that destroys its response after the head', 
   test('FastCGI: no END_REQUEST, reset', async () => {
     const server = await startFastcgiGateway({ app: destroyer() });
     try {
-      const socket = await openSocket(server.port);
-      const reader = new ReplyReader(socket);
-      socket.write(
-        Buffer.concat([
-          begin(1, { keepConn: true }),
-          params(
-            1,
-            pairs([
-              ['REQUEST_METHOD', 'GET'],
-              ['REQUEST_URI', '/destroy'],
-            ]),
-          ),
-          stdin(1, ''),
-        ]),
-      );
-      const response = await reader.response(1);
+      const { response, reader } = await fastcgiGet(server.port, '/destroy');
       assert.equal(response.end, null);
       assert.equal(reader.closed, true);
       assert.match(server.logs.join('\n'), /the app destroyed its response before it ended/);
