@@ -37,6 +37,35 @@ const answers = () => Promise.all(names.map((name) => fetchText(`http://${fleet.
 const revisions = (name: string) =>
   readFileSync(path.join(fleet.host(name).opt as string, 'hello', 'revisions.log'), 'utf8');
 
+/**
+ * Runs `pier ARGS` and sends it SIGINT (Ctrl-C) once its journal matches `pattern`; its exit
+ * code and output.
+ */
+async function interruptOnce(
+  args: string[],
+  pattern: RegExp,
+): Promise<{ code: number | null; output: string }> {
+  const deploys = path.join(app.dir, '.pier', 'deploys');
+  const known = new Set(readdirSync(deploys));
+  const child = spawn(process.execPath, [pierBin, ...args], { cwd: app.dir });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const journalShows = (): boolean => {
+    const file = readdirSync(deploys).find((name) => name.endsWith('.jsonl') && !known.has(name));
+    return file !== undefined && pattern.test(readFileSync(path.join(deploys, file), 'utf8'));
+  };
+  for (let waited = 0; !journalShows(); waited += 10) {
+    assert.ok(waited < 60_000 && child.exitCode === null, `the journal never showed ${pattern}: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  child.kill('SIGINT');
+  return { code: await exited, output };
+}
+
 test('rollback after a deploy interrupted past its canary: only the canary moves back', {
   timeout: 180_000,
 }, async () => {
@@ -52,25 +81,8 @@ test('rollback after a deploy interrupted past its canary: only the canary moves
 
   // deploy v3, Ctrl-C while its canary (ams-1) is in its health gate: the canary finishes,
   // nothing else starts.
-  const deploys = path.join(app.dir, '.pier', 'deploys');
-  const known = new Set(readdirSync(deploys));
-  const child = spawn(process.execPath, [pierBin, 'deploy', 'v3'], { cwd: app.dir });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const journalShows = (pattern: RegExp): boolean => {
-    const file = readdirSync(deploys).find((name) => name.endsWith('.jsonl') && !known.has(name));
-    return file !== undefined && pattern.test(readFileSync(path.join(deploys, file), 'utf8'));
-  };
-  for (let waited = 0; !journalShows(/"host":"ams-1","state":"activating"/); waited += 10) {
-    assert.ok(waited < 60_000 && child.exitCode === null, `the canary never activated: ${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  child.kill('SIGINT');
-  assert.equal(await exited, 130, output);
+  const { code, output } = await interruptOnce(['deploy', 'v3'], /"host":"ams-1","state":"activating"/);
+  assert.equal(code, 130, output);
   assert.match(output, /deploy v3: interrupted with 1\/4 hosts healthy/);
   const id = /deploy (\S+-v3-[0-9a-f]{4})$/m.exec(output)?.[1] as string;
   assert.deepEqual(currents(), ['releases/v3', 'releases/v2', 'releases/v2', 'releases/v2']);
@@ -140,25 +152,8 @@ test('rollback undoes the last deploy, however it ended; a plain rollback interr
 
   // That rollback finished: the next one goes by each host's history (v2 → v1); Ctrl-C once its
   // canary is on v1.
-  const deploys = path.join(app.dir, '.pier', 'deploys');
-  const known = new Set(readdirSync(deploys));
-  const child = spawn(process.execPath, [pierBin, 'rollback'], { cwd: app.dir });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const journalShows = (pattern: RegExp): boolean => {
-    const file = readdirSync(deploys).find((name) => name.endsWith('.jsonl') && !known.has(name));
-    return file !== undefined && pattern.test(readFileSync(path.join(deploys, file), 'utf8'));
-  };
-  for (let waited = 0; !journalShows(/"host":"ams-1","state":"healthy"/); waited += 10) {
-    assert.ok(waited < 60_000 && child.exitCode === null, `the canary never went back: ${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  child.kill('SIGINT');
-  assert.equal(await exited, 130, output);
+  const { code, output } = await interruptOnce(['rollback'], /"host":"ams-1","state":"healthy"/);
+  assert.equal(code, 130, output);
   const id = /^rolling back 4 hosts to their previous good release, (\S+)$/m.exec(output)?.[1] as string;
   const moved = names.filter((_, i) => currents()[i] === 'releases/v1');
   assert.ok(moved.includes('ams-1') && moved.length < 4, `moved: ${moved}`);
