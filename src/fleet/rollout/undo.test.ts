@@ -39,6 +39,18 @@ const interrupted: JournalRecord[] = [
   { type: 'host', host: 'b', state: 'failed', error: 'health', at },
 ];
 
+/** Runs `body` with a fresh journal directory and a writer of journals into it; removes it after. */
+async function withJournals(
+  body: (dir: string, write: (id: string, records: JournalRecord[]) => void) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pier-undo-'));
+  try {
+    await body(dir, (id, records) => writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('the hosts a deploy switched, with the release each ran before; never-switched ones are not', () => {
   const undo = deployToUndo(
     replayJournal(lines(interrupted)) as NonNullable<ReturnType<typeof replayJournal>>,
@@ -59,10 +71,7 @@ test('the hosts a deploy switched, with the release each ran before; never-switc
 });
 
 test('the newest deploy that switched a host is undone, however it ended, and an unclean rollback of one carries on', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pier-undo-'));
-  try {
-    const write = (id: string, records: JournalRecord[]) =>
-      writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`);
+  await withJournals(async (dir, write) => {
     write('20261201T030000Z-v3-aaaa', interrupted);
     assert.equal((await findDeployToUndo(dir, 'deploy/fleet.yml'))?.id, '20261201T030000Z-v3-aaaa');
     // A refused run changed nothing: passed over.
@@ -100,16 +109,11 @@ test('the newest deploy that switched a host is undone, however it ended, and an
     const done = await findDeployToUndo(dir, 'deploy/fleet.yml');
     assert.equal(done?.id, '20261201T030400Z-v6-eeee');
     assert.deepEqual([...(done?.switched ?? [])], [['a', 'v5']]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("another inventory file's runs are passed over: a staging deploy is never undone by a prod rollback", async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pier-undo-'));
-  try {
-    const write = (id: string, records: JournalRecord[]) =>
-      writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`);
+  await withJournals(async (dir, write) => {
     // prod's last deploy did not finish; staging's, newer, did not either.
     const switched: JournalRecord = { type: 'host', host: 'a', state: 'activating', previous: 'v2', at };
     write('20261201T030000Z-v3-aaaa', [
@@ -125,16 +129,11 @@ test("another inventory file's runs are passed over: a staging deploy is never u
     // A journal from before the file was recorded counts as any file's.
     write('20261201T031000Z-v5-cccc', [start('20261201T031000Z-v5-cccc', 'deploy'), switched]);
     assert.equal((await findDeployToUndo(dir, 'deploy/prod.yml'))?.id, '20261201T031000Z-v5-cccc');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('an unfinished plain rollback is carried on with, through every rollback that carried on with it', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pier-undo-'));
-  try {
-    const write = (id: string, records: JournalRecord[]) =>
-      writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`);
+  await withJournals(async (dir, write) => {
     const first = '20261201T040000Z-rollback-previous-aaaa';
     const second = '20261201T040100Z-rollback-previous-bbbb';
     // The first moved a (v3 → v2) and was interrupted; b failed its gate and went back to v3.
@@ -181,9 +180,7 @@ test('an unfinished plain rollback is carried on with, through every rollback th
       [...((await findRollbackToContinue(dir, 'deploy/fleet.yml'))?.switched.keys() ?? [])].sort(),
       ['a', 'c'],
     );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('the plan names each release with its hosts, the largest group first, unchanged last', () => {
@@ -201,10 +198,7 @@ test('the plan names each release with its hosts, the largest group first, uncha
 });
 
 test('a redeploy of the release the hosts ran (secrets rotated) has nothing to undo: the deploy before it is the last one', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pier-undo-'));
-  try {
-    const write = (id: string, records: JournalRecord[]) =>
-      writeFileSync(path.join(dir, `${id}.jsonl`), `${lines(records)}\n`);
+  await withJournals(async (dir, write) => {
     write('20261201T050000Z-v3-aaaa', [
       start('20261201T050000Z-v3-aaaa', 'deploy'),
       { type: 'host', host: 'a', state: 'activating', previous: 'v2', at },
@@ -220,7 +214,5 @@ test('a redeploy of the release the hosts ran (secrets rotated) has nothing to u
     const undo = await findDeployToUndo(dir, 'deploy/fleet.yml');
     assert.equal(undo?.id, '20261201T050000Z-v3-aaaa');
     assert.deepEqual([...(undo?.switched ?? [])], [['a', 'v2']]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
